@@ -1,0 +1,494 @@
+//! Kafka's primitive wire types: the hand-written layer the generated
+//! messages and the record formats call.
+//!
+//! Reading works on a [`Reader`] over a `bytes::Bytes`, so byte fields and
+//! record data come out as zero-copy slices of the received buffer. Every
+//! length prefix is checked against the bytes that remain before anything is
+//! allocated: a hostile length is an error, never a large allocation.
+//!
+//! Writing appends to a `BytesMut` through the free functions at the bottom.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+use super::decode_error::{DecodeError, DecodeErrorKind};
+
+/// A 128-bit Kafka UUID (topic ids, directory ids, member epochs' ids).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Uuid(pub [u8; 16]);
+
+impl Uuid {
+    /// The all-zero UUID Kafka uses for "no id".
+    pub const ZERO: Uuid = Uuid([0; 16]);
+}
+
+impl std::fmt::Display for Uuid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A tagged field the decoder did not recognise, kept so that re-encoding a
+/// message passes it on unchanged (KIP-482).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawTaggedField {
+    pub tag: u32,
+    pub data: Bytes,
+}
+
+type Result<T> = std::result::Result<T, DecodeError>;
+
+/// A cursor over received bytes.
+#[derive(Debug, Clone)]
+pub struct Reader {
+    buf: Bytes,
+}
+
+impl Reader {
+    pub fn new(buf: Bytes) -> Self {
+        Reader { buf }
+    }
+
+    /// Bytes not yet read.
+    #[inline]
+    pub fn remaining(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The unread bytes, without consuming them.
+    #[inline]
+    pub fn peek_rest(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Consumes the reader, giving back what was not read.
+    pub fn into_rest(self) -> Bytes {
+        self.buf
+    }
+
+    #[inline]
+    fn need(&self, n: usize) -> Result<()> {
+        if self.buf.len() < n {
+            return Err(DecodeError::new(DecodeErrorKind::UnexpectedEof {
+                needed: n,
+                remaining: self.buf.len(),
+            }));
+        }
+        Ok(())
+    }
+
+    /// Fails unless the whole input was consumed.
+    pub fn expect_end(&self) -> Result<()> {
+        if self.buf.is_empty() {
+            Ok(())
+        } else {
+            Err(DecodeError::new(DecodeErrorKind::TrailingBytes(
+                self.buf.len(),
+            )))
+        }
+    }
+
+    #[inline]
+    pub fn read_i8(&mut self) -> Result<i8> {
+        self.need(1)?;
+        Ok(self.buf.get_i8())
+    }
+
+    #[inline]
+    pub fn read_bool(&mut self) -> Result<bool> {
+        // Kafka's Java decoder treats any non-zero byte as true.
+        Ok(self.read_i8()? != 0)
+    }
+
+    #[inline]
+    pub fn read_i16(&mut self) -> Result<i16> {
+        self.need(2)?;
+        Ok(self.buf.get_i16())
+    }
+
+    #[inline]
+    pub fn read_u16(&mut self) -> Result<u16> {
+        self.need(2)?;
+        Ok(self.buf.get_u16())
+    }
+
+    #[inline]
+    pub fn read_i32(&mut self) -> Result<i32> {
+        self.need(4)?;
+        Ok(self.buf.get_i32())
+    }
+
+    #[inline]
+    pub fn read_u32(&mut self) -> Result<u32> {
+        self.need(4)?;
+        Ok(self.buf.get_u32())
+    }
+
+    #[inline]
+    pub fn read_i64(&mut self) -> Result<i64> {
+        self.need(8)?;
+        Ok(self.buf.get_i64())
+    }
+
+    #[inline]
+    pub fn read_f64(&mut self) -> Result<f64> {
+        self.need(8)?;
+        Ok(self.buf.get_f64())
+    }
+
+    pub fn read_uuid(&mut self) -> Result<Uuid> {
+        self.need(16)?;
+        let mut id = [0u8; 16];
+        self.buf.copy_to_slice(&mut id);
+        Ok(Uuid(id))
+    }
+
+    /// An unsigned LEB128 varint of at most 32 bits.
+    #[inline]
+    pub fn read_unsigned_varint(&mut self) -> Result<u32> {
+        let mut value: u32 = 0;
+        for i in 0..5 {
+            let byte = self.read_i8()? as u8;
+            if i == 4 && byte > 0x0f {
+                return Err(DecodeErrorKind::VarintOverflow.into());
+            }
+            value |= u32::from(byte & 0x7f) << (7 * i);
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(DecodeErrorKind::VarintOverflow.into())
+    }
+
+    /// An unsigned LEB128 varint of at most 64 bits.
+    #[inline]
+    pub fn read_unsigned_varlong(&mut self) -> Result<u64> {
+        let mut value: u64 = 0;
+        for i in 0..10 {
+            let byte = self.read_i8()? as u8;
+            if i == 9 && byte > 0x01 {
+                return Err(DecodeErrorKind::VarintOverflow.into());
+            }
+            value |= u64::from(byte & 0x7f) << (7 * i);
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(DecodeErrorKind::VarintOverflow.into())
+    }
+
+    /// A zig-zag signed varint (record fields).
+    #[inline]
+    pub fn read_varint(&mut self) -> Result<i32> {
+        let raw = self.read_unsigned_varint()?;
+        Ok(((raw >> 1) as i32) ^ -((raw & 1) as i32))
+    }
+
+    /// A zig-zag signed varlong (record timestamps and offsets deltas).
+    #[inline]
+    pub fn read_varlong(&mut self) -> Result<i64> {
+        let raw = self.read_unsigned_varlong()?;
+        Ok(((raw >> 1) as i64) ^ -((raw & 1) as i64))
+    }
+
+    /// Takes `len` bytes as a zero-copy slice.
+    #[inline]
+    pub fn read_slice(&mut self, len: usize) -> Result<Bytes> {
+        self.check_length(len as u64)?;
+        Ok(self.buf.split_to(len))
+    }
+
+    /// Skips `len` bytes.
+    pub fn skip(&mut self, len: usize) -> Result<()> {
+        self.check_length(len as u64)?;
+        self.buf.advance(len);
+        Ok(())
+    }
+
+    /// Rejects a length prefix larger than what remains.
+    #[inline]
+    pub fn check_length(&self, length: u64) -> Result<()> {
+        if length > self.buf.len() as u64 {
+            return Err(DecodeError::new(DecodeErrorKind::LengthExceedsInput {
+                length,
+                remaining: self.buf.len(),
+            }));
+        }
+        Ok(())
+    }
+
+    /// A length prefix of a (possibly nullable, possibly compact) string or
+    /// byte array: `None` means null.
+    #[inline]
+    fn read_length(&mut self, compact: bool, int16: bool) -> Result<Option<usize>> {
+        let length: i64 = if compact {
+            i64::from(self.read_unsigned_varint()?) - 1
+        } else if int16 {
+            i64::from(self.read_i16()?)
+        } else {
+            i64::from(self.read_i32()?)
+        };
+        if length < 0 {
+            if length == -1 {
+                return Ok(None);
+            }
+            return Err(DecodeErrorKind::InvalidLength(length).into());
+        }
+        self.check_length(length as u64)?;
+        Ok(Some(length as usize))
+    }
+
+    fn bytes_to_string(bytes: Bytes) -> Result<String> {
+        String::from_utf8(bytes.to_vec()).map_err(|_| DecodeErrorKind::InvalidUtf8.into())
+    }
+
+    /// A nullable string (INT16 length, or compact length when flexible).
+    pub fn read_nullable_string(&mut self, compact: bool) -> Result<Option<String>> {
+        match self.read_length(compact, true)? {
+            None => Ok(None),
+            Some(len) => {
+                let bytes = self.buf.split_to(len);
+                Self::bytes_to_string(bytes).map(Some)
+            }
+        }
+    }
+
+    /// A non-nullable string: null is an error.
+    pub fn read_string(&mut self, compact: bool) -> Result<String> {
+        self.read_nullable_string(compact)?
+            .ok_or_else(|| DecodeErrorKind::InvalidLength(-1).into())
+    }
+
+    /// Nullable bytes (INT32 length, or compact length when flexible), as a
+    /// zero-copy slice.
+    pub fn read_nullable_bytes(&mut self, compact: bool) -> Result<Option<Bytes>> {
+        match self.read_length(compact, false)? {
+            None => Ok(None),
+            Some(len) => Ok(Some(self.buf.split_to(len))),
+        }
+    }
+
+    /// Non-nullable bytes: null is an error.
+    pub fn read_bytes(&mut self, compact: bool) -> Result<Bytes> {
+        self.read_nullable_bytes(compact)?
+            .ok_or_else(|| DecodeErrorKind::InvalidLength(-1).into())
+    }
+
+    /// An array length: `None` means null. Each element takes at least one
+    /// byte on the wire, so a count larger than the remaining bytes is
+    /// rejected here, before the caller reserves space for it.
+    pub fn read_array_length(&mut self, compact: bool) -> Result<Option<usize>> {
+        let count: i64 = if compact {
+            i64::from(self.read_unsigned_varint()?) - 1
+        } else {
+            i64::from(self.read_i32()?)
+        };
+        if count < 0 {
+            if count == -1 {
+                return Ok(None);
+            }
+            return Err(DecodeErrorKind::InvalidLength(count).into());
+        }
+        self.check_length(count as u64)?;
+        Ok(Some(count as usize))
+    }
+
+    /// The tagged-field section of a flexible struct. Known tags are handed
+    /// to `known`, which returns `Ok(true)` when it consumed the field;
+    /// everything else is kept raw in `unknown`.
+    pub fn read_tagged_fields(
+        &mut self,
+        unknown: &mut Vec<RawTaggedField>,
+        mut known: impl FnMut(u32, &mut Reader) -> Result<bool>,
+    ) -> Result<()> {
+        let count = self.read_unsigned_varint()?;
+        // Each tagged field takes at least two bytes (tag and size).
+        self.check_length(u64::from(count))?;
+        for _ in 0..count {
+            let tag = self.read_unsigned_varint()?;
+            let size = self.read_unsigned_varint()? as usize;
+            let data = self.read_slice(size)?;
+            let mut field = Reader::new(data.clone());
+            if known(tag, &mut field)? {
+                field.expect_end()?;
+            } else {
+                unknown.push(RawTaggedField { tag, data });
+            }
+        }
+        Ok(())
+    }
+}
+
+// ---- writing ----
+
+#[inline]
+pub fn put_unsigned_varint(buf: &mut BytesMut, mut value: u32) {
+    while value >= 0x80 {
+        buf.put_u8((value as u8) | 0x80);
+        value >>= 7;
+    }
+    buf.put_u8(value as u8);
+}
+
+#[inline]
+pub fn put_unsigned_varlong(buf: &mut BytesMut, mut value: u64) {
+    while value >= 0x80 {
+        buf.put_u8((value as u8) | 0x80);
+        value >>= 7;
+    }
+    buf.put_u8(value as u8);
+}
+
+#[inline]
+pub fn put_varint(buf: &mut BytesMut, value: i32) {
+    put_unsigned_varint(buf, ((value << 1) ^ (value >> 31)) as u32);
+}
+
+#[inline]
+pub fn put_varlong(buf: &mut BytesMut, value: i64) {
+    put_unsigned_varlong(buf, ((value << 1) ^ (value >> 63)) as u64);
+}
+
+/// The encoded size of an unsigned varint.
+#[inline]
+pub fn unsigned_varint_size(value: u32) -> usize {
+    match value {
+        0..=0x7f => 1,
+        0x80..=0x3fff => 2,
+        0x4000..=0x1f_ffff => 3,
+        0x20_0000..=0x0fff_ffff => 4,
+        _ => 5,
+    }
+}
+
+/// The encoded size of a zig-zag varint.
+#[inline]
+pub fn varint_size(value: i32) -> usize {
+    unsigned_varint_size(((value << 1) ^ (value >> 31)) as u32)
+}
+
+/// The encoded size of a zig-zag varlong.
+#[inline]
+pub fn varlong_size(value: i64) -> usize {
+    let mut v = ((value << 1) ^ (value >> 63)) as u64;
+    let mut n = 1;
+    while v >= 0x80 {
+        v >>= 7;
+        n += 1;
+    }
+    n
+}
+
+/// Writes a length prefix: `None` is null (-1). Compact lengths are
+/// length + 1 as an unsigned varint; classic ones are INT16 or INT32.
+#[inline]
+pub fn put_length(buf: &mut BytesMut, length: Option<usize>, compact: bool, int16: bool) {
+    match (length, compact) {
+        (None, true) => put_unsigned_varint(buf, 0),
+        (Some(n), true) => put_unsigned_varint(buf, n as u32 + 1),
+        (None, false) if int16 => buf.put_i16(-1),
+        (None, false) => buf.put_i32(-1),
+        (Some(n), false) if int16 => buf.put_i16(n as i16),
+        (Some(n), false) => buf.put_i32(n as i32),
+    }
+}
+
+pub fn put_nullable_string(buf: &mut BytesMut, value: Option<&str>, compact: bool) {
+    put_length(buf, value.map(str::len), compact, true);
+    if let Some(s) = value {
+        buf.put_slice(s.as_bytes());
+    }
+}
+
+pub fn put_nullable_bytes(buf: &mut BytesMut, value: Option<&[u8]>, compact: bool) {
+    put_length(buf, value.map(<[u8]>::len), compact, false);
+    if let Some(b) = value {
+        buf.put_slice(b);
+    }
+}
+
+pub fn put_array_length(buf: &mut BytesMut, length: Option<usize>, compact: bool) {
+    put_length(buf, length, compact, false);
+}
+
+pub fn put_uuid(buf: &mut BytesMut, value: &Uuid) {
+    buf.put_slice(&value.0);
+}
+
+/// Writes a tagged-field section from (tag, encoded value) pairs, which the
+/// caller gives in any order; Kafka requires ascending tags on the wire.
+pub fn put_tagged_fields(buf: &mut BytesMut, mut fields: Vec<(u32, Bytes)>) {
+    fields.sort_by_key(|(tag, _)| *tag);
+    put_unsigned_varint(buf, fields.len() as u32);
+    for (tag, data) in fields {
+        put_unsigned_varint(buf, tag);
+        put_unsigned_varint(buf, data.len() as u32);
+        buf.put_slice(&data);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints_round_trip_at_their_limits() {
+        for v in [0i32, 1, -1, 63, -64, 64, i32::MAX, i32::MIN] {
+            let mut buf = BytesMut::new();
+            put_varint(&mut buf, v);
+            assert_eq!(buf.len(), varint_size(v));
+            assert_eq!(Reader::new(buf.freeze()).read_varint().unwrap(), v);
+        }
+        for v in [0i64, 1, -1, i64::MAX, i64::MIN, 1 << 40] {
+            let mut buf = BytesMut::new();
+            put_varlong(&mut buf, v);
+            assert_eq!(buf.len(), varlong_size(v));
+            assert_eq!(Reader::new(buf.freeze()).read_varlong().unwrap(), v);
+        }
+    }
+
+    #[test]
+    fn overlong_varint_is_an_error() {
+        let bytes = Bytes::from_static(&[0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
+        assert_eq!(
+            Reader::new(bytes).read_unsigned_varint().unwrap_err().kind(),
+            &DecodeErrorKind::VarintOverflow
+        );
+    }
+
+    #[test]
+    fn huge_length_prefixes_are_rejected_before_allocating() {
+        // An INT32 array count of 2^31-1 with four bytes behind it.
+        let bytes = Bytes::from_static(&[0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+        let err = Reader::new(bytes.clone())
+            .read_array_length(false)
+            .unwrap_err();
+        assert!(matches!(
+            err.kind(),
+            DecodeErrorKind::LengthExceedsInput {
+                length: 2147483647,
+                remaining: 4
+            }
+        ));
+        let err = Reader::new(bytes).read_nullable_bytes(false).unwrap_err();
+        assert!(matches!(
+            err.kind(),
+            DecodeErrorKind::LengthExceedsInput { .. }
+        ));
+        // A compact string of u32::MAX - 1 bytes.
+        let bytes = Bytes::from_static(&[0xff, 0xff, 0xff, 0xff, 0x0f, b'a']);
+        let err = Reader::new(bytes).read_nullable_string(true).unwrap_err();
+        assert!(matches!(
+            err.kind(),
+            DecodeErrorKind::LengthExceedsInput { .. }
+        ));
+    }
+
+    #[test]
+    fn null_in_a_non_nullable_string_is_an_error() {
+        let bytes = Bytes::from_static(&[0xff, 0xff]);
+        assert!(Reader::new(bytes).read_string(false).is_err());
+    }
+}
