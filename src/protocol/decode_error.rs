@@ -42,6 +42,10 @@ pub enum DecodeErrorKind {
     /// Decompression failed or produced more than the configured limit.
     #[error("decompression with {codec} failed: {reason}")]
     Decompression { codec: &'static str, reason: String },
+    /// Decompressing record data would produce more than the configured
+    /// limit; decoding stopped there instead of allocating without bound.
+    #[error("decompression with {codec} exceeds the limit of {limit} bytes")]
+    DecompressionLimitExceeded { codec: &'static str, limit: usize },
     /// The message ended but bytes remain inside its frame.
     #[error("{0} unexpected bytes after the end of the message")]
     TrailingBytes(usize),
