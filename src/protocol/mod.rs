@@ -3,7 +3,15 @@
 //! decodes from `Bytes`.
 
 pub mod decode_error;
+mod generated;
+pub mod message;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod wire;
 
 pub use decode_error::{DecodeError, DecodeErrorKind, EncodeError};
+pub use generated::api_key::{AnyRequest, AnyResponse, ApiKey};
+pub use generated::error_code::ErrorCode;
+pub use generated::messages;
+pub use message::{Message, Request, VersionRange};
 pub use wire::{RawTaggedField, Reader, Uuid};

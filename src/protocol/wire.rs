@@ -10,7 +10,7 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
-use super::decode_error::{DecodeError, DecodeErrorKind};
+use super::decode_error::{DecodeError, DecodeErrorKind, EncodeError};
 
 /// A 128-bit Kafka UUID (topic ids, directory ids, member epochs' ids).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -321,6 +321,50 @@ impl Reader {
     }
 }
 
+/// The most elements an array decoder reserves up front. The count was
+/// already checked against the remaining bytes; this also bounds the memory
+/// reserved for large element types before any element has been read.
+const MAX_PREALLOCATED_ELEMENTS: usize = 1024;
+
+/// Reads a non-null array, each element with `element`.
+pub fn read_array<T>(
+    r: &mut Reader,
+    compact: bool,
+    element: impl FnMut(&mut Reader) -> Result<T>,
+) -> Result<Vec<T>> {
+    read_nullable_array(r, compact, element)?
+        .ok_or_else(|| DecodeErrorKind::InvalidLength(-1).into())
+}
+
+/// Reads a nullable array, each element with `element`.
+pub fn read_nullable_array<T>(
+    r: &mut Reader,
+    compact: bool,
+    mut element: impl FnMut(&mut Reader) -> Result<T>,
+) -> Result<Option<Vec<T>>> {
+    let Some(count) = r.read_array_length(compact)? else {
+        return Ok(None);
+    };
+    let mut items = Vec::with_capacity(count.min(MAX_PREALLOCATED_ELEMENTS));
+    for _ in 0..count {
+        items.push(element(r)?);
+    }
+    Ok(Some(items))
+}
+
+/// Reads a nullable struct: an INT8 marker (-1 null, otherwise present)
+/// followed by the struct.
+pub fn read_nullable_struct<T>(
+    r: &mut Reader,
+    body: impl FnOnce(&mut Reader) -> Result<T>,
+) -> Result<Option<T>> {
+    if r.read_i8()? < 0 {
+        Ok(None)
+    } else {
+        body(r).map(Some)
+    }
+}
+
 // ---- writing ----
 
 #[inline]
@@ -395,22 +439,73 @@ pub fn put_length(buf: &mut BytesMut, length: Option<usize>, compact: bool, int1
     }
 }
 
-pub fn put_nullable_string(buf: &mut BytesMut, value: Option<&str>, compact: bool) {
-    put_length(buf, value.map(str::len), compact, true);
-    if let Some(s) = value {
-        buf.put_slice(s.as_bytes());
-    }
+/// Writes a null string, byte array or array (INT16 -1 for strings).
+pub fn put_null(buf: &mut BytesMut, compact: bool, int16: bool) {
+    put_length(buf, None, compact, int16);
 }
 
-pub fn put_nullable_bytes(buf: &mut BytesMut, value: Option<&[u8]>, compact: bool) {
-    put_length(buf, value.map(<[u8]>::len), compact, false);
-    if let Some(b) = value {
-        buf.put_slice(b);
+/// Fails when `length` does not fit the length prefix in use.
+#[inline]
+fn check_encodable(
+    length: usize,
+    compact: bool,
+    int16: bool,
+    field: &'static str,
+) -> std::result::Result<(), EncodeError> {
+    let max = if compact {
+        u32::MAX as usize - 1
+    } else if int16 {
+        i16::MAX as usize
+    } else {
+        i32::MAX as usize
+    };
+    if length > max {
+        return Err(EncodeError::TooLong { field, length });
     }
+    Ok(())
 }
 
-pub fn put_array_length(buf: &mut BytesMut, length: Option<usize>, compact: bool) {
+/// Writes a non-null string.
+#[inline]
+pub fn put_string(
+    buf: &mut BytesMut,
+    value: &str,
+    compact: bool,
+    field: &'static str,
+) -> std::result::Result<(), EncodeError> {
+    check_encodable(value.len(), compact, true, field)?;
+    put_length(buf, Some(value.len()), compact, true);
+    buf.put_slice(value.as_bytes());
+    Ok(())
+}
+
+/// Writes non-null bytes.
+#[inline]
+pub fn put_bytes(
+    buf: &mut BytesMut,
+    value: &[u8],
+    compact: bool,
+    field: &'static str,
+) -> std::result::Result<(), EncodeError> {
+    check_encodable(value.len(), compact, false, field)?;
+    put_length(buf, Some(value.len()), compact, false);
+    buf.put_slice(value);
+    Ok(())
+}
+
+/// Writes an array's element count (`None` is a null array).
+#[inline]
+pub fn put_array_length(
+    buf: &mut BytesMut,
+    length: Option<usize>,
+    compact: bool,
+    field: &'static str,
+) -> std::result::Result<(), EncodeError> {
+    if let Some(n) = length {
+        check_encodable(n, compact, false, field)?;
+    }
     put_length(buf, length, compact, false);
+    Ok(())
 }
 
 pub fn put_uuid(buf: &mut BytesMut, value: &Uuid) {
@@ -453,7 +548,10 @@ mod tests {
     fn overlong_varint_is_an_error() {
         let bytes = Bytes::from_static(&[0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
         assert_eq!(
-            Reader::new(bytes).read_unsigned_varint().unwrap_err().kind(),
+            Reader::new(bytes)
+                .read_unsigned_varint()
+                .unwrap_err()
+                .kind(),
             &DecodeErrorKind::VarintOverflow
         );
     }
