@@ -3,6 +3,7 @@
 //! decodes from `Bytes`.
 
 pub mod decode_error;
+pub mod frame;
 mod generated;
 pub mod message;
 #[cfg(test)]
