@@ -1,11 +1,21 @@
 //! Record data: RecordBatch v2, legacy MessageSet v0/v1, and compression.
 
+mod batch;
+mod batch_writer;
 mod compression;
+mod control;
 mod error;
 #[cfg(feature = "lz4")]
 mod lz4_kafka;
+mod record;
 #[cfg(feature = "snappy")]
 mod xerial;
 
+pub use batch::{
+    BatchAttributes, BatchRecords, RecordBatch, RecordBatchHeader, RECORD_BATCH_OVERHEAD,
+};
+pub use batch_writer::RecordBatchWriter;
 pub use compression::{Compression, DEFAULT_DECOMPRESSION_LIMIT};
+pub use control::{ControlRecordKey, ControlRecordType};
 pub use error::RecordEncodeError;
+pub use record::{Record, RecordHeader, RecordHeaders, RecordHeadersIter, TimestampType};

@@ -1,0 +1,337 @@
+//! Writing RecordBatch v2.
+//!
+//! Records are encoded straight into one `BytesMut`: the size of each record
+//! is computed first (it is a varint prefix), then its fields are written in
+//! place, so appending a record allocates nothing beyond the buffer's own
+//! growth. [`RecordBatchWriter::finish`] compresses the records section when
+//! a codec is set and fills in the header: length, last offset delta, max
+//! timestamp and the CRC-32C.
+
+use bytes::{BufMut, BytesMut};
+
+use super::batch::{
+    BatchAttributes, ATTRIBUTES_OFFSET, CRC_OFFSET, LOG_OVERHEAD, RECORD_BATCH_OVERHEAD,
+};
+use super::compression::Compression;
+use super::error::RecordEncodeError;
+use super::record::TimestampType;
+use crate::protocol::wire::{put_varint, put_varlong, varint_size, varlong_size};
+
+/// Builds one v2 record batch.
+///
+/// ```
+/// use kafkite::records::{Compression, RecordBatchWriter};
+///
+/// let mut writer = RecordBatchWriter::new(0).compression(Compression::Lz4);
+/// writer.append(1_700_000_000_000, Some(b"key"), Some(b"value"), [])?;
+/// writer.append(1_700_000_000_001, None, Some(b"v2"), [("trace-id", Some(&b"42"[..]))])?;
+/// let batch = writer.finish()?;
+/// # Ok::<(), kafkite::records::RecordEncodeError>(())
+/// ```
+#[derive(Debug)]
+pub struct RecordBatchWriter {
+    buf: BytesMut,
+    /// Where this batch starts in `buf`: a produce request can carry
+    /// several batches written one after the other into one buffer.
+    start: usize,
+    base_offset: i64,
+    partition_leader_epoch: i32,
+    attributes: BatchAttributes,
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+    /// The first record's timestamp; deltas are relative to it.
+    base_timestamp: i64,
+    max_timestamp: i64,
+    /// `None` until the first record.
+    last_offset_delta: Option<i32>,
+    record_count: i32,
+}
+
+impl RecordBatchWriter {
+    /// A writer of a batch whose first record gets `base_offset`. Producers
+    /// use 0: the broker assigns real offsets.
+    pub fn new(base_offset: i64) -> RecordBatchWriter {
+        RecordBatchWriter::new_in(BytesMut::new(), base_offset)
+    }
+
+    /// A writer that appends its batch after whatever `buf` already holds.
+    pub fn new_in(mut buf: BytesMut, base_offset: i64) -> RecordBatchWriter {
+        let start = buf.len();
+        buf.resize(start + RECORD_BATCH_OVERHEAD, 0);
+        RecordBatchWriter {
+            buf,
+            start,
+            base_offset,
+            // Java's producer leaves these for the broker to set.
+            partition_leader_epoch: -1,
+            attributes: BatchAttributes::default(),
+            producer_id: -1,
+            producer_epoch: -1,
+            base_sequence: -1,
+            base_timestamp: -1,
+            max_timestamp: -1,
+            last_offset_delta: None,
+            record_count: 0,
+        }
+    }
+
+    /// The codec for the records section (`compression.type`; default none).
+    pub fn compression(mut self, compression: Compression) -> RecordBatchWriter {
+        self.attributes.compression = compression;
+        self
+    }
+
+    /// The idempotent producer's id, epoch and the sequence of the first
+    /// record (KIP-98; default -1, -1, -1: not idempotent).
+    pub fn producer(
+        mut self,
+        producer_id: i64,
+        producer_epoch: i16,
+        base_sequence: i32,
+    ) -> RecordBatchWriter {
+        self.producer_id = producer_id;
+        self.producer_epoch = producer_epoch;
+        self.base_sequence = base_sequence;
+        self
+    }
+
+    /// Marks the batch as part of a transaction.
+    pub fn transactional(mut self, transactional: bool) -> RecordBatchWriter {
+        self.attributes.transactional = transactional;
+        self
+    }
+
+    /// Marks the batch as a control batch (transaction markers are written
+    /// by brokers; this is for simulated brokers and tests).
+    pub fn control(mut self, control: bool) -> RecordBatchWriter {
+        self.attributes.control = control;
+        self
+    }
+
+    /// LogAppendTime or CreateTime (default); a broker sets LogAppendTime
+    /// with the append time as the max timestamp.
+    pub fn timestamp_type(mut self, timestamp_type: TimestampType) -> RecordBatchWriter {
+        self.attributes.log_append_time = timestamp_type == TimestampType::LogAppendTime;
+        self
+    }
+
+    /// The partition leader epoch (default -1; brokers set it, KIP-101).
+    pub fn partition_leader_epoch(mut self, epoch: i32) -> RecordBatchWriter {
+        self.partition_leader_epoch = epoch;
+        self
+    }
+
+    /// Appends a record at the offset after the previous one and returns
+    /// that offset.
+    ///
+    /// `headers` is any cloneable iterator of (key, value) pairs, so owned
+    /// headers need no temporary vector: pass `[]` for none, or e.g.
+    /// `owned.iter().map(|(k, v)| (k.as_str(), v.as_deref()))`.
+    pub fn append<'h, H>(
+        &mut self,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: H,
+    ) -> Result<i64, RecordEncodeError>
+    where
+        H: IntoIterator<Item = (&'h str, Option<&'h [u8]>)>,
+        H::IntoIter: Clone,
+    {
+        let offset_delta = match self.last_offset_delta {
+            None => 0,
+            Some(last) => last
+                .checked_add(1)
+                .ok_or(RecordEncodeError::OffsetOutOfOrder {
+                    offset: self
+                        .base_offset
+                        .wrapping_add(i64::from(last))
+                        .wrapping_add(1),
+                    previous: self.base_offset.wrapping_add(i64::from(last)),
+                    base_offset: self.base_offset,
+                })?,
+        };
+        self.append_delta(offset_delta, timestamp, key, value, headers)?;
+        Ok(self.base_offset.wrapping_add(i64::from(offset_delta)))
+    }
+
+    /// Appends a record at an explicit offset, which must be after the
+    /// previous record's: gaps are allowed, as in a compacted log.
+    pub fn append_at<'h, H>(
+        &mut self,
+        offset: i64,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: H,
+    ) -> Result<(), RecordEncodeError>
+    where
+        H: IntoIterator<Item = (&'h str, Option<&'h [u8]>)>,
+        H::IntoIter: Clone,
+    {
+        let previous = self.last_offset_delta.map(i64::from);
+        let delta = offset
+            .checked_sub(self.base_offset)
+            .and_then(|delta| i32::try_from(delta).ok())
+            .filter(|delta| {
+                *delta >= 0 && previous.map_or(true, |previous| i64::from(*delta) > previous)
+            });
+        let Some(delta) = delta else {
+            return Err(RecordEncodeError::OffsetOutOfOrder {
+                offset,
+                previous: previous.map_or(self.base_offset.wrapping_sub(1), |p| {
+                    self.base_offset.wrapping_add(p)
+                }),
+                base_offset: self.base_offset,
+            });
+        };
+        self.append_delta(delta, timestamp, key, value, headers)
+    }
+
+    fn append_delta<'h, H>(
+        &mut self,
+        offset_delta: i32,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: H,
+    ) -> Result<(), RecordEncodeError>
+    where
+        H: IntoIterator<Item = (&'h str, Option<&'h [u8]>)>,
+        H::IntoIter: Clone,
+    {
+        if self.record_count == i32::MAX {
+            return Err(RecordEncodeError::TooLong {
+                field: "record count",
+                length: self.record_count as usize + 1,
+            });
+        }
+        let base_timestamp = if self.last_offset_delta.is_none() {
+            timestamp
+        } else {
+            self.base_timestamp
+        };
+        // Java subtracts without overflow checks; wrapping here and adding
+        // with wrapping on read round-trips every i64.
+        let timestamp_delta = timestamp.wrapping_sub(base_timestamp);
+        let headers = headers.into_iter();
+
+        // Size everything first: the record's length prefix comes first.
+        let mut header_count = 0usize;
+        let mut headers_size = 0usize;
+        for (header_key, header_value) in headers.clone() {
+            header_count += 1;
+            headers_size += bytes_size("header key", Some(header_key.as_bytes()))?;
+            headers_size += bytes_size("header value", header_value)?;
+        }
+        let header_count = varint_len("header count", header_count)?;
+        let body_size = 1
+            + varlong_size(timestamp_delta)
+            + varint_size(offset_delta)
+            + bytes_size("key", key)?
+            + bytes_size("value", value)?
+            + varint_size(header_count)
+            + headers_size;
+        let body_len = varint_len("record", body_size)?;
+
+        let buf = &mut self.buf;
+        buf.reserve(varint_size(body_len) + body_size);
+        put_varint(buf, body_len);
+        buf.put_i8(0); // record attributes: unused
+        put_varlong(buf, timestamp_delta);
+        put_varint(buf, offset_delta);
+        put_bytes(buf, key);
+        put_bytes(buf, value);
+        put_varint(buf, header_count);
+        for (header_key, header_value) in headers {
+            put_bytes(buf, Some(header_key.as_bytes()));
+            put_bytes(buf, header_value);
+        }
+
+        if self.last_offset_delta.is_none() {
+            self.base_timestamp = timestamp;
+            self.max_timestamp = timestamp;
+        }
+        self.max_timestamp = self.max_timestamp.max(timestamp);
+        self.last_offset_delta = Some(offset_delta);
+        self.record_count += 1;
+        Ok(())
+    }
+
+    /// Records appended so far.
+    pub fn record_count(&self) -> usize {
+        self.record_count as usize
+    }
+
+    /// The batch's size so far, before compression.
+    pub fn size_in_bytes(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    /// Completes the batch and returns the buffer, which holds whatever it
+    /// held before followed by this batch.
+    pub fn finish(mut self) -> Result<BytesMut, RecordEncodeError> {
+        let Some(last_offset_delta) = self.last_offset_delta else {
+            return Err(RecordEncodeError::EmptyBatch);
+        };
+        let start = self.start;
+        let records_at = start + RECORD_BATCH_OVERHEAD;
+        let codec = self.attributes.compression;
+        if codec != Compression::None {
+            let mut compressed = BytesMut::with_capacity((self.buf.len() - records_at) / 2 + 64);
+            codec.compress(&self.buf[records_at..], 2, &mut compressed)?;
+            self.buf.truncate(records_at);
+            self.buf.extend_from_slice(&compressed);
+        }
+        let batch_length = self.buf.len() - start - LOG_OVERHEAD;
+        let batch_length = i32::try_from(batch_length).map_err(|_| RecordEncodeError::TooLong {
+            field: "record batch",
+            length: batch_length,
+        })?;
+
+        let mut header = &mut self.buf[start..records_at];
+        header.put_i64(self.base_offset);
+        header.put_i32(batch_length);
+        header.put_i32(self.partition_leader_epoch);
+        header.put_i8(2); // magic
+        header.put_u32(0); // crc, below
+        header.put_i16(self.attributes.to_raw());
+        header.put_i32(last_offset_delta);
+        header.put_i64(self.base_timestamp);
+        header.put_i64(self.max_timestamp);
+        header.put_i64(self.producer_id);
+        header.put_i16(self.producer_epoch);
+        header.put_i32(self.base_sequence);
+        header.put_i32(self.record_count);
+
+        let crc = crc32c::crc32c(&self.buf[start + ATTRIBUTES_OFFSET..]);
+        self.buf[start + CRC_OFFSET..start + CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+        Ok(self.buf)
+    }
+}
+
+/// A length as the zig-zag varint Kafka uses, if it fits an INT32.
+fn varint_len(field: &'static str, length: usize) -> Result<i32, RecordEncodeError> {
+    i32::try_from(length).map_err(|_| RecordEncodeError::TooLong { field, length })
+}
+
+/// Encoded size of nullable bytes with a varint length.
+fn bytes_size(field: &'static str, bytes: Option<&[u8]>) -> Result<usize, RecordEncodeError> {
+    match bytes {
+        None => Ok(varint_size(-1)),
+        Some(bytes) => Ok(varint_size(varint_len(field, bytes.len())?) + bytes.len()),
+    }
+}
+
+/// Writes nullable bytes with a varint length; sizes were checked by
+/// [`bytes_size`].
+fn put_bytes(buf: &mut BytesMut, bytes: Option<&[u8]>) {
+    match bytes {
+        None => put_varint(buf, -1),
+        Some(bytes) => {
+            put_varint(buf, bytes.len() as i32);
+            buf.put_slice(bytes);
+        }
+    }
+}
