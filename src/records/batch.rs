@@ -112,6 +112,7 @@ pub struct RecordBatch {
     header: RecordBatchHeader,
     /// The whole batch as received, header included.
     bytes: Bytes,
+    decompression_limit: usize,
 }
 
 impl RecordBatch {
@@ -122,7 +123,11 @@ impl RecordBatch {
     /// [`RecordSet`]: super::RecordSet
     pub fn decode(bytes: Bytes) -> Result<RecordBatch, DecodeError> {
         Self::decode_header(&bytes)
-            .map(|header| RecordBatch { header, bytes })
+            .map(|header| RecordBatch {
+                header,
+                bytes,
+                decompression_limit: DEFAULT_DECOMPRESSION_LIMIT,
+            })
             .map_err(|error| error.in_message("RecordBatch", 2))
     }
 
@@ -230,24 +235,24 @@ impl RecordBatch {
         self.header.producer_id
     }
 
-    /// The records, decompressing them first (into one buffer of at most
-    /// [`DEFAULT_DECOMPRESSION_LIMIT`] bytes) if the batch is compressed.
-    pub fn records(&self) -> Result<BatchRecords, DecodeError> {
-        self.records_with_limit(DEFAULT_DECOMPRESSION_LIMIT)
+    /// Caps the size of the decompressed records section (default
+    /// [`DEFAULT_DECOMPRESSION_LIMIT`]); [`records`](Self::records) fails
+    /// with `DecompressionLimitExceeded` past it.
+    pub fn with_decompression_limit(mut self, limit: usize) -> RecordBatch {
+        self.decompression_limit = limit;
+        self
     }
 
-    /// As [`records`](Self::records), with the decompression limit given.
-    pub fn records_with_limit(
-        &self,
-        decompression_limit: usize,
-    ) -> Result<BatchRecords, DecodeError> {
+    /// The records, decompressing them first, into one buffer, if the
+    /// batch is compressed.
+    pub fn records(&self) -> Result<BatchRecords, DecodeError> {
         let section = self.bytes.slice(RECORD_BATCH_OVERHEAD..);
         let codec = self.compression();
         let records = if codec == Compression::None {
             section
         } else {
             codec
-                .decompress(&section, 2, decompression_limit)
+                .decompress(&section, 2, self.decompression_limit)
                 .map_err(|error| error.in_field("records").in_message("RecordBatch", 2))?
         };
         let header = &self.header;
@@ -639,11 +644,15 @@ mod tests {
         let mut writer = RecordBatchWriter::new(0).compression(Compression::Gzip);
         writer.append(0, None, Some(&[7u8; 10_000]), []).unwrap();
         let batch = RecordBatch::decode(writer.finish().unwrap().freeze()).unwrap();
-        let err = batch.records_with_limit(1_000).unwrap_err();
+        let err = batch
+            .clone()
+            .with_decompression_limit(1_000)
+            .records()
+            .unwrap_err();
         assert!(matches!(
             err.kind(),
             DecodeErrorKind::DecompressionLimitExceeded { limit: 1_000, .. }
         ));
-        assert!(batch.records_with_limit(20_000).is_ok());
+        assert!(batch.with_decompression_limit(20_000).records().is_ok());
     }
 }

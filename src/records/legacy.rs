@@ -32,6 +32,7 @@ pub struct LegacyBatch {
     message: LegacyMessage,
     compression: Compression,
     bytes: Bytes,
+    decompression_limit: usize,
 }
 
 /// One decoded legacy message, with its entry's offset.
@@ -78,6 +79,7 @@ impl LegacyBatch {
                 message,
                 compression,
                 bytes,
+                decompression_limit: DEFAULT_DECOMPRESSION_LIMIT,
             }),
             Err(error) => Err(error.in_message("Message", message_magic(&bytes).into())),
         }
@@ -120,23 +122,21 @@ impl LegacyBatch {
         &self.bytes
     }
 
-    /// The records: the message itself, or a wrapper's inner messages,
-    /// decompressed into one buffer of at most
-    /// [`DEFAULT_DECOMPRESSION_LIMIT`] bytes.
-    pub fn records(&self) -> Result<LegacyRecords, DecodeError> {
-        self.records_with_limit(DEFAULT_DECOMPRESSION_LIMIT)
+    /// Caps the size of a wrapper's decompressed inner message set (default
+    /// [`DEFAULT_DECOMPRESSION_LIMIT`]).
+    pub fn with_decompression_limit(mut self, limit: usize) -> LegacyBatch {
+        self.decompression_limit = limit;
+        self
     }
 
-    /// As [`records`](Self::records), with the decompression limit given.
-    pub fn records_with_limit(
-        &self,
-        decompression_limit: usize,
-    ) -> Result<LegacyRecords, DecodeError> {
-        self.wrapped_records(decompression_limit)
+    /// The records: the message itself, or a wrapper's inner messages,
+    /// decompressed into one buffer.
+    pub fn records(&self) -> Result<LegacyRecords, DecodeError> {
+        self.wrapped_records()
             .map_err(|error| error.in_message("Message", self.magic().into()))
     }
 
-    fn wrapped_records(&self, decompression_limit: usize) -> Result<LegacyRecords, DecodeError> {
+    fn wrapped_records(&self) -> Result<LegacyRecords, DecodeError> {
         let message = &self.message;
         let codec = self.compression();
         if codec == Compression::None {
@@ -159,7 +159,7 @@ impl LegacyBatch {
             .in_field("value")
         })?;
         let inner = codec
-            .decompress(value, message.magic, decompression_limit)
+            .decompress(value, message.magic, self.decompression_limit)
             .map_err(|error| error.in_field("value"))?;
         let last_inner_offset =
             last_entry_offset(&inner).map_err(|error| error.in_field("value"))?;
