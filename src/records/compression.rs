@@ -373,11 +373,34 @@ mod zstd {
         Ok(())
     }
 
+    /// The largest window a frame may ask for, as a power of two: 8 MiB,
+    /// enough for every compression level without long-distance matching,
+    /// or the limit if that is larger, up to zstd's own default of 128 MiB.
+    /// A frame header alone can make the decoder allocate its window, so
+    /// a few hostile bytes could otherwise cost 128 MiB.
+    fn window_log_max(limit: usize) -> u32 {
+        let limit_log = usize::BITS - limit.saturating_sub(1).leading_zeros();
+        limit_log.clamp(23, 27)
+    }
+
     /// Reads every frame, as Java's `ZstdInputStream` does.
     pub(super) fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
-        let decoder = ::zstd::stream::read::Decoder::with_buffer(input)
-            .map_err(|error| failed(Compression::Zstd, &error))?;
+        let fail = |error: std::io::Error| failed(Compression::Zstd, &error);
+        let mut decoder = ::zstd::stream::read::Decoder::with_buffer(input).map_err(fail)?;
+        decoder
+            .window_log_max(window_log_max(limit))
+            .map_err(fail)?;
         read_bounded(decoder, Compression::Zstd, limit, input.len())
+    }
+
+    #[cfg(test)]
+    #[test]
+    fn window_log_max_follows_the_limit_within_bounds() {
+        assert_eq!(window_log_max(0), 23);
+        assert_eq!(window_log_max(1 << 20), 23);
+        assert_eq!(window_log_max(super::DEFAULT_DECOMPRESSION_LIMIT), 26);
+        assert_eq!(window_log_max((1 << 26) + 1), 27);
+        assert_eq!(window_log_max(usize::MAX), 27);
     }
 }
 

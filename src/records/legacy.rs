@@ -282,13 +282,8 @@ fn decode_entry(reader: &mut Reader) -> Result<LegacyMessage, DecodeError> {
     let bytes = reader.read_slice(size as usize)?;
     let mut message = Reader::new(bytes.clone());
     let crc = message.read_u32()?;
-    let magic = message.read_i8()?;
-    if !(0..=1).contains(&magic) {
-        return Err(DecodeError::new(DecodeErrorKind::InvalidValue(
-            "legacy message magic is not 0 or 1",
-        ))
-        .in_field("magic"));
-    }
+    // The CRC first: it covers the magic byte too, and a flipped bit there
+    // is corruption like any other.
     let computed = crc32fast::hash(&bytes[MAGIC_IN_MESSAGE..]);
     if crc != computed {
         return Err(DecodeError::new(DecodeErrorKind::ChecksumMismatch {
@@ -296,6 +291,13 @@ fn decode_entry(reader: &mut Reader) -> Result<LegacyMessage, DecodeError> {
             computed,
         })
         .in_field("crc"));
+    }
+    let magic = message.read_i8()?;
+    if !(0..=1).contains(&magic) {
+        return Err(DecodeError::new(DecodeErrorKind::InvalidValue(
+            "legacy message magic is not 0 or 1",
+        ))
+        .in_field("magic"));
     }
     let attributes = message.read_i8()?;
     let timestamp = if magic == 0 { -1 } else { message.read_i64()? };
