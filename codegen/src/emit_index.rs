@@ -95,7 +95,9 @@ pub fn emit_api_key(apis: &[Api]) -> String {
     out.push_str("        }\n    }\n\n");
 
     out.push_str("    /// The request header version for this API at `version`: v2 for\n    /// flexible versions, v1 otherwise (v0 only for ControlledShutdown v0).\n    pub fn request_header_version(self, version: i16) -> i16 {\n        match self {\n");
-    out.push_str("            ApiKey::ControlledShutdown if version == 0 => 0,\n");
+    if apis.iter().any(|a| a.name == "ControlledShutdown") {
+        out.push_str("            ApiKey::ControlledShutdown if version == 0 => 0,\n");
+    }
     for a in apis {
         let _ = writeln!(
             out,
@@ -152,6 +154,16 @@ pub fn emit_api_key(apis: &[Api]) -> String {
                 out,
                 "            Any{kind}::{}(m) => m.encode(buf, version),",
                 a.name
+            );
+        }
+        out.push_str("        }\n    }\n\n");
+        out.push_str("    /// A random message of API `key` that `version` can carry (tests only).\n    #[cfg(test)]\n    pub(crate) fn arbitrary(key: ApiKey, g: &mut quickcheck::Gen, version: i16) -> Self {\n        match key {\n");
+        for a in apis {
+            let spec = if pick { a.request } else { a.response };
+            let _ = writeln!(
+                out,
+                "            ApiKey::{} => Any{kind}::{}({}::arbitrary_for_version(g, version)),",
+                a.name, a.name, spec.name
             );
         }
         out.push_str("        }\n    }\n}\n\n");

@@ -32,7 +32,7 @@ pub fn workspace_root() -> PathBuf {
 pub const OUTPUT_DIR: &str = "src/protocol/generated";
 
 /// Whether a spec is generated: the APIs a broker serves to clients (Kafka's
-/// "broker"/"zkBroker" listeners), the headers, and the consumer protocol's
+/// "broker"/"zkBroker" listeners, less the inter-broker ones), the headers, and the consumer protocol's
 /// embedded data types. Controller-only (KRaft quorum) APIs are left out.
 /// Responses carry no listeners: they follow their request.
 fn wanted(spec: &MessageSpec, client_keys: &[i16]) -> bool {
@@ -44,8 +44,16 @@ fn wanted(spec: &MessageSpec, client_keys: &[i16]) -> bool {
     }
 }
 
+/// APIs that brokers and controllers send each other (replication control,
+/// transaction markers, KRaft voters, share-group state storage). A client
+/// never sends them, and leaving them out keeps the crate quicker to build.
+const INTER_BROKER_APIS: &[i16] = &[4, 5, 6, 7, 27, 56, 58, 64, 67, 80, 81, 83, 84, 85, 86, 87];
+
 fn is_client_api(spec: &MessageSpec) -> bool {
     spec.kind == "request"
+        && spec
+            .api_key
+            .is_some_and(|k| !INTER_BROKER_APIS.contains(&k))
         && spec
             .listeners
             .iter()

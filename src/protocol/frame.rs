@@ -27,6 +27,16 @@ pub fn encode_request<M: Message>(
     ctx: &RequestContext<'_>,
     body: &M,
 ) -> Result<(), EncodeError> {
+    encode_request_with(buf, ctx, |buf| body.encode(buf, ctx.api_version))
+}
+
+/// Like [`encode_request`], with the body written by `write_body` (for a
+/// body whose type is only known at run time, such as an `AnyRequest`).
+pub fn encode_request_with(
+    buf: &mut BytesMut,
+    ctx: &RequestContext<'_>,
+    write_body: impl FnOnce(&mut BytesMut) -> Result<(), EncodeError>,
+) -> Result<(), EncodeError> {
     let start = buf.len();
     buf.put_i32(0); // size, filled in below
     let header = RequestHeader {
@@ -37,7 +47,7 @@ pub fn encode_request<M: Message>(
         unknown_tagged_fields: Vec::new(),
     };
     header.encode(buf, ctx.api_key.request_header_version(ctx.api_version))?;
-    body.encode(buf, ctx.api_version)?;
+    write_body(buf)?;
     let size = (buf.len() - start - 4) as i32;
     buf[start..start + 4].copy_from_slice(&size.to_be_bytes());
     Ok(())

@@ -4,6 +4,8 @@
 
 pub mod decode_error;
 pub mod frame;
+#[cfg(test)]
+mod fuzz_seeds;
 mod generated;
 pub mod message;
 #[cfg(test)]

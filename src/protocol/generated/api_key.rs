@@ -20,10 +20,6 @@ pub enum ApiKey {
     Fetch = 1,
     ListOffsets = 2,
     Metadata = 3,
-    LeaderAndIsr = 4,
-    StopReplica = 5,
-    UpdateMetadata = 6,
-    ControlledShutdown = 7,
     OffsetCommit = 8,
     OffsetFetch = 9,
     FindCoordinator = 10,
@@ -43,7 +39,6 @@ pub enum ApiKey {
     AddPartitionsToTxn = 24,
     AddOffsetsToTxn = 25,
     EndTxn = 26,
-    WriteTxnMarkers = 27,
     TxnOffsetCommit = 28,
     DescribeAcls = 29,
     CreateAcls = 30,
@@ -69,15 +64,11 @@ pub enum ApiKey {
     DescribeUserScramCredentials = 50,
     AlterUserScramCredentials = 51,
     DescribeQuorum = 55,
-    AlterPartition = 56,
     UpdateFeatures = 57,
-    Envelope = 58,
     DescribeCluster = 60,
     DescribeProducers = 61,
-    UnregisterBroker = 64,
     DescribeTransactions = 65,
     ListTransactions = 66,
-    AllocateProducerIds = 67,
     ConsumerGroupHeartbeat = 68,
     ConsumerGroupDescribe = 69,
     GetTelemetrySubscriptions = 71,
@@ -88,13 +79,6 @@ pub enum ApiKey {
     ShareGroupDescribe = 77,
     ShareFetch = 78,
     ShareAcknowledge = 79,
-    AddRaftVoter = 80,
-    RemoveRaftVoter = 81,
-    InitializeShareGroupState = 83,
-    ReadShareGroupState = 84,
-    WriteShareGroupState = 85,
-    DeleteShareGroupState = 86,
-    ReadShareGroupStateSummary = 87,
 }
 
 impl ApiKey {
@@ -104,10 +88,6 @@ impl ApiKey {
         ApiKey::Fetch,
         ApiKey::ListOffsets,
         ApiKey::Metadata,
-        ApiKey::LeaderAndIsr,
-        ApiKey::StopReplica,
-        ApiKey::UpdateMetadata,
-        ApiKey::ControlledShutdown,
         ApiKey::OffsetCommit,
         ApiKey::OffsetFetch,
         ApiKey::FindCoordinator,
@@ -127,7 +107,6 @@ impl ApiKey {
         ApiKey::AddPartitionsToTxn,
         ApiKey::AddOffsetsToTxn,
         ApiKey::EndTxn,
-        ApiKey::WriteTxnMarkers,
         ApiKey::TxnOffsetCommit,
         ApiKey::DescribeAcls,
         ApiKey::CreateAcls,
@@ -153,15 +132,11 @@ impl ApiKey {
         ApiKey::DescribeUserScramCredentials,
         ApiKey::AlterUserScramCredentials,
         ApiKey::DescribeQuorum,
-        ApiKey::AlterPartition,
         ApiKey::UpdateFeatures,
-        ApiKey::Envelope,
         ApiKey::DescribeCluster,
         ApiKey::DescribeProducers,
-        ApiKey::UnregisterBroker,
         ApiKey::DescribeTransactions,
         ApiKey::ListTransactions,
-        ApiKey::AllocateProducerIds,
         ApiKey::ConsumerGroupHeartbeat,
         ApiKey::ConsumerGroupDescribe,
         ApiKey::GetTelemetrySubscriptions,
@@ -172,13 +147,6 @@ impl ApiKey {
         ApiKey::ShareGroupDescribe,
         ApiKey::ShareFetch,
         ApiKey::ShareAcknowledge,
-        ApiKey::AddRaftVoter,
-        ApiKey::RemoveRaftVoter,
-        ApiKey::InitializeShareGroupState,
-        ApiKey::ReadShareGroupState,
-        ApiKey::WriteShareGroupState,
-        ApiKey::DeleteShareGroupState,
-        ApiKey::ReadShareGroupStateSummary,
     ];
 
     /// The API with this key, if this build knows it.
@@ -188,10 +156,6 @@ impl ApiKey {
             1 => Some(ApiKey::Fetch),
             2 => Some(ApiKey::ListOffsets),
             3 => Some(ApiKey::Metadata),
-            4 => Some(ApiKey::LeaderAndIsr),
-            5 => Some(ApiKey::StopReplica),
-            6 => Some(ApiKey::UpdateMetadata),
-            7 => Some(ApiKey::ControlledShutdown),
             8 => Some(ApiKey::OffsetCommit),
             9 => Some(ApiKey::OffsetFetch),
             10 => Some(ApiKey::FindCoordinator),
@@ -211,7 +175,6 @@ impl ApiKey {
             24 => Some(ApiKey::AddPartitionsToTxn),
             25 => Some(ApiKey::AddOffsetsToTxn),
             26 => Some(ApiKey::EndTxn),
-            27 => Some(ApiKey::WriteTxnMarkers),
             28 => Some(ApiKey::TxnOffsetCommit),
             29 => Some(ApiKey::DescribeAcls),
             30 => Some(ApiKey::CreateAcls),
@@ -237,15 +200,11 @@ impl ApiKey {
             50 => Some(ApiKey::DescribeUserScramCredentials),
             51 => Some(ApiKey::AlterUserScramCredentials),
             55 => Some(ApiKey::DescribeQuorum),
-            56 => Some(ApiKey::AlterPartition),
             57 => Some(ApiKey::UpdateFeatures),
-            58 => Some(ApiKey::Envelope),
             60 => Some(ApiKey::DescribeCluster),
             61 => Some(ApiKey::DescribeProducers),
-            64 => Some(ApiKey::UnregisterBroker),
             65 => Some(ApiKey::DescribeTransactions),
             66 => Some(ApiKey::ListTransactions),
-            67 => Some(ApiKey::AllocateProducerIds),
             68 => Some(ApiKey::ConsumerGroupHeartbeat),
             69 => Some(ApiKey::ConsumerGroupDescribe),
             71 => Some(ApiKey::GetTelemetrySubscriptions),
@@ -256,13 +215,6 @@ impl ApiKey {
             77 => Some(ApiKey::ShareGroupDescribe),
             78 => Some(ApiKey::ShareFetch),
             79 => Some(ApiKey::ShareAcknowledge),
-            80 => Some(ApiKey::AddRaftVoter),
-            81 => Some(ApiKey::RemoveRaftVoter),
-            83 => Some(ApiKey::InitializeShareGroupState),
-            84 => Some(ApiKey::ReadShareGroupState),
-            85 => Some(ApiKey::WriteShareGroupState),
-            86 => Some(ApiKey::DeleteShareGroupState),
-            87 => Some(ApiKey::ReadShareGroupStateSummary),
             _ => None,
         }
     }
@@ -279,10 +231,6 @@ impl ApiKey {
             ApiKey::Fetch => "Fetch",
             ApiKey::ListOffsets => "ListOffsets",
             ApiKey::Metadata => "Metadata",
-            ApiKey::LeaderAndIsr => "LeaderAndIsr",
-            ApiKey::StopReplica => "StopReplica",
-            ApiKey::UpdateMetadata => "UpdateMetadata",
-            ApiKey::ControlledShutdown => "ControlledShutdown",
             ApiKey::OffsetCommit => "OffsetCommit",
             ApiKey::OffsetFetch => "OffsetFetch",
             ApiKey::FindCoordinator => "FindCoordinator",
@@ -302,7 +250,6 @@ impl ApiKey {
             ApiKey::AddPartitionsToTxn => "AddPartitionsToTxn",
             ApiKey::AddOffsetsToTxn => "AddOffsetsToTxn",
             ApiKey::EndTxn => "EndTxn",
-            ApiKey::WriteTxnMarkers => "WriteTxnMarkers",
             ApiKey::TxnOffsetCommit => "TxnOffsetCommit",
             ApiKey::DescribeAcls => "DescribeAcls",
             ApiKey::CreateAcls => "CreateAcls",
@@ -328,15 +275,11 @@ impl ApiKey {
             ApiKey::DescribeUserScramCredentials => "DescribeUserScramCredentials",
             ApiKey::AlterUserScramCredentials => "AlterUserScramCredentials",
             ApiKey::DescribeQuorum => "DescribeQuorum",
-            ApiKey::AlterPartition => "AlterPartition",
             ApiKey::UpdateFeatures => "UpdateFeatures",
-            ApiKey::Envelope => "Envelope",
             ApiKey::DescribeCluster => "DescribeCluster",
             ApiKey::DescribeProducers => "DescribeProducers",
-            ApiKey::UnregisterBroker => "UnregisterBroker",
             ApiKey::DescribeTransactions => "DescribeTransactions",
             ApiKey::ListTransactions => "ListTransactions",
-            ApiKey::AllocateProducerIds => "AllocateProducerIds",
             ApiKey::ConsumerGroupHeartbeat => "ConsumerGroupHeartbeat",
             ApiKey::ConsumerGroupDescribe => "ConsumerGroupDescribe",
             ApiKey::GetTelemetrySubscriptions => "GetTelemetrySubscriptions",
@@ -347,13 +290,6 @@ impl ApiKey {
             ApiKey::ShareGroupDescribe => "ShareGroupDescribe",
             ApiKey::ShareFetch => "ShareFetch",
             ApiKey::ShareAcknowledge => "ShareAcknowledge",
-            ApiKey::AddRaftVoter => "AddRaftVoter",
-            ApiKey::RemoveRaftVoter => "RemoveRaftVoter",
-            ApiKey::InitializeShareGroupState => "InitializeShareGroupState",
-            ApiKey::ReadShareGroupState => "ReadShareGroupState",
-            ApiKey::WriteShareGroupState => "WriteShareGroupState",
-            ApiKey::DeleteShareGroupState => "DeleteShareGroupState",
-            ApiKey::ReadShareGroupStateSummary => "ReadShareGroupStateSummary",
         }
     }
 
@@ -364,10 +300,6 @@ impl ApiKey {
             ApiKey::Fetch => FetchRequest::VERSIONS,
             ApiKey::ListOffsets => ListOffsetsRequest::VERSIONS,
             ApiKey::Metadata => MetadataRequest::VERSIONS,
-            ApiKey::LeaderAndIsr => LeaderAndIsrRequest::VERSIONS,
-            ApiKey::StopReplica => StopReplicaRequest::VERSIONS,
-            ApiKey::UpdateMetadata => UpdateMetadataRequest::VERSIONS,
-            ApiKey::ControlledShutdown => ControlledShutdownRequest::VERSIONS,
             ApiKey::OffsetCommit => OffsetCommitRequest::VERSIONS,
             ApiKey::OffsetFetch => OffsetFetchRequest::VERSIONS,
             ApiKey::FindCoordinator => FindCoordinatorRequest::VERSIONS,
@@ -387,7 +319,6 @@ impl ApiKey {
             ApiKey::AddPartitionsToTxn => AddPartitionsToTxnRequest::VERSIONS,
             ApiKey::AddOffsetsToTxn => AddOffsetsToTxnRequest::VERSIONS,
             ApiKey::EndTxn => EndTxnRequest::VERSIONS,
-            ApiKey::WriteTxnMarkers => WriteTxnMarkersRequest::VERSIONS,
             ApiKey::TxnOffsetCommit => TxnOffsetCommitRequest::VERSIONS,
             ApiKey::DescribeAcls => DescribeAclsRequest::VERSIONS,
             ApiKey::CreateAcls => CreateAclsRequest::VERSIONS,
@@ -413,15 +344,11 @@ impl ApiKey {
             ApiKey::DescribeUserScramCredentials => DescribeUserScramCredentialsRequest::VERSIONS,
             ApiKey::AlterUserScramCredentials => AlterUserScramCredentialsRequest::VERSIONS,
             ApiKey::DescribeQuorum => DescribeQuorumRequest::VERSIONS,
-            ApiKey::AlterPartition => AlterPartitionRequest::VERSIONS,
             ApiKey::UpdateFeatures => UpdateFeaturesRequest::VERSIONS,
-            ApiKey::Envelope => EnvelopeRequest::VERSIONS,
             ApiKey::DescribeCluster => DescribeClusterRequest::VERSIONS,
             ApiKey::DescribeProducers => DescribeProducersRequest::VERSIONS,
-            ApiKey::UnregisterBroker => UnregisterBrokerRequest::VERSIONS,
             ApiKey::DescribeTransactions => DescribeTransactionsRequest::VERSIONS,
             ApiKey::ListTransactions => ListTransactionsRequest::VERSIONS,
-            ApiKey::AllocateProducerIds => AllocateProducerIdsRequest::VERSIONS,
             ApiKey::ConsumerGroupHeartbeat => ConsumerGroupHeartbeatRequest::VERSIONS,
             ApiKey::ConsumerGroupDescribe => ConsumerGroupDescribeRequest::VERSIONS,
             ApiKey::GetTelemetrySubscriptions => GetTelemetrySubscriptionsRequest::VERSIONS,
@@ -432,13 +359,6 @@ impl ApiKey {
             ApiKey::ShareGroupDescribe => ShareGroupDescribeRequest::VERSIONS,
             ApiKey::ShareFetch => ShareFetchRequest::VERSIONS,
             ApiKey::ShareAcknowledge => ShareAcknowledgeRequest::VERSIONS,
-            ApiKey::AddRaftVoter => AddRaftVoterRequest::VERSIONS,
-            ApiKey::RemoveRaftVoter => RemoveRaftVoterRequest::VERSIONS,
-            ApiKey::InitializeShareGroupState => InitializeShareGroupStateRequest::VERSIONS,
-            ApiKey::ReadShareGroupState => ReadShareGroupStateRequest::VERSIONS,
-            ApiKey::WriteShareGroupState => WriteShareGroupStateRequest::VERSIONS,
-            ApiKey::DeleteShareGroupState => DeleteShareGroupStateRequest::VERSIONS,
-            ApiKey::ReadShareGroupStateSummary => ReadShareGroupStateSummaryRequest::VERSIONS,
         }
     }
 
@@ -446,7 +366,6 @@ impl ApiKey {
     /// flexible versions, v1 otherwise (v0 only for ControlledShutdown v0).
     pub fn request_header_version(self, version: i16) -> i16 {
         match self {
-            ApiKey::ControlledShutdown if version == 0 => 0,
             ApiKey::Produce => {
                 if ProduceRequest::is_flexible(version) {
                     2
@@ -470,34 +389,6 @@ impl ApiKey {
             }
             ApiKey::Metadata => {
                 if MetadataRequest::is_flexible(version) {
-                    2
-                } else {
-                    1
-                }
-            }
-            ApiKey::LeaderAndIsr => {
-                if LeaderAndIsrRequest::is_flexible(version) {
-                    2
-                } else {
-                    1
-                }
-            }
-            ApiKey::StopReplica => {
-                if StopReplicaRequest::is_flexible(version) {
-                    2
-                } else {
-                    1
-                }
-            }
-            ApiKey::UpdateMetadata => {
-                if UpdateMetadataRequest::is_flexible(version) {
-                    2
-                } else {
-                    1
-                }
-            }
-            ApiKey::ControlledShutdown => {
-                if ControlledShutdownRequest::is_flexible(version) {
                     2
                 } else {
                     1
@@ -631,13 +522,6 @@ impl ApiKey {
             }
             ApiKey::EndTxn => {
                 if EndTxnRequest::is_flexible(version) {
-                    2
-                } else {
-                    1
-                }
-            }
-            ApiKey::WriteTxnMarkers => {
-                if WriteTxnMarkersRequest::is_flexible(version) {
                     2
                 } else {
                     1
@@ -818,22 +702,8 @@ impl ApiKey {
                     1
                 }
             }
-            ApiKey::AlterPartition => {
-                if AlterPartitionRequest::is_flexible(version) {
-                    2
-                } else {
-                    1
-                }
-            }
             ApiKey::UpdateFeatures => {
                 if UpdateFeaturesRequest::is_flexible(version) {
-                    2
-                } else {
-                    1
-                }
-            }
-            ApiKey::Envelope => {
-                if EnvelopeRequest::is_flexible(version) {
                     2
                 } else {
                     1
@@ -853,13 +723,6 @@ impl ApiKey {
                     1
                 }
             }
-            ApiKey::UnregisterBroker => {
-                if UnregisterBrokerRequest::is_flexible(version) {
-                    2
-                } else {
-                    1
-                }
-            }
             ApiKey::DescribeTransactions => {
                 if DescribeTransactionsRequest::is_flexible(version) {
                     2
@@ -869,13 +732,6 @@ impl ApiKey {
             }
             ApiKey::ListTransactions => {
                 if ListTransactionsRequest::is_flexible(version) {
-                    2
-                } else {
-                    1
-                }
-            }
-            ApiKey::AllocateProducerIds => {
-                if AllocateProducerIdsRequest::is_flexible(version) {
                     2
                 } else {
                     1
@@ -951,55 +807,6 @@ impl ApiKey {
                     1
                 }
             }
-            ApiKey::AddRaftVoter => {
-                if AddRaftVoterRequest::is_flexible(version) {
-                    2
-                } else {
-                    1
-                }
-            }
-            ApiKey::RemoveRaftVoter => {
-                if RemoveRaftVoterRequest::is_flexible(version) {
-                    2
-                } else {
-                    1
-                }
-            }
-            ApiKey::InitializeShareGroupState => {
-                if InitializeShareGroupStateRequest::is_flexible(version) {
-                    2
-                } else {
-                    1
-                }
-            }
-            ApiKey::ReadShareGroupState => {
-                if ReadShareGroupStateRequest::is_flexible(version) {
-                    2
-                } else {
-                    1
-                }
-            }
-            ApiKey::WriteShareGroupState => {
-                if WriteShareGroupStateRequest::is_flexible(version) {
-                    2
-                } else {
-                    1
-                }
-            }
-            ApiKey::DeleteShareGroupState => {
-                if DeleteShareGroupStateRequest::is_flexible(version) {
-                    2
-                } else {
-                    1
-                }
-            }
-            ApiKey::ReadShareGroupStateSummary => {
-                if ReadShareGroupStateSummaryRequest::is_flexible(version) {
-                    2
-                } else {
-                    1
-                }
-            }
         }
     }
 
@@ -1032,34 +839,6 @@ impl ApiKey {
             }
             ApiKey::Metadata => {
                 if MetadataResponse::is_flexible(version) {
-                    1
-                } else {
-                    0
-                }
-            }
-            ApiKey::LeaderAndIsr => {
-                if LeaderAndIsrResponse::is_flexible(version) {
-                    1
-                } else {
-                    0
-                }
-            }
-            ApiKey::StopReplica => {
-                if StopReplicaResponse::is_flexible(version) {
-                    1
-                } else {
-                    0
-                }
-            }
-            ApiKey::UpdateMetadata => {
-                if UpdateMetadataResponse::is_flexible(version) {
-                    1
-                } else {
-                    0
-                }
-            }
-            ApiKey::ControlledShutdown => {
-                if ControlledShutdownResponse::is_flexible(version) {
                     1
                 } else {
                     0
@@ -1186,13 +965,6 @@ impl ApiKey {
             }
             ApiKey::EndTxn => {
                 if EndTxnResponse::is_flexible(version) {
-                    1
-                } else {
-                    0
-                }
-            }
-            ApiKey::WriteTxnMarkers => {
-                if WriteTxnMarkersResponse::is_flexible(version) {
                     1
                 } else {
                     0
@@ -1373,22 +1145,8 @@ impl ApiKey {
                     0
                 }
             }
-            ApiKey::AlterPartition => {
-                if AlterPartitionResponse::is_flexible(version) {
-                    1
-                } else {
-                    0
-                }
-            }
             ApiKey::UpdateFeatures => {
                 if UpdateFeaturesResponse::is_flexible(version) {
-                    1
-                } else {
-                    0
-                }
-            }
-            ApiKey::Envelope => {
-                if EnvelopeResponse::is_flexible(version) {
                     1
                 } else {
                     0
@@ -1408,13 +1166,6 @@ impl ApiKey {
                     0
                 }
             }
-            ApiKey::UnregisterBroker => {
-                if UnregisterBrokerResponse::is_flexible(version) {
-                    1
-                } else {
-                    0
-                }
-            }
             ApiKey::DescribeTransactions => {
                 if DescribeTransactionsResponse::is_flexible(version) {
                     1
@@ -1424,13 +1175,6 @@ impl ApiKey {
             }
             ApiKey::ListTransactions => {
                 if ListTransactionsResponse::is_flexible(version) {
-                    1
-                } else {
-                    0
-                }
-            }
-            ApiKey::AllocateProducerIds => {
-                if AllocateProducerIdsResponse::is_flexible(version) {
                     1
                 } else {
                     0
@@ -1506,55 +1250,6 @@ impl ApiKey {
                     0
                 }
             }
-            ApiKey::AddRaftVoter => {
-                if AddRaftVoterResponse::is_flexible(version) {
-                    1
-                } else {
-                    0
-                }
-            }
-            ApiKey::RemoveRaftVoter => {
-                if RemoveRaftVoterResponse::is_flexible(version) {
-                    1
-                } else {
-                    0
-                }
-            }
-            ApiKey::InitializeShareGroupState => {
-                if InitializeShareGroupStateResponse::is_flexible(version) {
-                    1
-                } else {
-                    0
-                }
-            }
-            ApiKey::ReadShareGroupState => {
-                if ReadShareGroupStateResponse::is_flexible(version) {
-                    1
-                } else {
-                    0
-                }
-            }
-            ApiKey::WriteShareGroupState => {
-                if WriteShareGroupStateResponse::is_flexible(version) {
-                    1
-                } else {
-                    0
-                }
-            }
-            ApiKey::DeleteShareGroupState => {
-                if DeleteShareGroupStateResponse::is_flexible(version) {
-                    1
-                } else {
-                    0
-                }
-            }
-            ApiKey::ReadShareGroupStateSummary => {
-                if ReadShareGroupStateSummaryResponse::is_flexible(version) {
-                    1
-                } else {
-                    0
-                }
-            }
         }
     }
 }
@@ -1567,10 +1262,6 @@ pub enum AnyRequest {
     Fetch(FetchRequest),
     ListOffsets(ListOffsetsRequest),
     Metadata(MetadataRequest),
-    LeaderAndIsr(LeaderAndIsrRequest),
-    StopReplica(StopReplicaRequest),
-    UpdateMetadata(UpdateMetadataRequest),
-    ControlledShutdown(ControlledShutdownRequest),
     OffsetCommit(OffsetCommitRequest),
     OffsetFetch(OffsetFetchRequest),
     FindCoordinator(FindCoordinatorRequest),
@@ -1590,7 +1281,6 @@ pub enum AnyRequest {
     AddPartitionsToTxn(AddPartitionsToTxnRequest),
     AddOffsetsToTxn(AddOffsetsToTxnRequest),
     EndTxn(EndTxnRequest),
-    WriteTxnMarkers(WriteTxnMarkersRequest),
     TxnOffsetCommit(TxnOffsetCommitRequest),
     DescribeAcls(DescribeAclsRequest),
     CreateAcls(CreateAclsRequest),
@@ -1616,15 +1306,11 @@ pub enum AnyRequest {
     DescribeUserScramCredentials(DescribeUserScramCredentialsRequest),
     AlterUserScramCredentials(AlterUserScramCredentialsRequest),
     DescribeQuorum(DescribeQuorumRequest),
-    AlterPartition(AlterPartitionRequest),
     UpdateFeatures(UpdateFeaturesRequest),
-    Envelope(EnvelopeRequest),
     DescribeCluster(DescribeClusterRequest),
     DescribeProducers(DescribeProducersRequest),
-    UnregisterBroker(UnregisterBrokerRequest),
     DescribeTransactions(DescribeTransactionsRequest),
     ListTransactions(ListTransactionsRequest),
-    AllocateProducerIds(AllocateProducerIdsRequest),
     ConsumerGroupHeartbeat(ConsumerGroupHeartbeatRequest),
     ConsumerGroupDescribe(ConsumerGroupDescribeRequest),
     GetTelemetrySubscriptions(GetTelemetrySubscriptionsRequest),
@@ -1635,13 +1321,6 @@ pub enum AnyRequest {
     ShareGroupDescribe(ShareGroupDescribeRequest),
     ShareFetch(ShareFetchRequest),
     ShareAcknowledge(ShareAcknowledgeRequest),
-    AddRaftVoter(AddRaftVoterRequest),
-    RemoveRaftVoter(RemoveRaftVoterRequest),
-    InitializeShareGroupState(InitializeShareGroupStateRequest),
-    ReadShareGroupState(ReadShareGroupStateRequest),
-    WriteShareGroupState(WriteShareGroupStateRequest),
-    DeleteShareGroupState(DeleteShareGroupStateRequest),
-    ReadShareGroupStateSummary(ReadShareGroupStateSummaryRequest),
 }
 
 impl AnyRequest {
@@ -1652,10 +1331,6 @@ impl AnyRequest {
             AnyRequest::Fetch(_) => ApiKey::Fetch,
             AnyRequest::ListOffsets(_) => ApiKey::ListOffsets,
             AnyRequest::Metadata(_) => ApiKey::Metadata,
-            AnyRequest::LeaderAndIsr(_) => ApiKey::LeaderAndIsr,
-            AnyRequest::StopReplica(_) => ApiKey::StopReplica,
-            AnyRequest::UpdateMetadata(_) => ApiKey::UpdateMetadata,
-            AnyRequest::ControlledShutdown(_) => ApiKey::ControlledShutdown,
             AnyRequest::OffsetCommit(_) => ApiKey::OffsetCommit,
             AnyRequest::OffsetFetch(_) => ApiKey::OffsetFetch,
             AnyRequest::FindCoordinator(_) => ApiKey::FindCoordinator,
@@ -1675,7 +1350,6 @@ impl AnyRequest {
             AnyRequest::AddPartitionsToTxn(_) => ApiKey::AddPartitionsToTxn,
             AnyRequest::AddOffsetsToTxn(_) => ApiKey::AddOffsetsToTxn,
             AnyRequest::EndTxn(_) => ApiKey::EndTxn,
-            AnyRequest::WriteTxnMarkers(_) => ApiKey::WriteTxnMarkers,
             AnyRequest::TxnOffsetCommit(_) => ApiKey::TxnOffsetCommit,
             AnyRequest::DescribeAcls(_) => ApiKey::DescribeAcls,
             AnyRequest::CreateAcls(_) => ApiKey::CreateAcls,
@@ -1701,15 +1375,11 @@ impl AnyRequest {
             AnyRequest::DescribeUserScramCredentials(_) => ApiKey::DescribeUserScramCredentials,
             AnyRequest::AlterUserScramCredentials(_) => ApiKey::AlterUserScramCredentials,
             AnyRequest::DescribeQuorum(_) => ApiKey::DescribeQuorum,
-            AnyRequest::AlterPartition(_) => ApiKey::AlterPartition,
             AnyRequest::UpdateFeatures(_) => ApiKey::UpdateFeatures,
-            AnyRequest::Envelope(_) => ApiKey::Envelope,
             AnyRequest::DescribeCluster(_) => ApiKey::DescribeCluster,
             AnyRequest::DescribeProducers(_) => ApiKey::DescribeProducers,
-            AnyRequest::UnregisterBroker(_) => ApiKey::UnregisterBroker,
             AnyRequest::DescribeTransactions(_) => ApiKey::DescribeTransactions,
             AnyRequest::ListTransactions(_) => ApiKey::ListTransactions,
-            AnyRequest::AllocateProducerIds(_) => ApiKey::AllocateProducerIds,
             AnyRequest::ConsumerGroupHeartbeat(_) => ApiKey::ConsumerGroupHeartbeat,
             AnyRequest::ConsumerGroupDescribe(_) => ApiKey::ConsumerGroupDescribe,
             AnyRequest::GetTelemetrySubscriptions(_) => ApiKey::GetTelemetrySubscriptions,
@@ -1720,13 +1390,6 @@ impl AnyRequest {
             AnyRequest::ShareGroupDescribe(_) => ApiKey::ShareGroupDescribe,
             AnyRequest::ShareFetch(_) => ApiKey::ShareFetch,
             AnyRequest::ShareAcknowledge(_) => ApiKey::ShareAcknowledge,
-            AnyRequest::AddRaftVoter(_) => ApiKey::AddRaftVoter,
-            AnyRequest::RemoveRaftVoter(_) => ApiKey::RemoveRaftVoter,
-            AnyRequest::InitializeShareGroupState(_) => ApiKey::InitializeShareGroupState,
-            AnyRequest::ReadShareGroupState(_) => ApiKey::ReadShareGroupState,
-            AnyRequest::WriteShareGroupState(_) => ApiKey::WriteShareGroupState,
-            AnyRequest::DeleteShareGroupState(_) => ApiKey::DeleteShareGroupState,
-            AnyRequest::ReadShareGroupStateSummary(_) => ApiKey::ReadShareGroupStateSummary,
         }
     }
 
@@ -1739,16 +1402,6 @@ impl AnyRequest {
             ApiKey::Fetch => AnyRequest::Fetch(FetchRequest::decode(r, version)?),
             ApiKey::ListOffsets => AnyRequest::ListOffsets(ListOffsetsRequest::decode(r, version)?),
             ApiKey::Metadata => AnyRequest::Metadata(MetadataRequest::decode(r, version)?),
-            ApiKey::LeaderAndIsr => {
-                AnyRequest::LeaderAndIsr(LeaderAndIsrRequest::decode(r, version)?)
-            }
-            ApiKey::StopReplica => AnyRequest::StopReplica(StopReplicaRequest::decode(r, version)?),
-            ApiKey::UpdateMetadata => {
-                AnyRequest::UpdateMetadata(UpdateMetadataRequest::decode(r, version)?)
-            }
-            ApiKey::ControlledShutdown => {
-                AnyRequest::ControlledShutdown(ControlledShutdownRequest::decode(r, version)?)
-            }
             ApiKey::OffsetCommit => {
                 AnyRequest::OffsetCommit(OffsetCommitRequest::decode(r, version)?)
             }
@@ -1790,9 +1443,6 @@ impl AnyRequest {
                 AnyRequest::AddOffsetsToTxn(AddOffsetsToTxnRequest::decode(r, version)?)
             }
             ApiKey::EndTxn => AnyRequest::EndTxn(EndTxnRequest::decode(r, version)?),
-            ApiKey::WriteTxnMarkers => {
-                AnyRequest::WriteTxnMarkers(WriteTxnMarkersRequest::decode(r, version)?)
-            }
             ApiKey::TxnOffsetCommit => {
                 AnyRequest::TxnOffsetCommit(TxnOffsetCommitRequest::decode(r, version)?)
             }
@@ -1864,30 +1514,20 @@ impl AnyRequest {
             ApiKey::DescribeQuorum => {
                 AnyRequest::DescribeQuorum(DescribeQuorumRequest::decode(r, version)?)
             }
-            ApiKey::AlterPartition => {
-                AnyRequest::AlterPartition(AlterPartitionRequest::decode(r, version)?)
-            }
             ApiKey::UpdateFeatures => {
                 AnyRequest::UpdateFeatures(UpdateFeaturesRequest::decode(r, version)?)
             }
-            ApiKey::Envelope => AnyRequest::Envelope(EnvelopeRequest::decode(r, version)?),
             ApiKey::DescribeCluster => {
                 AnyRequest::DescribeCluster(DescribeClusterRequest::decode(r, version)?)
             }
             ApiKey::DescribeProducers => {
                 AnyRequest::DescribeProducers(DescribeProducersRequest::decode(r, version)?)
             }
-            ApiKey::UnregisterBroker => {
-                AnyRequest::UnregisterBroker(UnregisterBrokerRequest::decode(r, version)?)
-            }
             ApiKey::DescribeTransactions => {
                 AnyRequest::DescribeTransactions(DescribeTransactionsRequest::decode(r, version)?)
             }
             ApiKey::ListTransactions => {
                 AnyRequest::ListTransactions(ListTransactionsRequest::decode(r, version)?)
-            }
-            ApiKey::AllocateProducerIds => {
-                AnyRequest::AllocateProducerIds(AllocateProducerIdsRequest::decode(r, version)?)
             }
             ApiKey::ConsumerGroupHeartbeat => AnyRequest::ConsumerGroupHeartbeat(
                 ConsumerGroupHeartbeatRequest::decode(r, version)?,
@@ -1917,27 +1557,6 @@ impl AnyRequest {
             ApiKey::ShareAcknowledge => {
                 AnyRequest::ShareAcknowledge(ShareAcknowledgeRequest::decode(r, version)?)
             }
-            ApiKey::AddRaftVoter => {
-                AnyRequest::AddRaftVoter(AddRaftVoterRequest::decode(r, version)?)
-            }
-            ApiKey::RemoveRaftVoter => {
-                AnyRequest::RemoveRaftVoter(RemoveRaftVoterRequest::decode(r, version)?)
-            }
-            ApiKey::InitializeShareGroupState => AnyRequest::InitializeShareGroupState(
-                InitializeShareGroupStateRequest::decode(r, version)?,
-            ),
-            ApiKey::ReadShareGroupState => {
-                AnyRequest::ReadShareGroupState(ReadShareGroupStateRequest::decode(r, version)?)
-            }
-            ApiKey::WriteShareGroupState => {
-                AnyRequest::WriteShareGroupState(WriteShareGroupStateRequest::decode(r, version)?)
-            }
-            ApiKey::DeleteShareGroupState => {
-                AnyRequest::DeleteShareGroupState(DeleteShareGroupStateRequest::decode(r, version)?)
-            }
-            ApiKey::ReadShareGroupStateSummary => AnyRequest::ReadShareGroupStateSummary(
-                ReadShareGroupStateSummaryRequest::decode(r, version)?,
-            ),
         })
     }
 
@@ -1948,10 +1567,6 @@ impl AnyRequest {
             AnyRequest::Fetch(m) => m.encode(buf, version),
             AnyRequest::ListOffsets(m) => m.encode(buf, version),
             AnyRequest::Metadata(m) => m.encode(buf, version),
-            AnyRequest::LeaderAndIsr(m) => m.encode(buf, version),
-            AnyRequest::StopReplica(m) => m.encode(buf, version),
-            AnyRequest::UpdateMetadata(m) => m.encode(buf, version),
-            AnyRequest::ControlledShutdown(m) => m.encode(buf, version),
             AnyRequest::OffsetCommit(m) => m.encode(buf, version),
             AnyRequest::OffsetFetch(m) => m.encode(buf, version),
             AnyRequest::FindCoordinator(m) => m.encode(buf, version),
@@ -1971,7 +1586,6 @@ impl AnyRequest {
             AnyRequest::AddPartitionsToTxn(m) => m.encode(buf, version),
             AnyRequest::AddOffsetsToTxn(m) => m.encode(buf, version),
             AnyRequest::EndTxn(m) => m.encode(buf, version),
-            AnyRequest::WriteTxnMarkers(m) => m.encode(buf, version),
             AnyRequest::TxnOffsetCommit(m) => m.encode(buf, version),
             AnyRequest::DescribeAcls(m) => m.encode(buf, version),
             AnyRequest::CreateAcls(m) => m.encode(buf, version),
@@ -1997,15 +1611,11 @@ impl AnyRequest {
             AnyRequest::DescribeUserScramCredentials(m) => m.encode(buf, version),
             AnyRequest::AlterUserScramCredentials(m) => m.encode(buf, version),
             AnyRequest::DescribeQuorum(m) => m.encode(buf, version),
-            AnyRequest::AlterPartition(m) => m.encode(buf, version),
             AnyRequest::UpdateFeatures(m) => m.encode(buf, version),
-            AnyRequest::Envelope(m) => m.encode(buf, version),
             AnyRequest::DescribeCluster(m) => m.encode(buf, version),
             AnyRequest::DescribeProducers(m) => m.encode(buf, version),
-            AnyRequest::UnregisterBroker(m) => m.encode(buf, version),
             AnyRequest::DescribeTransactions(m) => m.encode(buf, version),
             AnyRequest::ListTransactions(m) => m.encode(buf, version),
-            AnyRequest::AllocateProducerIds(m) => m.encode(buf, version),
             AnyRequest::ConsumerGroupHeartbeat(m) => m.encode(buf, version),
             AnyRequest::ConsumerGroupDescribe(m) => m.encode(buf, version),
             AnyRequest::GetTelemetrySubscriptions(m) => m.encode(buf, version),
@@ -2016,13 +1626,198 @@ impl AnyRequest {
             AnyRequest::ShareGroupDescribe(m) => m.encode(buf, version),
             AnyRequest::ShareFetch(m) => m.encode(buf, version),
             AnyRequest::ShareAcknowledge(m) => m.encode(buf, version),
-            AnyRequest::AddRaftVoter(m) => m.encode(buf, version),
-            AnyRequest::RemoveRaftVoter(m) => m.encode(buf, version),
-            AnyRequest::InitializeShareGroupState(m) => m.encode(buf, version),
-            AnyRequest::ReadShareGroupState(m) => m.encode(buf, version),
-            AnyRequest::WriteShareGroupState(m) => m.encode(buf, version),
-            AnyRequest::DeleteShareGroupState(m) => m.encode(buf, version),
-            AnyRequest::ReadShareGroupStateSummary(m) => m.encode(buf, version),
+        }
+    }
+
+    /// A random message of API `key` that `version` can carry (tests only).
+    #[cfg(test)]
+    pub(crate) fn arbitrary(key: ApiKey, g: &mut quickcheck::Gen, version: i16) -> Self {
+        match key {
+            ApiKey::Produce => {
+                AnyRequest::Produce(ProduceRequest::arbitrary_for_version(g, version))
+            }
+            ApiKey::Fetch => AnyRequest::Fetch(FetchRequest::arbitrary_for_version(g, version)),
+            ApiKey::ListOffsets => {
+                AnyRequest::ListOffsets(ListOffsetsRequest::arbitrary_for_version(g, version))
+            }
+            ApiKey::Metadata => {
+                AnyRequest::Metadata(MetadataRequest::arbitrary_for_version(g, version))
+            }
+            ApiKey::OffsetCommit => {
+                AnyRequest::OffsetCommit(OffsetCommitRequest::arbitrary_for_version(g, version))
+            }
+            ApiKey::OffsetFetch => {
+                AnyRequest::OffsetFetch(OffsetFetchRequest::arbitrary_for_version(g, version))
+            }
+            ApiKey::FindCoordinator => AnyRequest::FindCoordinator(
+                FindCoordinatorRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::JoinGroup => {
+                AnyRequest::JoinGroup(JoinGroupRequest::arbitrary_for_version(g, version))
+            }
+            ApiKey::Heartbeat => {
+                AnyRequest::Heartbeat(HeartbeatRequest::arbitrary_for_version(g, version))
+            }
+            ApiKey::LeaveGroup => {
+                AnyRequest::LeaveGroup(LeaveGroupRequest::arbitrary_for_version(g, version))
+            }
+            ApiKey::SyncGroup => {
+                AnyRequest::SyncGroup(SyncGroupRequest::arbitrary_for_version(g, version))
+            }
+            ApiKey::DescribeGroups => {
+                AnyRequest::DescribeGroups(DescribeGroupsRequest::arbitrary_for_version(g, version))
+            }
+            ApiKey::ListGroups => {
+                AnyRequest::ListGroups(ListGroupsRequest::arbitrary_for_version(g, version))
+            }
+            ApiKey::SaslHandshake => {
+                AnyRequest::SaslHandshake(SaslHandshakeRequest::arbitrary_for_version(g, version))
+            }
+            ApiKey::ApiVersions => {
+                AnyRequest::ApiVersions(ApiVersionsRequest::arbitrary_for_version(g, version))
+            }
+            ApiKey::CreateTopics => {
+                AnyRequest::CreateTopics(CreateTopicsRequest::arbitrary_for_version(g, version))
+            }
+            ApiKey::DeleteTopics => {
+                AnyRequest::DeleteTopics(DeleteTopicsRequest::arbitrary_for_version(g, version))
+            }
+            ApiKey::DeleteRecords => {
+                AnyRequest::DeleteRecords(DeleteRecordsRequest::arbitrary_for_version(g, version))
+            }
+            ApiKey::InitProducerId => {
+                AnyRequest::InitProducerId(InitProducerIdRequest::arbitrary_for_version(g, version))
+            }
+            ApiKey::OffsetForLeaderEpoch => AnyRequest::OffsetForLeaderEpoch(
+                OffsetForLeaderEpochRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::AddPartitionsToTxn => AnyRequest::AddPartitionsToTxn(
+                AddPartitionsToTxnRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::AddOffsetsToTxn => AnyRequest::AddOffsetsToTxn(
+                AddOffsetsToTxnRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::EndTxn => AnyRequest::EndTxn(EndTxnRequest::arbitrary_for_version(g, version)),
+            ApiKey::TxnOffsetCommit => AnyRequest::TxnOffsetCommit(
+                TxnOffsetCommitRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::DescribeAcls => {
+                AnyRequest::DescribeAcls(DescribeAclsRequest::arbitrary_for_version(g, version))
+            }
+            ApiKey::CreateAcls => {
+                AnyRequest::CreateAcls(CreateAclsRequest::arbitrary_for_version(g, version))
+            }
+            ApiKey::DeleteAcls => {
+                AnyRequest::DeleteAcls(DeleteAclsRequest::arbitrary_for_version(g, version))
+            }
+            ApiKey::DescribeConfigs => AnyRequest::DescribeConfigs(
+                DescribeConfigsRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::AlterConfigs => {
+                AnyRequest::AlterConfigs(AlterConfigsRequest::arbitrary_for_version(g, version))
+            }
+            ApiKey::AlterReplicaLogDirs => AnyRequest::AlterReplicaLogDirs(
+                AlterReplicaLogDirsRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::DescribeLogDirs => AnyRequest::DescribeLogDirs(
+                DescribeLogDirsRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::SaslAuthenticate => AnyRequest::SaslAuthenticate(
+                SaslAuthenticateRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::CreatePartitions => AnyRequest::CreatePartitions(
+                CreatePartitionsRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::CreateDelegationToken => AnyRequest::CreateDelegationToken(
+                CreateDelegationTokenRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::RenewDelegationToken => AnyRequest::RenewDelegationToken(
+                RenewDelegationTokenRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::ExpireDelegationToken => AnyRequest::ExpireDelegationToken(
+                ExpireDelegationTokenRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::DescribeDelegationToken => AnyRequest::DescribeDelegationToken(
+                DescribeDelegationTokenRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::DeleteGroups => {
+                AnyRequest::DeleteGroups(DeleteGroupsRequest::arbitrary_for_version(g, version))
+            }
+            ApiKey::ElectLeaders => {
+                AnyRequest::ElectLeaders(ElectLeadersRequest::arbitrary_for_version(g, version))
+            }
+            ApiKey::IncrementalAlterConfigs => AnyRequest::IncrementalAlterConfigs(
+                IncrementalAlterConfigsRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::AlterPartitionReassignments => AnyRequest::AlterPartitionReassignments(
+                AlterPartitionReassignmentsRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::ListPartitionReassignments => AnyRequest::ListPartitionReassignments(
+                ListPartitionReassignmentsRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::OffsetDelete => {
+                AnyRequest::OffsetDelete(OffsetDeleteRequest::arbitrary_for_version(g, version))
+            }
+            ApiKey::DescribeClientQuotas => AnyRequest::DescribeClientQuotas(
+                DescribeClientQuotasRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::AlterClientQuotas => AnyRequest::AlterClientQuotas(
+                AlterClientQuotasRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::DescribeUserScramCredentials => AnyRequest::DescribeUserScramCredentials(
+                DescribeUserScramCredentialsRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::AlterUserScramCredentials => AnyRequest::AlterUserScramCredentials(
+                AlterUserScramCredentialsRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::DescribeQuorum => {
+                AnyRequest::DescribeQuorum(DescribeQuorumRequest::arbitrary_for_version(g, version))
+            }
+            ApiKey::UpdateFeatures => {
+                AnyRequest::UpdateFeatures(UpdateFeaturesRequest::arbitrary_for_version(g, version))
+            }
+            ApiKey::DescribeCluster => AnyRequest::DescribeCluster(
+                DescribeClusterRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::DescribeProducers => AnyRequest::DescribeProducers(
+                DescribeProducersRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::DescribeTransactions => AnyRequest::DescribeTransactions(
+                DescribeTransactionsRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::ListTransactions => AnyRequest::ListTransactions(
+                ListTransactionsRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::ConsumerGroupHeartbeat => AnyRequest::ConsumerGroupHeartbeat(
+                ConsumerGroupHeartbeatRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::ConsumerGroupDescribe => AnyRequest::ConsumerGroupDescribe(
+                ConsumerGroupDescribeRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::GetTelemetrySubscriptions => AnyRequest::GetTelemetrySubscriptions(
+                GetTelemetrySubscriptionsRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::PushTelemetry => {
+                AnyRequest::PushTelemetry(PushTelemetryRequest::arbitrary_for_version(g, version))
+            }
+            ApiKey::ListClientMetricsResources => AnyRequest::ListClientMetricsResources(
+                ListClientMetricsResourcesRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::DescribeTopicPartitions => AnyRequest::DescribeTopicPartitions(
+                DescribeTopicPartitionsRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::ShareGroupHeartbeat => AnyRequest::ShareGroupHeartbeat(
+                ShareGroupHeartbeatRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::ShareGroupDescribe => AnyRequest::ShareGroupDescribe(
+                ShareGroupDescribeRequest::arbitrary_for_version(g, version),
+            ),
+            ApiKey::ShareFetch => {
+                AnyRequest::ShareFetch(ShareFetchRequest::arbitrary_for_version(g, version))
+            }
+            ApiKey::ShareAcknowledge => AnyRequest::ShareAcknowledge(
+                ShareAcknowledgeRequest::arbitrary_for_version(g, version),
+            ),
         }
     }
 }
@@ -2035,10 +1830,6 @@ pub enum AnyResponse {
     Fetch(FetchResponse),
     ListOffsets(ListOffsetsResponse),
     Metadata(MetadataResponse),
-    LeaderAndIsr(LeaderAndIsrResponse),
-    StopReplica(StopReplicaResponse),
-    UpdateMetadata(UpdateMetadataResponse),
-    ControlledShutdown(ControlledShutdownResponse),
     OffsetCommit(OffsetCommitResponse),
     OffsetFetch(OffsetFetchResponse),
     FindCoordinator(FindCoordinatorResponse),
@@ -2058,7 +1849,6 @@ pub enum AnyResponse {
     AddPartitionsToTxn(AddPartitionsToTxnResponse),
     AddOffsetsToTxn(AddOffsetsToTxnResponse),
     EndTxn(EndTxnResponse),
-    WriteTxnMarkers(WriteTxnMarkersResponse),
     TxnOffsetCommit(TxnOffsetCommitResponse),
     DescribeAcls(DescribeAclsResponse),
     CreateAcls(CreateAclsResponse),
@@ -2084,15 +1874,11 @@ pub enum AnyResponse {
     DescribeUserScramCredentials(DescribeUserScramCredentialsResponse),
     AlterUserScramCredentials(AlterUserScramCredentialsResponse),
     DescribeQuorum(DescribeQuorumResponse),
-    AlterPartition(AlterPartitionResponse),
     UpdateFeatures(UpdateFeaturesResponse),
-    Envelope(EnvelopeResponse),
     DescribeCluster(DescribeClusterResponse),
     DescribeProducers(DescribeProducersResponse),
-    UnregisterBroker(UnregisterBrokerResponse),
     DescribeTransactions(DescribeTransactionsResponse),
     ListTransactions(ListTransactionsResponse),
-    AllocateProducerIds(AllocateProducerIdsResponse),
     ConsumerGroupHeartbeat(ConsumerGroupHeartbeatResponse),
     ConsumerGroupDescribe(ConsumerGroupDescribeResponse),
     GetTelemetrySubscriptions(GetTelemetrySubscriptionsResponse),
@@ -2103,13 +1889,6 @@ pub enum AnyResponse {
     ShareGroupDescribe(ShareGroupDescribeResponse),
     ShareFetch(ShareFetchResponse),
     ShareAcknowledge(ShareAcknowledgeResponse),
-    AddRaftVoter(AddRaftVoterResponse),
-    RemoveRaftVoter(RemoveRaftVoterResponse),
-    InitializeShareGroupState(InitializeShareGroupStateResponse),
-    ReadShareGroupState(ReadShareGroupStateResponse),
-    WriteShareGroupState(WriteShareGroupStateResponse),
-    DeleteShareGroupState(DeleteShareGroupStateResponse),
-    ReadShareGroupStateSummary(ReadShareGroupStateSummaryResponse),
 }
 
 impl AnyResponse {
@@ -2120,10 +1899,6 @@ impl AnyResponse {
             AnyResponse::Fetch(_) => ApiKey::Fetch,
             AnyResponse::ListOffsets(_) => ApiKey::ListOffsets,
             AnyResponse::Metadata(_) => ApiKey::Metadata,
-            AnyResponse::LeaderAndIsr(_) => ApiKey::LeaderAndIsr,
-            AnyResponse::StopReplica(_) => ApiKey::StopReplica,
-            AnyResponse::UpdateMetadata(_) => ApiKey::UpdateMetadata,
-            AnyResponse::ControlledShutdown(_) => ApiKey::ControlledShutdown,
             AnyResponse::OffsetCommit(_) => ApiKey::OffsetCommit,
             AnyResponse::OffsetFetch(_) => ApiKey::OffsetFetch,
             AnyResponse::FindCoordinator(_) => ApiKey::FindCoordinator,
@@ -2143,7 +1918,6 @@ impl AnyResponse {
             AnyResponse::AddPartitionsToTxn(_) => ApiKey::AddPartitionsToTxn,
             AnyResponse::AddOffsetsToTxn(_) => ApiKey::AddOffsetsToTxn,
             AnyResponse::EndTxn(_) => ApiKey::EndTxn,
-            AnyResponse::WriteTxnMarkers(_) => ApiKey::WriteTxnMarkers,
             AnyResponse::TxnOffsetCommit(_) => ApiKey::TxnOffsetCommit,
             AnyResponse::DescribeAcls(_) => ApiKey::DescribeAcls,
             AnyResponse::CreateAcls(_) => ApiKey::CreateAcls,
@@ -2169,15 +1943,11 @@ impl AnyResponse {
             AnyResponse::DescribeUserScramCredentials(_) => ApiKey::DescribeUserScramCredentials,
             AnyResponse::AlterUserScramCredentials(_) => ApiKey::AlterUserScramCredentials,
             AnyResponse::DescribeQuorum(_) => ApiKey::DescribeQuorum,
-            AnyResponse::AlterPartition(_) => ApiKey::AlterPartition,
             AnyResponse::UpdateFeatures(_) => ApiKey::UpdateFeatures,
-            AnyResponse::Envelope(_) => ApiKey::Envelope,
             AnyResponse::DescribeCluster(_) => ApiKey::DescribeCluster,
             AnyResponse::DescribeProducers(_) => ApiKey::DescribeProducers,
-            AnyResponse::UnregisterBroker(_) => ApiKey::UnregisterBroker,
             AnyResponse::DescribeTransactions(_) => ApiKey::DescribeTransactions,
             AnyResponse::ListTransactions(_) => ApiKey::ListTransactions,
-            AnyResponse::AllocateProducerIds(_) => ApiKey::AllocateProducerIds,
             AnyResponse::ConsumerGroupHeartbeat(_) => ApiKey::ConsumerGroupHeartbeat,
             AnyResponse::ConsumerGroupDescribe(_) => ApiKey::ConsumerGroupDescribe,
             AnyResponse::GetTelemetrySubscriptions(_) => ApiKey::GetTelemetrySubscriptions,
@@ -2188,13 +1958,6 @@ impl AnyResponse {
             AnyResponse::ShareGroupDescribe(_) => ApiKey::ShareGroupDescribe,
             AnyResponse::ShareFetch(_) => ApiKey::ShareFetch,
             AnyResponse::ShareAcknowledge(_) => ApiKey::ShareAcknowledge,
-            AnyResponse::AddRaftVoter(_) => ApiKey::AddRaftVoter,
-            AnyResponse::RemoveRaftVoter(_) => ApiKey::RemoveRaftVoter,
-            AnyResponse::InitializeShareGroupState(_) => ApiKey::InitializeShareGroupState,
-            AnyResponse::ReadShareGroupState(_) => ApiKey::ReadShareGroupState,
-            AnyResponse::WriteShareGroupState(_) => ApiKey::WriteShareGroupState,
-            AnyResponse::DeleteShareGroupState(_) => ApiKey::DeleteShareGroupState,
-            AnyResponse::ReadShareGroupStateSummary(_) => ApiKey::ReadShareGroupStateSummary,
         }
     }
 
@@ -2209,18 +1972,6 @@ impl AnyResponse {
                 AnyResponse::ListOffsets(ListOffsetsResponse::decode(r, version)?)
             }
             ApiKey::Metadata => AnyResponse::Metadata(MetadataResponse::decode(r, version)?),
-            ApiKey::LeaderAndIsr => {
-                AnyResponse::LeaderAndIsr(LeaderAndIsrResponse::decode(r, version)?)
-            }
-            ApiKey::StopReplica => {
-                AnyResponse::StopReplica(StopReplicaResponse::decode(r, version)?)
-            }
-            ApiKey::UpdateMetadata => {
-                AnyResponse::UpdateMetadata(UpdateMetadataResponse::decode(r, version)?)
-            }
-            ApiKey::ControlledShutdown => {
-                AnyResponse::ControlledShutdown(ControlledShutdownResponse::decode(r, version)?)
-            }
             ApiKey::OffsetCommit => {
                 AnyResponse::OffsetCommit(OffsetCommitResponse::decode(r, version)?)
             }
@@ -2266,9 +2017,6 @@ impl AnyResponse {
                 AnyResponse::AddOffsetsToTxn(AddOffsetsToTxnResponse::decode(r, version)?)
             }
             ApiKey::EndTxn => AnyResponse::EndTxn(EndTxnResponse::decode(r, version)?),
-            ApiKey::WriteTxnMarkers => {
-                AnyResponse::WriteTxnMarkers(WriteTxnMarkersResponse::decode(r, version)?)
-            }
             ApiKey::TxnOffsetCommit => {
                 AnyResponse::TxnOffsetCommit(TxnOffsetCommitResponse::decode(r, version)?)
             }
@@ -2340,30 +2088,20 @@ impl AnyResponse {
             ApiKey::DescribeQuorum => {
                 AnyResponse::DescribeQuorum(DescribeQuorumResponse::decode(r, version)?)
             }
-            ApiKey::AlterPartition => {
-                AnyResponse::AlterPartition(AlterPartitionResponse::decode(r, version)?)
-            }
             ApiKey::UpdateFeatures => {
                 AnyResponse::UpdateFeatures(UpdateFeaturesResponse::decode(r, version)?)
             }
-            ApiKey::Envelope => AnyResponse::Envelope(EnvelopeResponse::decode(r, version)?),
             ApiKey::DescribeCluster => {
                 AnyResponse::DescribeCluster(DescribeClusterResponse::decode(r, version)?)
             }
             ApiKey::DescribeProducers => {
                 AnyResponse::DescribeProducers(DescribeProducersResponse::decode(r, version)?)
             }
-            ApiKey::UnregisterBroker => {
-                AnyResponse::UnregisterBroker(UnregisterBrokerResponse::decode(r, version)?)
-            }
             ApiKey::DescribeTransactions => {
                 AnyResponse::DescribeTransactions(DescribeTransactionsResponse::decode(r, version)?)
             }
             ApiKey::ListTransactions => {
                 AnyResponse::ListTransactions(ListTransactionsResponse::decode(r, version)?)
-            }
-            ApiKey::AllocateProducerIds => {
-                AnyResponse::AllocateProducerIds(AllocateProducerIdsResponse::decode(r, version)?)
             }
             ApiKey::ConsumerGroupHeartbeat => AnyResponse::ConsumerGroupHeartbeat(
                 ConsumerGroupHeartbeatResponse::decode(r, version)?,
@@ -2393,27 +2131,6 @@ impl AnyResponse {
             ApiKey::ShareAcknowledge => {
                 AnyResponse::ShareAcknowledge(ShareAcknowledgeResponse::decode(r, version)?)
             }
-            ApiKey::AddRaftVoter => {
-                AnyResponse::AddRaftVoter(AddRaftVoterResponse::decode(r, version)?)
-            }
-            ApiKey::RemoveRaftVoter => {
-                AnyResponse::RemoveRaftVoter(RemoveRaftVoterResponse::decode(r, version)?)
-            }
-            ApiKey::InitializeShareGroupState => AnyResponse::InitializeShareGroupState(
-                InitializeShareGroupStateResponse::decode(r, version)?,
-            ),
-            ApiKey::ReadShareGroupState => {
-                AnyResponse::ReadShareGroupState(ReadShareGroupStateResponse::decode(r, version)?)
-            }
-            ApiKey::WriteShareGroupState => {
-                AnyResponse::WriteShareGroupState(WriteShareGroupStateResponse::decode(r, version)?)
-            }
-            ApiKey::DeleteShareGroupState => AnyResponse::DeleteShareGroupState(
-                DeleteShareGroupStateResponse::decode(r, version)?,
-            ),
-            ApiKey::ReadShareGroupStateSummary => AnyResponse::ReadShareGroupStateSummary(
-                ReadShareGroupStateSummaryResponse::decode(r, version)?,
-            ),
         })
     }
 
@@ -2424,10 +2141,6 @@ impl AnyResponse {
             AnyResponse::Fetch(m) => m.encode(buf, version),
             AnyResponse::ListOffsets(m) => m.encode(buf, version),
             AnyResponse::Metadata(m) => m.encode(buf, version),
-            AnyResponse::LeaderAndIsr(m) => m.encode(buf, version),
-            AnyResponse::StopReplica(m) => m.encode(buf, version),
-            AnyResponse::UpdateMetadata(m) => m.encode(buf, version),
-            AnyResponse::ControlledShutdown(m) => m.encode(buf, version),
             AnyResponse::OffsetCommit(m) => m.encode(buf, version),
             AnyResponse::OffsetFetch(m) => m.encode(buf, version),
             AnyResponse::FindCoordinator(m) => m.encode(buf, version),
@@ -2447,7 +2160,6 @@ impl AnyResponse {
             AnyResponse::AddPartitionsToTxn(m) => m.encode(buf, version),
             AnyResponse::AddOffsetsToTxn(m) => m.encode(buf, version),
             AnyResponse::EndTxn(m) => m.encode(buf, version),
-            AnyResponse::WriteTxnMarkers(m) => m.encode(buf, version),
             AnyResponse::TxnOffsetCommit(m) => m.encode(buf, version),
             AnyResponse::DescribeAcls(m) => m.encode(buf, version),
             AnyResponse::CreateAcls(m) => m.encode(buf, version),
@@ -2473,15 +2185,11 @@ impl AnyResponse {
             AnyResponse::DescribeUserScramCredentials(m) => m.encode(buf, version),
             AnyResponse::AlterUserScramCredentials(m) => m.encode(buf, version),
             AnyResponse::DescribeQuorum(m) => m.encode(buf, version),
-            AnyResponse::AlterPartition(m) => m.encode(buf, version),
             AnyResponse::UpdateFeatures(m) => m.encode(buf, version),
-            AnyResponse::Envelope(m) => m.encode(buf, version),
             AnyResponse::DescribeCluster(m) => m.encode(buf, version),
             AnyResponse::DescribeProducers(m) => m.encode(buf, version),
-            AnyResponse::UnregisterBroker(m) => m.encode(buf, version),
             AnyResponse::DescribeTransactions(m) => m.encode(buf, version),
             AnyResponse::ListTransactions(m) => m.encode(buf, version),
-            AnyResponse::AllocateProducerIds(m) => m.encode(buf, version),
             AnyResponse::ConsumerGroupHeartbeat(m) => m.encode(buf, version),
             AnyResponse::ConsumerGroupDescribe(m) => m.encode(buf, version),
             AnyResponse::GetTelemetrySubscriptions(m) => m.encode(buf, version),
@@ -2492,13 +2200,200 @@ impl AnyResponse {
             AnyResponse::ShareGroupDescribe(m) => m.encode(buf, version),
             AnyResponse::ShareFetch(m) => m.encode(buf, version),
             AnyResponse::ShareAcknowledge(m) => m.encode(buf, version),
-            AnyResponse::AddRaftVoter(m) => m.encode(buf, version),
-            AnyResponse::RemoveRaftVoter(m) => m.encode(buf, version),
-            AnyResponse::InitializeShareGroupState(m) => m.encode(buf, version),
-            AnyResponse::ReadShareGroupState(m) => m.encode(buf, version),
-            AnyResponse::WriteShareGroupState(m) => m.encode(buf, version),
-            AnyResponse::DeleteShareGroupState(m) => m.encode(buf, version),
-            AnyResponse::ReadShareGroupStateSummary(m) => m.encode(buf, version),
+        }
+    }
+
+    /// A random message of API `key` that `version` can carry (tests only).
+    #[cfg(test)]
+    pub(crate) fn arbitrary(key: ApiKey, g: &mut quickcheck::Gen, version: i16) -> Self {
+        match key {
+            ApiKey::Produce => {
+                AnyResponse::Produce(ProduceResponse::arbitrary_for_version(g, version))
+            }
+            ApiKey::Fetch => AnyResponse::Fetch(FetchResponse::arbitrary_for_version(g, version)),
+            ApiKey::ListOffsets => {
+                AnyResponse::ListOffsets(ListOffsetsResponse::arbitrary_for_version(g, version))
+            }
+            ApiKey::Metadata => {
+                AnyResponse::Metadata(MetadataResponse::arbitrary_for_version(g, version))
+            }
+            ApiKey::OffsetCommit => {
+                AnyResponse::OffsetCommit(OffsetCommitResponse::arbitrary_for_version(g, version))
+            }
+            ApiKey::OffsetFetch => {
+                AnyResponse::OffsetFetch(OffsetFetchResponse::arbitrary_for_version(g, version))
+            }
+            ApiKey::FindCoordinator => AnyResponse::FindCoordinator(
+                FindCoordinatorResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::JoinGroup => {
+                AnyResponse::JoinGroup(JoinGroupResponse::arbitrary_for_version(g, version))
+            }
+            ApiKey::Heartbeat => {
+                AnyResponse::Heartbeat(HeartbeatResponse::arbitrary_for_version(g, version))
+            }
+            ApiKey::LeaveGroup => {
+                AnyResponse::LeaveGroup(LeaveGroupResponse::arbitrary_for_version(g, version))
+            }
+            ApiKey::SyncGroup => {
+                AnyResponse::SyncGroup(SyncGroupResponse::arbitrary_for_version(g, version))
+            }
+            ApiKey::DescribeGroups => AnyResponse::DescribeGroups(
+                DescribeGroupsResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::ListGroups => {
+                AnyResponse::ListGroups(ListGroupsResponse::arbitrary_for_version(g, version))
+            }
+            ApiKey::SaslHandshake => {
+                AnyResponse::SaslHandshake(SaslHandshakeResponse::arbitrary_for_version(g, version))
+            }
+            ApiKey::ApiVersions => {
+                AnyResponse::ApiVersions(ApiVersionsResponse::arbitrary_for_version(g, version))
+            }
+            ApiKey::CreateTopics => {
+                AnyResponse::CreateTopics(CreateTopicsResponse::arbitrary_for_version(g, version))
+            }
+            ApiKey::DeleteTopics => {
+                AnyResponse::DeleteTopics(DeleteTopicsResponse::arbitrary_for_version(g, version))
+            }
+            ApiKey::DeleteRecords => {
+                AnyResponse::DeleteRecords(DeleteRecordsResponse::arbitrary_for_version(g, version))
+            }
+            ApiKey::InitProducerId => AnyResponse::InitProducerId(
+                InitProducerIdResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::OffsetForLeaderEpoch => AnyResponse::OffsetForLeaderEpoch(
+                OffsetForLeaderEpochResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::AddPartitionsToTxn => AnyResponse::AddPartitionsToTxn(
+                AddPartitionsToTxnResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::AddOffsetsToTxn => AnyResponse::AddOffsetsToTxn(
+                AddOffsetsToTxnResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::EndTxn => {
+                AnyResponse::EndTxn(EndTxnResponse::arbitrary_for_version(g, version))
+            }
+            ApiKey::TxnOffsetCommit => AnyResponse::TxnOffsetCommit(
+                TxnOffsetCommitResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::DescribeAcls => {
+                AnyResponse::DescribeAcls(DescribeAclsResponse::arbitrary_for_version(g, version))
+            }
+            ApiKey::CreateAcls => {
+                AnyResponse::CreateAcls(CreateAclsResponse::arbitrary_for_version(g, version))
+            }
+            ApiKey::DeleteAcls => {
+                AnyResponse::DeleteAcls(DeleteAclsResponse::arbitrary_for_version(g, version))
+            }
+            ApiKey::DescribeConfigs => AnyResponse::DescribeConfigs(
+                DescribeConfigsResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::AlterConfigs => {
+                AnyResponse::AlterConfigs(AlterConfigsResponse::arbitrary_for_version(g, version))
+            }
+            ApiKey::AlterReplicaLogDirs => AnyResponse::AlterReplicaLogDirs(
+                AlterReplicaLogDirsResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::DescribeLogDirs => AnyResponse::DescribeLogDirs(
+                DescribeLogDirsResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::SaslAuthenticate => AnyResponse::SaslAuthenticate(
+                SaslAuthenticateResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::CreatePartitions => AnyResponse::CreatePartitions(
+                CreatePartitionsResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::CreateDelegationToken => AnyResponse::CreateDelegationToken(
+                CreateDelegationTokenResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::RenewDelegationToken => AnyResponse::RenewDelegationToken(
+                RenewDelegationTokenResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::ExpireDelegationToken => AnyResponse::ExpireDelegationToken(
+                ExpireDelegationTokenResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::DescribeDelegationToken => AnyResponse::DescribeDelegationToken(
+                DescribeDelegationTokenResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::DeleteGroups => {
+                AnyResponse::DeleteGroups(DeleteGroupsResponse::arbitrary_for_version(g, version))
+            }
+            ApiKey::ElectLeaders => {
+                AnyResponse::ElectLeaders(ElectLeadersResponse::arbitrary_for_version(g, version))
+            }
+            ApiKey::IncrementalAlterConfigs => AnyResponse::IncrementalAlterConfigs(
+                IncrementalAlterConfigsResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::AlterPartitionReassignments => AnyResponse::AlterPartitionReassignments(
+                AlterPartitionReassignmentsResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::ListPartitionReassignments => AnyResponse::ListPartitionReassignments(
+                ListPartitionReassignmentsResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::OffsetDelete => {
+                AnyResponse::OffsetDelete(OffsetDeleteResponse::arbitrary_for_version(g, version))
+            }
+            ApiKey::DescribeClientQuotas => AnyResponse::DescribeClientQuotas(
+                DescribeClientQuotasResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::AlterClientQuotas => AnyResponse::AlterClientQuotas(
+                AlterClientQuotasResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::DescribeUserScramCredentials => AnyResponse::DescribeUserScramCredentials(
+                DescribeUserScramCredentialsResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::AlterUserScramCredentials => AnyResponse::AlterUserScramCredentials(
+                AlterUserScramCredentialsResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::DescribeQuorum => AnyResponse::DescribeQuorum(
+                DescribeQuorumResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::UpdateFeatures => AnyResponse::UpdateFeatures(
+                UpdateFeaturesResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::DescribeCluster => AnyResponse::DescribeCluster(
+                DescribeClusterResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::DescribeProducers => AnyResponse::DescribeProducers(
+                DescribeProducersResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::DescribeTransactions => AnyResponse::DescribeTransactions(
+                DescribeTransactionsResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::ListTransactions => AnyResponse::ListTransactions(
+                ListTransactionsResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::ConsumerGroupHeartbeat => AnyResponse::ConsumerGroupHeartbeat(
+                ConsumerGroupHeartbeatResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::ConsumerGroupDescribe => AnyResponse::ConsumerGroupDescribe(
+                ConsumerGroupDescribeResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::GetTelemetrySubscriptions => AnyResponse::GetTelemetrySubscriptions(
+                GetTelemetrySubscriptionsResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::PushTelemetry => {
+                AnyResponse::PushTelemetry(PushTelemetryResponse::arbitrary_for_version(g, version))
+            }
+            ApiKey::ListClientMetricsResources => AnyResponse::ListClientMetricsResources(
+                ListClientMetricsResourcesResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::DescribeTopicPartitions => AnyResponse::DescribeTopicPartitions(
+                DescribeTopicPartitionsResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::ShareGroupHeartbeat => AnyResponse::ShareGroupHeartbeat(
+                ShareGroupHeartbeatResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::ShareGroupDescribe => AnyResponse::ShareGroupDescribe(
+                ShareGroupDescribeResponse::arbitrary_for_version(g, version),
+            ),
+            ApiKey::ShareFetch => {
+                AnyResponse::ShareFetch(ShareFetchResponse::arbitrary_for_version(g, version))
+            }
+            ApiKey::ShareAcknowledge => AnyResponse::ShareAcknowledge(
+                ShareAcknowledgeResponse::arbitrary_for_version(g, version),
+            ),
         }
     }
 }
@@ -2521,26 +2416,6 @@ impl crate::protocol::Request for ListOffsetsRequest {
 impl crate::protocol::Request for MetadataRequest {
     const API_KEY: ApiKey = ApiKey::Metadata;
     type Response = MetadataResponse;
-}
-
-impl crate::protocol::Request for LeaderAndIsrRequest {
-    const API_KEY: ApiKey = ApiKey::LeaderAndIsr;
-    type Response = LeaderAndIsrResponse;
-}
-
-impl crate::protocol::Request for StopReplicaRequest {
-    const API_KEY: ApiKey = ApiKey::StopReplica;
-    type Response = StopReplicaResponse;
-}
-
-impl crate::protocol::Request for UpdateMetadataRequest {
-    const API_KEY: ApiKey = ApiKey::UpdateMetadata;
-    type Response = UpdateMetadataResponse;
-}
-
-impl crate::protocol::Request for ControlledShutdownRequest {
-    const API_KEY: ApiKey = ApiKey::ControlledShutdown;
-    type Response = ControlledShutdownResponse;
 }
 
 impl crate::protocol::Request for OffsetCommitRequest {
@@ -2636,11 +2511,6 @@ impl crate::protocol::Request for AddOffsetsToTxnRequest {
 impl crate::protocol::Request for EndTxnRequest {
     const API_KEY: ApiKey = ApiKey::EndTxn;
     type Response = EndTxnResponse;
-}
-
-impl crate::protocol::Request for WriteTxnMarkersRequest {
-    const API_KEY: ApiKey = ApiKey::WriteTxnMarkers;
-    type Response = WriteTxnMarkersResponse;
 }
 
 impl crate::protocol::Request for TxnOffsetCommitRequest {
@@ -2768,19 +2638,9 @@ impl crate::protocol::Request for DescribeQuorumRequest {
     type Response = DescribeQuorumResponse;
 }
 
-impl crate::protocol::Request for AlterPartitionRequest {
-    const API_KEY: ApiKey = ApiKey::AlterPartition;
-    type Response = AlterPartitionResponse;
-}
-
 impl crate::protocol::Request for UpdateFeaturesRequest {
     const API_KEY: ApiKey = ApiKey::UpdateFeatures;
     type Response = UpdateFeaturesResponse;
-}
-
-impl crate::protocol::Request for EnvelopeRequest {
-    const API_KEY: ApiKey = ApiKey::Envelope;
-    type Response = EnvelopeResponse;
 }
 
 impl crate::protocol::Request for DescribeClusterRequest {
@@ -2793,11 +2653,6 @@ impl crate::protocol::Request for DescribeProducersRequest {
     type Response = DescribeProducersResponse;
 }
 
-impl crate::protocol::Request for UnregisterBrokerRequest {
-    const API_KEY: ApiKey = ApiKey::UnregisterBroker;
-    type Response = UnregisterBrokerResponse;
-}
-
 impl crate::protocol::Request for DescribeTransactionsRequest {
     const API_KEY: ApiKey = ApiKey::DescribeTransactions;
     type Response = DescribeTransactionsResponse;
@@ -2806,11 +2661,6 @@ impl crate::protocol::Request for DescribeTransactionsRequest {
 impl crate::protocol::Request for ListTransactionsRequest {
     const API_KEY: ApiKey = ApiKey::ListTransactions;
     type Response = ListTransactionsResponse;
-}
-
-impl crate::protocol::Request for AllocateProducerIdsRequest {
-    const API_KEY: ApiKey = ApiKey::AllocateProducerIds;
-    type Response = AllocateProducerIdsResponse;
 }
 
 impl crate::protocol::Request for ConsumerGroupHeartbeatRequest {
@@ -2861,39 +2711,4 @@ impl crate::protocol::Request for ShareFetchRequest {
 impl crate::protocol::Request for ShareAcknowledgeRequest {
     const API_KEY: ApiKey = ApiKey::ShareAcknowledge;
     type Response = ShareAcknowledgeResponse;
-}
-
-impl crate::protocol::Request for AddRaftVoterRequest {
-    const API_KEY: ApiKey = ApiKey::AddRaftVoter;
-    type Response = AddRaftVoterResponse;
-}
-
-impl crate::protocol::Request for RemoveRaftVoterRequest {
-    const API_KEY: ApiKey = ApiKey::RemoveRaftVoter;
-    type Response = RemoveRaftVoterResponse;
-}
-
-impl crate::protocol::Request for InitializeShareGroupStateRequest {
-    const API_KEY: ApiKey = ApiKey::InitializeShareGroupState;
-    type Response = InitializeShareGroupStateResponse;
-}
-
-impl crate::protocol::Request for ReadShareGroupStateRequest {
-    const API_KEY: ApiKey = ApiKey::ReadShareGroupState;
-    type Response = ReadShareGroupStateResponse;
-}
-
-impl crate::protocol::Request for WriteShareGroupStateRequest {
-    const API_KEY: ApiKey = ApiKey::WriteShareGroupState;
-    type Response = WriteShareGroupStateResponse;
-}
-
-impl crate::protocol::Request for DeleteShareGroupStateRequest {
-    const API_KEY: ApiKey = ApiKey::DeleteShareGroupState;
-    type Response = DeleteShareGroupStateResponse;
-}
-
-impl crate::protocol::Request for ReadShareGroupStateSummaryRequest {
-    const API_KEY: ApiKey = ApiKey::ReadShareGroupStateSummary;
-    type Response = ReadShareGroupStateSummaryResponse;
 }

@@ -30,30 +30,6 @@ fn add_partitions_to_txn_response_round_trips_at_every_version() {
 }
 
 #[test]
-fn add_raft_voter_request_round_trips_at_every_version() {
-    check_round_trip::<AddRaftVoterRequest>(AddRaftVoterRequest::arbitrary_for_version);
-}
-
-#[test]
-fn add_raft_voter_response_round_trips_at_every_version() {
-    check_round_trip::<AddRaftVoterResponse>(AddRaftVoterResponse::arbitrary_for_version);
-}
-
-#[test]
-fn allocate_producer_ids_request_round_trips_at_every_version() {
-    check_round_trip::<AllocateProducerIdsRequest>(
-        AllocateProducerIdsRequest::arbitrary_for_version,
-    );
-}
-
-#[test]
-fn allocate_producer_ids_response_round_trips_at_every_version() {
-    check_round_trip::<AllocateProducerIdsResponse>(
-        AllocateProducerIdsResponse::arbitrary_for_version,
-    );
-}
-
-#[test]
 fn alter_client_quotas_request_round_trips_at_every_version() {
     check_round_trip::<AlterClientQuotasRequest>(AlterClientQuotasRequest::arbitrary_for_version);
 }
@@ -85,16 +61,6 @@ fn alter_partition_reassignments_response_round_trips_at_every_version() {
     check_round_trip::<AlterPartitionReassignmentsResponse>(
         AlterPartitionReassignmentsResponse::arbitrary_for_version,
     );
-}
-
-#[test]
-fn alter_partition_request_round_trips_at_every_version() {
-    check_round_trip::<AlterPartitionRequest>(AlterPartitionRequest::arbitrary_for_version);
-}
-
-#[test]
-fn alter_partition_response_round_trips_at_every_version() {
-    check_round_trip::<AlterPartitionResponse>(AlterPartitionResponse::arbitrary_for_version);
 }
 
 #[test]
@@ -178,18 +144,6 @@ fn consumer_protocol_subscription_round_trips_at_every_version() {
 }
 
 #[test]
-fn controlled_shutdown_request_round_trips_at_every_version() {
-    check_round_trip::<ControlledShutdownRequest>(ControlledShutdownRequest::arbitrary_for_version);
-}
-
-#[test]
-fn controlled_shutdown_response_round_trips_at_every_version() {
-    check_round_trip::<ControlledShutdownResponse>(
-        ControlledShutdownResponse::arbitrary_for_version,
-    );
-}
-
-#[test]
 fn create_acls_request_round_trips_at_every_version() {
     check_round_trip::<CreateAclsRequest>(CreateAclsRequest::arbitrary_for_version);
 }
@@ -261,20 +215,6 @@ fn delete_records_request_round_trips_at_every_version() {
 #[test]
 fn delete_records_response_round_trips_at_every_version() {
     check_round_trip::<DeleteRecordsResponse>(DeleteRecordsResponse::arbitrary_for_version);
-}
-
-#[test]
-fn delete_share_group_state_request_round_trips_at_every_version() {
-    check_round_trip::<DeleteShareGroupStateRequest>(
-        DeleteShareGroupStateRequest::arbitrary_for_version,
-    );
-}
-
-#[test]
-fn delete_share_group_state_response_round_trips_at_every_version() {
-    check_round_trip::<DeleteShareGroupStateResponse>(
-        DeleteShareGroupStateResponse::arbitrary_for_version,
-    );
 }
 
 #[test]
@@ -448,16 +388,6 @@ fn end_txn_response_round_trips_at_every_version() {
 }
 
 #[test]
-fn envelope_request_round_trips_at_every_version() {
-    check_round_trip::<EnvelopeRequest>(EnvelopeRequest::arbitrary_for_version);
-}
-
-#[test]
-fn envelope_response_round_trips_at_every_version() {
-    check_round_trip::<EnvelopeResponse>(EnvelopeResponse::arbitrary_for_version);
-}
-
-#[test]
 fn expire_delegation_token_request_round_trips_at_every_version() {
     check_round_trip::<ExpireDelegationTokenRequest>(
         ExpireDelegationTokenRequest::arbitrary_for_version,
@@ -540,20 +470,6 @@ fn init_producer_id_response_round_trips_at_every_version() {
 }
 
 #[test]
-fn initialize_share_group_state_request_round_trips_at_every_version() {
-    check_round_trip::<InitializeShareGroupStateRequest>(
-        InitializeShareGroupStateRequest::arbitrary_for_version,
-    );
-}
-
-#[test]
-fn initialize_share_group_state_response_round_trips_at_every_version() {
-    check_round_trip::<InitializeShareGroupStateResponse>(
-        InitializeShareGroupStateResponse::arbitrary_for_version,
-    );
-}
-
-#[test]
 fn join_group_request_round_trips_at_every_version() {
     check_round_trip::<JoinGroupRequest>(JoinGroupRequest::arbitrary_for_version);
 }
@@ -561,16 +477,6 @@ fn join_group_request_round_trips_at_every_version() {
 #[test]
 fn join_group_response_round_trips_at_every_version() {
     check_round_trip::<JoinGroupResponse>(JoinGroupResponse::arbitrary_for_version);
-}
-
-#[test]
-fn leader_and_isr_request_round_trips_at_every_version() {
-    check_round_trip::<LeaderAndIsrRequest>(LeaderAndIsrRequest::arbitrary_for_version);
-}
-
-#[test]
-fn leader_and_isr_response_round_trips_at_every_version() {
-    check_round_trip::<LeaderAndIsrResponse>(LeaderAndIsrResponse::arbitrary_for_version);
 }
 
 #[test]
@@ -716,44 +622,6 @@ fn push_telemetry_response_round_trips_at_every_version() {
 }
 
 #[test]
-fn read_share_group_state_request_round_trips_at_every_version() {
-    check_round_trip::<ReadShareGroupStateRequest>(
-        ReadShareGroupStateRequest::arbitrary_for_version,
-    );
-}
-
-#[test]
-fn read_share_group_state_response_round_trips_at_every_version() {
-    check_round_trip::<ReadShareGroupStateResponse>(
-        ReadShareGroupStateResponse::arbitrary_for_version,
-    );
-}
-
-#[test]
-fn read_share_group_state_summary_request_round_trips_at_every_version() {
-    check_round_trip::<ReadShareGroupStateSummaryRequest>(
-        ReadShareGroupStateSummaryRequest::arbitrary_for_version,
-    );
-}
-
-#[test]
-fn read_share_group_state_summary_response_round_trips_at_every_version() {
-    check_round_trip::<ReadShareGroupStateSummaryResponse>(
-        ReadShareGroupStateSummaryResponse::arbitrary_for_version,
-    );
-}
-
-#[test]
-fn remove_raft_voter_request_round_trips_at_every_version() {
-    check_round_trip::<RemoveRaftVoterRequest>(RemoveRaftVoterRequest::arbitrary_for_version);
-}
-
-#[test]
-fn remove_raft_voter_response_round_trips_at_every_version() {
-    check_round_trip::<RemoveRaftVoterResponse>(RemoveRaftVoterResponse::arbitrary_for_version);
-}
-
-#[test]
 fn renew_delegation_token_request_round_trips_at_every_version() {
     check_round_trip::<RenewDelegationTokenRequest>(
         RenewDelegationTokenRequest::arbitrary_for_version,
@@ -844,16 +712,6 @@ fn share_group_heartbeat_response_round_trips_at_every_version() {
 }
 
 #[test]
-fn stop_replica_request_round_trips_at_every_version() {
-    check_round_trip::<StopReplicaRequest>(StopReplicaRequest::arbitrary_for_version);
-}
-
-#[test]
-fn stop_replica_response_round_trips_at_every_version() {
-    check_round_trip::<StopReplicaResponse>(StopReplicaResponse::arbitrary_for_version);
-}
-
-#[test]
 fn sync_group_request_round_trips_at_every_version() {
     check_round_trip::<SyncGroupRequest>(SyncGroupRequest::arbitrary_for_version);
 }
@@ -874,16 +732,6 @@ fn txn_offset_commit_response_round_trips_at_every_version() {
 }
 
 #[test]
-fn unregister_broker_request_round_trips_at_every_version() {
-    check_round_trip::<UnregisterBrokerRequest>(UnregisterBrokerRequest::arbitrary_for_version);
-}
-
-#[test]
-fn unregister_broker_response_round_trips_at_every_version() {
-    check_round_trip::<UnregisterBrokerResponse>(UnregisterBrokerResponse::arbitrary_for_version);
-}
-
-#[test]
 fn update_features_request_round_trips_at_every_version() {
     check_round_trip::<UpdateFeaturesRequest>(UpdateFeaturesRequest::arbitrary_for_version);
 }
@@ -891,38 +739,4 @@ fn update_features_request_round_trips_at_every_version() {
 #[test]
 fn update_features_response_round_trips_at_every_version() {
     check_round_trip::<UpdateFeaturesResponse>(UpdateFeaturesResponse::arbitrary_for_version);
-}
-
-#[test]
-fn update_metadata_request_round_trips_at_every_version() {
-    check_round_trip::<UpdateMetadataRequest>(UpdateMetadataRequest::arbitrary_for_version);
-}
-
-#[test]
-fn update_metadata_response_round_trips_at_every_version() {
-    check_round_trip::<UpdateMetadataResponse>(UpdateMetadataResponse::arbitrary_for_version);
-}
-
-#[test]
-fn write_share_group_state_request_round_trips_at_every_version() {
-    check_round_trip::<WriteShareGroupStateRequest>(
-        WriteShareGroupStateRequest::arbitrary_for_version,
-    );
-}
-
-#[test]
-fn write_share_group_state_response_round_trips_at_every_version() {
-    check_round_trip::<WriteShareGroupStateResponse>(
-        WriteShareGroupStateResponse::arbitrary_for_version,
-    );
-}
-
-#[test]
-fn write_txn_markers_request_round_trips_at_every_version() {
-    check_round_trip::<WriteTxnMarkersRequest>(WriteTxnMarkersRequest::arbitrary_for_version);
-}
-
-#[test]
-fn write_txn_markers_response_round_trips_at_every_version() {
-    check_round_trip::<WriteTxnMarkersResponse>(WriteTxnMarkersResponse::arbitrary_for_version);
 }
