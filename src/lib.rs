@@ -4,5 +4,6 @@
 //! the client, producer and consumer state machines. It never opens a socket,
 //! reads a clock or spawns a thread; the runtime crates do that.
 
+pub mod client;
 pub mod protocol;
 pub mod records;

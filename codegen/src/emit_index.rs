@@ -172,6 +172,13 @@ pub fn emit_api_key(apis: &[Api]) -> String {
     for a in apis {
         let _ = writeln!(
             out,
+            "impl From<{req}> for AnyRequest {{\n    fn from(m: {req}) -> Self {{\n        AnyRequest::{name}(m)\n    }}\n}}\n\nimpl From<{resp}> for AnyResponse {{\n    fn from(m: {resp}) -> Self {{\n        AnyResponse::{name}(m)\n    }}\n}}\n\nimpl TryFrom<AnyResponse> for {resp} {{\n    type Error = AnyResponse;\n    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {{\n        match m {{\n            AnyResponse::{name}(r) => Ok(r),\n            other => Err(other),\n        }}\n    }}\n}}\n",
+            req = a.request.name,
+            resp = a.response.name,
+            name = a.name
+        );
+        let _ = writeln!(
+            out,
             "impl crate::protocol::Request for {} {{\n    const API_KEY: ApiKey = ApiKey::{};\n    type Response = {};\n}}\n",
             a.request.name, a.name, a.response.name
         );

@@ -3,6 +3,7 @@
 //! decodes from `Bytes`.
 
 pub mod decode_error;
+mod error_code_display;
 pub mod frame;
 #[cfg(test)]
 mod fuzz_seeds;

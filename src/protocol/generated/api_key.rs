@@ -2398,9 +2398,53 @@ impl AnyResponse {
     }
 }
 
+impl From<ProduceRequest> for AnyRequest {
+    fn from(m: ProduceRequest) -> Self {
+        AnyRequest::Produce(m)
+    }
+}
+
+impl From<ProduceResponse> for AnyResponse {
+    fn from(m: ProduceResponse) -> Self {
+        AnyResponse::Produce(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for ProduceResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::Produce(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for ProduceRequest {
     const API_KEY: ApiKey = ApiKey::Produce;
     type Response = ProduceResponse;
+}
+
+impl From<FetchRequest> for AnyRequest {
+    fn from(m: FetchRequest) -> Self {
+        AnyRequest::Fetch(m)
+    }
+}
+
+impl From<FetchResponse> for AnyResponse {
+    fn from(m: FetchResponse) -> Self {
+        AnyResponse::Fetch(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for FetchResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::Fetch(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for FetchRequest {
@@ -2408,9 +2452,53 @@ impl crate::protocol::Request for FetchRequest {
     type Response = FetchResponse;
 }
 
+impl From<ListOffsetsRequest> for AnyRequest {
+    fn from(m: ListOffsetsRequest) -> Self {
+        AnyRequest::ListOffsets(m)
+    }
+}
+
+impl From<ListOffsetsResponse> for AnyResponse {
+    fn from(m: ListOffsetsResponse) -> Self {
+        AnyResponse::ListOffsets(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for ListOffsetsResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::ListOffsets(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for ListOffsetsRequest {
     const API_KEY: ApiKey = ApiKey::ListOffsets;
     type Response = ListOffsetsResponse;
+}
+
+impl From<MetadataRequest> for AnyRequest {
+    fn from(m: MetadataRequest) -> Self {
+        AnyRequest::Metadata(m)
+    }
+}
+
+impl From<MetadataResponse> for AnyResponse {
+    fn from(m: MetadataResponse) -> Self {
+        AnyResponse::Metadata(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for MetadataResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::Metadata(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for MetadataRequest {
@@ -2418,9 +2506,53 @@ impl crate::protocol::Request for MetadataRequest {
     type Response = MetadataResponse;
 }
 
+impl From<OffsetCommitRequest> for AnyRequest {
+    fn from(m: OffsetCommitRequest) -> Self {
+        AnyRequest::OffsetCommit(m)
+    }
+}
+
+impl From<OffsetCommitResponse> for AnyResponse {
+    fn from(m: OffsetCommitResponse) -> Self {
+        AnyResponse::OffsetCommit(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for OffsetCommitResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::OffsetCommit(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for OffsetCommitRequest {
     const API_KEY: ApiKey = ApiKey::OffsetCommit;
     type Response = OffsetCommitResponse;
+}
+
+impl From<OffsetFetchRequest> for AnyRequest {
+    fn from(m: OffsetFetchRequest) -> Self {
+        AnyRequest::OffsetFetch(m)
+    }
+}
+
+impl From<OffsetFetchResponse> for AnyResponse {
+    fn from(m: OffsetFetchResponse) -> Self {
+        AnyResponse::OffsetFetch(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for OffsetFetchResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::OffsetFetch(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for OffsetFetchRequest {
@@ -2428,9 +2560,53 @@ impl crate::protocol::Request for OffsetFetchRequest {
     type Response = OffsetFetchResponse;
 }
 
+impl From<FindCoordinatorRequest> for AnyRequest {
+    fn from(m: FindCoordinatorRequest) -> Self {
+        AnyRequest::FindCoordinator(m)
+    }
+}
+
+impl From<FindCoordinatorResponse> for AnyResponse {
+    fn from(m: FindCoordinatorResponse) -> Self {
+        AnyResponse::FindCoordinator(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for FindCoordinatorResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::FindCoordinator(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for FindCoordinatorRequest {
     const API_KEY: ApiKey = ApiKey::FindCoordinator;
     type Response = FindCoordinatorResponse;
+}
+
+impl From<JoinGroupRequest> for AnyRequest {
+    fn from(m: JoinGroupRequest) -> Self {
+        AnyRequest::JoinGroup(m)
+    }
+}
+
+impl From<JoinGroupResponse> for AnyResponse {
+    fn from(m: JoinGroupResponse) -> Self {
+        AnyResponse::JoinGroup(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for JoinGroupResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::JoinGroup(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for JoinGroupRequest {
@@ -2438,9 +2614,53 @@ impl crate::protocol::Request for JoinGroupRequest {
     type Response = JoinGroupResponse;
 }
 
+impl From<HeartbeatRequest> for AnyRequest {
+    fn from(m: HeartbeatRequest) -> Self {
+        AnyRequest::Heartbeat(m)
+    }
+}
+
+impl From<HeartbeatResponse> for AnyResponse {
+    fn from(m: HeartbeatResponse) -> Self {
+        AnyResponse::Heartbeat(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for HeartbeatResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::Heartbeat(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for HeartbeatRequest {
     const API_KEY: ApiKey = ApiKey::Heartbeat;
     type Response = HeartbeatResponse;
+}
+
+impl From<LeaveGroupRequest> for AnyRequest {
+    fn from(m: LeaveGroupRequest) -> Self {
+        AnyRequest::LeaveGroup(m)
+    }
+}
+
+impl From<LeaveGroupResponse> for AnyResponse {
+    fn from(m: LeaveGroupResponse) -> Self {
+        AnyResponse::LeaveGroup(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for LeaveGroupResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::LeaveGroup(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for LeaveGroupRequest {
@@ -2448,9 +2668,53 @@ impl crate::protocol::Request for LeaveGroupRequest {
     type Response = LeaveGroupResponse;
 }
 
+impl From<SyncGroupRequest> for AnyRequest {
+    fn from(m: SyncGroupRequest) -> Self {
+        AnyRequest::SyncGroup(m)
+    }
+}
+
+impl From<SyncGroupResponse> for AnyResponse {
+    fn from(m: SyncGroupResponse) -> Self {
+        AnyResponse::SyncGroup(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for SyncGroupResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::SyncGroup(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for SyncGroupRequest {
     const API_KEY: ApiKey = ApiKey::SyncGroup;
     type Response = SyncGroupResponse;
+}
+
+impl From<DescribeGroupsRequest> for AnyRequest {
+    fn from(m: DescribeGroupsRequest) -> Self {
+        AnyRequest::DescribeGroups(m)
+    }
+}
+
+impl From<DescribeGroupsResponse> for AnyResponse {
+    fn from(m: DescribeGroupsResponse) -> Self {
+        AnyResponse::DescribeGroups(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for DescribeGroupsResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::DescribeGroups(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for DescribeGroupsRequest {
@@ -2458,9 +2722,53 @@ impl crate::protocol::Request for DescribeGroupsRequest {
     type Response = DescribeGroupsResponse;
 }
 
+impl From<ListGroupsRequest> for AnyRequest {
+    fn from(m: ListGroupsRequest) -> Self {
+        AnyRequest::ListGroups(m)
+    }
+}
+
+impl From<ListGroupsResponse> for AnyResponse {
+    fn from(m: ListGroupsResponse) -> Self {
+        AnyResponse::ListGroups(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for ListGroupsResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::ListGroups(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for ListGroupsRequest {
     const API_KEY: ApiKey = ApiKey::ListGroups;
     type Response = ListGroupsResponse;
+}
+
+impl From<SaslHandshakeRequest> for AnyRequest {
+    fn from(m: SaslHandshakeRequest) -> Self {
+        AnyRequest::SaslHandshake(m)
+    }
+}
+
+impl From<SaslHandshakeResponse> for AnyResponse {
+    fn from(m: SaslHandshakeResponse) -> Self {
+        AnyResponse::SaslHandshake(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for SaslHandshakeResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::SaslHandshake(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for SaslHandshakeRequest {
@@ -2468,9 +2776,53 @@ impl crate::protocol::Request for SaslHandshakeRequest {
     type Response = SaslHandshakeResponse;
 }
 
+impl From<ApiVersionsRequest> for AnyRequest {
+    fn from(m: ApiVersionsRequest) -> Self {
+        AnyRequest::ApiVersions(m)
+    }
+}
+
+impl From<ApiVersionsResponse> for AnyResponse {
+    fn from(m: ApiVersionsResponse) -> Self {
+        AnyResponse::ApiVersions(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for ApiVersionsResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::ApiVersions(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for ApiVersionsRequest {
     const API_KEY: ApiKey = ApiKey::ApiVersions;
     type Response = ApiVersionsResponse;
+}
+
+impl From<CreateTopicsRequest> for AnyRequest {
+    fn from(m: CreateTopicsRequest) -> Self {
+        AnyRequest::CreateTopics(m)
+    }
+}
+
+impl From<CreateTopicsResponse> for AnyResponse {
+    fn from(m: CreateTopicsResponse) -> Self {
+        AnyResponse::CreateTopics(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for CreateTopicsResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::CreateTopics(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for CreateTopicsRequest {
@@ -2478,9 +2830,53 @@ impl crate::protocol::Request for CreateTopicsRequest {
     type Response = CreateTopicsResponse;
 }
 
+impl From<DeleteTopicsRequest> for AnyRequest {
+    fn from(m: DeleteTopicsRequest) -> Self {
+        AnyRequest::DeleteTopics(m)
+    }
+}
+
+impl From<DeleteTopicsResponse> for AnyResponse {
+    fn from(m: DeleteTopicsResponse) -> Self {
+        AnyResponse::DeleteTopics(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for DeleteTopicsResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::DeleteTopics(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for DeleteTopicsRequest {
     const API_KEY: ApiKey = ApiKey::DeleteTopics;
     type Response = DeleteTopicsResponse;
+}
+
+impl From<DeleteRecordsRequest> for AnyRequest {
+    fn from(m: DeleteRecordsRequest) -> Self {
+        AnyRequest::DeleteRecords(m)
+    }
+}
+
+impl From<DeleteRecordsResponse> for AnyResponse {
+    fn from(m: DeleteRecordsResponse) -> Self {
+        AnyResponse::DeleteRecords(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for DeleteRecordsResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::DeleteRecords(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for DeleteRecordsRequest {
@@ -2488,9 +2884,53 @@ impl crate::protocol::Request for DeleteRecordsRequest {
     type Response = DeleteRecordsResponse;
 }
 
+impl From<InitProducerIdRequest> for AnyRequest {
+    fn from(m: InitProducerIdRequest) -> Self {
+        AnyRequest::InitProducerId(m)
+    }
+}
+
+impl From<InitProducerIdResponse> for AnyResponse {
+    fn from(m: InitProducerIdResponse) -> Self {
+        AnyResponse::InitProducerId(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for InitProducerIdResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::InitProducerId(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for InitProducerIdRequest {
     const API_KEY: ApiKey = ApiKey::InitProducerId;
     type Response = InitProducerIdResponse;
+}
+
+impl From<OffsetForLeaderEpochRequest> for AnyRequest {
+    fn from(m: OffsetForLeaderEpochRequest) -> Self {
+        AnyRequest::OffsetForLeaderEpoch(m)
+    }
+}
+
+impl From<OffsetForLeaderEpochResponse> for AnyResponse {
+    fn from(m: OffsetForLeaderEpochResponse) -> Self {
+        AnyResponse::OffsetForLeaderEpoch(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for OffsetForLeaderEpochResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::OffsetForLeaderEpoch(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for OffsetForLeaderEpochRequest {
@@ -2498,9 +2938,53 @@ impl crate::protocol::Request for OffsetForLeaderEpochRequest {
     type Response = OffsetForLeaderEpochResponse;
 }
 
+impl From<AddPartitionsToTxnRequest> for AnyRequest {
+    fn from(m: AddPartitionsToTxnRequest) -> Self {
+        AnyRequest::AddPartitionsToTxn(m)
+    }
+}
+
+impl From<AddPartitionsToTxnResponse> for AnyResponse {
+    fn from(m: AddPartitionsToTxnResponse) -> Self {
+        AnyResponse::AddPartitionsToTxn(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for AddPartitionsToTxnResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::AddPartitionsToTxn(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for AddPartitionsToTxnRequest {
     const API_KEY: ApiKey = ApiKey::AddPartitionsToTxn;
     type Response = AddPartitionsToTxnResponse;
+}
+
+impl From<AddOffsetsToTxnRequest> for AnyRequest {
+    fn from(m: AddOffsetsToTxnRequest) -> Self {
+        AnyRequest::AddOffsetsToTxn(m)
+    }
+}
+
+impl From<AddOffsetsToTxnResponse> for AnyResponse {
+    fn from(m: AddOffsetsToTxnResponse) -> Self {
+        AnyResponse::AddOffsetsToTxn(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for AddOffsetsToTxnResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::AddOffsetsToTxn(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for AddOffsetsToTxnRequest {
@@ -2508,9 +2992,53 @@ impl crate::protocol::Request for AddOffsetsToTxnRequest {
     type Response = AddOffsetsToTxnResponse;
 }
 
+impl From<EndTxnRequest> for AnyRequest {
+    fn from(m: EndTxnRequest) -> Self {
+        AnyRequest::EndTxn(m)
+    }
+}
+
+impl From<EndTxnResponse> for AnyResponse {
+    fn from(m: EndTxnResponse) -> Self {
+        AnyResponse::EndTxn(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for EndTxnResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::EndTxn(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for EndTxnRequest {
     const API_KEY: ApiKey = ApiKey::EndTxn;
     type Response = EndTxnResponse;
+}
+
+impl From<TxnOffsetCommitRequest> for AnyRequest {
+    fn from(m: TxnOffsetCommitRequest) -> Self {
+        AnyRequest::TxnOffsetCommit(m)
+    }
+}
+
+impl From<TxnOffsetCommitResponse> for AnyResponse {
+    fn from(m: TxnOffsetCommitResponse) -> Self {
+        AnyResponse::TxnOffsetCommit(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for TxnOffsetCommitResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::TxnOffsetCommit(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for TxnOffsetCommitRequest {
@@ -2518,9 +3046,53 @@ impl crate::protocol::Request for TxnOffsetCommitRequest {
     type Response = TxnOffsetCommitResponse;
 }
 
+impl From<DescribeAclsRequest> for AnyRequest {
+    fn from(m: DescribeAclsRequest) -> Self {
+        AnyRequest::DescribeAcls(m)
+    }
+}
+
+impl From<DescribeAclsResponse> for AnyResponse {
+    fn from(m: DescribeAclsResponse) -> Self {
+        AnyResponse::DescribeAcls(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for DescribeAclsResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::DescribeAcls(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for DescribeAclsRequest {
     const API_KEY: ApiKey = ApiKey::DescribeAcls;
     type Response = DescribeAclsResponse;
+}
+
+impl From<CreateAclsRequest> for AnyRequest {
+    fn from(m: CreateAclsRequest) -> Self {
+        AnyRequest::CreateAcls(m)
+    }
+}
+
+impl From<CreateAclsResponse> for AnyResponse {
+    fn from(m: CreateAclsResponse) -> Self {
+        AnyResponse::CreateAcls(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for CreateAclsResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::CreateAcls(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for CreateAclsRequest {
@@ -2528,9 +3100,53 @@ impl crate::protocol::Request for CreateAclsRequest {
     type Response = CreateAclsResponse;
 }
 
+impl From<DeleteAclsRequest> for AnyRequest {
+    fn from(m: DeleteAclsRequest) -> Self {
+        AnyRequest::DeleteAcls(m)
+    }
+}
+
+impl From<DeleteAclsResponse> for AnyResponse {
+    fn from(m: DeleteAclsResponse) -> Self {
+        AnyResponse::DeleteAcls(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for DeleteAclsResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::DeleteAcls(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for DeleteAclsRequest {
     const API_KEY: ApiKey = ApiKey::DeleteAcls;
     type Response = DeleteAclsResponse;
+}
+
+impl From<DescribeConfigsRequest> for AnyRequest {
+    fn from(m: DescribeConfigsRequest) -> Self {
+        AnyRequest::DescribeConfigs(m)
+    }
+}
+
+impl From<DescribeConfigsResponse> for AnyResponse {
+    fn from(m: DescribeConfigsResponse) -> Self {
+        AnyResponse::DescribeConfigs(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for DescribeConfigsResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::DescribeConfigs(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for DescribeConfigsRequest {
@@ -2538,9 +3154,53 @@ impl crate::protocol::Request for DescribeConfigsRequest {
     type Response = DescribeConfigsResponse;
 }
 
+impl From<AlterConfigsRequest> for AnyRequest {
+    fn from(m: AlterConfigsRequest) -> Self {
+        AnyRequest::AlterConfigs(m)
+    }
+}
+
+impl From<AlterConfigsResponse> for AnyResponse {
+    fn from(m: AlterConfigsResponse) -> Self {
+        AnyResponse::AlterConfigs(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for AlterConfigsResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::AlterConfigs(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for AlterConfigsRequest {
     const API_KEY: ApiKey = ApiKey::AlterConfigs;
     type Response = AlterConfigsResponse;
+}
+
+impl From<AlterReplicaLogDirsRequest> for AnyRequest {
+    fn from(m: AlterReplicaLogDirsRequest) -> Self {
+        AnyRequest::AlterReplicaLogDirs(m)
+    }
+}
+
+impl From<AlterReplicaLogDirsResponse> for AnyResponse {
+    fn from(m: AlterReplicaLogDirsResponse) -> Self {
+        AnyResponse::AlterReplicaLogDirs(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for AlterReplicaLogDirsResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::AlterReplicaLogDirs(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for AlterReplicaLogDirsRequest {
@@ -2548,9 +3208,53 @@ impl crate::protocol::Request for AlterReplicaLogDirsRequest {
     type Response = AlterReplicaLogDirsResponse;
 }
 
+impl From<DescribeLogDirsRequest> for AnyRequest {
+    fn from(m: DescribeLogDirsRequest) -> Self {
+        AnyRequest::DescribeLogDirs(m)
+    }
+}
+
+impl From<DescribeLogDirsResponse> for AnyResponse {
+    fn from(m: DescribeLogDirsResponse) -> Self {
+        AnyResponse::DescribeLogDirs(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for DescribeLogDirsResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::DescribeLogDirs(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for DescribeLogDirsRequest {
     const API_KEY: ApiKey = ApiKey::DescribeLogDirs;
     type Response = DescribeLogDirsResponse;
+}
+
+impl From<SaslAuthenticateRequest> for AnyRequest {
+    fn from(m: SaslAuthenticateRequest) -> Self {
+        AnyRequest::SaslAuthenticate(m)
+    }
+}
+
+impl From<SaslAuthenticateResponse> for AnyResponse {
+    fn from(m: SaslAuthenticateResponse) -> Self {
+        AnyResponse::SaslAuthenticate(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for SaslAuthenticateResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::SaslAuthenticate(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for SaslAuthenticateRequest {
@@ -2558,9 +3262,53 @@ impl crate::protocol::Request for SaslAuthenticateRequest {
     type Response = SaslAuthenticateResponse;
 }
 
+impl From<CreatePartitionsRequest> for AnyRequest {
+    fn from(m: CreatePartitionsRequest) -> Self {
+        AnyRequest::CreatePartitions(m)
+    }
+}
+
+impl From<CreatePartitionsResponse> for AnyResponse {
+    fn from(m: CreatePartitionsResponse) -> Self {
+        AnyResponse::CreatePartitions(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for CreatePartitionsResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::CreatePartitions(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for CreatePartitionsRequest {
     const API_KEY: ApiKey = ApiKey::CreatePartitions;
     type Response = CreatePartitionsResponse;
+}
+
+impl From<CreateDelegationTokenRequest> for AnyRequest {
+    fn from(m: CreateDelegationTokenRequest) -> Self {
+        AnyRequest::CreateDelegationToken(m)
+    }
+}
+
+impl From<CreateDelegationTokenResponse> for AnyResponse {
+    fn from(m: CreateDelegationTokenResponse) -> Self {
+        AnyResponse::CreateDelegationToken(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for CreateDelegationTokenResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::CreateDelegationToken(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for CreateDelegationTokenRequest {
@@ -2568,9 +3316,53 @@ impl crate::protocol::Request for CreateDelegationTokenRequest {
     type Response = CreateDelegationTokenResponse;
 }
 
+impl From<RenewDelegationTokenRequest> for AnyRequest {
+    fn from(m: RenewDelegationTokenRequest) -> Self {
+        AnyRequest::RenewDelegationToken(m)
+    }
+}
+
+impl From<RenewDelegationTokenResponse> for AnyResponse {
+    fn from(m: RenewDelegationTokenResponse) -> Self {
+        AnyResponse::RenewDelegationToken(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for RenewDelegationTokenResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::RenewDelegationToken(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for RenewDelegationTokenRequest {
     const API_KEY: ApiKey = ApiKey::RenewDelegationToken;
     type Response = RenewDelegationTokenResponse;
+}
+
+impl From<ExpireDelegationTokenRequest> for AnyRequest {
+    fn from(m: ExpireDelegationTokenRequest) -> Self {
+        AnyRequest::ExpireDelegationToken(m)
+    }
+}
+
+impl From<ExpireDelegationTokenResponse> for AnyResponse {
+    fn from(m: ExpireDelegationTokenResponse) -> Self {
+        AnyResponse::ExpireDelegationToken(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for ExpireDelegationTokenResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::ExpireDelegationToken(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for ExpireDelegationTokenRequest {
@@ -2578,9 +3370,53 @@ impl crate::protocol::Request for ExpireDelegationTokenRequest {
     type Response = ExpireDelegationTokenResponse;
 }
 
+impl From<DescribeDelegationTokenRequest> for AnyRequest {
+    fn from(m: DescribeDelegationTokenRequest) -> Self {
+        AnyRequest::DescribeDelegationToken(m)
+    }
+}
+
+impl From<DescribeDelegationTokenResponse> for AnyResponse {
+    fn from(m: DescribeDelegationTokenResponse) -> Self {
+        AnyResponse::DescribeDelegationToken(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for DescribeDelegationTokenResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::DescribeDelegationToken(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for DescribeDelegationTokenRequest {
     const API_KEY: ApiKey = ApiKey::DescribeDelegationToken;
     type Response = DescribeDelegationTokenResponse;
+}
+
+impl From<DeleteGroupsRequest> for AnyRequest {
+    fn from(m: DeleteGroupsRequest) -> Self {
+        AnyRequest::DeleteGroups(m)
+    }
+}
+
+impl From<DeleteGroupsResponse> for AnyResponse {
+    fn from(m: DeleteGroupsResponse) -> Self {
+        AnyResponse::DeleteGroups(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for DeleteGroupsResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::DeleteGroups(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for DeleteGroupsRequest {
@@ -2588,9 +3424,53 @@ impl crate::protocol::Request for DeleteGroupsRequest {
     type Response = DeleteGroupsResponse;
 }
 
+impl From<ElectLeadersRequest> for AnyRequest {
+    fn from(m: ElectLeadersRequest) -> Self {
+        AnyRequest::ElectLeaders(m)
+    }
+}
+
+impl From<ElectLeadersResponse> for AnyResponse {
+    fn from(m: ElectLeadersResponse) -> Self {
+        AnyResponse::ElectLeaders(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for ElectLeadersResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::ElectLeaders(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for ElectLeadersRequest {
     const API_KEY: ApiKey = ApiKey::ElectLeaders;
     type Response = ElectLeadersResponse;
+}
+
+impl From<IncrementalAlterConfigsRequest> for AnyRequest {
+    fn from(m: IncrementalAlterConfigsRequest) -> Self {
+        AnyRequest::IncrementalAlterConfigs(m)
+    }
+}
+
+impl From<IncrementalAlterConfigsResponse> for AnyResponse {
+    fn from(m: IncrementalAlterConfigsResponse) -> Self {
+        AnyResponse::IncrementalAlterConfigs(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for IncrementalAlterConfigsResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::IncrementalAlterConfigs(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for IncrementalAlterConfigsRequest {
@@ -2598,9 +3478,53 @@ impl crate::protocol::Request for IncrementalAlterConfigsRequest {
     type Response = IncrementalAlterConfigsResponse;
 }
 
+impl From<AlterPartitionReassignmentsRequest> for AnyRequest {
+    fn from(m: AlterPartitionReassignmentsRequest) -> Self {
+        AnyRequest::AlterPartitionReassignments(m)
+    }
+}
+
+impl From<AlterPartitionReassignmentsResponse> for AnyResponse {
+    fn from(m: AlterPartitionReassignmentsResponse) -> Self {
+        AnyResponse::AlterPartitionReassignments(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for AlterPartitionReassignmentsResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::AlterPartitionReassignments(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for AlterPartitionReassignmentsRequest {
     const API_KEY: ApiKey = ApiKey::AlterPartitionReassignments;
     type Response = AlterPartitionReassignmentsResponse;
+}
+
+impl From<ListPartitionReassignmentsRequest> for AnyRequest {
+    fn from(m: ListPartitionReassignmentsRequest) -> Self {
+        AnyRequest::ListPartitionReassignments(m)
+    }
+}
+
+impl From<ListPartitionReassignmentsResponse> for AnyResponse {
+    fn from(m: ListPartitionReassignmentsResponse) -> Self {
+        AnyResponse::ListPartitionReassignments(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for ListPartitionReassignmentsResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::ListPartitionReassignments(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for ListPartitionReassignmentsRequest {
@@ -2608,9 +3532,53 @@ impl crate::protocol::Request for ListPartitionReassignmentsRequest {
     type Response = ListPartitionReassignmentsResponse;
 }
 
+impl From<OffsetDeleteRequest> for AnyRequest {
+    fn from(m: OffsetDeleteRequest) -> Self {
+        AnyRequest::OffsetDelete(m)
+    }
+}
+
+impl From<OffsetDeleteResponse> for AnyResponse {
+    fn from(m: OffsetDeleteResponse) -> Self {
+        AnyResponse::OffsetDelete(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for OffsetDeleteResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::OffsetDelete(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for OffsetDeleteRequest {
     const API_KEY: ApiKey = ApiKey::OffsetDelete;
     type Response = OffsetDeleteResponse;
+}
+
+impl From<DescribeClientQuotasRequest> for AnyRequest {
+    fn from(m: DescribeClientQuotasRequest) -> Self {
+        AnyRequest::DescribeClientQuotas(m)
+    }
+}
+
+impl From<DescribeClientQuotasResponse> for AnyResponse {
+    fn from(m: DescribeClientQuotasResponse) -> Self {
+        AnyResponse::DescribeClientQuotas(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for DescribeClientQuotasResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::DescribeClientQuotas(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for DescribeClientQuotasRequest {
@@ -2618,9 +3586,53 @@ impl crate::protocol::Request for DescribeClientQuotasRequest {
     type Response = DescribeClientQuotasResponse;
 }
 
+impl From<AlterClientQuotasRequest> for AnyRequest {
+    fn from(m: AlterClientQuotasRequest) -> Self {
+        AnyRequest::AlterClientQuotas(m)
+    }
+}
+
+impl From<AlterClientQuotasResponse> for AnyResponse {
+    fn from(m: AlterClientQuotasResponse) -> Self {
+        AnyResponse::AlterClientQuotas(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for AlterClientQuotasResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::AlterClientQuotas(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for AlterClientQuotasRequest {
     const API_KEY: ApiKey = ApiKey::AlterClientQuotas;
     type Response = AlterClientQuotasResponse;
+}
+
+impl From<DescribeUserScramCredentialsRequest> for AnyRequest {
+    fn from(m: DescribeUserScramCredentialsRequest) -> Self {
+        AnyRequest::DescribeUserScramCredentials(m)
+    }
+}
+
+impl From<DescribeUserScramCredentialsResponse> for AnyResponse {
+    fn from(m: DescribeUserScramCredentialsResponse) -> Self {
+        AnyResponse::DescribeUserScramCredentials(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for DescribeUserScramCredentialsResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::DescribeUserScramCredentials(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for DescribeUserScramCredentialsRequest {
@@ -2628,9 +3640,53 @@ impl crate::protocol::Request for DescribeUserScramCredentialsRequest {
     type Response = DescribeUserScramCredentialsResponse;
 }
 
+impl From<AlterUserScramCredentialsRequest> for AnyRequest {
+    fn from(m: AlterUserScramCredentialsRequest) -> Self {
+        AnyRequest::AlterUserScramCredentials(m)
+    }
+}
+
+impl From<AlterUserScramCredentialsResponse> for AnyResponse {
+    fn from(m: AlterUserScramCredentialsResponse) -> Self {
+        AnyResponse::AlterUserScramCredentials(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for AlterUserScramCredentialsResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::AlterUserScramCredentials(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for AlterUserScramCredentialsRequest {
     const API_KEY: ApiKey = ApiKey::AlterUserScramCredentials;
     type Response = AlterUserScramCredentialsResponse;
+}
+
+impl From<DescribeQuorumRequest> for AnyRequest {
+    fn from(m: DescribeQuorumRequest) -> Self {
+        AnyRequest::DescribeQuorum(m)
+    }
+}
+
+impl From<DescribeQuorumResponse> for AnyResponse {
+    fn from(m: DescribeQuorumResponse) -> Self {
+        AnyResponse::DescribeQuorum(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for DescribeQuorumResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::DescribeQuorum(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for DescribeQuorumRequest {
@@ -2638,9 +3694,53 @@ impl crate::protocol::Request for DescribeQuorumRequest {
     type Response = DescribeQuorumResponse;
 }
 
+impl From<UpdateFeaturesRequest> for AnyRequest {
+    fn from(m: UpdateFeaturesRequest) -> Self {
+        AnyRequest::UpdateFeatures(m)
+    }
+}
+
+impl From<UpdateFeaturesResponse> for AnyResponse {
+    fn from(m: UpdateFeaturesResponse) -> Self {
+        AnyResponse::UpdateFeatures(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for UpdateFeaturesResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::UpdateFeatures(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for UpdateFeaturesRequest {
     const API_KEY: ApiKey = ApiKey::UpdateFeatures;
     type Response = UpdateFeaturesResponse;
+}
+
+impl From<DescribeClusterRequest> for AnyRequest {
+    fn from(m: DescribeClusterRequest) -> Self {
+        AnyRequest::DescribeCluster(m)
+    }
+}
+
+impl From<DescribeClusterResponse> for AnyResponse {
+    fn from(m: DescribeClusterResponse) -> Self {
+        AnyResponse::DescribeCluster(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for DescribeClusterResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::DescribeCluster(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for DescribeClusterRequest {
@@ -2648,9 +3748,53 @@ impl crate::protocol::Request for DescribeClusterRequest {
     type Response = DescribeClusterResponse;
 }
 
+impl From<DescribeProducersRequest> for AnyRequest {
+    fn from(m: DescribeProducersRequest) -> Self {
+        AnyRequest::DescribeProducers(m)
+    }
+}
+
+impl From<DescribeProducersResponse> for AnyResponse {
+    fn from(m: DescribeProducersResponse) -> Self {
+        AnyResponse::DescribeProducers(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for DescribeProducersResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::DescribeProducers(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for DescribeProducersRequest {
     const API_KEY: ApiKey = ApiKey::DescribeProducers;
     type Response = DescribeProducersResponse;
+}
+
+impl From<DescribeTransactionsRequest> for AnyRequest {
+    fn from(m: DescribeTransactionsRequest) -> Self {
+        AnyRequest::DescribeTransactions(m)
+    }
+}
+
+impl From<DescribeTransactionsResponse> for AnyResponse {
+    fn from(m: DescribeTransactionsResponse) -> Self {
+        AnyResponse::DescribeTransactions(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for DescribeTransactionsResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::DescribeTransactions(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for DescribeTransactionsRequest {
@@ -2658,9 +3802,53 @@ impl crate::protocol::Request for DescribeTransactionsRequest {
     type Response = DescribeTransactionsResponse;
 }
 
+impl From<ListTransactionsRequest> for AnyRequest {
+    fn from(m: ListTransactionsRequest) -> Self {
+        AnyRequest::ListTransactions(m)
+    }
+}
+
+impl From<ListTransactionsResponse> for AnyResponse {
+    fn from(m: ListTransactionsResponse) -> Self {
+        AnyResponse::ListTransactions(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for ListTransactionsResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::ListTransactions(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for ListTransactionsRequest {
     const API_KEY: ApiKey = ApiKey::ListTransactions;
     type Response = ListTransactionsResponse;
+}
+
+impl From<ConsumerGroupHeartbeatRequest> for AnyRequest {
+    fn from(m: ConsumerGroupHeartbeatRequest) -> Self {
+        AnyRequest::ConsumerGroupHeartbeat(m)
+    }
+}
+
+impl From<ConsumerGroupHeartbeatResponse> for AnyResponse {
+    fn from(m: ConsumerGroupHeartbeatResponse) -> Self {
+        AnyResponse::ConsumerGroupHeartbeat(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for ConsumerGroupHeartbeatResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::ConsumerGroupHeartbeat(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for ConsumerGroupHeartbeatRequest {
@@ -2668,9 +3856,53 @@ impl crate::protocol::Request for ConsumerGroupHeartbeatRequest {
     type Response = ConsumerGroupHeartbeatResponse;
 }
 
+impl From<ConsumerGroupDescribeRequest> for AnyRequest {
+    fn from(m: ConsumerGroupDescribeRequest) -> Self {
+        AnyRequest::ConsumerGroupDescribe(m)
+    }
+}
+
+impl From<ConsumerGroupDescribeResponse> for AnyResponse {
+    fn from(m: ConsumerGroupDescribeResponse) -> Self {
+        AnyResponse::ConsumerGroupDescribe(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for ConsumerGroupDescribeResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::ConsumerGroupDescribe(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for ConsumerGroupDescribeRequest {
     const API_KEY: ApiKey = ApiKey::ConsumerGroupDescribe;
     type Response = ConsumerGroupDescribeResponse;
+}
+
+impl From<GetTelemetrySubscriptionsRequest> for AnyRequest {
+    fn from(m: GetTelemetrySubscriptionsRequest) -> Self {
+        AnyRequest::GetTelemetrySubscriptions(m)
+    }
+}
+
+impl From<GetTelemetrySubscriptionsResponse> for AnyResponse {
+    fn from(m: GetTelemetrySubscriptionsResponse) -> Self {
+        AnyResponse::GetTelemetrySubscriptions(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for GetTelemetrySubscriptionsResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::GetTelemetrySubscriptions(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for GetTelemetrySubscriptionsRequest {
@@ -2678,9 +3910,53 @@ impl crate::protocol::Request for GetTelemetrySubscriptionsRequest {
     type Response = GetTelemetrySubscriptionsResponse;
 }
 
+impl From<PushTelemetryRequest> for AnyRequest {
+    fn from(m: PushTelemetryRequest) -> Self {
+        AnyRequest::PushTelemetry(m)
+    }
+}
+
+impl From<PushTelemetryResponse> for AnyResponse {
+    fn from(m: PushTelemetryResponse) -> Self {
+        AnyResponse::PushTelemetry(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for PushTelemetryResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::PushTelemetry(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for PushTelemetryRequest {
     const API_KEY: ApiKey = ApiKey::PushTelemetry;
     type Response = PushTelemetryResponse;
+}
+
+impl From<ListClientMetricsResourcesRequest> for AnyRequest {
+    fn from(m: ListClientMetricsResourcesRequest) -> Self {
+        AnyRequest::ListClientMetricsResources(m)
+    }
+}
+
+impl From<ListClientMetricsResourcesResponse> for AnyResponse {
+    fn from(m: ListClientMetricsResourcesResponse) -> Self {
+        AnyResponse::ListClientMetricsResources(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for ListClientMetricsResourcesResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::ListClientMetricsResources(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for ListClientMetricsResourcesRequest {
@@ -2688,9 +3964,53 @@ impl crate::protocol::Request for ListClientMetricsResourcesRequest {
     type Response = ListClientMetricsResourcesResponse;
 }
 
+impl From<DescribeTopicPartitionsRequest> for AnyRequest {
+    fn from(m: DescribeTopicPartitionsRequest) -> Self {
+        AnyRequest::DescribeTopicPartitions(m)
+    }
+}
+
+impl From<DescribeTopicPartitionsResponse> for AnyResponse {
+    fn from(m: DescribeTopicPartitionsResponse) -> Self {
+        AnyResponse::DescribeTopicPartitions(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for DescribeTopicPartitionsResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::DescribeTopicPartitions(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for DescribeTopicPartitionsRequest {
     const API_KEY: ApiKey = ApiKey::DescribeTopicPartitions;
     type Response = DescribeTopicPartitionsResponse;
+}
+
+impl From<ShareGroupHeartbeatRequest> for AnyRequest {
+    fn from(m: ShareGroupHeartbeatRequest) -> Self {
+        AnyRequest::ShareGroupHeartbeat(m)
+    }
+}
+
+impl From<ShareGroupHeartbeatResponse> for AnyResponse {
+    fn from(m: ShareGroupHeartbeatResponse) -> Self {
+        AnyResponse::ShareGroupHeartbeat(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for ShareGroupHeartbeatResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::ShareGroupHeartbeat(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for ShareGroupHeartbeatRequest {
@@ -2698,14 +4018,80 @@ impl crate::protocol::Request for ShareGroupHeartbeatRequest {
     type Response = ShareGroupHeartbeatResponse;
 }
 
+impl From<ShareGroupDescribeRequest> for AnyRequest {
+    fn from(m: ShareGroupDescribeRequest) -> Self {
+        AnyRequest::ShareGroupDescribe(m)
+    }
+}
+
+impl From<ShareGroupDescribeResponse> for AnyResponse {
+    fn from(m: ShareGroupDescribeResponse) -> Self {
+        AnyResponse::ShareGroupDescribe(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for ShareGroupDescribeResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::ShareGroupDescribe(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for ShareGroupDescribeRequest {
     const API_KEY: ApiKey = ApiKey::ShareGroupDescribe;
     type Response = ShareGroupDescribeResponse;
 }
 
+impl From<ShareFetchRequest> for AnyRequest {
+    fn from(m: ShareFetchRequest) -> Self {
+        AnyRequest::ShareFetch(m)
+    }
+}
+
+impl From<ShareFetchResponse> for AnyResponse {
+    fn from(m: ShareFetchResponse) -> Self {
+        AnyResponse::ShareFetch(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for ShareFetchResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::ShareFetch(r) => Ok(r),
+            other => Err(other),
+        }
+    }
+}
+
 impl crate::protocol::Request for ShareFetchRequest {
     const API_KEY: ApiKey = ApiKey::ShareFetch;
     type Response = ShareFetchResponse;
+}
+
+impl From<ShareAcknowledgeRequest> for AnyRequest {
+    fn from(m: ShareAcknowledgeRequest) -> Self {
+        AnyRequest::ShareAcknowledge(m)
+    }
+}
+
+impl From<ShareAcknowledgeResponse> for AnyResponse {
+    fn from(m: ShareAcknowledgeResponse) -> Self {
+        AnyResponse::ShareAcknowledge(m)
+    }
+}
+
+impl TryFrom<AnyResponse> for ShareAcknowledgeResponse {
+    type Error = AnyResponse;
+    fn try_from(m: AnyResponse) -> Result<Self, AnyResponse> {
+        match m {
+            AnyResponse::ShareAcknowledge(r) => Ok(r),
+            other => Err(other),
+        }
+    }
 }
 
 impl crate::protocol::Request for ShareAcknowledgeRequest {

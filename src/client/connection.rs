@@ -1,0 +1,186 @@
+//! One connection to one broker: its negotiation state, the bytes waiting to
+//! be written, the frames being reassembled from what arrives, and the
+//! requests in flight, matched to responses by correlation id.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::error::ConnectionError;
+use super::io::{ConnectionId, RequestId};
+use super::versions::ApiVersionTable;
+use crate::protocol::ApiKey;
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ConnState {
+    /// TCP connect asked of the driver; gives up at the deadline.
+    Connecting { deadline: Instant },
+    /// ApiVersions sent at `version` (3, then 0 as the fallback).
+    Negotiating { version: i16 },
+    /// Versions known; requests flow.
+    Ready,
+}
+
+/// Who is waiting for a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// A user request submitted with `Client::send`.
+    User(RequestId),
+    /// The client's own Metadata request; `all_topics` as asked.
+    Metadata { all_topics: bool },
+    /// Version negotiation.
+    ApiVersions,
+}
+
+/// A request written to the connection and not yet answered.
+#[derive(Debug, Clone)]
+pub(crate) struct InFlight {
+    pub correlation_id: i32,
+    pub api_key: ApiKey,
+    pub version: i16,
+    pub purpose: Purpose,
+    pub deadline: Instant,
+}
+
+/// One broker connection.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    pub id: ConnectionId,
+    /// Node id, or -1 while it is a bootstrap connection.
+    pub broker: i32,
+    pub address: String,
+    pub state: ConnState,
+    pub versions: ApiVersionTable,
+    pub in_flight: VecDeque<InFlight>,
+    /// Encoded requests not yet handed to the driver; coalesced into one
+    /// write per poll.
+    pub outgoing: BytesMut,
+    read_buf: BytesMut,
+    next_correlation_id: i32,
+    pub closing: bool,
+}
+
+/// A complete response frame: correlation id, then the rest of the frame.
+pub(crate) struct Frame {
+    pub correlation_id: i32,
+    /// The frame after the size prefix (header included).
+    pub data: Bytes,
+}
+
+impl Connection {
+    pub fn new(id: ConnectionId, broker: i32, address: String, deadline: Instant) -> Self {
+        Connection {
+            id,
+            broker,
+            address,
+            state: ConnState::Connecting { deadline },
+            versions: ApiVersionTable::new(),
+            in_flight: VecDeque::new(),
+            outgoing: BytesMut::new(),
+            read_buf: BytesMut::new(),
+            next_correlation_id: 1,
+            closing: false,
+        }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.state == ConnState::Ready && !self.closing
+    }
+
+    /// Correlation ids count up per connection from 1: deterministic, and
+    /// a response must answer the oldest request in flight (Kafka answers
+    /// in order on a connection).
+    pub fn take_correlation_id(&mut self) -> i32 {
+        let id = self.next_correlation_id;
+        self.next_correlation_id = self.next_correlation_id.wrapping_add(1).max(1);
+        id
+    }
+
+    /// Appends received bytes and splits off every complete frame.
+    pub fn receive(
+        &mut self,
+        data: &[u8],
+        max_frame: usize,
+    ) -> Result<Vec<Frame>, ConnectionError> {
+        self.read_buf.extend_from_slice(data);
+        let mut frames = Vec::new();
+        loop {
+            if self.read_buf.len() < 4 {
+                break;
+            }
+            let size = i32::from_be_bytes([
+                self.read_buf[0],
+                self.read_buf[1],
+                self.read_buf[2],
+                self.read_buf[3],
+            ]);
+            // A response holds at least its correlation id.
+            if size < 4 || size as usize > max_frame {
+                return Err(ConnectionError::FrameTooLarge {
+                    address: self.address.clone(),
+                    size: i64::from(size),
+                    limit: max_frame,
+                });
+            }
+            let size = size as usize;
+            if self.read_buf.len() < 4 + size {
+                break;
+            }
+            self.read_buf.advance(4);
+            let data = self.read_buf.split_to(size).freeze();
+            let correlation_id = i32::from_be_bytes([data[0], data[1], data[2], data[3]]);
+            frames.push(Frame {
+                correlation_id,
+                data,
+            });
+        }
+        Ok(frames)
+    }
+
+    /// The earliest deadline among the requests in flight or the connect.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let connect = match self.state {
+            ConnState::Connecting { deadline } => Some(deadline),
+            _ => None,
+        };
+        let requests = self.in_flight.iter().map(|r| r.deadline).min();
+        match (connect, requests) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn() -> Connection {
+        Connection::new(ConnectionId(1), 1, "h:1".into(), Instant::now())
+    }
+
+    #[test]
+    fn frames_split_across_reads_are_reassembled() {
+        let mut c = conn();
+        let frame = [0, 0, 0, 6, 0, 0, 0, 9, 0xaa, 0xbb];
+        assert!(c.receive(&frame[..3], 100).unwrap().is_empty());
+        assert!(c.receive(&frame[3..7], 100).unwrap().is_empty());
+        let frames = c.receive(&frame[7..], 100).unwrap();
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0].correlation_id, 9);
+        assert_eq!(&frames[0].data[4..], &[0xaa, 0xbb]);
+    }
+
+    #[test]
+    fn oversized_and_negative_frames_are_errors() {
+        let mut c = conn();
+        assert!(matches!(
+            c.receive(&[0x7f, 0xff, 0xff, 0xff], 1024),
+            Err(ConnectionError::FrameTooLarge { .. })
+        ));
+        let mut c = conn();
+        assert!(c.receive(&[0xff, 0xff, 0xff, 0xff], 1024).is_err());
+    }
+}

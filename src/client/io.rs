@@ -1,0 +1,71 @@
+//! What the core asks of its driver, and what it tells its user.
+
+use bytes::Bytes;
+
+use super::error::{ConnectionError, RequestError};
+use crate::protocol::{AnyResponse, ApiKey};
+
+/// A connection, named by the core. The driver maps it to a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectionId(pub u64);
+
+/// A request, named by the core when it is submitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub u64);
+
+/// IO the driver must do for the core.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Io {
+    /// Open a TCP connection; answer with `handle_connected` or
+    /// `handle_disconnected`.
+    Connect {
+        conn: ConnectionId,
+        host: String,
+        port: u16,
+    },
+    /// Write these bytes, in order, on the connection.
+    Send { conn: ConnectionId, data: Bytes },
+    /// Close the connection; no `handle_disconnected` is expected.
+    Close { conn: ConnectionId },
+}
+
+/// Which broker a request goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Any broker; the least loaded connected one is preferred.
+    AnyBroker,
+    /// The broker with this node id.
+    Broker(i32),
+    /// The cluster's controller, from the latest metadata.
+    Controller,
+}
+
+/// A decoded response and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    pub api_key: ApiKey,
+    pub version: i16,
+    /// The broker's node id (-1 for a bootstrap connection).
+    pub broker: i32,
+    /// `None` when the request expects no response (Produce with acks=0):
+    /// the request completed when it was written.
+    pub body: Option<AnyResponse>,
+}
+
+/// What the core reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A request submitted with `Client::send` finished.
+    Response {
+        id: RequestId,
+        result: Result<Response, RequestError>,
+    },
+    /// The cluster metadata changed (brokers, topics or leaders).
+    MetadataUpdated,
+    /// A connection is ready: versions negotiated.
+    BrokerReady { broker: i32, address: String },
+    /// A connection was lost or dropped; the client reconnects on demand.
+    ConnectionLost { broker: i32, error: ConnectionError },
+    /// `close()` finished: every connection is closed.
+    Closed,
+}

@@ -1,0 +1,19 @@
+//! The client core: connections, version negotiation, metadata and request
+//! routing, as a state machine with no IO (see [`Client`]).
+
+mod config;
+mod connection;
+mod error;
+mod io;
+mod machine;
+mod metadata;
+mod rng;
+mod versions;
+
+pub use config::ClientConfig;
+pub use error::{ConnectionError, RequestError};
+pub use io::{ConnectionId, Event, Io, RequestId, Response, Target};
+pub use machine::{Client, RequestOptions};
+pub use metadata::{BrokerAddress, ClusterMetadata, PartitionMetadata, TopicMetadata};
+pub use rng::Rng;
+pub use versions::ApiVersionTable;
