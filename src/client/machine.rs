@@ -95,7 +95,7 @@ struct Queued {
 enum Payload {
     User {
         id: RequestId,
-        request: AnyRequest,
+        request: Box<AnyRequest>,
     },
     /// The client's own Metadata request: `None` is every topic.
     Metadata {
@@ -312,7 +312,10 @@ impl Client {
             return id;
         }
         self.queue.push_back(Queued {
-            payload: Payload::User { id, request },
+            payload: Payload::User {
+                id,
+                request: Box::new(request),
+            },
             target,
             versions: options.versions,
             deadline: now + options.timeout.unwrap_or(self.config.request_timeout),
@@ -434,6 +437,7 @@ impl Client {
             Ok(body) => {
                 match request.purpose {
                     Purpose::Metadata { all_topics } => {
+                        self.metadata_pending = false;
                         if let AnyResponse::Metadata(m) = &body {
                             self.apply_metadata(m, all_topics, now);
                         }

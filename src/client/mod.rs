@@ -10,6 +10,9 @@ mod metadata;
 mod rng;
 mod versions;
 
+#[cfg(test)]
+mod tests;
+
 pub use config::ClientConfig;
 pub use error::{ConnectionError, RequestError};
 pub use io::{ConnectionId, Event, Io, RequestId, Response, Target};

@@ -52,6 +52,9 @@ mod tests {
         );
         assert!(ErrorCode::NOT_LEADER_OR_FOLLOWER.is_retriable());
         assert!(!ErrorCode::TOPIC_AUTHORIZATION_FAILED.is_retriable());
-        assert_eq!(format!("{:?}", ErrorCode(9999)), "UNKNOWN_ERROR_CODE (9999)");
+        assert_eq!(
+            format!("{:?}", ErrorCode(9999)),
+            "UNKNOWN_ERROR_CODE (9999)"
+        );
     }
 }

@@ -61,6 +61,19 @@ pub fn encode_response<M: Message>(
     correlation_id: i32,
     body: &M,
 ) -> Result<(), EncodeError> {
+    encode_response_with(buf, api_key, api_version, correlation_id, |b| {
+        body.encode(b, api_version)
+    })
+}
+
+/// Like [`encode_response`], with the body written by `write_body`.
+pub fn encode_response_with(
+    buf: &mut BytesMut,
+    api_key: ApiKey,
+    api_version: i16,
+    correlation_id: i32,
+    write_body: impl FnOnce(&mut BytesMut) -> Result<(), EncodeError>,
+) -> Result<(), EncodeError> {
     let start = buf.len();
     buf.put_i32(0);
     let header = ResponseHeader {
@@ -68,7 +81,7 @@ pub fn encode_response<M: Message>(
         unknown_tagged_fields: Vec::new(),
     };
     header.encode(buf, api_key.response_header_version(api_version))?;
-    body.encode(buf, api_version)?;
+    write_body(buf)?;
     let size = (buf.len() - start - 4) as i32;
     buf[start..start + 4].copy_from_slice(&size.to_be_bytes());
     Ok(())

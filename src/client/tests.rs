@@ -1,0 +1,530 @@
+//! Deterministic tests of the client core alone: scripted brokers answer
+//! the frames the client writes, on a clock the test moves by hand. No
+//! sockets, no sleeps.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+use super::*;
+use crate::protocol::frame::{decode_request, encode_response_with};
+use crate::protocol::messages::api_versions_response::ApiVersion;
+use crate::protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use crate::protocol::messages::{
+    ApiVersionsResponse, ListGroupsRequest, ListGroupsResponse, MetadataResponse, RequestHeader,
+};
+use crate::protocol::{AnyRequest, AnyResponse, ApiKey, ErrorCode};
+
+/// How a scripted broker answers one request.
+enum Reply {
+    Respond(AnyResponse),
+    /// Write these raw bytes (a whole frame, size prefix included).
+    Raw(Vec<u8>),
+    /// Hang up.
+    Close,
+    /// Say nothing.
+    Silence,
+}
+
+type Responder = Box<dyn FnMut(&str, &RequestHeader, &AnyRequest) -> Reply>;
+
+/// The client, a clock, and scripted brokers by address.
+struct Harness {
+    client: Client,
+    now: Instant,
+    /// Connections the driver opened: id -> address.
+    open: BTreeMap<ConnectionId, String>,
+    /// Addresses that refuse connections.
+    refused: Vec<String>,
+    responder: Responder,
+    /// Every request the brokers saw: (address, api key, version).
+    seen: Vec<(String, ApiKey, i16)>,
+    events: Vec<Event>,
+}
+
+impl Harness {
+    fn new(bootstrap: &[&str], responder: Responder) -> Self {
+        let now = Instant::now();
+        let config = ClientConfig::new(bootstrap.iter().copied())
+            .with_request_timeout(Duration::from_secs(5))
+            .with_seed(42);
+        Harness {
+            client: Client::new(config, now),
+            now,
+            open: BTreeMap::new(),
+            refused: Vec::new(),
+            responder,
+            seen: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Carries out IO until nothing moves.
+    fn run(&mut self) {
+        for _ in 0..1000 {
+            let Some(io) = self.client.poll_io() else {
+                break;
+            };
+            match io {
+                Io::Connect { conn, host, port } => {
+                    let address = format!("{host}:{port}");
+                    if self.refused.contains(&address) {
+                        self.client.handle_disconnected(conn, "refused", self.now);
+                    } else {
+                        self.open.insert(conn, address);
+                        self.client.handle_connected(conn, self.now);
+                    }
+                }
+                Io::Send { conn, data } => self.serve(conn, data),
+                Io::Close { conn } => {
+                    self.open.remove(&conn);
+                }
+            }
+        }
+        while let Some(e) = self.client.poll_event() {
+            self.events.push(e);
+        }
+    }
+
+    fn serve(&mut self, conn: ConnectionId, mut data: Bytes) {
+        let Some(address) = self.open.get(&conn).cloned() else {
+            return;
+        };
+        while data.len() >= 4 {
+            let size = i32::from_be_bytes([data[0], data[1], data[2], data[3]]) as usize;
+            let frame = data.slice(4..4 + size);
+            data = data.slice(4 + size..);
+            let (header, request) = decode_request(frame).expect("client frames decode");
+            let api = request.api_key();
+            self.seen
+                .push((address.clone(), api, header.request_api_version));
+            match (self.responder)(&address, &header, &request) {
+                Reply::Respond(body) => {
+                    let mut out = BytesMut::new();
+                    let version = header.request_api_version;
+                    let correlation_id = header.correlation_id;
+                    write_response(&mut out, api, version, correlation_id, &body);
+                    self.client.handle_received(conn, &out, self.now);
+                }
+                Reply::Raw(bytes) => self.client.handle_received(conn, &bytes, self.now),
+                Reply::Close => {
+                    self.open.remove(&conn);
+                    self.client
+                        .handle_disconnected(conn, "closed by peer", self.now);
+                    return;
+                }
+                Reply::Silence => {}
+            }
+        }
+    }
+
+    fn advance(&mut self, by: Duration) {
+        self.now += by;
+        self.client.handle_timeout(self.now);
+        self.run();
+    }
+
+    fn responses(&self) -> Vec<&Result<Response, RequestError>> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Response { result, .. } => Some(result),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn write_response(out: &mut BytesMut, api: ApiKey, version: i16, cid: i32, body: &AnyResponse) {
+    encode_response_with(out, api, version, cid, |b| body.encode(b, version)).expect("encodes");
+}
+
+fn api_versions(ranges: &[(ApiKey, i16, i16)]) -> AnyResponse {
+    AnyResponse::ApiVersions(ApiVersionsResponse {
+        api_keys: ranges
+            .iter()
+            .map(|(k, min, max)| ApiVersion {
+                api_key: k.key(),
+                min_version: *min,
+                max_version: *max,
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    })
+}
+
+fn modern_versions() -> AnyResponse {
+    api_versions(&[
+        (ApiKey::ApiVersions, 0, 4),
+        (ApiKey::Metadata, 0, 12),
+        (ApiKey::ListGroups, 0, 5),
+        (ApiKey::Produce, 3, 11),
+    ])
+}
+
+/// Two brokers, ids 1 and 2, on "b1:9092" and "b2:9092"; topic "t" with
+/// partition 0 led by `leader`.
+fn metadata(leader: i32) -> AnyResponse {
+    AnyResponse::Metadata(MetadataResponse {
+        brokers: [(1, "b1"), (2, "b2")]
+            .iter()
+            .map(|(id, host)| MetadataResponseBroker {
+                node_id: *id,
+                host: host.to_string(),
+                port: 9092,
+                ..Default::default()
+            })
+            .collect(),
+        controller_id: 1,
+        topics: vec![MetadataResponseTopic {
+            name: Some("t".into()),
+            partitions: vec![MetadataResponsePartition {
+                partition_index: 0,
+                leader_id: leader,
+                replica_nodes: vec![1, 2],
+                isr_nodes: vec![1, 2],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    })
+}
+
+/// A well-behaved modern cluster.
+fn modern_cluster() -> Responder {
+    Box::new(|_, _, request| match request {
+        AnyRequest::ApiVersions(_) => Reply::Respond(modern_versions()),
+        AnyRequest::Metadata(_) => Reply::Respond(metadata(2)),
+        AnyRequest::ListGroups(_) => {
+            Reply::Respond(AnyResponse::ListGroups(ListGroupsResponse::default()))
+        }
+        _ => Reply::Silence,
+    })
+}
+
+#[test]
+fn bootstrap_skips_a_dead_address_and_discovers_every_broker() {
+    let mut h = Harness::new(&["dead:1", "b1:9092"], modern_cluster());
+    h.refused.push("dead:1".into());
+    h.run();
+    // The first attempt went to the dead address; then the second one.
+    assert!(h.client.has_metadata(), "events: {:?}", h.events);
+    let brokers: Vec<i32> = h.client.metadata().brokers.keys().copied().collect();
+    assert_eq!(brokers, vec![1, 2]);
+    assert_eq!(h.client.metadata().leader("t", 0), Some(2));
+    assert_eq!(h.seen[0], ("b1:9092".into(), ApiKey::ApiVersions, 3));
+    assert_eq!(h.seen[1], ("b1:9092".into(), ApiKey::Metadata, 12));
+    assert!(h.events.iter().any(|e| matches!(
+        e,
+        Event::ConnectionLost {
+            error: ConnectionError::ConnectFailed { .. },
+            ..
+        }
+    )));
+}
+
+#[test]
+fn requests_go_to_their_broker_at_the_highest_common_version() {
+    let mut h = Harness::new(&["b1:9092"], modern_cluster());
+    h.run();
+    let now = h.now;
+    let id = h
+        .client
+        .send(Target::Broker(2), ListGroupsRequest::default(), now);
+    h.run();
+    assert_eq!(
+        h.seen.last(),
+        Some(&("b2:9092".into(), ApiKey::ListGroups, 5))
+    );
+    let got = h.events.iter().find_map(|e| match e {
+        Event::Response { id: rid, result } if *rid == id => Some(result.clone()),
+        _ => None,
+    });
+    let response = got.expect("a response event").expect("a response");
+    assert_eq!(response.broker, 2);
+    assert!(matches!(response.body, Some(AnyResponse::ListGroups(_))));
+    let table = h
+        .client
+        .broker_versions(2)
+        .expect("negotiated with broker 2");
+    assert_eq!(table.get(ApiKey::Metadata.key()).map(|r| r.max), Some(12));
+}
+
+#[test]
+fn unsupported_api_versions_v3_falls_back_to_v0() {
+    let responder: Responder = Box::new(|_, header, request| match request {
+        AnyRequest::ApiVersions(_) if header.request_api_version == 3 => {
+            Reply::Respond(AnyResponse::ApiVersions(ApiVersionsResponse {
+                error_code: ErrorCode::UNSUPPORTED_VERSION.0,
+                ..Default::default()
+            }))
+        }
+        AnyRequest::ApiVersions(_) => Reply::Respond(api_versions(&[
+            (ApiKey::ApiVersions, 0, 2),
+            (ApiKey::Metadata, 0, 5),
+        ])),
+        AnyRequest::Metadata(_) => Reply::Respond(metadata(1)),
+        _ => Reply::Silence,
+    });
+    let mut h = Harness::new(&["b1:9092"], responder);
+    h.run();
+    let versions: Vec<_> = h.seen.iter().map(|(_, k, v)| (*k, *v)).collect();
+    assert_eq!(
+        &versions[..3],
+        &[
+            (ApiKey::ApiVersions, 3),
+            (ApiKey::ApiVersions, 0),
+            (ApiKey::Metadata, 5)
+        ]
+    );
+    assert!(h.client.has_metadata());
+}
+
+#[test]
+fn an_undecodable_api_versions_v3_answer_falls_back_to_v0() {
+    // librdkafka's mock cluster answers v3 in an encoding of its own.
+    let responder: Responder = Box::new(|_, header, request| match request {
+        AnyRequest::ApiVersions(_) if header.request_api_version == 3 => {
+            let cid = header.correlation_id.to_be_bytes();
+            let mut frame = vec![0, 0, 0, 7];
+            frame.extend(cid);
+            frame.extend([0, 35, 0xff]);
+            Reply::Raw(frame)
+        }
+        AnyRequest::ApiVersions(_) => Reply::Respond(api_versions(&[(ApiKey::Metadata, 0, 9)])),
+        AnyRequest::Metadata(_) => Reply::Respond(metadata(1)),
+        _ => Reply::Silence,
+    });
+    let mut h = Harness::new(&["b1:9092"], responder);
+    h.run();
+    assert!(h.client.has_metadata(), "events: {:?}", h.events);
+    assert_eq!(h.seen[1].1, ApiKey::ApiVersions);
+    assert_eq!(h.seen[1].2, 0);
+    assert_eq!(h.seen[2], ("b1:9092".into(), ApiKey::Metadata, 9));
+}
+
+#[test]
+fn a_broker_that_hangs_up_on_api_versions_gets_the_0_8_2_versions() {
+    let responder: Responder = Box::new(|_, _, request| match request {
+        AnyRequest::ApiVersions(_) => Reply::Close,
+        AnyRequest::Metadata(_) => Reply::Respond(metadata(1)),
+        _ => Reply::Silence,
+    });
+    let mut h = Harness::new(&["b1:9092"], responder);
+    h.run();
+    // Reconnect after the backoff.
+    h.advance(Duration::from_secs(1));
+    assert!(h.client.has_metadata(), "events: {:?}", h.events);
+    let after_hangup: Vec<_> = h.seen.iter().skip(1).map(|(_, k, v)| (*k, *v)).collect();
+    assert_eq!(after_hangup[0], (ApiKey::Metadata, 0));
+    assert!(!after_hangup.iter().any(|(k, _)| *k == ApiKey::ApiVersions));
+    let table = h.client.broker_versions(1).expect("ready");
+    assert_eq!(table, &ApiVersionTable::kafka_0_8_2());
+}
+
+#[test]
+fn garbage_drops_only_that_connection() {
+    let responder: Responder = Box::new(|address, header, request| match request {
+        AnyRequest::ApiVersions(_) => Reply::Respond(modern_versions()),
+        AnyRequest::Metadata(_) => Reply::Respond(metadata(1)),
+        AnyRequest::ListGroups(_) if address == "b2:9092" => {
+            // A frame of the right size holding nonsense for the body.
+            let mut frame = vec![0, 0, 0, 9];
+            frame.extend(header.correlation_id.to_be_bytes());
+            frame.extend([0xff, 0xff, 0xff, 0xff, 0xff]);
+            Reply::Raw(frame)
+        }
+        AnyRequest::ListGroups(_) => {
+            Reply::Respond(AnyResponse::ListGroups(ListGroupsResponse::default()))
+        }
+        _ => Reply::Silence,
+    });
+    let mut h = Harness::new(&["b1:9092"], responder);
+    h.run();
+    let now = h.now;
+    let to_garbage = h
+        .client
+        .send(Target::Broker(2), ListGroupsRequest::default(), now);
+    let to_good = h
+        .client
+        .send(Target::Broker(1), ListGroupsRequest::default(), now);
+    h.run();
+    let result_of = |id: RequestId| {
+        h.events.iter().find_map(|e| match e {
+            Event::Response { id: rid, result } if *rid == id => Some(result.clone()),
+            _ => None,
+        })
+    };
+    let results = [
+        result_of(to_garbage).expect("answered"),
+        result_of(to_good).expect("answered"),
+    ];
+    assert!(matches!(
+        &results[0],
+        Err(RequestError::Disconnected(ConnectionError::Undecodable {
+            api: ApiKey::ListGroups,
+            ..
+        }))
+    ));
+    assert!(results[1].is_ok());
+    assert!(h.events.iter().any(|e| matches!(
+        e,
+        Event::ConnectionLost {
+            broker: 2,
+            error: ConnectionError::Undecodable { .. }
+        }
+    )));
+}
+
+#[test]
+fn an_oversized_frame_drops_the_connection_with_a_typed_error() {
+    let responder: Responder = Box::new(|_, _, request| match request {
+        AnyRequest::ApiVersions(_) => Reply::Raw(vec![0x7f, 0xff, 0xff, 0xff, 0, 0]),
+        _ => Reply::Silence,
+    });
+    let mut h = Harness::new(&["b1:9092"], responder);
+    h.run();
+    assert!(h.events.iter().any(|e| matches!(
+        e,
+        Event::ConnectionLost {
+            error: ConnectionError::FrameTooLarge {
+                size: 2147483647,
+                ..
+            },
+            ..
+        }
+    )));
+    assert!(h.open.is_empty(), "the connection was closed");
+}
+
+#[test]
+fn an_unknown_correlation_id_drops_the_connection() {
+    let responder: Responder = Box::new(|_, header, request| match request {
+        AnyRequest::ApiVersions(_) => {
+            let mut out = BytesMut::new();
+            let body = modern_versions();
+            write_response(
+                &mut out,
+                ApiKey::ApiVersions,
+                3,
+                header.correlation_id + 100,
+                &body,
+            );
+            Reply::Raw(out.to_vec())
+        }
+        _ => Reply::Silence,
+    });
+    let mut h = Harness::new(&["b1:9092"], responder);
+    h.run();
+    assert!(h.events.iter().any(|e| matches!(
+        e,
+        Event::ConnectionLost {
+            error: ConnectionError::UnexpectedCorrelationId {
+                got: 101,
+                expected: Some(1),
+                ..
+            },
+            ..
+        }
+    )));
+}
+
+#[test]
+fn a_silent_broker_times_requests_out_and_the_connection_is_dropped() {
+    let responder: Responder = Box::new(|address, _, request| match request {
+        AnyRequest::ApiVersions(_) => Reply::Respond(modern_versions()),
+        AnyRequest::Metadata(_) => Reply::Respond(metadata(1)),
+        AnyRequest::ListGroups(_) if address == "b2:9092" => Reply::Silence,
+        _ => Reply::Silence,
+    });
+    let mut h = Harness::new(&["b1:9092"], responder);
+    h.run();
+    let now = h.now;
+    h.client
+        .send(Target::Broker(2), ListGroupsRequest::default(), now);
+    h.run();
+    assert!(h.responses().is_empty());
+    let deadline = h.client.poll_timeout().expect("a deadline");
+    assert_eq!(deadline, now + Duration::from_secs(5));
+    h.advance(Duration::from_secs(5));
+    assert!(matches!(h.responses()[..], [Err(RequestError::Timeout)]));
+    assert!(!h.open.values().any(|a| a == "b2:9092"));
+}
+
+#[test]
+fn reconnect_backoff_grows_and_is_the_same_for_the_same_seed() {
+    fn attempts() -> Vec<Duration> {
+        let mut h = Harness::new(&["b1:9092"], modern_cluster());
+        h.refused.push("b1:9092".into());
+        h.run();
+        let start = h.now;
+        let mut times = Vec::new();
+        for _ in 0..6 {
+            let next = h.client.poll_timeout().expect("a retry is scheduled");
+            h.advance(next - h.now);
+            times.push(h.now - start);
+        }
+        times
+    }
+    let a = attempts();
+    assert_eq!(a, attempts());
+    let gaps: Vec<Duration> = a.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        gaps.windows(2).all(|w| w[1] > w[0]),
+        "backoff grows: {gaps:?}"
+    );
+}
+
+#[test]
+fn close_finishes_in_flight_requests_then_closes_every_connection() {
+    let mut h = Harness::new(&["b1:9092"], modern_cluster());
+    h.run();
+    let now = h.now;
+    h.client
+        .send(Target::Broker(1), ListGroupsRequest::default(), now);
+    h.client.close(now);
+    h.run();
+    assert!(h.responses()[0].is_ok());
+    assert!(matches!(h.events.last(), Some(Event::Closed)));
+    assert!(h.open.is_empty());
+    let later = h
+        .client
+        .send(Target::Broker(1), ListGroupsRequest::default(), now);
+    assert!(matches!(
+        h.client.poll_event(),
+        Some(Event::Response { id, result: Err(RequestError::Closing) }) if id == later
+    ));
+}
+
+#[test]
+fn leader_changes_are_followed_after_a_refresh() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let leader = Rc::new(Cell::new(1));
+    let l = leader.clone();
+    let responder: Responder = Box::new(move |_, _, request| match request {
+        AnyRequest::ApiVersions(_) => Reply::Respond(modern_versions()),
+        AnyRequest::Metadata(_) => Reply::Respond(metadata(l.get())),
+        _ => Reply::Silence,
+    });
+    let mut h = Harness::new(&["b1:9092"], responder);
+    h.run();
+    assert_eq!(h.client.metadata().leader("t", 0), Some(1));
+    leader.set(2);
+    let now = h.now;
+    h.client.refresh_metadata(now);
+    h.run();
+    assert_eq!(h.client.metadata().leader("t", 0), Some(2));
+    assert!(
+        h.events
+            .iter()
+            .filter(|e| **e == Event::MetadataUpdated)
+            .count()
+            >= 2
+    );
+}
