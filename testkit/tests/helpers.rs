@@ -1,0 +1,56 @@
+//! unique_name, free_port, run_python, kcat.
+
+use std::collections::HashSet;
+use std::net::TcpListener;
+
+use kafkite_testkit::{ensure_kcat, free_port, kcat, python, run_python, unique_name};
+
+#[test]
+fn unique_names_differ_and_are_legal_topic_names() {
+    let names: HashSet<String> = (0..1000).map(|_| unique_name("t")).collect();
+    assert_eq!(names.len(), 1000);
+    for n in &names {
+        assert!(n.starts_with(&format!("t-{}-", std::process::id())), "{n}");
+        assert!(
+            n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+            "{n}"
+        );
+    }
+}
+
+#[test]
+fn free_port_can_be_bound() {
+    let port = free_port().expect("free port");
+    TcpListener::bind(("127.0.0.1", port)).expect("bind the free port");
+}
+
+#[test]
+fn run_python_returns_stdout_and_fails_with_stderr() {
+    let out = run_python(
+        "import sys, confluent_kafka; print(sys.argv[1], confluent_kafka.libversion()[0])",
+        ["hello"],
+    )
+    .expect("python snippet");
+    assert!(out.starts_with("hello 2.16"), "{out:?}");
+    assert!(python().is_file());
+
+    let err = run_python(
+        "import sys; sys.stderr.write('boom here\\n'); sys.exit(3)",
+        [""; 0],
+    )
+    .expect_err("non-zero exit");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("boom here") && msg.contains("exit status: 3"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn kcat_runs_on_librdkafka_2_16() {
+    ensure_kcat().expect("kcat installed");
+    let out = kcat().arg("-V").output().expect("run kcat");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("librdkafka 2.16"), "{text}");
+}
