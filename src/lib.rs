@@ -4,6 +4,8 @@
 //! the client, producer and consumer state machines. It never opens a socket,
 //! reads a clock or spawns a thread; the runtime crates do that.
 
+pub mod admin;
 pub mod client;
+pub mod producer;
 pub mod protocol;
 pub mod records;
