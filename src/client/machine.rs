@@ -51,6 +51,8 @@ pub struct Client {
     /// When to ask for metadata next (periodic, or soon after an error).
     metadata_due: Option<Instant>,
     metadata_pending: bool,
+    /// Counts metadata answers applied, changed or not.
+    metadata_generation: u64,
     /// Topics whose metadata the user asked for.
     wanted_topics: BTreeSet<String>,
     /// Per broker address: its connection, backoff and legacy flag.
@@ -98,9 +100,7 @@ enum Payload {
         request: Box<AnyRequest>,
     },
     /// The client's own Metadata request: `None` is every topic.
-    Metadata {
-        topics: Option<Vec<String>>,
-    },
+    Metadata { topics: Option<Vec<String>> },
 }
 
 /// Per-request options for [`Client::send_with`].
@@ -136,6 +136,7 @@ impl Client {
             metadata_updated_at: None,
             metadata_due: Some(now),
             metadata_pending: false,
+            metadata_generation: 0,
             wanted_topics: BTreeSet::new(),
             links: BTreeMap::new(),
             next_bootstrap: 0,
@@ -386,6 +387,12 @@ impl Client {
         &self.metadata
     }
 
+    /// How many metadata answers have been applied: lets a caller that asked
+    /// for a topic tell "not answered yet" from "answered: no such topic".
+    pub fn metadata_generation(&self) -> u64 {
+        self.metadata_generation
+    }
+
     /// Whether the first metadata has arrived.
     pub fn has_metadata(&self) -> bool {
         self.metadata_updated_at.is_some()
@@ -573,6 +580,7 @@ impl Client {
     ) {
         let changed = self.metadata.apply(response, all_topics);
         self.metadata_updated_at = Some(now);
+        self.metadata_generation += 1;
         // Name each connection and link after the broker at its address, so
         // a bootstrap connection to a broker becomes that broker's.
         for b in self.metadata.brokers.values() {

@@ -11,6 +11,8 @@ mod rng;
 mod versions;
 
 #[cfg(test)]
+pub(crate) mod scripted;
+#[cfg(test)]
 mod tests;
 
 pub use config::ClientConfig;

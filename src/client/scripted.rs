@@ -1,0 +1,214 @@
+//! Scripted brokers for deterministic core tests: they answer the frames
+//! the client writes, on a clock the test moves by hand. No sockets, no
+//! sleeps. Used by the client's and the producer's tests.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::client::*;
+use crate::protocol::frame::{decode_request, encode_response_with};
+use crate::protocol::messages::api_versions_response::ApiVersion;
+use crate::protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use crate::protocol::messages::{
+    ApiVersionsResponse, ListGroupsResponse, MetadataResponse, RequestHeader,
+};
+use crate::protocol::{AnyRequest, AnyResponse, ApiKey};
+
+/// How a scripted broker answers one request.
+pub(crate) enum Reply {
+    Respond(AnyResponse),
+    /// Write these raw bytes (a whole frame, size prefix included).
+    Raw(Vec<u8>),
+    /// Hang up.
+    Close,
+    /// Say nothing.
+    Silence,
+}
+
+pub(crate) type Responder = Box<dyn FnMut(&str, &RequestHeader, &AnyRequest) -> Reply>;
+
+/// The client, a clock, and scripted brokers by address.
+pub(crate) struct Harness {
+    pub client: Client,
+    pub now: Instant,
+    /// Connections the driver opened: id -> address.
+    pub open: BTreeMap<ConnectionId, String>,
+    /// Addresses that refuse connections.
+    pub refused: Vec<String>,
+    pub responder: Responder,
+    /// Every request the brokers saw: (address, api key, version).
+    pub seen: Vec<(String, ApiKey, i16)>,
+    pub events: Vec<Event>,
+}
+
+impl Harness {
+    pub fn new(bootstrap: &[&str], responder: Responder) -> Self {
+        let now = Instant::now();
+        let config = ClientConfig::new(bootstrap.iter().copied())
+            .with_request_timeout(Duration::from_secs(5))
+            .with_seed(42);
+        Harness {
+            client: Client::new(config, now),
+            now,
+            open: BTreeMap::new(),
+            refused: Vec::new(),
+            responder,
+            seen: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Carries out IO until nothing moves.
+    pub fn run(&mut self) {
+        for _ in 0..1000 {
+            let Some(io) = self.client.poll_io() else {
+                break;
+            };
+            match io {
+                Io::Connect { conn, host, port } => {
+                    let address = format!("{host}:{port}");
+                    if self.refused.contains(&address) {
+                        self.client.handle_disconnected(conn, "refused", self.now);
+                    } else {
+                        self.open.insert(conn, address);
+                        self.client.handle_connected(conn, self.now);
+                    }
+                }
+                Io::Send { conn, data } => self.serve(conn, data),
+                Io::Close { conn } => {
+                    self.open.remove(&conn);
+                }
+            }
+        }
+        while let Some(e) = self.client.poll_event() {
+            self.events.push(e);
+        }
+    }
+
+    fn serve(&mut self, conn: ConnectionId, mut data: Bytes) {
+        let Some(address) = self.open.get(&conn).cloned() else {
+            return;
+        };
+        while data.len() >= 4 {
+            let size = i32::from_be_bytes([data[0], data[1], data[2], data[3]]) as usize;
+            let frame = data.slice(4..4 + size);
+            data = data.slice(4 + size..);
+            let (header, request) = decode_request(frame).expect("client frames decode");
+            let api = request.api_key();
+            self.seen
+                .push((address.clone(), api, header.request_api_version));
+            match (self.responder)(&address, &header, &request) {
+                Reply::Respond(body) => {
+                    let mut out = BytesMut::new();
+                    let version = header.request_api_version;
+                    let correlation_id = header.correlation_id;
+                    write_response(&mut out, api, version, correlation_id, &body);
+                    self.client.handle_received(conn, &out, self.now);
+                }
+                Reply::Raw(bytes) => self.client.handle_received(conn, &bytes, self.now),
+                Reply::Close => {
+                    self.open.remove(&conn);
+                    self.client
+                        .handle_disconnected(conn, "closed by peer", self.now);
+                    return;
+                }
+                Reply::Silence => {}
+            }
+        }
+    }
+
+    pub fn advance(&mut self, by: Duration) {
+        self.now += by;
+        self.client.handle_timeout(self.now);
+        self.run();
+    }
+
+    pub fn responses(&self) -> Vec<&Result<Response, RequestError>> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Response { result, .. } => Some(result),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+pub(crate) fn write_response(
+    out: &mut BytesMut,
+    api: ApiKey,
+    version: i16,
+    cid: i32,
+    body: &AnyResponse,
+) {
+    encode_response_with(out, api, version, cid, |b| body.encode(b, version)).expect("encodes");
+}
+
+pub(crate) fn api_versions(ranges: &[(ApiKey, i16, i16)]) -> AnyResponse {
+    AnyResponse::ApiVersions(ApiVersionsResponse {
+        api_keys: ranges
+            .iter()
+            .map(|(k, min, max)| ApiVersion {
+                api_key: k.key(),
+                min_version: *min,
+                max_version: *max,
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    })
+}
+
+pub(crate) fn modern_versions() -> AnyResponse {
+    api_versions(&[
+        (ApiKey::ApiVersions, 0, 4),
+        (ApiKey::Metadata, 0, 12),
+        (ApiKey::ListGroups, 0, 5),
+        (ApiKey::Produce, 3, 11),
+    ])
+}
+
+/// Two brokers, ids 1 and 2, on "b1:9092" and "b2:9092"; topic "t" with
+/// partition 0 led by `leader`.
+pub(crate) fn metadata(leader: i32) -> AnyResponse {
+    AnyResponse::Metadata(MetadataResponse {
+        brokers: [(1, "b1"), (2, "b2")]
+            .iter()
+            .map(|(id, host)| MetadataResponseBroker {
+                node_id: *id,
+                host: host.to_string(),
+                port: 9092,
+                ..Default::default()
+            })
+            .collect(),
+        controller_id: 1,
+        topics: vec![MetadataResponseTopic {
+            name: Some("t".into()),
+            partitions: vec![MetadataResponsePartition {
+                partition_index: 0,
+                leader_id: leader,
+                replica_nodes: vec![1, 2],
+                isr_nodes: vec![1, 2],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    })
+}
+
+/// A well-behaved modern cluster.
+pub(crate) fn modern_cluster() -> Responder {
+    Box::new(|_, _, request| match request {
+        AnyRequest::ApiVersions(_) => Reply::Respond(modern_versions()),
+        AnyRequest::Metadata(_) => Reply::Respond(metadata(2)),
+        AnyRequest::ListGroups(_) => {
+            Reply::Respond(AnyResponse::ListGroups(ListGroupsResponse::default()))
+        }
+        _ => Reply::Silence,
+    })
+}

@@ -1,0 +1,195 @@
+//! A producer batch: records for one partition, open while it fills, then
+//! sealed into RecordBatch v2 bytes with its producer id and sequence, and
+//! kept until the broker acknowledges it (a retry resends the same bytes,
+//! which is what lets the broker drop duplicates).
+
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::record::{DeliveryId, ProduceError, ProducerRecord};
+use crate::records::{Compression, LegacyMessageSetWriter, RecordBatch, RecordBatchWriter};
+
+/// One record's place in a batch.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BatchEntry {
+    pub id: DeliveryId,
+    pub timestamp: i64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Batch {
+    pub topic: String,
+    pub partition: i32,
+    pub entries: Vec<BatchEntry>,
+    pub created: Instant,
+    /// Open: records still go in. `None` once sealed.
+    writer: Option<RecordBatchWriter>,
+    /// Sealed bytes (magic 2, or legacy after a downgrade).
+    pub sealed: Option<Bytes>,
+    /// Bytes counted against the buffer limit.
+    pub reserved: usize,
+    /// -1 without idempotence, or before the first send.
+    pub base_sequence: i32,
+    pub producer: (i64, i16),
+    pub attempts: u32,
+    pub retry_at: Option<Instant>,
+    /// Set when the broker cannot take RecordBatch v2 (Produce v0-v2).
+    pub legacy_magic: Option<i8>,
+}
+
+impl Batch {
+    pub fn new(topic: &str, partition: i32, compression: Compression, now: Instant) -> Self {
+        Batch {
+            topic: topic.to_string(),
+            partition,
+            entries: Vec::new(),
+            created: now,
+            writer: Some(RecordBatchWriter::new(0).compression(compression)),
+            sealed: None,
+            reserved: 0,
+            base_sequence: -1,
+            producer: (-1, -1),
+            attempts: 0,
+            retry_at: None,
+            legacy_magic: None,
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.writer.is_some()
+    }
+
+    /// Bytes written so far (uncompressed for an open batch).
+    pub fn size(&self) -> usize {
+        match (&self.writer, &self.sealed) {
+            (Some(w), _) => w.size_in_bytes(),
+            (None, Some(b)) => b.len(),
+            (None, None) => 0,
+        }
+    }
+
+    pub fn record_count(&self) -> i32 {
+        self.entries.len() as i32
+    }
+
+    /// Appends a record; fails only on encoding limits.
+    pub fn append(
+        &mut self,
+        id: DeliveryId,
+        record: &ProducerRecord,
+        timestamp: i64,
+        reserved: usize,
+    ) -> Result<(), ProduceError> {
+        let Some(writer) = self.writer.as_mut() else {
+            return Err(ProduceError::Encode("batch already sealed".into()));
+        };
+        let headers = record
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_deref()));
+        writer
+            .append(
+                timestamp,
+                record.key.as_deref(),
+                record.value.as_deref(),
+                headers,
+            )
+            .map_err(|e| ProduceError::Encode(e.to_string()))?;
+        self.entries.push(BatchEntry { id, timestamp });
+        self.reserved += reserved;
+        Ok(())
+    }
+
+    /// Seals the batch with its producer id, epoch and first sequence.
+    pub fn seal(&mut self, producer: (i64, i16), base_sequence: i32) -> Result<(), ProduceError> {
+        let Some(writer) = self.writer.take() else {
+            return Ok(());
+        };
+        let bytes = writer
+            .producer(producer.0, producer.1, base_sequence)
+            .finish()
+            .map_err(|e| ProduceError::Encode(e.to_string()))?;
+        self.sealed = Some(bytes.freeze());
+        self.producer = producer;
+        self.base_sequence = base_sequence;
+        Ok(())
+    }
+
+    /// Rewrites a sealed batch as a legacy message set for a broker that
+    /// only speaks Produce v0-v2 (magic 0 for v0-v1, 1 for v2). Zstd has no
+    /// legacy form, so such a batch fails.
+    pub fn downgrade(&mut self, magic: i8) -> Result<(), ProduceError> {
+        let Some(v2) = self.sealed.clone() else {
+            return Ok(());
+        };
+        if self.legacy_magic.is_some() {
+            return Ok(());
+        }
+        let batch = RecordBatch::decode(v2).map_err(|e| ProduceError::Encode(e.to_string()))?;
+        let mut writer = LegacyMessageSetWriter::new(magic, batch.compression(), 0)
+            .map_err(|e| ProduceError::Encode(e.to_string()))?;
+        for record in batch
+            .records()
+            .map_err(|e| ProduceError::Encode(e.to_string()))?
+        {
+            let record = record.map_err(|e| ProduceError::Encode(e.to_string()))?;
+            writer
+                .append(
+                    record.timestamp,
+                    record.key.as_deref(),
+                    record.value.as_deref(),
+                )
+                .map_err(|e| ProduceError::Encode(e.to_string()))?;
+        }
+        let bytes = writer
+            .finish()
+            .map_err(|e| ProduceError::Encode(e.to_string()))?;
+        self.sealed = Some(bytes.freeze());
+        self.legacy_magic = Some(magic);
+        self.base_sequence = -1;
+        Ok(())
+    }
+
+    /// Forget the sequence: a new producer id numbers from 0 again.
+    pub fn reset_sequence(&mut self) -> Result<(), ProduceError> {
+        if self.base_sequence < 0 || self.legacy_magic.is_some() {
+            return Ok(());
+        }
+        // Re-seal from the v2 bytes with no producer; the next send seals
+        // again with the new id.
+        if let Some(bytes) = self.sealed.take() {
+            let batch =
+                RecordBatch::decode(bytes).map_err(|e| ProduceError::Encode(e.to_string()))?;
+            let mut writer = RecordBatchWriter::new(0).compression(batch.compression());
+            for record in batch
+                .records()
+                .map_err(|e| ProduceError::Encode(e.to_string()))?
+            {
+                let record = record.map_err(|e| ProduceError::Encode(e.to_string()))?;
+                let headers: Vec<(String, Option<Bytes>)> = record
+                    .headers
+                    .iter()
+                    .map(|h| {
+                        (
+                            String::from_utf8_lossy(&h.key).into_owned(),
+                            h.value.clone(),
+                        )
+                    })
+                    .collect();
+                writer
+                    .append(
+                        record.timestamp,
+                        record.key.as_deref(),
+                        record.value.as_deref(),
+                        headers.iter().map(|(k, v)| (k.as_str(), v.as_deref())),
+                    )
+                    .map_err(|e| ProduceError::Encode(e.to_string()))?;
+            }
+            self.writer = Some(writer);
+        }
+        self.base_sequence = -1;
+        self.producer = (-1, -1);
+        Ok(())
+    }
+}

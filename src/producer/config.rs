@@ -1,0 +1,136 @@
+//! Producer settings, named after the Java client's and librdkafka's.
+
+use std::time::Duration;
+
+use crate::records::Compression;
+
+/// How many replicas must have a record before the broker acknowledges it
+/// (`acks`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acks {
+    /// 0: the broker never answers; a record is "delivered" once written to
+    /// the socket, with no offset.
+    None,
+    /// 1: the leader has it.
+    Leader,
+    /// -1 (`all`): every in-sync replica has it.
+    All,
+}
+
+impl Acks {
+    pub fn to_wire(self) -> i16 {
+        match self {
+            Acks::None => 0,
+            Acks::Leader => 1,
+            Acks::All => -1,
+        }
+    }
+}
+
+/// Settings for the producer state machine.
+#[derive(Debug, Clone)]
+pub struct ProducerConfig {
+    /// `acks`. Default `All` (the Java client's default since 3.0).
+    pub acks: Acks,
+    /// How long a batch waits for more records (`linger.ms`). Default 5 ms.
+    pub linger: Duration,
+    /// Target batch size in bytes (`batch.size`). Default 64 KiB: larger
+    /// than Java's 16 KiB, which costs throughput for small records.
+    pub batch_size: usize,
+    /// Largest Produce request (`max.request.size`). Default 1 MiB.
+    pub max_request_size: usize,
+    /// Bytes of records buffered before `send` waits or `try_send` fails
+    /// (`buffer.memory`). Default 32 MiB.
+    pub buffer_memory: usize,
+    /// `compression.type`. Default none.
+    pub compression: Compression,
+    /// Time limit on a record from `send` to its acknowledgement, retries
+    /// included (`delivery.timeout.ms`). Default 120 s.
+    pub delivery_timeout: Duration,
+    /// How long the broker may take to replicate (`request.timeout.ms`,
+    /// sent as the Produce timeout). Default 30 s.
+    pub request_timeout: Duration,
+    /// First retry delay (`retry.backoff.ms`). Default 100 ms.
+    pub retry_backoff: Duration,
+    /// Longest retry delay (`retry.backoff.max.ms`). Default 1 s.
+    pub retry_backoff_max: Duration,
+    /// Produce requests in flight per broker
+    /// (`max.in.flight.requests.per.connection`). Default 5, the most that
+    /// idempotence keeps in order.
+    pub max_in_flight: usize,
+    /// `enable.idempotence`. Default true; needs acks=all and a broker
+    /// with InitProducerId (0.11+), and quietly turns off without them.
+    pub idempotence: bool,
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        ProducerConfig {
+            acks: Acks::All,
+            linger: Duration::from_millis(5),
+            batch_size: 64 * 1024,
+            max_request_size: 1024 * 1024,
+            buffer_memory: 32 * 1024 * 1024,
+            compression: Compression::None,
+            delivery_timeout: Duration::from_secs(120),
+            request_timeout: Duration::from_secs(30),
+            retry_backoff: Duration::from_millis(100),
+            retry_backoff_max: Duration::from_secs(1),
+            max_in_flight: 5,
+            idempotence: true,
+        }
+    }
+}
+
+impl ProducerConfig {
+    pub fn with_acks(mut self, acks: Acks) -> Self {
+        self.acks = acks;
+        self
+    }
+    pub fn with_linger(mut self, linger: Duration) -> Self {
+        self.linger = linger;
+        self
+    }
+    pub fn with_batch_size(mut self, bytes: usize) -> Self {
+        self.batch_size = bytes;
+        self
+    }
+    pub fn with_max_request_size(mut self, bytes: usize) -> Self {
+        self.max_request_size = bytes;
+        self
+    }
+    pub fn with_buffer_memory(mut self, bytes: usize) -> Self {
+        self.buffer_memory = bytes;
+        self
+    }
+    pub fn with_compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+    pub fn with_delivery_timeout(mut self, timeout: Duration) -> Self {
+        self.delivery_timeout = timeout;
+        self
+    }
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+    pub fn with_retry_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.retry_backoff = first;
+        self.retry_backoff_max = max;
+        self
+    }
+    pub fn with_max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n.clamp(1, 5);
+        self
+    }
+    pub fn with_idempotence(mut self, on: bool) -> Self {
+        self.idempotence = on;
+        self
+    }
+
+    /// Whether idempotence can be on with these settings.
+    pub(crate) fn wants_idempotence(&self) -> bool {
+        self.idempotence && self.acks == Acks::All
+    }
+}

@@ -1,0 +1,862 @@
+//! The producer state machine: records in, batches per partition, Produce
+//! requests per leader broker, deliveries out. Like the client, it does no
+//! IO: it rides on a [`Client`] that the caller passes to every call, and
+//! claims the client's events for the requests it sent.
+//!
+//! Ordering and exactly-once per partition come from idempotence (KIP-98):
+//! a producer id from InitProducerId, a sequence number per partition
+//! stamped on each batch when it is first sent, and retries that resend the
+//! same bytes in the same order. When a batch fails, later batches of its
+//! partition that are already in flight fail too (the broker rejects them as
+//! out of order); the partition then waits until nothing of it is in flight
+//! and resends from the first failed batch.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use super::batch::Batch;
+use super::config::{Acks, ProducerConfig};
+use super::partitioner::{partition_for_key, StickyPartitioner};
+use super::record::{Delivery, DeliveryId, ProduceError, ProducerEvent, ProducerRecord};
+use crate::client::{Client, Event, RequestError, RequestId, RequestOptions, Rng, Target};
+use crate::protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use crate::protocol::messages::produce_response::PartitionProduceResponse;
+use crate::protocol::messages::{InitProducerIdRequest, ProduceRequest};
+use crate::protocol::{AnyResponse, ErrorCode, VersionRange};
+
+type TopicPartition = (String, i32);
+
+/// Produce versions that carry RecordBatch v2.
+const V2_PRODUCE: VersionRange = VersionRange {
+    min: 3,
+    max: i16::MAX,
+};
+/// Produce versions that carry legacy message sets.
+const LEGACY_PRODUCE: VersionRange = VersionRange { min: 0, max: 2 };
+
+/// Where the producer id stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProducerIdState {
+    /// Idempotence is off (by config, acks, or an old broker).
+    Disabled,
+    /// Needs an InitProducerId, from this moment on.
+    Needed {
+        at: Instant,
+    },
+    Requesting(RequestId),
+    Ready {
+        id: i64,
+        epoch: i16,
+    },
+}
+
+#[derive(Debug, Default)]
+struct PartitionQueue {
+    /// Sealed or open batches waiting to be sent, in send order.
+    ready: VecDeque<Batch>,
+    /// Batches of this partition now in flight.
+    in_flight: usize,
+    /// The next sequence number to stamp.
+    next_sequence: i32,
+    /// A batch failed while others were in flight: wait for them all to
+    /// come back before resending, to keep order.
+    draining_for_retry: bool,
+    /// Broker does not take RecordBatch v2 here: magic to rewrite into.
+    legacy_magic: Option<i8>,
+}
+
+#[derive(Debug)]
+struct InFlightProduce {
+    broker: i32,
+    batches: Vec<Batch>,
+    /// Produce v0-v2: the request carried legacy message sets.
+    legacy: bool,
+}
+
+/// Records waiting for their topic's metadata.
+#[derive(Debug)]
+struct AwaitingTopic {
+    records: Vec<(DeliveryId, ProducerRecord, i64, usize)>,
+    /// The client's metadata generation when the topic was asked for.
+    asked_at_generation: u64,
+    asked_at: Instant,
+}
+
+/// The producer core.
+#[derive(Debug)]
+pub struct Producer {
+    config: ProducerConfig,
+    rng: Rng,
+    sticky: StickyPartitioner,
+    producer_id: ProducerIdState,
+    partitions: BTreeMap<TopicPartition, PartitionQueue>,
+    awaiting: BTreeMap<String, AwaitingTopic>,
+    in_flight: BTreeMap<RequestId, InFlightProduce>,
+    in_flight_per_broker: BTreeMap<i32, usize>,
+    buffered: usize,
+    next_delivery: u64,
+    /// Flush requests: token -> every delivery id issued before it.
+    flushes: Vec<(u64, u64)>,
+    next_flush: u64,
+    flushing: bool,
+    events: VecDeque<ProducerEvent>,
+    /// Delivery ids not yet reported, to know when flushes complete.
+    outstanding: BTreeSet<u64>,
+}
+
+impl Producer {
+    pub fn new(config: ProducerConfig, seed: u64, now: Instant) -> Self {
+        let producer_id = if config.wants_idempotence() {
+            ProducerIdState::Needed { at: now }
+        } else {
+            ProducerIdState::Disabled
+        };
+        Producer {
+            config,
+            rng: Rng::new(seed),
+            sticky: StickyPartitioner::default(),
+            producer_id,
+            partitions: BTreeMap::new(),
+            awaiting: BTreeMap::new(),
+            in_flight: BTreeMap::new(),
+            in_flight_per_broker: BTreeMap::new(),
+            buffered: 0,
+            next_delivery: 1,
+            flushes: Vec::new(),
+            next_flush: 1,
+            flushing: false,
+            events: VecDeque::new(),
+            outstanding: BTreeSet::new(),
+        }
+    }
+
+    pub fn config(&self) -> &ProducerConfig {
+        &self.config
+    }
+
+    /// Bytes of records buffered and not yet acknowledged.
+    pub fn buffered_bytes(&self) -> usize {
+        self.buffered
+    }
+
+    /// Whether idempotence is in force (after the producer id arrived).
+    pub fn is_idempotent(&self) -> bool {
+        matches!(self.producer_id, ProducerIdState::Ready { .. })
+    }
+
+    /// Queues a record. `wall_clock_ms` stamps records without a timestamp
+    /// (the core reads no clock). Fails at once with `QueueFull` when the
+    /// buffer limit would be passed; the async layer waits and retries.
+    pub fn send(
+        &mut self,
+        client: &mut Client,
+        record: ProducerRecord,
+        now: Instant,
+        wall_clock_ms: i64,
+    ) -> Result<DeliveryId, ProduceError> {
+        let size = record.estimated_size();
+        if size > self.config.max_request_size {
+            return Err(ProduceError::RecordTooLarge {
+                size,
+                limit: self.config.max_request_size,
+            });
+        }
+        if self.buffered + size > self.config.buffer_memory {
+            return Err(ProduceError::QueueFull {
+                limit: self.config.buffer_memory,
+            });
+        }
+        let id = DeliveryId(self.next_delivery);
+        self.next_delivery += 1;
+        self.buffered += size;
+        self.outstanding.insert(id.0);
+        let timestamp = record.timestamp.unwrap_or(wall_clock_ms);
+        match self.partition_count(client, &record.topic) {
+            Some(count) => self.place(id, record, timestamp, size, count, now),
+            None => {
+                let generation = client.metadata_generation();
+                let topic = record.topic.clone();
+                let entry = self
+                    .awaiting
+                    .entry(topic.clone())
+                    .or_insert_with(|| AwaitingTopic {
+                        records: Vec::new(),
+                        asked_at_generation: generation,
+                        asked_at: now,
+                    });
+                entry.records.push((id, record, timestamp, size));
+                client.add_topics(&[topic], now);
+            }
+        }
+        self.drive(client, now);
+        Ok(id)
+    }
+
+    /// Sends everything queued without waiting for linger; reports
+    /// [`ProducerEvent::Flushed`] with the returned token once every record
+    /// sent before the call is delivered or failed.
+    pub fn flush(&mut self, client: &mut Client, now: Instant) -> u64 {
+        let token = self.next_flush;
+        self.next_flush += 1;
+        self.flushes.push((token, self.next_delivery));
+        self.flushing = true;
+        self.drive(client, now);
+        self.check_flushes();
+        token
+    }
+
+    /// Offers a client event; returns true when it belonged to the producer.
+    pub fn handle_client_event(
+        &mut self,
+        client: &mut Client,
+        event: &Event,
+        now: Instant,
+    ) -> bool {
+        let claimed = match event {
+            Event::Response { id, result } => {
+                if let ProducerIdState::Requesting(pending) = self.producer_id {
+                    if pending == *id {
+                        self.handle_init_producer_id(result, now);
+                        self.drive(client, now);
+                        return true;
+                    }
+                }
+                match self.in_flight.remove(id) {
+                    Some(request) => {
+                        self.handle_produce_result(client, request, result, now);
+                        true
+                    }
+                    None => false,
+                }
+            }
+            Event::MetadataUpdated => false,
+            _ => false,
+        };
+        self.drive(client, now);
+        claimed
+    }
+
+    pub fn handle_timeout(&mut self, client: &mut Client, now: Instant) {
+        self.expire(now);
+        self.drive(client, now);
+    }
+
+    /// The next moment `handle_timeout` is due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut next: Option<Instant> = None;
+        let mut consider = |t: Instant| next = Some(next.map_or(t, |n: Instant| n.min(t)));
+        for q in self.partitions.values() {
+            for b in &q.ready {
+                if b.is_open() {
+                    consider(b.created + self.config.linger);
+                }
+                if let Some(t) = b.retry_at {
+                    consider(t);
+                }
+                consider(b.created + self.config.delivery_timeout);
+            }
+        }
+        for a in self.awaiting.values() {
+            consider(a.asked_at + self.config.delivery_timeout);
+        }
+        if let ProducerIdState::Needed { at } = self.producer_id {
+            consider(at);
+        }
+        next
+    }
+
+    pub fn poll_event(&mut self) -> Option<ProducerEvent> {
+        self.events.pop_front()
+    }
+
+    // ---- placing records ----
+
+    fn partition_count(&self, client: &Client, topic: &str) -> Option<u32> {
+        let t = client.metadata().topics.get(topic)?;
+        (!t.partitions.is_empty()).then_some(t.partitions.len() as u32)
+    }
+
+    fn place(
+        &mut self,
+        id: DeliveryId,
+        record: ProducerRecord,
+        timestamp: i64,
+        size: usize,
+        partitions: u32,
+        now: Instant,
+    ) {
+        let partition = match (record.partition, &record.key) {
+            (Some(p), _) => {
+                if p < 0 || p as u32 >= partitions {
+                    self.fail(
+                        id,
+                        size,
+                        ProduceError::UnknownPartition {
+                            topic: record.topic.clone(),
+                            partition: p,
+                            partitions,
+                        },
+                    );
+                    return;
+                }
+                p
+            }
+            (None, Some(key)) => partition_for_key(key, partitions),
+            (None, None) => self
+                .sticky
+                .partition(&record.topic, partitions, &mut self.rng),
+        };
+        let compression = self.config.compression;
+        let batch_size = self.config.batch_size;
+        let queue = self
+            .partitions
+            .entry((record.topic.clone(), partition))
+            .or_default();
+        let needs_new = match queue.ready.back() {
+            Some(b) => !b.is_open() || b.size() + size > batch_size,
+            None => true,
+        };
+        let mut closed_one = false;
+        if needs_new {
+            closed_one = queue.ready.back().is_some_and(Batch::is_open);
+            queue
+                .ready
+                .push_back(Batch::new(&record.topic, partition, compression, now));
+        }
+        let result = match queue.ready.back_mut() {
+            Some(batch) => batch.append(id, &record, timestamp, size),
+            None => Err(ProduceError::Encode("no batch".into())),
+        };
+        if let Err(e) = result {
+            self.fail(id, size, e);
+        }
+        if closed_one && record.key.is_none() && record.partition.is_none() {
+            self.sticky
+                .batch_closed(&record.topic, partition, partitions, &mut self.rng);
+        }
+    }
+
+    /// Places records whose topic metadata arrived; fails those whose topic
+    /// is still unknown after a newer metadata answer.
+    fn place_awaiting(&mut self, client: &Client, now: Instant) {
+        let topics: Vec<String> = self.awaiting.keys().cloned().collect();
+        for topic in topics {
+            if let Some(count) = self.partition_count(client, &topic) {
+                if let Some(waiting) = self.awaiting.remove(&topic) {
+                    for (id, record, ts, size) in waiting.records {
+                        self.place(id, record, ts, size, count, now);
+                    }
+                }
+                continue;
+            }
+            let known = client.metadata().topics.contains_key(&topic);
+            let answered = self
+                .awaiting
+                .get(&topic)
+                .is_some_and(|a| client.metadata_generation() > a.asked_at_generation);
+            if !known && answered {
+                if let Some(waiting) = self.awaiting.remove(&topic) {
+                    for (id, _, _, size) in waiting.records {
+                        self.fail(id, size, ProduceError::UnknownTopic(topic.clone()));
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- sending ----
+
+    /// Moves everything that can move: producer id, ready batches onto
+    /// their leaders.
+    fn drive(&mut self, client: &mut Client, now: Instant) {
+        self.place_awaiting(client, now);
+        if let ProducerIdState::Needed { at } = self.producer_id {
+            if at <= now {
+                let request = InitProducerIdRequest {
+                    transactional_id: None,
+                    transaction_timeout_ms: i32::MAX,
+                    producer_id: -1,
+                    producer_epoch: -1,
+                    ..Default::default()
+                };
+                let id = client.send(Target::AnyBroker, request, now);
+                self.producer_id = ProducerIdState::Requesting(id);
+            }
+        }
+        if matches!(
+            self.producer_id,
+            ProducerIdState::Needed { .. } | ProducerIdState::Requesting(_)
+        ) {
+            return;
+        }
+        self.send_ready_batches(client, now);
+    }
+
+    fn batch_is_sendable(&self, batch: &Batch, now: Instant) -> bool {
+        if batch.retry_at.is_some_and(|t| t > now) {
+            return false;
+        }
+        !batch.is_open()
+            || self.flushing
+            || batch.size() >= self.config.batch_size
+            || batch.created + self.config.linger <= now
+    }
+
+    fn send_ready_batches(&mut self, client: &mut Client, now: Instant) {
+        // Per leader: at most one batch per partition per request, up to
+        // max.request.size.
+        let mut per_broker: BTreeMap<i32, Vec<TopicPartition>> = BTreeMap::new();
+        let mut missing_leader = false;
+        for (tp, queue) in &self.partitions {
+            if queue.draining_for_retry && queue.in_flight > 0 {
+                continue;
+            }
+            let Some(first) = queue.ready.front() else {
+                continue;
+            };
+            if !self.batch_is_sendable(first, now) {
+                continue;
+            }
+            match client.metadata().leader(&tp.0, tp.1) {
+                Some(leader) => per_broker.entry(leader).or_default().push(tp.clone()),
+                None => missing_leader = true,
+            }
+        }
+        if missing_leader {
+            client.refresh_metadata(now);
+        }
+        for (broker, tps) in per_broker {
+            let in_flight = self.in_flight_per_broker.get(&broker).copied().unwrap_or(0);
+            if in_flight >= self.config.max_in_flight {
+                continue;
+            }
+            self.send_to_broker(client, broker, tps, now);
+        }
+        self.check_flushes();
+    }
+
+    fn send_to_broker(
+        &mut self,
+        client: &mut Client,
+        broker: i32,
+        tps: Vec<TopicPartition>,
+        now: Instant,
+    ) {
+        let producer = match self.producer_id {
+            ProducerIdState::Ready { id, epoch } => Some((id, epoch)),
+            _ => None,
+        };
+        let mut batches = Vec::new();
+        let mut total = 0usize;
+        let mut legacy: Option<bool> = None;
+        for tp in tps {
+            let Some(queue) = self.partitions.get_mut(&tp) else {
+                continue;
+            };
+            let Some(front) = queue.ready.front() else {
+                continue;
+            };
+            let is_legacy = queue.legacy_magic.is_some();
+            if legacy.is_some_and(|l| l != is_legacy) {
+                continue;
+            }
+            if total > 0 && total + front.size() > self.config.max_request_size {
+                break;
+            }
+            let Some(mut batch) = queue.ready.pop_front() else {
+                continue;
+            };
+            if batch.sealed.is_none() {
+                let (pid, sequence) = match producer {
+                    Some(p) if !is_legacy => (p, queue.next_sequence),
+                    _ => ((-1, -1), -1),
+                };
+                if let Err(e) = batch.seal(pid, sequence) {
+                    self.fail_batch(batch, e);
+                    continue;
+                }
+                if sequence >= 0 {
+                    queue.next_sequence = queue.next_sequence.wrapping_add(batch.record_count());
+                }
+            }
+            if let Some(magic) = queue.legacy_magic {
+                if let Err(e) = batch.downgrade(magic) {
+                    self.fail_batch(batch, e);
+                    continue;
+                }
+            }
+            if let Some(queue) = self.partitions.get_mut(&tp) {
+                queue.in_flight += 1;
+            }
+            legacy = Some(is_legacy);
+            total += batch.size();
+            batches.push(batch);
+        }
+        if batches.is_empty() {
+            return;
+        }
+        let legacy = legacy.unwrap_or(false);
+        let mut topics: BTreeMap<&str, Vec<PartitionProduceData>> = BTreeMap::new();
+        for b in &batches {
+            topics
+                .entry(&b.topic)
+                .or_default()
+                .push(PartitionProduceData {
+                    index: b.partition,
+                    records: b.sealed.clone(),
+                    ..Default::default()
+                });
+        }
+        let request = ProduceRequest {
+            transactional_id: None,
+            acks: self.config.acks.to_wire(),
+            timeout_ms: self
+                .config
+                .request_timeout
+                .as_millis()
+                .min(i32::MAX as u128) as i32,
+            topic_data: topics
+                .into_iter()
+                .map(|(name, partition_data)| TopicProduceData {
+                    name: name.to_string(),
+                    partition_data,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let options = RequestOptions {
+            versions: if legacy { LEGACY_PRODUCE } else { V2_PRODUCE },
+            // The broker may take the produce timeout to answer; allow it
+            // that plus a margin for the network.
+            timeout: Some(self.config.request_timeout + Duration::from_secs(5)),
+            expect_response: self.config.acks != Acks::None,
+        };
+        for b in &mut batches {
+            b.attempts += 1;
+        }
+        let id = client.send_with(Target::Broker(broker), request, options, now);
+        *self.in_flight_per_broker.entry(broker).or_default() += 1;
+        self.in_flight.insert(
+            id,
+            InFlightProduce {
+                broker,
+                batches,
+                legacy,
+            },
+        );
+    }
+
+    // ---- answers ----
+
+    fn handle_init_producer_id(
+        &mut self,
+        result: &Result<crate::client::Response, RequestError>,
+        now: Instant,
+    ) {
+        let retry_at = now + self.config.retry_backoff;
+        self.producer_id = match result {
+            Ok(response) => match &response.body {
+                Some(AnyResponse::InitProducerId(r)) if r.error_code == 0 => {
+                    ProducerIdState::Ready {
+                        id: r.producer_id,
+                        epoch: r.producer_epoch,
+                    }
+                }
+                Some(AnyResponse::InitProducerId(r)) if ErrorCode(r.error_code).is_retriable() => {
+                    ProducerIdState::Needed { at: retry_at }
+                }
+                // A broker that cannot give ids (authorisation, disabled):
+                // produce without idempotence rather than not at all.
+                _ => ProducerIdState::Disabled,
+            },
+            // Kafka before 0.11 has no InitProducerId.
+            Err(RequestError::UnsupportedVersion { .. }) => ProducerIdState::Disabled,
+            Err(_) => ProducerIdState::Needed { at: retry_at },
+        };
+    }
+
+    fn handle_produce_result(
+        &mut self,
+        client: &mut Client,
+        request: InFlightProduce,
+        result: &Result<crate::client::Response, RequestError>,
+        now: Instant,
+    ) {
+        if let Some(n) = self.in_flight_per_broker.get_mut(&request.broker) {
+            *n = n.saturating_sub(1);
+        }
+        for b in &request.batches {
+            if let Some(q) = self.partitions.get_mut(&(b.topic.clone(), b.partition)) {
+                q.in_flight = q.in_flight.saturating_sub(1);
+            }
+        }
+        let response = match result {
+            Ok(r) => r,
+            Err(RequestError::UnsupportedVersion { .. }) if !request.legacy => {
+                // The broker predates RecordBatch v2: rewrite as legacy.
+                let magic = match client
+                    .broker_versions(request.broker)
+                    .and_then(|t| t.choose(crate::protocol::ApiKey::Produce, LEGACY_PRODUCE))
+                {
+                    Some(2) => 1,
+                    _ => 0,
+                };
+                for b in request.batches {
+                    if let Some(q) = self.partitions.get_mut(&(b.topic.clone(), b.partition)) {
+                        q.legacy_magic = Some(magic);
+                    }
+                    self.requeue(b, now, false);
+                }
+                return;
+            }
+            Err(e) if e.is_retriable() => {
+                client.refresh_metadata(now);
+                for b in request.batches {
+                    self.requeue(b, now, true);
+                }
+                return;
+            }
+            Err(e) => {
+                for b in request.batches {
+                    self.fail_batch(b, ProduceError::Request(e.clone()));
+                }
+                return;
+            }
+        };
+        let answers: BTreeMap<(String, i32), PartitionProduceResponse> = match &response.body {
+            Some(AnyResponse::Produce(r)) => r
+                .responses
+                .iter()
+                .flat_map(|t| {
+                    t.partition_responses
+                        .iter()
+                        .map(move |p| ((t.name.clone(), p.index), p.clone()))
+                })
+                .collect(),
+            // acks=0: written, no answer will come.
+            None => {
+                for b in request.batches {
+                    self.deliver(b, -1, -1);
+                }
+                return;
+            }
+            Some(_) => BTreeMap::new(),
+        };
+        for batch in request.batches {
+            let key = (batch.topic.clone(), batch.partition);
+            let Some(answer) = answers.get(&key) else {
+                // A partition missing from the answer: treat as retriable.
+                self.requeue(batch, now, true);
+                continue;
+            };
+            let code = ErrorCode(answer.error_code);
+            if code.is_ok() {
+                self.deliver(batch, answer.base_offset, answer.log_append_time_ms);
+            } else if code == ErrorCode::DUPLICATE_SEQUENCE_NUMBER {
+                // Already written by an earlier attempt.
+                self.deliver(batch, answer.base_offset, answer.log_append_time_ms);
+            } else if code == ErrorCode::UNKNOWN_PRODUCER_ID
+                || (code == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER
+                    && !self.partition_has_earlier_failure(&key))
+            {
+                // The broker lost this producer's state (retention, or a
+                // gap after a timed-out batch): start a new producer id and
+                // number every pending batch from 0 again.
+                self.reset_producer_id(now);
+                self.requeue(batch, now, true);
+            } else if code.is_retriable() || code == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER {
+                if code.is_stale_metadata() {
+                    client.refresh_metadata(now);
+                }
+                self.requeue(batch, now, true);
+            } else {
+                let error = ProduceError::Broker {
+                    topic: batch.topic.clone(),
+                    partition: batch.partition,
+                    code,
+                };
+                self.fail_batch(batch, error);
+            }
+        }
+    }
+
+    fn partition_has_earlier_failure(&self, tp: &TopicPartition) -> bool {
+        self.partitions
+            .get(tp)
+            .is_some_and(|q| q.draining_for_retry)
+    }
+
+    /// Puts a batch back at the front of its partition, in sequence order,
+    /// after a backoff.
+    fn requeue(&mut self, mut batch: Batch, now: Instant, backoff: bool) {
+        if backoff {
+            let exp = batch.attempts.saturating_sub(1).min(10);
+            let base = self
+                .config
+                .retry_backoff
+                .saturating_mul(1 << exp)
+                .min(self.config.retry_backoff_max);
+            let jitter = 0.8 + 0.4 * self.rng.unit();
+            batch.retry_at = Some(now + base.mul_f64(jitter));
+        }
+        let tp = (batch.topic.clone(), batch.partition);
+        let queue = self.partitions.entry(tp).or_default();
+        queue.draining_for_retry = queue.in_flight > 0;
+        queue.ready.push_front(batch);
+        // Sealed batches go in sequence order ahead of unsent ones.
+        let mut all: Vec<Batch> = queue.ready.drain(..).collect();
+        all.sort_by_key(|b| match (b.sealed.is_some(), b.base_sequence) {
+            (true, s) if s >= 0 => (0, i64::from(s)),
+            (true, _) => (1, 0),
+            (false, _) => (2, 0),
+        });
+        queue.ready = all.into();
+        if queue.in_flight == 0 {
+            queue.draining_for_retry = false;
+        }
+    }
+
+    fn reset_producer_id(&mut self, now: Instant) {
+        if !matches!(self.producer_id, ProducerIdState::Ready { .. }) {
+            return;
+        }
+        self.producer_id = ProducerIdState::Needed { at: now };
+        let mut failures = Vec::new();
+        for queue in self.partitions.values_mut() {
+            queue.next_sequence = 0;
+            for b in queue.ready.iter_mut() {
+                if let Err(e) = b.reset_sequence() {
+                    failures.push((b.entries.clone(), e));
+                }
+            }
+        }
+        for (entries, error) in failures {
+            for e in entries {
+                self.report_failure(e.id, error.clone());
+            }
+        }
+        for request in self.in_flight.values_mut() {
+            for b in &mut request.batches {
+                let _ = b.reset_sequence();
+            }
+        }
+    }
+
+    fn deliver(&mut self, batch: Batch, base_offset: i64, log_append_time: i64) {
+        self.buffered = self.buffered.saturating_sub(batch.reserved);
+        for (i, entry) in batch.entries.iter().enumerate() {
+            let offset = if base_offset >= 0 {
+                base_offset + i as i64
+            } else {
+                -1
+            };
+            let timestamp = if log_append_time >= 0 {
+                log_append_time
+            } else {
+                entry.timestamp
+            };
+            self.outstanding.remove(&entry.id.0);
+            self.events.push_back(ProducerEvent::Delivered {
+                id: entry.id,
+                delivery: Delivery {
+                    topic: batch.topic.clone(),
+                    partition: batch.partition,
+                    offset,
+                    timestamp,
+                },
+            });
+        }
+        self.check_flushes();
+    }
+
+    fn fail_batch(&mut self, batch: Batch, error: ProduceError) {
+        self.buffered = self.buffered.saturating_sub(batch.reserved);
+        for entry in &batch.entries {
+            self.report_failure(entry.id, error.clone());
+        }
+        self.check_flushes();
+    }
+
+    fn fail(&mut self, id: DeliveryId, size: usize, error: ProduceError) {
+        self.buffered = self.buffered.saturating_sub(size);
+        self.report_failure(id, error);
+        self.check_flushes();
+    }
+
+    fn report_failure(&mut self, id: DeliveryId, error: ProduceError) {
+        self.outstanding.remove(&id.0);
+        self.events.push_back(ProducerEvent::Failed { id, error });
+    }
+
+    /// Fails batches and waiting records past the delivery timeout. A
+    /// batch in flight is left to its request's own timeout.
+    fn expire(&mut self, now: Instant) {
+        let timeout = self.config.delivery_timeout;
+        let mut expired = Vec::new();
+        let mut gap = false;
+        for queue in self.partitions.values_mut() {
+            let mut kept = VecDeque::new();
+            while let Some(b) = queue.ready.pop_front() {
+                if b.created + timeout <= now {
+                    gap |= b.base_sequence >= 0;
+                    expired.push(b);
+                } else {
+                    kept.push_back(b);
+                }
+            }
+            queue.ready = kept;
+        }
+        for b in expired {
+            let error = ProduceError::DeliveryTimeout {
+                topic: b.topic.clone(),
+                partition: b.partition,
+            };
+            self.fail_batch(b, error);
+        }
+        // A sequence number was used and will never be acknowledged: the
+        // broker would reject what follows as out of order.
+        if gap {
+            self.reset_producer_id(now);
+        }
+        let topics: Vec<String> = self.awaiting.keys().cloned().collect();
+        for topic in topics {
+            let late = self
+                .awaiting
+                .get(&topic)
+                .is_some_and(|a| a.asked_at + timeout <= now);
+            if late {
+                if let Some(waiting) = self.awaiting.remove(&topic) {
+                    for (id, _, _, size) in waiting.records {
+                        self.fail(
+                            id,
+                            size,
+                            ProduceError::DeliveryTimeout {
+                                topic: topic.clone(),
+                                partition: -1,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn check_flushes(&mut self) {
+        let oldest_outstanding = self.outstanding.iter().next().copied();
+        let mut done = Vec::new();
+        self.flushes.retain(|(token, before)| {
+            let complete = oldest_outstanding.is_none_or(|o| o >= *before);
+            if complete {
+                done.push(*token);
+            }
+            !complete
+        });
+        for token in done {
+            self.events.push_back(ProducerEvent::Flushed { token });
+        }
+        if self.flushes.is_empty() {
+            self.flushing = false;
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! The producer: batching per partition, the Java client's partitioner,
+//! compression, acks, retries within a delivery timeout, idempotence, and a
+//! memory bound. Sans-IO like the client it rides on (see [`Producer`]).
+
+mod batch;
+mod config;
+mod machine;
+mod partitioner;
+mod record;
+
+pub use config::{Acks, ProducerConfig};
+pub use machine::Producer;
+pub use partitioner::{murmur2, partition_for_key, StickyPartitioner};
+pub use record::{Delivery, DeliveryId, ProduceError, ProducerEvent, ProducerRecord};

@@ -1,0 +1,125 @@
+//! What goes in (a record to send) and what comes out (its delivery).
+
+use bytes::Bytes;
+
+use crate::client::RequestError;
+use crate::protocol::ErrorCode;
+
+/// A record to produce.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProducerRecord {
+    pub topic: String,
+    /// `None`: chosen by the key's murmur2 hash, or sticky for no key.
+    pub partition: Option<i32>,
+    pub key: Option<Bytes>,
+    pub value: Option<Bytes>,
+    pub headers: Vec<(String, Option<Bytes>)>,
+    /// Milliseconds since the Unix epoch; `None` takes the send time.
+    pub timestamp: Option<i64>,
+}
+
+impl ProducerRecord {
+    pub fn new(topic: impl Into<String>) -> Self {
+        ProducerRecord {
+            topic: topic.into(),
+            ..Default::default()
+        }
+    }
+    pub fn partition(mut self, partition: i32) -> Self {
+        self.partition = Some(partition);
+        self
+    }
+    pub fn key(mut self, key: impl Into<Bytes>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+    pub fn value(mut self, value: impl Into<Bytes>) -> Self {
+        self.value = Some(value.into());
+        self
+    }
+    pub fn header(mut self, key: impl Into<String>, value: Option<Bytes>) -> Self {
+        self.headers.push((key.into(), value));
+        self
+    }
+    pub fn timestamp(mut self, ms: i64) -> Self {
+        self.timestamp = Some(ms);
+        self
+    }
+
+    /// Bytes the record occupies in a batch, roughly, for the memory bound.
+    pub(crate) fn estimated_size(&self) -> usize {
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|(k, v)| k.len() + v.as_ref().map_or(0, Bytes::len) + 4)
+            .sum();
+        self.key.as_ref().map_or(0, Bytes::len)
+            + self.value.as_ref().map_or(0, Bytes::len)
+            + headers
+            + 24
+    }
+}
+
+/// Names one `send`, so its delivery can be matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DeliveryId(pub u64);
+
+/// Where an acknowledged record landed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub topic: String,
+    pub partition: i32,
+    /// -1 with acks=0, or when a retry was recognised as a duplicate of a
+    /// write whose offset the broker no longer reports.
+    pub offset: i64,
+    /// The record's timestamp, or the broker's log-append time.
+    pub timestamp: i64,
+}
+
+/// Why a record was not delivered.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProduceError {
+    #[error("topic {topic}: {code:?}")]
+    Broker {
+        topic: String,
+        partition: i32,
+        code: ErrorCode,
+    },
+    #[error("record for {topic}-{partition} not acknowledged within the delivery timeout")]
+    DeliveryTimeout { topic: String, partition: i32 },
+    #[error("topic {0} does not exist")]
+    UnknownTopic(String),
+    #[error("partition {partition} does not exist in topic {topic} ({partitions} partitions)")]
+    UnknownPartition {
+        topic: String,
+        partition: i32,
+        partitions: u32,
+    },
+    #[error("record of {size} bytes is larger than max.request.size {limit}")]
+    RecordTooLarge { size: usize, limit: usize },
+    #[error("the producer's buffer ({limit} bytes) is full")]
+    QueueFull { limit: usize },
+    #[error("request failed: {0}")]
+    Request(RequestError),
+    #[error("cannot encode the record: {0}")]
+    Encode(String),
+    #[error("the producer is closed")]
+    Closed,
+}
+
+/// What the producer reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProducerEvent {
+    Delivered {
+        id: DeliveryId,
+        delivery: Delivery,
+    },
+    Failed {
+        id: DeliveryId,
+        error: ProduceError,
+    },
+    /// `flush()` finished: everything sent before it is delivered or failed.
+    Flushed {
+        token: u64,
+    },
+}
