@@ -62,8 +62,16 @@ pub(super) fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>, DecodeEr
     Ok(out)
 }
 
+/// No snappy element expands more than 64 bytes from 3 (a two-byte-offset
+/// copy), so a block claiming more than this many times its size is lying.
+const MAX_EXPANSION: usize = 22;
+
 fn decompress_block(block: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(), DecodeError> {
     let length = snap::raw::decompress_len(block).map_err(snap_failed)?;
+    if length > block.len().saturating_mul(MAX_EXPANSION) {
+        // Refused before allocating: a 5-byte block can claim 4 GiB.
+        return Err(failed("block claims more data than it can hold"));
+    }
     let start = out.len();
     if length > limit.saturating_sub(start) {
         return Err(DecodeErrorKind::DecompressionLimitExceeded {
@@ -134,6 +142,24 @@ mod tests {
             DecodeErrorKind::DecompressionLimitExceeded { limit: 9_999, .. }
         ));
         assert_eq!(decompress(&out, 10_000).unwrap().len(), 10_000);
+    }
+
+    #[test]
+    fn the_densest_real_block_is_within_the_expansion_bound() {
+        for len in [0, 1, 64, 1_000, 32 * 1024] {
+            let zeros = vec![0u8; len];
+            let block = snap::raw::Encoder::new().compress_vec(&zeros).unwrap();
+            assert!(len <= block.len() * MAX_EXPANSION);
+            assert_eq!(decompress(&block, usize::MAX).unwrap(), zeros);
+        }
+    }
+
+    #[test]
+    fn a_block_claiming_more_than_it_can_hold_is_refused_before_allocating() {
+        // Varint 2^30, then one literal byte.
+        let hostile = [0x80, 0x80, 0x80, 0x80, 0x04, 0x00, b'x'];
+        let err = decompress(&hostile, usize::MAX).unwrap_err();
+        assert!(matches!(err.kind(), DecodeErrorKind::Decompression { .. }));
     }
 
     #[test]
