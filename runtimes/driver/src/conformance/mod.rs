@@ -1,0 +1,96 @@
+//! The behaviour every runtime must show against real brokers, written once
+//! and generic over [`Runtime`](crate::Runtime). Each runtime crate runs it
+//! with [`conformance_tests!`](crate::conformance_tests) in a tests/ file.
+//!
+//! Every scenario panics with what went wrong (these are tests), waits only
+//! for bounded times, and fails, never skips, when a broker cannot be had.
+//! Apache Kafka takes seconds to start, so one is shared per test binary
+//! (`kafkite_testkit::shared`); tests keep apart by unique topic names.
+//! Scenarios that inject faults start a mock cluster of their own.
+
+mod brokers;
+mod mock;
+mod support;
+
+pub use brokers::{
+    bootstraps_and_discovers_every_broker, creates_lists_and_deletes_topics,
+    lists_earliest_and_latest_offsets, negotiated_versions_match_what_each_broker_advertises,
+};
+pub use kafkite_testkit::{shared, Peer, PeerKind};
+pub use mock::{
+    first_bootstrap_address_dead_second_used, follows_a_partition_leader_that_moved,
+    reconnects_to_a_broker_brought_back,
+};
+
+/// Expands to the conformance tests for one runtime: every broker scenario
+/// against Apache Kafka, tansu, noida-db and librdkafka's mock cluster, and
+/// the mock's fault scenarios.
+///
+/// `$runtime` is the [`Runtime`](crate::Runtime) type (it must implement
+/// `Default`); `$block_on` is a function in scope that runs a future to
+/// completion on that runtime.
+///
+/// ```ignore
+/// fn block_on<F: std::future::Future>(f: F) -> F::Output { smol::block_on(f) }
+/// kafkite_driver::conformance_tests!(kafkite_smol::SmolRuntime, block_on);
+/// ```
+#[macro_export]
+macro_rules! conformance_tests {
+    ($runtime:ty, $block_on:ident) => {
+        $crate::conformance_tests!(@broker kafka, Kafka, $runtime, $block_on);
+        $crate::conformance_tests!(@broker tansu, Tansu, $runtime, $block_on);
+        $crate::conformance_tests!(@broker noida, Noida, $runtime, $block_on);
+        $crate::conformance_tests!(@broker mock, Mock, $runtime, $block_on);
+
+        mod mock_faults {
+            use super::*;
+            use $crate::conformance as c;
+
+            #[test]
+            fn first_bootstrap_address_dead_second_used() {
+                let peer = c::shared(c::PeerKind::Mock);
+                $block_on(c::first_bootstrap_address_dead_second_used::<$runtime>(peer))
+            }
+
+            #[test]
+            fn reconnects_to_a_broker_brought_back() {
+                $block_on(c::reconnects_to_a_broker_brought_back::<$runtime>())
+            }
+
+            #[test]
+            fn follows_a_partition_leader_that_moved() {
+                $block_on(c::follows_a_partition_leader_that_moved::<$runtime>())
+            }
+        }
+    };
+    (@broker $module:ident, $kind:ident, $runtime:ty, $block_on:ident) => {
+        mod $module {
+            use super::*;
+            use $crate::conformance as c;
+
+            fn peer() -> &'static c::Peer {
+                c::shared(c::PeerKind::$kind)
+            }
+
+            #[test]
+            fn bootstraps_and_discovers_every_broker() {
+                $block_on(c::bootstraps_and_discovers_every_broker::<$runtime>(peer()))
+            }
+
+            #[test]
+            fn negotiated_versions_match_what_each_broker_advertises() {
+                $block_on(c::negotiated_versions_match_what_each_broker_advertises::<$runtime>(peer()))
+            }
+
+            #[test]
+            fn creates_lists_and_deletes_topics() {
+                $block_on(c::creates_lists_and_deletes_topics::<$runtime>(peer()))
+            }
+
+            #[test]
+            fn lists_earliest_and_latest_offsets() {
+                $block_on(c::lists_earliest_and_latest_offsets::<$runtime>(peer()))
+            }
+        }
+    };
+}

@@ -1,0 +1,156 @@
+//! Helpers the scenarios share: a config for tests, bounded waits, and
+//! producing a few records (the producer is not the driver's job; this
+//! sends one raw Produce request).
+
+use std::future::Future;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures_lite::future;
+use kafkite::client::{ClientConfig, RequestOptions, Target};
+use kafkite::protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafkite::protocol::messages::{ProduceRequest, ProduceResponse};
+use kafkite::protocol::{ErrorCode, VersionRange};
+use kafkite::records::RecordBatchWriter;
+
+use crate::{Runtime, Session};
+
+/// The longest any one scenario may take. Generous: Kafka on a loaded
+/// 2-core machine can take seconds to create or delete a topic.
+pub(crate) const SCENARIO_LIMIT: Duration = Duration::from_secs(90);
+
+/// A config for tests: shorter timeouts and reconnect backoff than the
+/// defaults, so a failure shows quickly and a broker brought back is
+/// reconnected to quickly.
+pub(crate) fn config(bootstrap: &str) -> ClientConfig {
+    ClientConfig::from_bootstrap(bootstrap)
+        .with_client_id("kafkite-conformance")
+        .with_request_timeout(Duration::from_secs(15))
+        .with_connect_timeout(Duration::from_secs(5))
+        .with_reconnect_backoff(Duration::from_millis(50), Duration::from_millis(500))
+}
+
+/// Connects, or fails the test with the session's error.
+pub(crate) async fn connect<R: Runtime + Default>(bootstrap: &str) -> Session<R> {
+    match Session::<R>::connect(config(bootstrap)).await {
+        Ok(session) => session,
+        Err(e) => panic!("connect to {bootstrap}: {e}"),
+    }
+}
+
+/// Runs `scenario`, failing the test if it takes longer than `limit`.
+pub(crate) async fn within<R: Runtime + Default, T>(
+    limit: Duration,
+    what: &str,
+    scenario: impl Future<Output = T>,
+) -> T {
+    let runtime = R::default();
+    let deadline = async {
+        runtime.sleep_until(Instant::now() + limit).await;
+        panic!("{what}: did not finish within {limit:?}");
+    };
+    future::or(scenario, deadline).await
+}
+
+/// Checks `condition` until it gives a value, backing off between checks,
+/// for facts no event announces (a broker's metadata catching up with a
+/// topic it just created or deleted). Fails the test after a bounded
+/// number of checks, with the last reason.
+pub(crate) async fn eventually<R, T, F, Fut>(
+    session: &Session<R>,
+    what: &str,
+    mut condition: F,
+) -> T
+where
+    R: Runtime,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>, String>>,
+{
+    const TRIES: u32 = 40;
+    let mut backoff = Duration::from_millis(25);
+    let mut last = String::new();
+    for _ in 0..TRIES {
+        match condition().await {
+            Ok(Some(value)) => return value,
+            Ok(None) => last = "not yet".into(),
+            Err(e) => last = e,
+        }
+        session.sleep_until(Instant::now() + backoff).await;
+        backoff = (backoff * 2).min(Duration::from_millis(500));
+    }
+    panic!("{what}: still not so after {TRIES} checks (last: {last})");
+}
+
+/// The leader of a partition, waiting for the metadata to name one (a new
+/// topic's partitions are briefly leaderless).
+pub(crate) async fn leader_of<R: Runtime>(
+    session: &Session<R>,
+    topic: &str,
+    partition: i32,
+) -> i32 {
+    let what = format!("a leader for {topic}-{partition}");
+    eventually(session, &what, || async {
+        let metadata = session
+            .add_topics(&[topic])
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(metadata.leader(topic, partition))
+    })
+    .await
+}
+
+/// Produces `values` as one record batch to a partition's leader (acks=all)
+/// and returns the base offset the broker gave it.
+pub(crate) async fn produce<R: Runtime>(
+    session: &Session<R>,
+    topic: &str,
+    partition: i32,
+    values: &[&str],
+) -> i64 {
+    let leader = leader_of(session, topic, partition).await;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let mut writer = RecordBatchWriter::new(0);
+    for value in values {
+        writer
+            .append(now_ms, None, Some(value.as_bytes()), [])
+            .expect("append a record");
+    }
+    let batch = writer.finish().expect("finish the batch").freeze();
+    let request = ProduceRequest {
+        acks: -1,
+        timeout_ms: 10_000,
+        topic_data: vec![TopicProduceData {
+            name: topic.to_string(),
+            partition_data: vec![PartitionProduceData {
+                index: partition,
+                records: Some(batch),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    // RecordBatch v2 needs Produce v3+.
+    let options = RequestOptions {
+        versions: VersionRange {
+            min: 3,
+            max: i16::MAX,
+        },
+        ..Default::default()
+    };
+    let response: ProduceResponse = session
+        .send_with(Target::Broker(leader), request, options)
+        .await
+        .unwrap_or_else(|e| panic!("produce to {topic}-{partition}: {e}"));
+    let answer = response
+        .responses
+        .iter()
+        .flat_map(|t| t.partition_responses.iter())
+        .find(|p| p.index == partition)
+        .unwrap_or_else(|| panic!("produce to {topic}-{partition}: no answer for it"));
+    let code = ErrorCode(answer.error_code);
+    assert!(code.is_ok(), "produce to {topic}-{partition}: {code}");
+    answer.base_offset
+}

@@ -1,0 +1,147 @@
+//! One broker connection as a task: connect, then copy bytes both ways
+//! between the socket and the event loop until either side ends it.
+
+use bytes::Bytes;
+use futures_lite::future;
+use futures_lite::io::{AsyncRead, AsyncWrite};
+use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
+
+use kafkite::client::ConnectionId;
+
+use crate::runtime::Runtime;
+
+/// Read buffer per connection: large enough that a big fetch response
+/// arrives in few reads, small enough to keep idle connections cheap.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// What a connection task tells the event loop, in the order it happened.
+#[derive(Debug)]
+pub(crate) enum NetEvent {
+    Connected(ConnectionId),
+    Received(ConnectionId, Vec<u8>),
+    /// The connect failed or the connection broke; the text says why.
+    Disconnected(ConnectionId, String),
+}
+
+/// The event loop's end of a connection task. Dropping it closes the
+/// connection: the task writes what was already handed to it, then closes
+/// the socket (or gives up a connect still under way), without reporting
+/// a disconnect, as the core expects after `Io::Close`.
+#[derive(Debug)]
+pub(crate) struct ConnHandle {
+    writes: async_channel::Sender<Bytes>,
+    /// Never sent on: its receiver sees the channel close when this drops.
+    _close: async_channel::Sender<()>,
+}
+
+impl ConnHandle {
+    /// Starts the task for `conn`.
+    pub(crate) fn open<R: Runtime>(
+        runtime: &R,
+        conn: ConnectionId,
+        host: String,
+        port: u16,
+        events: async_channel::Sender<NetEvent>,
+    ) -> ConnHandle {
+        let (writes, write_rx) = async_channel::unbounded();
+        let (close, close_rx) = async_channel::bounded(1);
+        let task = run(
+            runtime.clone(),
+            conn,
+            host,
+            port,
+            write_rx,
+            close_rx,
+            events,
+        );
+        runtime.spawn(task);
+        ConnHandle {
+            writes,
+            _close: close,
+        }
+    }
+
+    /// Queues bytes for the socket. The queue is unbounded, so the event
+    /// loop never waits on a slow socket; the core bounds what it sends by
+    /// its in-flight limit.
+    pub(crate) fn write(&self, data: Bytes) {
+        // Fails only once the task has ended; it has then reported (or is
+        // about to report) the disconnect, so the bytes have nowhere to go.
+        let _ = self.writes.try_send(data);
+    }
+}
+
+async fn run<R: Runtime>(
+    runtime: R,
+    conn: ConnectionId,
+    host: String,
+    port: u16,
+    writes: async_channel::Receiver<Bytes>,
+    close: async_channel::Receiver<()>,
+    events: async_channel::Sender<NetEvent>,
+) {
+    let connect = async { Some(runtime.connect(&host, port).await) };
+    // The core may give up on the connect (its connect timeout, or close())
+    // before the OS does.
+    let abandoned = async {
+        let _ = close.recv().await;
+        None
+    };
+    let stream = match future::or(connect, abandoned).await {
+        None => return,
+        Some(Err(e)) => {
+            let _ = events
+                .send(NetEvent::Disconnected(conn, e.to_string()))
+                .await;
+            return;
+        }
+        Some(Ok(stream)) => stream,
+    };
+    if events.send(NetEvent::Connected(conn)).await.is_err() {
+        return;
+    }
+    let (reader, writer) = futures_lite::io::split(stream);
+    let broken = future::or(read_loop(reader, conn, &events), write_loop(writer, writes)).await;
+    if let Some(reason) = broken {
+        let _ = events.send(NetEvent::Disconnected(conn, reason)).await;
+    }
+}
+
+/// Hands received bytes to the event loop. Returns why the connection
+/// broke, or `None` when the event loop is gone.
+async fn read_loop(
+    mut reader: impl AsyncRead + Unpin,
+    conn: ConnectionId,
+    events: &async_channel::Sender<NetEvent>,
+) -> Option<String> {
+    let mut buf = vec![0u8; READ_BUFFER];
+    loop {
+        match reader.read(&mut buf).await {
+            Ok(0) => return Some("closed by the broker".into()),
+            Ok(n) => {
+                let data = buf.get(..n).unwrap_or_default().to_vec();
+                events.send(NetEvent::Received(conn, data)).await.ok()?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Some(e.to_string()),
+        }
+    }
+}
+
+/// Writes what the event loop sends, in order. Returns why the connection
+/// broke, or `None` after a requested close.
+async fn write_loop(
+    mut writer: impl AsyncWrite + Unpin,
+    writes: async_channel::Receiver<Bytes>,
+) -> Option<String> {
+    while let Ok(data) = writes.recv().await {
+        if let Err(e) = writer.write_all(&data).await {
+            return Some(e.to_string());
+        }
+        if let Err(e) = writer.flush().await {
+            return Some(e.to_string());
+        }
+    }
+    let _ = writer.close().await;
+    None
+}

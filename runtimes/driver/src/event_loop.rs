@@ -1,0 +1,364 @@
+//! The one task that owns the core [`Client`]: it feeds it what the sockets,
+//! the clock and the sessions bring, and carries out what it asks for.
+//!
+//! It never polls: each turn it waits for a command, a socket event or the
+//! core's next deadline, whichever comes first.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_lite::future;
+
+use kafkite::client::{
+    ApiVersionTable, Client, ClientConfig, ClusterMetadata, ConnectionId, Event, Io, RequestError,
+    RequestId, RequestOptions, Response, Target,
+};
+use kafkite::protocol::{AnyRequest, ApiKey};
+
+use crate::connection::{ConnHandle, NetEvent};
+use crate::error::Error;
+use crate::runtime::Runtime;
+
+/// How many queued inputs one turn takes before it writes out what they
+/// produced, so a busy socket cannot hold up everything else.
+const INPUT_BATCH: usize = 64;
+
+/// How long to wait before calling `handle_timeout` again when the core
+/// keeps reporting a deadline it has already been woken for. Such a
+/// deadline is stale (the core has nothing to do at it), and waking for it
+/// at once would spin. It can hide a real deadline behind it, which then
+/// fires up to this late. (A core issue: see the crate's docs.)
+const STALE_DEADLINE_RETRY: Duration = Duration::from_millis(100);
+
+/// How many recent connection errors a bootstrap failure reports.
+const BOOTSTRAP_ERRORS_KEPT: usize = 4;
+
+pub(crate) type Reply = async_channel::Sender<Result<Response, RequestError>>;
+
+/// What a session asks of the event loop.
+pub(crate) enum Command {
+    Send {
+        target: Target,
+        request: AnyRequest,
+        options: RequestOptions,
+        reply: Reply,
+    },
+    /// Keep these topics in the periodic metadata refresh.
+    AddTopics(Vec<String>),
+    Close {
+        reply: async_channel::Sender<()>,
+    },
+}
+
+/// What sessions read without asking the event loop: copies of the core's
+/// state, updated after every turn that changed it.
+#[derive(Debug, Default)]
+pub(crate) struct Snapshot {
+    pub metadata: ClusterMetadata,
+    pub versions: BTreeMap<i32, ApiVersionTable>,
+}
+
+pub(crate) struct EventLoop<R: Runtime> {
+    runtime: R,
+    client: Client,
+    commands: async_channel::Receiver<Command>,
+    /// False once every session is gone: the loop is closing by itself.
+    commands_open: bool,
+    net: async_channel::Receiver<NetEvent>,
+    net_tx: async_channel::Sender<NetEvent>,
+    conns: HashMap<ConnectionId, ConnHandle>,
+    waiters: HashMap<RequestId, Reply>,
+    /// Replies to send once the turn's snapshot is updated, so a caller
+    /// that awaited a Metadata response sees the metadata it brought.
+    replies: Vec<(Reply, Result<Response, RequestError>)>,
+    close_waiters: Vec<async_channel::Sender<()>>,
+    snapshot: Arc<Mutex<Snapshot>>,
+    snapshot_stale: bool,
+    /// The session waiting for the first metadata, and until when.
+    bootstrap: Option<(async_channel::Sender<Result<(), Error>>, Instant)>,
+    recent_errors: Vec<String>,
+    /// The `now` of the last `handle_timeout`: a core deadline at or before
+    /// it has been acted on already.
+    last_timeout: Option<Instant>,
+}
+
+impl<R: Runtime> EventLoop<R> {
+    pub(crate) fn new(
+        runtime: R,
+        config: ClientConfig,
+        commands: async_channel::Receiver<Command>,
+        snapshot: Arc<Mutex<Snapshot>>,
+        bootstrapped: async_channel::Sender<Result<(), Error>>,
+    ) -> Self {
+        let now = Instant::now();
+        let bootstrap_deadline = now + config.request_timeout;
+        let (net_tx, net) = async_channel::bounded(INPUT_BATCH);
+        EventLoop {
+            runtime,
+            client: Client::new(config, now),
+            commands,
+            commands_open: true,
+            net,
+            net_tx,
+            conns: HashMap::new(),
+            waiters: HashMap::new(),
+            replies: Vec::new(),
+            close_waiters: Vec::new(),
+            snapshot,
+            snapshot_stale: true,
+            bootstrap: Some((bootstrapped, bootstrap_deadline)),
+            recent_errors: Vec::new(),
+            last_timeout: None,
+        }
+    }
+
+    /// Runs until the core reports `Closed`.
+    pub(crate) async fn run(mut self) {
+        loop {
+            self.drain_outputs();
+            if self.client.is_closed() {
+                break;
+            }
+            let wake_at = self.next_wake();
+            let woke = self.wait(wake_at).await;
+            let now = Instant::now();
+            match woke {
+                Woke::Net(event) => self.on_net(event, now),
+                Woke::Command(Some(command)) => self.on_command(command, now),
+                Woke::Command(None) => self.on_sessions_gone(now),
+                Woke::Timer => {}
+            }
+            self.take_ready_inputs(now);
+            self.on_time(now);
+        }
+        for waiter in self.close_waiters.drain(..) {
+            let _ = waiter.try_send(());
+        }
+    }
+
+    async fn wait(&self, wake_at: Option<Instant>) -> Woke {
+        let net = async {
+            match self.net.recv().await {
+                Ok(event) => Woke::Net(event),
+                // Unreachable: the loop holds a sender.
+                Err(_) => future::pending().await,
+            }
+        };
+        let commands = async {
+            if self.commands_open {
+                Woke::Command(self.commands.recv().await.ok())
+            } else {
+                future::pending().await
+            }
+        };
+        let timer = async {
+            match wake_at {
+                Some(at) => {
+                    self.runtime.sleep_until(at).await;
+                    Woke::Timer
+                }
+                None => future::pending().await,
+            }
+        };
+        future::or(net, future::or(commands, timer)).await
+    }
+
+    /// Takes what else is already waiting, without waiting.
+    fn take_ready_inputs(&mut self, now: Instant) {
+        for _ in 0..INPUT_BATCH {
+            let mut took = false;
+            if let Ok(event) = self.net.try_recv() {
+                self.on_net(event, now);
+                took = true;
+            }
+            if self.commands_open {
+                match self.commands.try_recv() {
+                    Ok(command) => {
+                        self.on_command(command, now);
+                        took = true;
+                    }
+                    Err(async_channel::TryRecvError::Closed) => self.on_sessions_gone(now),
+                    Err(async_channel::TryRecvError::Empty) => {}
+                }
+            }
+            if !took {
+                break;
+            }
+        }
+    }
+
+    /// The next moment to wake without input: the core's deadline (or a
+    /// retry after a stale one) or the bootstrap deadline.
+    fn next_wake(&self) -> Option<Instant> {
+        let core = self
+            .client
+            .poll_timeout()
+            .map(|at| match self.last_timeout {
+                Some(last) if at <= last => last + STALE_DEADLINE_RETRY,
+                _ => at,
+            });
+        let bootstrap = self.bootstrap.as_ref().map(|(_, at)| *at);
+        match (core, bootstrap) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn on_time(&mut self, now: Instant) {
+        let due = self.client.poll_timeout().is_some_and(|at| at <= now);
+        let retry_due = self
+            .last_timeout
+            .is_some_and(|last| now >= last + STALE_DEADLINE_RETRY);
+        let stale = self
+            .client
+            .poll_timeout()
+            .zip(self.last_timeout)
+            .is_some_and(|(at, last)| at <= last);
+        if due && (!stale || retry_due) {
+            self.client.handle_timeout(now);
+            self.last_timeout = Some(now);
+        }
+        if let Some((_, deadline)) = &self.bootstrap {
+            if now >= *deadline && !self.client.has_metadata() {
+                self.fail_bootstrap(now);
+            }
+        }
+    }
+
+    fn on_net(&mut self, event: NetEvent, now: Instant) {
+        match event {
+            NetEvent::Connected(conn) => self.client.handle_connected(conn, now),
+            NetEvent::Received(conn, data) => self.client.handle_received(conn, &data, now),
+            NetEvent::Disconnected(conn, reason) => {
+                self.conns.remove(&conn);
+                self.client.handle_disconnected(conn, &reason, now);
+            }
+        }
+    }
+
+    fn on_command(&mut self, command: Command, now: Instant) {
+        match command {
+            Command::Send {
+                target,
+                request,
+                options,
+                reply,
+            } => {
+                let id = self.client.send_any(target, request, options, now);
+                self.waiters.insert(id, reply);
+            }
+            Command::AddTopics(topics) => self.client.add_topics(&topics, now),
+            Command::Close { reply } => {
+                self.close_waiters.push(reply);
+                self.client.close(now);
+            }
+        }
+    }
+
+    /// Every session was dropped: nobody can use the client any more.
+    fn on_sessions_gone(&mut self, now: Instant) {
+        self.commands_open = false;
+        self.client.close(now);
+    }
+
+    fn fail_bootstrap(&mut self, now: Instant) {
+        let Some((waiter, _)) = self.bootstrap.take() else {
+            return;
+        };
+        let config = self.client.config();
+        let error = Error::Bootstrap {
+            servers: config.bootstrap_servers.clone(),
+            timeout: config.request_timeout,
+            last_errors: std::mem::take(&mut self.recent_errors),
+        };
+        let _ = waiter.try_send(Err(error));
+        self.client.close(now);
+    }
+
+    /// Carries out the core's IO and routes its events, until it has none.
+    fn drain_outputs(&mut self) {
+        while let Some(io) = self.client.poll_io() {
+            self.do_io(io);
+        }
+        while let Some(event) = self.client.poll_event() {
+            self.on_event(event);
+        }
+        if self.snapshot_stale {
+            self.update_snapshot();
+        }
+        for (reply, result) in self.replies.drain(..) {
+            // The caller may have stopped waiting; that is its choice.
+            let _ = reply.try_send(result);
+        }
+        if self.client.has_metadata() {
+            if let Some((waiter, _)) = self.bootstrap.take() {
+                let _ = waiter.try_send(Ok(()));
+            }
+        }
+    }
+
+    fn do_io(&mut self, io: Io) {
+        match io {
+            Io::Connect { conn, host, port } => {
+                let handle = ConnHandle::open(&self.runtime, conn, host, port, self.net_tx.clone());
+                self.conns.insert(conn, handle);
+            }
+            Io::Send { conn, data } => {
+                if let Some(handle) = self.conns.get(&conn) {
+                    handle.write(data);
+                }
+            }
+            Io::Close { conn } => {
+                self.conns.remove(&conn);
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Response { id, result } => {
+                if matches!(&result, Ok(r) if r.api_key == ApiKey::Metadata) {
+                    self.snapshot_stale = true;
+                }
+                if let Some(reply) = self.waiters.remove(&id) {
+                    self.replies.push((reply, result));
+                }
+            }
+            Event::MetadataUpdated | Event::BrokerReady { .. } => self.snapshot_stale = true,
+            Event::ConnectionLost { error, .. } => {
+                self.snapshot_stale = true;
+                if self.bootstrap.is_some() {
+                    if self.recent_errors.len() == BOOTSTRAP_ERRORS_KEPT {
+                        self.recent_errors.remove(0);
+                    }
+                    self.recent_errors.push(error.to_string());
+                }
+            }
+            Event::Closed => {}
+        }
+    }
+
+    fn update_snapshot(&mut self) {
+        let metadata = self.client.metadata().clone();
+        let versions = metadata
+            .brokers
+            .keys()
+            .filter_map(|&id| Some((id, self.client.broker_versions(id)?.clone())))
+            .collect();
+        let mut snapshot = self
+            .snapshot
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        snapshot.metadata = metadata;
+        snapshot.versions = versions;
+        self.snapshot_stale = false;
+    }
+}
+
+enum Woke {
+    Net(NetEvent),
+    /// `None`: every session is gone.
+    Command(Option<Command>),
+    Timer,
+}

@@ -1,0 +1,40 @@
+//! The async driver of kafkite's sans-IO core, for any runtime.
+//!
+//! One event loop task owns the core [`kafkite::client::Client`] and does
+//! nothing clever: it reads bytes and hands them in, writes what comes out,
+//! and sleeps until the core's next deadline or the next input, whichever
+//! is first. A runtime is three functions (connect, sleep, spawn: see
+//! [`Runtime`]); `kafkite-tokio`, `kafkite-smol` and `kafkite-async-std`
+//! are those three functions and a re-export of [`Session`].
+//!
+//! ```no_run
+//! # async fn example<R: kafkite_driver::Runtime + Default>() -> Result<(), kafkite_driver::Error> {
+//! use kafkite::admin::{NewTopic, OffsetSpec};
+//! use kafkite::client::ClientConfig;
+//! use kafkite_driver::Session;
+//!
+//! let session = Session::<R>::connect(ClientConfig::from_bootstrap("127.0.0.1:9092")).await?;
+//! session.create_topics(&[NewTopic::new("orders", 3, 1)]).await?;
+//! let latest = session.list_offsets("orders", &[0, 1, 2], OffsetSpec::Latest).await?;
+//! session.close().await;
+//! # let _ = latest; Ok(()) }
+//! ```
+
+mod admin;
+mod connection;
+mod error;
+mod event_loop;
+mod runtime;
+mod session;
+
+#[cfg(feature = "testing")]
+pub mod conformance;
+
+pub use error::Error;
+pub use runtime::Runtime;
+pub use session::Session;
+
+pub use kafkite::admin::{AdminError, ClusterDescription, NewTopic, OffsetSpec};
+pub use kafkite::client::{
+    ApiVersionTable, ClientConfig, ClusterMetadata, RequestError, RequestOptions, Target,
+};

@@ -1,0 +1,53 @@
+//! kafkite on smol.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), kafkite_smol::Error> {
+//! smol::block_on(async {
+//!     let config = kafkite_smol::ClientConfig::from_bootstrap("127.0.0.1:9092");
+//!     let session = kafkite_smol::Session::connect(config).await?;
+//!     println!("{:?}", session.list_topics().await?);
+//!     session.close().await;
+//!     Ok(())
+//! })
+//! # }
+//! ```
+//!
+//! The driver's tasks run on smol's global executor (`smol::spawn`).
+
+use std::future::Future;
+use std::io;
+use std::time::Instant;
+
+pub use kafkite_driver::{
+    AdminError, ApiVersionTable, ClientConfig, ClusterDescription, ClusterMetadata, Error,
+    NewTopic, OffsetSpec, RequestError, RequestOptions, Runtime, Target,
+};
+
+/// A kafkite session on smol.
+pub type Session = kafkite_driver::Session<SmolRuntime>;
+
+/// The [`Runtime`] for smol: `smol::net`, `smol::Timer` and `smol::spawn`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SmolRuntime;
+
+impl Runtime for SmolRuntime {
+    type Tcp = smol::net::TcpStream;
+
+    fn connect(&self, host: &str, port: u16) -> impl Future<Output = io::Result<Self::Tcp>> + Send {
+        async move {
+            let stream = smol::net::TcpStream::connect((host, port)).await?;
+            stream.set_nodelay(true)?;
+            Ok(stream)
+        }
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> + Send {
+        async move {
+            smol::Timer::at(deadline).await;
+        }
+    }
+
+    fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        smol::spawn(task).detach();
+    }
+}

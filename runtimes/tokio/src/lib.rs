@@ -1,0 +1,54 @@
+//! kafkite on tokio.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), kafkite_tokio::Error> {
+//! let config = kafkite_tokio::ClientConfig::from_bootstrap("127.0.0.1:9092");
+//! let session = kafkite_tokio::Session::connect(config).await?;
+//! println!("{:?}", session.list_topics().await?);
+//! session.close().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Sessions must be made inside a tokio runtime with IO and time enabled
+//! (`#[tokio::main]`, or a `Builder` with `enable_all()`): the driver's
+//! tasks are spawned on the current runtime.
+
+use std::future::Future;
+use std::io;
+use std::time::Instant;
+
+use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
+
+pub use kafkite_driver::{
+    AdminError, ApiVersionTable, ClientConfig, ClusterDescription, ClusterMetadata, Error,
+    NewTopic, OffsetSpec, RequestError, RequestOptions, Runtime, Target,
+};
+
+/// A kafkite session on tokio.
+pub type Session = kafkite_driver::Session<TokioRuntime>;
+
+/// The [`Runtime`] for tokio: its TCP stream seen through `tokio-util`'s
+/// futures-io compat layer, its timer, and `tokio::spawn`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioRuntime;
+
+impl Runtime for TokioRuntime {
+    type Tcp = Compat<tokio::net::TcpStream>;
+
+    fn connect(&self, host: &str, port: u16) -> impl Future<Output = io::Result<Self::Tcp>> + Send {
+        async move {
+            let stream = tokio::net::TcpStream::connect((host, port)).await?;
+            stream.set_nodelay(true)?;
+            Ok(stream.compat())
+        }
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> + Send {
+        tokio::time::sleep_until(tokio::time::Instant::from_std(deadline))
+    }
+
+    fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        // Dropping the JoinHandle detaches the task.
+        drop(tokio::spawn(task));
+    }
+}
