@@ -8,6 +8,9 @@ mod machine;
 mod partitioner;
 mod record;
 
+#[cfg(test)]
+mod tests;
+
 pub use config::{Acks, ProducerConfig};
 pub use machine::Producer;
 pub use partitioner::{murmur2, partition_for_key, StickyPartitioner};
