@@ -4,6 +4,7 @@
 
 mod batch;
 mod config;
+mod explicit;
 mod machine;
 mod partitioner;
 mod record;
@@ -12,6 +13,7 @@ mod record;
 mod tests;
 
 pub use config::{Acks, ProducerConfig};
+pub use explicit::{ExplicitSend, ProduceResult};
 pub use machine::Producer;
 pub use partitioner::{murmur2, partition_for_key, StickyPartitioner};
 pub use record::{Delivery, DeliveryId, ProduceError, ProducerEvent, ProducerRecord};

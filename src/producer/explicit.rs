@@ -1,0 +1,138 @@
+//! The Dart package's producer API: messages are added to explicit
+//! partitions, and one `send()` produces everything added since the last
+//! one and answers per partition with the base offset or the error.
+//!
+//! This module holds the bookkeeping of one such `send()` on top of the
+//! batching [`super::Producer`]; the async layer feeds it deliveries. Unlike
+//! the Dart package, a second `send()` never resends the first one's
+//! messages (they leave the pending list when sent), errors are reported
+//! per partition rather than swallowed, and with acks=0 the send completes
+//! once written instead of waiting for an answer that never comes.
+
+use std::collections::BTreeMap;
+
+use super::record::{DeliveryId, ProduceError, ProducerEvent};
+
+/// Per-partition outcome of one `send()`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ProduceResult {
+    /// topic -> partition -> offset of the first message of this send
+    /// there (-1 with acks=0).
+    pub offsets: BTreeMap<String, BTreeMap<i32, i64>>,
+    /// topic -> partition -> the first error for that partition.
+    pub errors: BTreeMap<String, BTreeMap<i32, ProduceError>>,
+}
+
+impl ProduceResult {
+    /// Whether any partition failed.
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty()
+    }
+}
+
+/// Collects the deliveries of one `send()` into a [`ProduceResult`].
+#[derive(Debug, Default)]
+pub struct ExplicitSend {
+    waiting: BTreeMap<DeliveryId, (String, i32)>,
+    result: ProduceResult,
+}
+
+impl ExplicitSend {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A message of this send was queued with this id.
+    pub fn track(&mut self, id: DeliveryId, topic: &str, partition: i32) {
+        self.waiting.insert(id, (topic.to_string(), partition));
+    }
+
+    /// A message could not even be queued.
+    pub fn failed_to_queue(&mut self, topic: &str, partition: i32, error: ProduceError) {
+        self.record_error(topic, partition, error);
+    }
+
+    /// Offers a producer event; returns true when it belonged to this send.
+    pub fn handle(&mut self, event: &ProducerEvent) -> bool {
+        match event {
+            ProducerEvent::Delivered { id, delivery } => {
+                let Some((topic, partition)) = self.waiting.remove(id) else {
+                    return false;
+                };
+                let slot = self
+                    .result
+                    .offsets
+                    .entry(topic)
+                    .or_default()
+                    .entry(partition)
+                    .or_insert(delivery.offset);
+                if delivery.offset >= 0 && (*slot < 0 || delivery.offset < *slot) {
+                    *slot = delivery.offset;
+                }
+                true
+            }
+            ProducerEvent::Failed { id, error } => {
+                let Some((topic, partition)) = self.waiting.remove(id) else {
+                    return false;
+                };
+                self.record_error(&topic, partition, error.clone());
+                true
+            }
+            ProducerEvent::Flushed { .. } => false,
+        }
+    }
+
+    fn record_error(&mut self, topic: &str, partition: i32, error: ProduceError) {
+        self.result
+            .errors
+            .entry(topic.to_string())
+            .or_default()
+            .entry(partition)
+            .or_insert(error);
+    }
+
+    /// Whether every message has an outcome.
+    pub fn is_complete(&self) -> bool {
+        self.waiting.is_empty()
+    }
+
+    pub fn into_result(self) -> ProduceResult {
+        self.result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::producer::Delivery;
+
+    #[test]
+    fn base_offsets_and_errors_are_reported_per_partition() {
+        let mut send = ExplicitSend::new();
+        for (id, partition) in [(1, 0), (2, 0), (3, 1)] {
+            send.track(DeliveryId(id), "t", partition);
+        }
+        let delivered = |id, partition, offset| ProducerEvent::Delivered {
+            id: DeliveryId(id),
+            delivery: Delivery {
+                topic: "t".into(),
+                partition,
+                offset,
+                timestamp: 0,
+            },
+        };
+        assert!(send.handle(&delivered(2, 0, 11)));
+        assert!(send.handle(&delivered(1, 0, 10)));
+        assert!(!send.is_complete());
+        assert!(send.handle(&ProducerEvent::Failed {
+            id: DeliveryId(3),
+            error: ProduceError::Closed,
+        }));
+        assert!(!send.handle(&delivered(9, 0, 1)), "not ours");
+        assert!(send.is_complete());
+        let result = send.into_result();
+        assert_eq!(result.offsets["t"][&0], 10);
+        assert!(result.has_errors());
+        assert_eq!(result.errors["t"][&1], ProduceError::Closed);
+    }
+}
