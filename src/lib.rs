@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod client;
+pub mod consumer;
 pub mod producer;
 pub mod protocol;
 pub mod records;

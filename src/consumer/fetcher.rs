@@ -1,0 +1,724 @@
+//! Fetching: a cursor per partition, one Fetch in flight per leader broker
+//! (the Dart package's "one fetch worker per broker"), offset resets through
+//! ListOffsets, and records handed out a fetch at a time.
+//!
+//! Back-pressure: a partition is fetched again only after the caller
+//! releases what was handed out for it ([`Fetcher::release`]), with one
+//! fetch allowed ahead, so memory stays bounded and throughput does not fall
+//! to one round trip per record. A leader change moves a partition to the
+//! new leader's fetch on the next round; every fetch error reaches the
+//! caller as an event instead of vanishing (a fix of the Dart package).
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use crate::admin::{list_offsets_outcome, list_offsets_requests, OffsetSpec};
+use crate::client::{Client, Event, RequestError, RequestId, RequestOptions, Target};
+use crate::protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use crate::protocol::messages::{FetchRequest, FetchResponse};
+use crate::protocol::{AnyResponse, ErrorCode, Uuid, VersionRange};
+use crate::records::{Record, RecordSet};
+
+type TopicPartition = (String, i32);
+
+/// What to do when the fetch position is not in the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OffsetReset {
+    /// Start from the log start (`auto.offset.reset=earliest`; the Dart
+    /// package's default).
+    Earliest,
+    /// Start from the end: only new records.
+    Latest,
+    /// Report the error and stop fetching the partition.
+    Error,
+}
+
+/// Fetch settings, named after the Java client's.
+#[derive(Debug, Clone)]
+pub struct FetchConfig {
+    /// `fetch.max.wait.ms`. Default 500 ms.
+    pub max_wait: Duration,
+    /// `fetch.min.bytes`. Default 1.
+    pub min_bytes: i32,
+    /// `fetch.max.bytes`. Default 50 MiB.
+    pub max_bytes: i32,
+    /// `max.partition.fetch.bytes`. Default 1 MiB.
+    pub partition_max_bytes: i32,
+    /// `auto.offset.reset`. Default earliest.
+    pub offset_reset: OffsetReset,
+    /// `isolation.level` read_committed (1) or read_uncommitted (0).
+    pub read_committed: bool,
+    /// Delay before retrying a partition after an error (`retry.backoff.ms`).
+    pub retry_backoff: Duration,
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        FetchConfig {
+            max_wait: Duration::from_millis(500),
+            min_bytes: 1,
+            max_bytes: 50 * 1024 * 1024,
+            partition_max_bytes: 1024 * 1024,
+            offset_reset: OffsetReset::Earliest,
+            read_committed: false,
+            retry_backoff: Duration::from_millis(100),
+        }
+    }
+}
+
+/// Why a partition's fetch failed, reported as an event.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FetchError {
+    #[error("{topic}-{partition}: offset {offset} is out of range and the reset policy is Error")]
+    OffsetOutOfRange {
+        topic: String,
+        partition: i32,
+        offset: i64,
+    },
+    #[error("{topic}-{partition}: {code:?}")]
+    Broker {
+        topic: String,
+        partition: i32,
+        code: ErrorCode,
+    },
+    #[error("{topic}-{partition}: records do not decode: {reason}")]
+    Corrupt {
+        topic: String,
+        partition: i32,
+        reason: String,
+    },
+    #[error("{topic}-{partition}: offset reset failed: {reason}")]
+    ResetFailed {
+        topic: String,
+        partition: i32,
+        reason: String,
+    },
+    #[error("fetch request failed: {0}")]
+    Request(RequestError),
+}
+
+/// Records of one partition from one fetch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchedRecords {
+    pub topic: String,
+    pub partition: i32,
+    pub high_watermark: i64,
+    /// In offset order, all at or after the position the fetch asked for.
+    pub records: Vec<Record>,
+}
+
+/// What the fetcher reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FetchEvent {
+    Records(FetchedRecords),
+    /// The position of a partition was reset by the policy.
+    Reset {
+        topic: String,
+        partition: i32,
+        offset: i64,
+    },
+    Error(FetchError),
+}
+
+#[derive(Debug, Default)]
+struct Cursor {
+    /// Next offset to fetch; `None` until known (reset pending).
+    position: Option<i64>,
+    /// Handed out and not yet released.
+    handed_out: usize,
+    /// A fetch or reset for it is in flight.
+    busy: bool,
+    paused: bool,
+    /// Stopped by an error under the Error policy, until seek.
+    stopped: bool,
+    retry_at: Option<Instant>,
+    /// Bumped on seek so that answers to older requests are ignored.
+    epoch: u64,
+}
+
+#[derive(Debug)]
+enum Pending {
+    Fetch {
+        broker: i32,
+        asked: Vec<(TopicPartition, i64, u64)>,
+    },
+    Reset {
+        tp: TopicPartition,
+        spec: OffsetSpec,
+        epoch: u64,
+    },
+}
+
+/// The fetch state machine; rides on a [`Client`] like the producer.
+#[derive(Debug)]
+pub struct Fetcher {
+    config: FetchConfig,
+    cursors: BTreeMap<TopicPartition, Cursor>,
+    pending: BTreeMap<RequestId, Pending>,
+    brokers_busy: BTreeSet<i32>,
+    events: VecDeque<FetchEvent>,
+}
+
+/// Fetch versions whose request carries topic names (v13+ carry ids).
+const FETCH_BY_NAME: VersionRange = VersionRange { min: 0, max: 12 };
+const FETCH_ANY: VersionRange = VersionRange {
+    min: 0,
+    max: i16::MAX,
+};
+
+impl Fetcher {
+    pub fn new(config: FetchConfig) -> Self {
+        Fetcher {
+            config,
+            cursors: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            brokers_busy: BTreeSet::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    pub fn config(&self) -> &FetchConfig {
+        &self.config
+    }
+
+    /// Starts fetching a partition from `offset`, or from where the reset
+    /// policy says when `None` (the Dart Fetcher's explicit offsets, or a
+    /// group's committed ones).
+    pub fn assign(
+        &mut self,
+        client: &mut Client,
+        topic: &str,
+        partition: i32,
+        offset: Option<i64>,
+        now: Instant,
+    ) {
+        let cursor = self
+            .cursors
+            .entry((topic.to_string(), partition))
+            .or_default();
+        cursor.position = offset;
+        cursor.epoch += 1;
+        cursor.stopped = false;
+        cursor.busy = false;
+        cursor.handed_out = 0;
+        client.add_topics(&[topic], now);
+        self.drive(client, now);
+    }
+
+    /// Stops fetching a partition; its in-flight answers are dropped.
+    pub fn unassign(&mut self, topic: &str, partition: i32) {
+        self.cursors.remove(&(topic.to_string(), partition));
+    }
+
+    /// The partitions being fetched.
+    pub fn assignment(&self) -> Vec<(String, i32)> {
+        self.cursors.keys().cloned().collect()
+    }
+
+    /// Moves a partition's position (and drops records already fetched past
+    /// the old one, once they arrive).
+    pub fn seek(
+        &mut self,
+        client: &mut Client,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        now: Instant,
+    ) {
+        self.assign(client, topic, partition, Some(offset), now);
+    }
+
+    /// The next offset to fetch for a partition.
+    pub fn position(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.cursors
+            .get(&(topic.to_string(), partition))
+            .and_then(|c| c.position)
+    }
+
+    pub fn pause(&mut self, topic: &str, partition: i32) {
+        if let Some(c) = self.cursors.get_mut(&(topic.to_string(), partition)) {
+            c.paused = true;
+        }
+    }
+
+    pub fn resume(&mut self, client: &mut Client, topic: &str, partition: i32, now: Instant) {
+        if let Some(c) = self.cursors.get_mut(&(topic.to_string(), partition)) {
+            c.paused = false;
+        }
+        self.drive(client, now);
+    }
+
+    /// The caller is done with one [`FetchedRecords`] of this partition.
+    pub fn release(&mut self, client: &mut Client, topic: &str, partition: i32, now: Instant) {
+        if let Some(c) = self.cursors.get_mut(&(topic.to_string(), partition)) {
+            c.handed_out = c.handed_out.saturating_sub(1);
+        }
+        self.drive(client, now);
+    }
+
+    pub fn poll_event(&mut self) -> Option<FetchEvent> {
+        self.events.pop_front()
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.cursors.values().filter_map(|c| c.retry_at).min()
+    }
+
+    pub fn handle_timeout(&mut self, client: &mut Client, now: Instant) {
+        self.drive(client, now);
+    }
+
+    /// Offers a client event; returns true when it belonged to the fetcher.
+    pub fn handle_client_event(
+        &mut self,
+        client: &mut Client,
+        event: &Event,
+        now: Instant,
+    ) -> bool {
+        let claimed = match event {
+            Event::Response { id, result } => match self.pending.remove(id) {
+                Some(Pending::Fetch { broker, asked }) => {
+                    self.brokers_busy.remove(&broker);
+                    self.handle_fetch(client, asked, result, now);
+                    true
+                }
+                Some(Pending::Reset { tp, spec, epoch }) => {
+                    self.handle_reset(client, tp, spec, epoch, result, now);
+                    true
+                }
+                None => false,
+            },
+            _ => false,
+        };
+        self.drive(client, now);
+        claimed
+    }
+
+    // ---- internals ----
+
+    fn fetchable(&self, c: &Cursor, now: Instant) -> bool {
+        !c.busy
+            && !c.paused
+            && !c.stopped
+            && c.handed_out < 2
+            && c.retry_at.is_none_or(|t| t <= now)
+    }
+
+    /// Starts resets for partitions without a position, and one fetch per
+    /// leader broker that has none in flight.
+    fn drive(&mut self, client: &mut Client, now: Instant) {
+        let mut resets = Vec::new();
+        let mut per_broker: BTreeMap<i32, Vec<(TopicPartition, i64, u64)>> = BTreeMap::new();
+        let mut need_metadata = false;
+        for (tp, c) in &self.cursors {
+            if !self.fetchable(c, now) {
+                continue;
+            }
+            let Some(leader) = client.metadata().leader(&tp.0, tp.1) else {
+                need_metadata = true;
+                continue;
+            };
+            match c.position {
+                None => resets.push(tp.clone()),
+                Some(offset) => {
+                    if !self.brokers_busy.contains(&leader) {
+                        per_broker
+                            .entry(leader)
+                            .or_default()
+                            .push((tp.clone(), offset, c.epoch));
+                    }
+                }
+            }
+        }
+        if need_metadata {
+            client.refresh_metadata(now);
+        }
+        for tp in resets {
+            let spec = match self.config.offset_reset {
+                OffsetReset::Latest => OffsetSpec::Latest,
+                _ => OffsetSpec::Earliest,
+            };
+            self.start_reset(client, tp, spec, now);
+        }
+        for (broker, asked) in per_broker {
+            self.start_fetch(client, broker, asked, now);
+        }
+    }
+
+    fn start_reset(
+        &mut self,
+        client: &mut Client,
+        tp: TopicPartition,
+        spec: OffsetSpec,
+        now: Instant,
+    ) {
+        let plan = list_offsets_requests(client.metadata(), &tp.0, &[tp.1], spec);
+        let Some((leader, request)) = plan.requests.into_iter().next() else {
+            client.refresh_metadata(now);
+            return;
+        };
+        let epoch = match self.cursors.get_mut(&tp) {
+            Some(c) => {
+                c.busy = true;
+                c.epoch
+            }
+            None => return,
+        };
+        let id = client.send(Target::Broker(leader), request, now);
+        self.pending.insert(id, Pending::Reset { tp, spec, epoch });
+    }
+
+    fn start_fetch(
+        &mut self,
+        client: &mut Client,
+        broker: i32,
+        asked: Vec<(TopicPartition, i64, u64)>,
+        now: Instant,
+    ) {
+        let mut topics: BTreeMap<&str, Vec<FetchPartition>> = BTreeMap::new();
+        for (tp, offset, _) in &asked {
+            topics.entry(&tp.0).or_default().push(FetchPartition {
+                partition: tp.1,
+                fetch_offset: *offset,
+                partition_max_bytes: self.config.partition_max_bytes,
+                ..Default::default()
+            });
+        }
+        let mut all_ids_known = true;
+        let topics: Vec<FetchTopic> = topics
+            .into_iter()
+            .map(|(name, partitions)| {
+                let topic_id = client
+                    .metadata()
+                    .topics
+                    .get(name)
+                    .map_or(Uuid::ZERO, |t| t.topic_id);
+                all_ids_known &= topic_id != Uuid::ZERO;
+                FetchTopic {
+                    topic: name.to_string(),
+                    topic_id,
+                    partitions,
+                    ..Default::default()
+                }
+            })
+            .collect();
+        let request = FetchRequest {
+            replica_id: -1,
+            max_wait_ms: self.config.max_wait.as_millis().min(i32::MAX as u128) as i32,
+            min_bytes: self.config.min_bytes,
+            max_bytes: self.config.max_bytes,
+            isolation_level: i8::from(self.config.read_committed),
+            topics,
+            ..Default::default()
+        };
+        let options = RequestOptions {
+            // Fetch v13+ names topics by id; without ids, stay at v12.
+            versions: if all_ids_known {
+                FETCH_ANY
+            } else {
+                FETCH_BY_NAME
+            },
+            // The broker holds the fetch up to max_wait before answering.
+            timeout: Some(client.config().request_timeout + self.config.max_wait),
+            expect_response: true,
+        };
+        for (tp, _, _) in &asked {
+            if let Some(c) = self.cursors.get_mut(tp) {
+                c.busy = true;
+            }
+        }
+        let id = client.send_with(Target::Broker(broker), request, options, now);
+        self.brokers_busy.insert(broker);
+        self.pending.insert(id, Pending::Fetch { broker, asked });
+    }
+
+    fn handle_fetch(
+        &mut self,
+        client: &mut Client,
+        asked: Vec<(TopicPartition, i64, u64)>,
+        result: &Result<crate::client::Response, RequestError>,
+        now: Instant,
+    ) {
+        for (tp, _, _) in &asked {
+            if let Some(c) = self.cursors.get_mut(tp) {
+                c.busy = false;
+            }
+        }
+        let response: &FetchResponse = match result {
+            Ok(crate::client::Response {
+                body: Some(AnyResponse::Fetch(r)),
+                ..
+            }) => r,
+            Ok(_) => return,
+            Err(e) => {
+                if e.is_retriable() {
+                    client.refresh_metadata(now);
+                } else {
+                    self.events
+                        .push_back(FetchEvent::Error(FetchError::Request(e.clone())));
+                }
+                for (tp, _, _) in &asked {
+                    self.back_off(tp, now);
+                }
+                return;
+            }
+        };
+        let names_by_id: BTreeMap<Uuid, String> = client
+            .metadata()
+            .topics
+            .values()
+            .map(|t| (t.topic_id, t.name.clone()))
+            .collect();
+        for topic in &response.responses {
+            let name = if topic.topic.is_empty() {
+                names_by_id
+                    .get(&topic.topic_id)
+                    .cloned()
+                    .unwrap_or_default()
+            } else {
+                topic.topic.clone()
+            };
+            for p in &topic.partitions {
+                let tp = (name.clone(), p.partition_index);
+                let Some((_, asked_offset, epoch)) = asked.iter().find(|(t, _, _)| *t == tp) else {
+                    continue;
+                };
+                self.handle_partition(client, &tp, *asked_offset, *epoch, p, now);
+            }
+        }
+    }
+
+    fn handle_partition(
+        &mut self,
+        client: &mut Client,
+        tp: &TopicPartition,
+        asked_offset: i64,
+        epoch: u64,
+        p: &crate::protocol::messages::fetch_response::PartitionData,
+        now: Instant,
+    ) {
+        let Some(cursor) = self.cursors.get_mut(tp) else {
+            return;
+        };
+        if cursor.epoch != epoch || cursor.position != Some(asked_offset) {
+            return; // a seek happened meanwhile
+        }
+        let code = ErrorCode(p.error_code);
+        if code == ErrorCode::OFFSET_OUT_OF_RANGE {
+            match self.config.offset_reset {
+                OffsetReset::Error => {
+                    cursor.stopped = true;
+                    self.events
+                        .push_back(FetchEvent::Error(FetchError::OffsetOutOfRange {
+                            topic: tp.0.clone(),
+                            partition: tp.1,
+                            offset: asked_offset,
+                        }));
+                }
+                policy => {
+                    let spec = if policy == OffsetReset::Latest {
+                        OffsetSpec::Latest
+                    } else {
+                        OffsetSpec::Earliest
+                    };
+                    self.start_reset(client, tp.clone(), spec, now);
+                }
+            }
+            return;
+        }
+        if !code.is_ok() {
+            if code.is_stale_metadata() || code.is_retriable() {
+                client.refresh_metadata(now);
+            } else {
+                self.events.push_back(FetchEvent::Error(FetchError::Broker {
+                    topic: tp.0.clone(),
+                    partition: tp.1,
+                    code,
+                }));
+            }
+            self.back_off(tp, now);
+            return;
+        }
+        let Some(bytes) = p.records.clone() else {
+            return;
+        };
+        let mut records = Vec::new();
+        let mut next = asked_offset;
+        let mut aborted = self
+            .config
+            .read_committed
+            .then(|| AbortedTransactions::new(p));
+        let mut failure = None;
+        for batch in RecordSet::new(bytes).batches() {
+            let batch = match batch {
+                Ok(b) => b,
+                Err(e) => {
+                    failure = Some(e.to_string());
+                    break;
+                }
+            };
+            let batch_next = batch.next_offset();
+            let skip = match aborted.as_mut() {
+                Some(a) => a.skips(&batch),
+                None => batch.is_control(),
+            };
+            if skip {
+                next = next.max(batch_next);
+                continue;
+            }
+            match batch.records() {
+                Ok(iter) => {
+                    for r in iter {
+                        match r {
+                            Ok(r) if r.offset >= asked_offset => records.push(r),
+                            Ok(_) => {}
+                            Err(e) => {
+                                failure = Some(e.to_string());
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(e) => failure = Some(e.to_string()),
+            }
+            if failure.is_some() {
+                break;
+            }
+            next = next.max(batch_next);
+        }
+        if let Some(last) = records.last() {
+            next = next.max(last.offset + 1);
+        }
+        let Some(cursor) = self.cursors.get_mut(tp) else {
+            return;
+        };
+        if let Some(reason) = failure {
+            if records.is_empty() {
+                cursor.stopped = true;
+                self.events
+                    .push_back(FetchEvent::Error(FetchError::Corrupt {
+                        topic: tp.0.clone(),
+                        partition: tp.1,
+                        reason,
+                    }));
+                return;
+            }
+        }
+        cursor.position = Some(next);
+        cursor.retry_at = None;
+        if !records.is_empty() {
+            cursor.handed_out += 1;
+            self.events.push_back(FetchEvent::Records(FetchedRecords {
+                topic: tp.0.clone(),
+                partition: tp.1,
+                high_watermark: p.high_watermark,
+                records,
+            }));
+        }
+    }
+
+    fn handle_reset(
+        &mut self,
+        client: &mut Client,
+        tp: TopicPartition,
+        spec: OffsetSpec,
+        epoch: u64,
+        result: &Result<crate::client::Response, RequestError>,
+        now: Instant,
+    ) {
+        let Some(cursor) = self.cursors.get_mut(&tp) else {
+            return;
+        };
+        if cursor.epoch != epoch {
+            return;
+        }
+        cursor.busy = false;
+        let outcome = match result {
+            Ok(crate::client::Response {
+                body: Some(AnyResponse::ListOffsets(r)),
+                version,
+                ..
+            }) => list_offsets_outcome(&tp.0, &[tp.1], r, *version).remove(&tp.1),
+            Ok(_) => None,
+            Err(e) => {
+                client.refresh_metadata(now);
+                let _ = e;
+                None
+            }
+        };
+        match outcome {
+            Some(Ok(offset)) => {
+                cursor.position = Some(offset);
+                self.events.push_back(FetchEvent::Reset {
+                    topic: tp.0.clone(),
+                    partition: tp.1,
+                    offset,
+                });
+            }
+            Some(Err(e)) if !e.is_retriable() => {
+                cursor.stopped = true;
+                self.events
+                    .push_back(FetchEvent::Error(FetchError::ResetFailed {
+                        topic: tp.0.clone(),
+                        partition: tp.1,
+                        reason: e.to_string(),
+                    }));
+            }
+            _ => {
+                let _ = spec;
+                self.back_off(&tp, now);
+            }
+        }
+    }
+
+    fn back_off(&mut self, tp: &TopicPartition, now: Instant) {
+        if let Some(c) = self.cursors.get_mut(tp) {
+            c.retry_at = Some(now + self.config.retry_backoff);
+        }
+    }
+}
+
+/// read_committed filtering, as the Java client does it: walking batches in
+/// offset order, a producer joins the aborting set when the log reaches the
+/// first offset of one of its aborted transactions, its transactional
+/// batches are skipped while it is there, and its next control batch (the
+/// abort marker) takes it out again. Control batches are never records.
+struct AbortedTransactions {
+    /// (first offset, producer id), ascending.
+    upcoming: VecDeque<(i64, i64)>,
+    aborting: BTreeSet<i64>,
+}
+
+impl AbortedTransactions {
+    fn new(p: &crate::protocol::messages::fetch_response::PartitionData) -> Self {
+        let mut list: Vec<(i64, i64)> = p
+            .aborted_transactions
+            .iter()
+            .flatten()
+            .map(|a| (a.first_offset, a.producer_id))
+            .collect();
+        list.sort_unstable();
+        AbortedTransactions {
+            upcoming: list.into(),
+            aborting: BTreeSet::new(),
+        }
+    }
+
+    /// Whether to skip this batch.
+    fn skips(&mut self, batch: &crate::records::Batch) -> bool {
+        let last = batch.last_offset();
+        while let Some(&(first, pid)) = self.upcoming.front() {
+            if first > last {
+                break;
+            }
+            self.aborting.insert(pid);
+            self.upcoming.pop_front();
+        }
+        let pid = batch.producer_id();
+        if batch.is_control() {
+            self.aborting.remove(&pid);
+            return true;
+        }
+        batch.is_transactional() && self.aborting.contains(&pid)
+    }
+}

@@ -1,0 +1,306 @@
+//! Deterministic fetcher tests against a scripted broker holding a real
+//! log, on a hand-moved clock.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::*;
+use crate::client::scripted::{api_versions, metadata, Harness, Reply, Responder};
+use crate::client::Event;
+use crate::protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use crate::protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use crate::protocol::messages::{FetchResponse, ListOffsetsResponse};
+use crate::protocol::{AnyRequest, AnyResponse, ApiKey, ErrorCode};
+use crate::records::RecordBatchWriter;
+
+/// Partition t-0's log: values at offsets `log_start..log_start+len`.
+struct Log {
+    log_start: i64,
+    values: Vec<Bytes>,
+    leader: i32,
+    /// Brokers that served fetches, in order.
+    fetched_from: Vec<String>,
+}
+
+impl Log {
+    fn end(&self) -> i64 {
+        self.log_start + self.values.len() as i64
+    }
+
+    /// At most `max` records from `offset`, as one v2 batch.
+    fn read(&self, offset: i64, max: usize) -> Bytes {
+        let from = (offset - self.log_start) as usize;
+        let to = (from + max).min(self.values.len());
+        if from >= to {
+            return Bytes::new();
+        }
+        let mut w = RecordBatchWriter::new(offset);
+        for v in &self.values[from..to] {
+            w.append(0, None, Some(v), std::iter::empty())
+                .expect("append");
+        }
+        w.finish().expect("finish").freeze()
+    }
+}
+
+fn cluster(log: Rc<RefCell<Log>>) -> Responder {
+    Box::new(move |address, _, request| {
+        let leader_address = format!("b{}:9092", log.borrow().leader);
+        match request {
+            AnyRequest::ApiVersions(_) => Reply::Respond(api_versions(&[
+                (ApiKey::ApiVersions, 0, 3),
+                (ApiKey::Metadata, 0, 12),
+                (ApiKey::Fetch, 0, 12),
+                (ApiKey::ListOffsets, 0, 7),
+            ])),
+            AnyRequest::Metadata(_) => Reply::Respond(metadata(log.borrow().leader)),
+            AnyRequest::ListOffsets(r) => {
+                let l = log.borrow();
+                let p = &r.topics[0].partitions[0];
+                let offset = if p.timestamp == -2 {
+                    l.log_start
+                } else {
+                    l.end()
+                };
+                Reply::Respond(AnyResponse::ListOffsets(ListOffsetsResponse {
+                    topics: vec![ListOffsetsTopicResponse {
+                        name: "t".into(),
+                        partitions: vec![ListOffsetsPartitionResponse {
+                            partition_index: 0,
+                            offset,
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }))
+            }
+            AnyRequest::Fetch(r) => {
+                let mut l = log.borrow_mut();
+                l.fetched_from.push(address.to_string());
+                let offset = r.topics[0].partitions[0].fetch_offset;
+                let (error, records) = if address != leader_address {
+                    (ErrorCode::NOT_LEADER_OR_FOLLOWER, Bytes::new())
+                } else if offset < l.log_start || offset > l.end() {
+                    (ErrorCode::OFFSET_OUT_OF_RANGE, Bytes::new())
+                } else {
+                    (ErrorCode::NONE, l.read(offset, 3))
+                };
+                Reply::Respond(AnyResponse::Fetch(FetchResponse {
+                    responses: vec![FetchableTopicResponse {
+                        topic: "t".into(),
+                        partitions: vec![PartitionData {
+                            partition_index: 0,
+                            error_code: error.0,
+                            high_watermark: l.end(),
+                            records: Some(records),
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }))
+            }
+            _ => Reply::Silence,
+        }
+    })
+}
+
+struct Setup {
+    h: Harness,
+    f: Fetcher,
+    log: Rc<RefCell<Log>>,
+    events: Vec<FetchEvent>,
+}
+
+impl Setup {
+    fn new(values: usize, config: FetchConfig) -> Self {
+        let log = Rc::new(RefCell::new(Log {
+            log_start: 0,
+            values: (0..values).map(|i| Bytes::from(format!("v{i}"))).collect(),
+            leader: 1,
+            fetched_from: Vec::new(),
+        }));
+        let mut h = Harness::new(&["b1:9092"], cluster(log.clone()));
+        h.run();
+        Setup {
+            h,
+            f: Fetcher::new(config),
+            log,
+            events: Vec::new(),
+        }
+    }
+
+    fn settle(&mut self) {
+        for _ in 0..200 {
+            self.h.run();
+            let events: Vec<Event> = self.h.events.drain(..).collect();
+            if events.is_empty() {
+                break;
+            }
+            for e in events {
+                self.f
+                    .handle_client_event(&mut self.h.client, &e, self.h.now);
+            }
+        }
+        while let Some(e) = self.f.poll_event() {
+            self.events.push(e);
+        }
+    }
+
+    /// Takes every record handed out so far, releasing each chunk.
+    fn consume(&mut self) -> Vec<(i64, Bytes)> {
+        let mut out = Vec::new();
+        let events: Vec<FetchEvent> = self.events.drain(..).collect();
+        for e in events {
+            if let FetchEvent::Records(r) = e {
+                for rec in &r.records {
+                    out.push((rec.offset, rec.value.clone().unwrap_or_default()));
+                }
+                let now = self.h.now;
+                self.f
+                    .release(&mut self.h.client, &r.topic, r.partition, now);
+            } else {
+                self.events.push(e);
+            }
+        }
+        self.settle();
+        out
+    }
+
+    fn consume_until(&mut self, count: usize) -> Vec<(i64, Bytes)> {
+        let mut all = Vec::new();
+        for _ in 0..50 {
+            all.extend(self.consume());
+            if all.len() >= count {
+                break;
+            }
+            self.h.now += Duration::from_millis(200);
+            let now = self.h.now;
+            self.h.client.handle_timeout(now);
+            self.f.handle_timeout(&mut self.h.client, now);
+            self.settle();
+        }
+        all
+    }
+}
+
+#[test]
+fn a_new_partition_starts_at_the_earliest_offset_and_reads_in_order() {
+    let mut s = Setup::new(10, FetchConfig::default());
+    let now = s.h.now;
+    s.f.assign(&mut s.h.client, "t", 0, None, now);
+    s.settle();
+    assert!(s.events.contains(&FetchEvent::Reset {
+        topic: "t".into(),
+        partition: 0,
+        offset: 0
+    }));
+    let got = s.consume_until(10);
+    let offsets: Vec<i64> = got.iter().map(|(o, _)| *o).collect();
+    assert_eq!(offsets, (0..10).collect::<Vec<_>>());
+    assert_eq!(got[9].1, Bytes::from("v9"));
+    assert_eq!(s.f.position("t", 0), Some(10));
+}
+
+#[test]
+fn fetching_stays_at_most_one_chunk_ahead_of_the_caller() {
+    let mut s = Setup::new(30, FetchConfig::default());
+    let now = s.h.now;
+    s.f.assign(&mut s.h.client, "t", 0, Some(0), now);
+    s.settle();
+    // Without releases: two chunks of 3 handed out, then fetching stops.
+    let handed: usize = s
+        .events
+        .iter()
+        .filter(|e| matches!(e, FetchEvent::Records(_)))
+        .count();
+    assert_eq!(handed, 2);
+    assert_eq!(s.f.position("t", 0), Some(6));
+}
+
+#[test]
+fn out_of_range_resets_to_earliest_by_default() {
+    let mut s = Setup::new(10, FetchConfig::default());
+    s.log.borrow_mut().log_start = 5; // DeleteRecords moved the log start
+    s.log.borrow_mut().values.drain(..5);
+    let now = s.h.now;
+    s.f.assign(&mut s.h.client, "t", 0, Some(1), now);
+    let got = s.consume_until(5);
+    assert_eq!(got.first().map(|(o, _)| *o), Some(5));
+    assert!(s.events.is_empty() || !s.events.iter().any(|e| matches!(e, FetchEvent::Error(_))));
+}
+
+#[test]
+fn out_of_range_resets_to_latest_when_asked() {
+    let config = FetchConfig {
+        offset_reset: OffsetReset::Latest,
+        ..FetchConfig::default()
+    };
+    let mut s = Setup::new(10, config);
+    s.log.borrow_mut().log_start = 5;
+    s.log.borrow_mut().values.drain(..5);
+    let now = s.h.now;
+    s.f.assign(&mut s.h.client, "t", 0, Some(1), now);
+    s.settle();
+    assert!(s.events.contains(&FetchEvent::Reset {
+        topic: "t".into(),
+        partition: 0,
+        offset: 10
+    }));
+    assert!(s.consume().is_empty());
+    assert_eq!(s.f.position("t", 0), Some(10));
+}
+
+#[test]
+fn out_of_range_is_an_error_event_under_the_error_policy() {
+    let config = FetchConfig {
+        offset_reset: OffsetReset::Error,
+        ..FetchConfig::default()
+    };
+    let mut s = Setup::new(10, config);
+    s.log.borrow_mut().log_start = 5;
+    s.log.borrow_mut().values.drain(..5);
+    let now = s.h.now;
+    s.f.assign(&mut s.h.client, "t", 0, Some(1), now);
+    s.settle();
+    assert!(s
+        .events
+        .contains(&FetchEvent::Error(FetchError::OffsetOutOfRange {
+            topic: "t".into(),
+            partition: 0,
+            offset: 1
+        })));
+    let fetches = s.log.borrow().fetched_from.len();
+    s.consume_until(1);
+    assert_eq!(
+        s.log.borrow().fetched_from.len(),
+        fetches,
+        "stopped fetching"
+    );
+}
+
+#[test]
+fn a_leader_change_moves_the_partition_to_the_new_leader() {
+    let mut s = Setup::new(60, FetchConfig::default());
+    let now = s.h.now;
+    s.f.assign(&mut s.h.client, "t", 0, Some(0), now);
+    s.settle();
+    // Two chunks are handed out and not yet released: the leader moves.
+    s.log.borrow_mut().leader = 2;
+    let got = s.consume_until(60);
+    let offsets: Vec<i64> = got.iter().map(|(o, _)| *o).collect();
+    assert_eq!(offsets, (0..60).collect::<Vec<_>>());
+    let from = s.log.borrow().fetched_from.clone();
+    assert_eq!(
+        from.first().map(String::as_str),
+        Some("b1:9092"),
+        "{from:?}"
+    );
+    assert_eq!(from.last().map(String::as_str), Some("b2:9092"), "{from:?}");
+}
