@@ -24,7 +24,7 @@ pub(crate) enum ConnState {
 }
 
 /// Who is waiting for a response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Purpose {
     /// A user request submitted with `Client::send`.
     User(RequestId),
@@ -32,6 +32,8 @@ pub(crate) enum Purpose {
     Metadata { all_topics: bool },
     /// Version negotiation.
     ApiVersions,
+    /// The client's own coordinator lookup for a group.
+    FindCoordinator { group: String },
 }
 
 /// A request written to the connection and not yet answered.

@@ -52,6 +52,8 @@ pub enum RequestError {
     UnknownBroker(i32),
     #[error("no controller or coordinator is known for the request")]
     NoTarget,
+    #[error("the group coordinator lookup was refused: {0:?}")]
+    Coordinator(ErrorCode),
     #[error("the client is closing")]
     Closing,
 }

@@ -38,6 +38,9 @@ pub enum Target {
     Broker(i32),
     /// The cluster's controller, from the latest metadata.
     Controller,
+    /// The coordinator of this consumer group, found with FindCoordinator
+    /// and remembered until [`crate::client::Client::coordinator_moved`].
+    GroupCoordinator(String),
 }
 
 /// A decoded response and where it came from.

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use super::config::ClientConfig;
 use super::connection::{ConnState, Connection, Frame, InFlight, Purpose};
+use super::coordinator::{Coordinators, Lookup};
 use super::error::{ConnectionError, RequestError};
 use super::io::{ConnectionId, Event, Io, RequestId, Response, Target};
 use super::metadata::ClusterMetadata;
@@ -59,12 +60,15 @@ pub struct Client {
     links: BTreeMap<String, Link>,
     /// The bootstrap address to try next.
     next_bootstrap: usize,
+    coordinators: Coordinators,
     conns: BTreeMap<ConnectionId, Connection>,
     next_conn_id: u64,
     next_request_id: u64,
     queue: VecDeque<Queued>,
     io: VecDeque<Io>,
     events: VecDeque<Event>,
+    /// Coordinator lookups to queue once the current pass is over.
+    lookups_to_start: Vec<String>,
     closing: bool,
     closed: bool,
 }
@@ -101,6 +105,8 @@ enum Payload {
     },
     /// The client's own Metadata request: `None` is every topic.
     Metadata { topics: Option<Vec<String>> },
+    /// The client's own coordinator lookup.
+    FindCoordinator { group: String },
 }
 
 /// Per-request options for [`Client::send_with`].
@@ -140,12 +146,14 @@ impl Client {
             wanted_topics: BTreeSet::new(),
             links: BTreeMap::new(),
             next_bootstrap: 0,
+            coordinators: Coordinators::default(),
             conns: BTreeMap::new(),
             next_conn_id: 1,
             next_request_id: 1,
             queue: VecDeque::new(),
             io: VecDeque::new(),
             events: VecDeque::new(),
+            lookups_to_start: Vec::new(),
             closing: false,
             closed: false,
         };
@@ -342,6 +350,14 @@ impl Client {
         self.pump(now);
     }
 
+    /// Forgets a group's coordinator, after NOT_COORDINATOR or
+    /// COORDINATOR_NOT_AVAILABLE in an answer: the next request to it
+    /// looks it up again.
+    pub fn coordinator_moved(&mut self, group: &str, now: Instant) {
+        self.coordinators.forget(group);
+        self.pump(now);
+    }
+
     /// Finishes what is queued and in flight, then closes every connection
     /// and reports [`Event::Closed`]. New requests fail with `Closing`.
     pub fn close(&mut self, now: Instant) {
@@ -378,7 +394,13 @@ impl Client {
         } else {
             self.metadata_due
         };
-        conns.chain(queued).chain(backoffs).chain(metadata).min()
+        let lookups = self.coordinators.next_retry().filter(|_| waiting);
+        conns
+            .chain(queued)
+            .chain(backoffs)
+            .chain(metadata)
+            .chain(lookups)
+            .min()
     }
 
     // ---- state for users and tests ----
@@ -442,7 +464,7 @@ impl Client {
         }
         match decode_any_response(&frame, request.api_key, request.version) {
             Ok(body) => {
-                match request.purpose {
+                match request.purpose.clone() {
                     Purpose::Metadata { all_topics } => {
                         self.metadata_pending = false;
                         if let AnyResponse::Metadata(m) = &body {
@@ -463,6 +485,14 @@ impl Client {
                                 body: Some(body),
                             }),
                         });
+                    }
+                    Purpose::FindCoordinator { group } => {
+                        let response = match &body {
+                            AnyResponse::FindCoordinator(r) => Some(r),
+                            _ => None,
+                        };
+                        let backoff = self.config.reconnect_backoff;
+                        self.coordinators.apply(&group, response, now, backoff);
                     }
                     Purpose::ApiVersions => {}
                 }
@@ -657,6 +687,7 @@ impl Client {
                 result: Err(error),
             }),
             Purpose::Metadata { .. } => self.metadata_pending = false,
+            Purpose::FindCoordinator { group } => self.coordinators.forget(&group),
             Purpose::ApiVersions => {}
         }
     }
@@ -668,6 +699,7 @@ impl Client {
                 result: Err(error),
             }),
             Payload::Metadata { .. } => self.metadata_pending = false,
+            Payload::FindCoordinator { group } => self.coordinators.forget(&group),
         }
     }
 
@@ -691,10 +723,34 @@ impl Client {
             });
         }
 
+        self.dispatch_queue(now);
+        if !self.lookups_to_start.is_empty() {
+            for group in std::mem::take(&mut self.lookups_to_start) {
+                self.queue.push_back(Queued {
+                    payload: Payload::FindCoordinator { group },
+                    target: Target::AnyBroker,
+                    versions: ANY_VERSION,
+                    deadline: now + self.config.request_timeout,
+                    expect_response: true,
+                });
+            }
+            // The lookups may go out on a ready connection right away.
+            self.dispatch_queue(now);
+        }
+
+        self.close_idle_bootstrap_connections();
+        if self.closing {
+            self.finish_close_if_idle();
+        }
+    }
+
+    /// One pass over the queue: each request whose broker has a ready
+    /// connection with room goes out; the rest wait, in order per broker.
+    fn dispatch_queue(&mut self, now: Instant) {
         let mut blocked: BTreeSet<String> = BTreeSet::new();
         let mut kept = VecDeque::new();
         while let Some(q) = self.queue.pop_front() {
-            let address = match self.resolve(&q.target) {
+            let address = match self.resolve(&q.target, now) {
                 Ok(Some(address)) => address,
                 Ok(None) => {
                     kept.push_back(q);
@@ -718,15 +774,10 @@ impl Client {
             }
         }
         self.queue = kept;
-
-        self.close_idle_bootstrap_connections();
-        if self.closing {
-            self.finish_close_if_idle();
-        }
     }
 
     /// The address a request goes to: `Ok(None)` to wait (no metadata yet).
-    fn resolve(&mut self, target: &Target) -> Result<Option<String>, RequestError> {
+    fn resolve(&mut self, target: &Target, now: Instant) -> Result<Option<String>, RequestError> {
         match target {
             Target::Broker(id) => match self.metadata.brokers.get(id) {
                 Some(b) => Ok(Some(b.address())),
@@ -734,11 +785,25 @@ impl Client {
                 None => Ok(None),
             },
             Target::Controller => match self.metadata.controller {
-                Some(id) => self.resolve(&Target::Broker(id)),
+                Some(id) => self.resolve(&Target::Broker(id), now),
                 None if self.has_metadata() => Err(RequestError::NoTarget),
                 None => Ok(None),
             },
             Target::AnyBroker => Ok(self.pick_any_broker()),
+            Target::GroupCoordinator(group) => match self.coordinators.get(group).cloned() {
+                Some(Lookup::Known(node)) => match self.metadata.brokers.get(&node) {
+                    Some(b) => Ok(Some(b.address())),
+                    None => Ok(self.coordinators.address(node).cloned()),
+                },
+                Some(Lookup::Failed(code)) => Err(RequestError::Coordinator(code)),
+                Some(Lookup::RetryAt(t)) if t > now => Ok(None),
+                Some(Lookup::Pending) => Ok(None),
+                Some(Lookup::RetryAt(_)) | None => {
+                    self.coordinators.set_pending(group);
+                    self.lookups_to_start.push(group.clone());
+                    Ok(None)
+                }
+            },
         }
     }
 
@@ -828,6 +893,7 @@ impl Client {
         let api_key = match &q.payload {
             Payload::User { request, .. } => request.api_key(),
             Payload::Metadata { .. } => ApiKey::Metadata,
+            Payload::FindCoordinator { .. } => ApiKey::FindCoordinator,
         };
         let Some(version) = c.versions.choose(api_key, q.versions) else {
             let error = RequestError::UnsupportedVersion {
@@ -853,6 +919,10 @@ impl Client {
                 let body = metadata_request(topics.as_deref(), version, allow_auto_create);
                 encode_request_with(&mut c.outgoing, &ctx, |b| body.encode(b, version))
             }
+            Payload::FindCoordinator { group } => {
+                let body = Coordinators::request(group, version);
+                encode_request_with(&mut c.outgoing, &ctx, |b| body.encode(b, version))
+            }
         };
         if let Err(e) = encoded {
             c.outgoing.truncate(mark);
@@ -865,6 +935,9 @@ impl Client {
             Payload::Metadata { topics } => Purpose::Metadata {
                 all_topics: topics.is_none(),
             },
+            Payload::FindCoordinator { group } => Purpose::FindCoordinator {
+                group: group.clone(),
+            },
         };
         if q.expect_response {
             c.in_flight.push_back(InFlight {
@@ -874,7 +947,7 @@ impl Client {
                 purpose,
                 deadline: q.deadline.max(now),
             });
-        } else if let Purpose::User(id) = purpose {
+        } else if let Purpose::User(id) = purpose.clone() {
             self.events.push_back(Event::Response {
                 id,
                 result: Ok(Response {

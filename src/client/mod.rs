@@ -3,6 +3,7 @@
 
 mod config;
 mod connection;
+mod coordinator;
 mod error;
 mod io;
 mod machine;

@@ -332,3 +332,73 @@ fn leader_changes_are_followed_after_a_refresh() {
             >= 2
     );
 }
+
+#[test]
+fn group_requests_find_their_coordinator_first_and_retry_while_it_is_unavailable() {
+    use crate::protocol::messages::find_coordinator_response::Coordinator;
+    use crate::protocol::messages::FindCoordinatorResponse;
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let lookups = Rc::new(Cell::new(0));
+    let l = lookups.clone();
+    let responder: Responder = Box::new(move |_, header, request| match request {
+        AnyRequest::ApiVersions(_) => Reply::Respond(api_versions(&[
+            (ApiKey::ApiVersions, 0, 3),
+            (ApiKey::Metadata, 0, 12),
+            (ApiKey::FindCoordinator, 0, 4),
+            (ApiKey::ListGroups, 0, 4),
+        ])),
+        AnyRequest::Metadata(_) => Reply::Respond(metadata(1)),
+        AnyRequest::FindCoordinator(r) => {
+            assert_eq!(header.request_api_version, 4);
+            assert_eq!(r.coordinator_keys, vec!["g".to_string()]);
+            l.set(l.get() + 1);
+            let error_code = if l.get() == 1 {
+                ErrorCode::COORDINATOR_NOT_AVAILABLE.0
+            } else {
+                0
+            };
+            Reply::Respond(AnyResponse::FindCoordinator(FindCoordinatorResponse {
+                coordinators: vec![Coordinator {
+                    key: "g".into(),
+                    node_id: 2,
+                    host: "b2".into(),
+                    port: 9092,
+                    error_code,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }))
+        }
+        AnyRequest::ListGroups(_) => {
+            Reply::Respond(AnyResponse::ListGroups(ListGroupsResponse::default()))
+        }
+        _ => Reply::Silence,
+    });
+    let mut h = Harness::new(&["b1:9092"], responder);
+    h.run();
+    let now = h.now;
+    let target = Target::GroupCoordinator("g".into());
+    h.client
+        .send(target.clone(), ListGroupsRequest::default(), now);
+    h.run();
+    assert_eq!(lookups.get(), 1);
+    assert!(h.responses().is_empty(), "waits for the coordinator");
+    h.advance(Duration::from_millis(200));
+    assert_eq!(lookups.get(), 2);
+    assert_eq!(
+        h.seen.last().map(|(a, k, _)| (a.as_str(), *k)),
+        Some(("b2:9092", ApiKey::ListGroups))
+    );
+    assert!(h.responses()[0].is_ok());
+    // Known now: no new lookup, until the caller says it moved.
+    let now = h.now;
+    h.client
+        .send(target.clone(), ListGroupsRequest::default(), now);
+    h.run();
+    assert_eq!(lookups.get(), 2);
+    h.client.coordinator_moved("g", now);
+    h.client.send(target, ListGroupsRequest::default(), now);
+    h.run();
+    assert_eq!(lookups.get(), 3);
+}
