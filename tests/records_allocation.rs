@@ -7,6 +7,13 @@
 //! One test function only: the counter is global, and tests in one binary
 //! run in parallel.
 
+#![cfg(all(
+    feature = "gzip",
+    feature = "snappy",
+    feature = "lz4",
+    feature = "zstd"
+))]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -12,6 +12,13 @@
 //! and in the script. The second test needs the venv that
 //! `scripts/setup-python.sh` creates, and fails (never skips) without it.
 
+#![cfg(all(
+    feature = "gzip",
+    feature = "snappy",
+    feature = "lz4",
+    feature = "zstd"
+))]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -10,6 +10,9 @@ use kafkite::records::{
 };
 use quickcheck::{quickcheck, Arbitrary, Gen, TestResult};
 
+/// A record header as owned data.
+type OwnedHeader = (String, Option<Vec<u8>>);
+
 /// timestamp, key, value, headers.
 type Spec = (
     i64,
@@ -173,7 +176,7 @@ fn without_headers(record: &Record) -> Record {
 }
 
 /// Every record of every batch, with its headers as owned pairs.
-fn decode_all(bytes: Bytes) -> Vec<(Record, Vec<(String, Option<Vec<u8>>)>)> {
+fn decode_all(bytes: Bytes) -> Vec<(Record, Vec<OwnedHeader>)> {
     RecordSet::new(bytes)
         .records()
         .map(|record| {

@@ -175,7 +175,7 @@ impl RecordBatchWriter {
             .checked_sub(self.base_offset)
             .and_then(|delta| i32::try_from(delta).ok())
             .filter(|delta| {
-                *delta >= 0 && previous.map_or(true, |previous| i64::from(*delta) > previous)
+                *delta >= 0 && !matches!(previous, Some(previous) if i64::from(*delta) <= previous)
             });
         let Some(delta) = delta else {
             return Err(RecordEncodeError::OffsetOutOfOrder {

@@ -274,7 +274,7 @@ fn inner_record(
 fn decode_entry(reader: &mut Reader) -> Result<LegacyMessage, DecodeError> {
     let offset = reader.read_i64()?;
     let size = reader.read_i32()?;
-    if usize::try_from(size).map_or(true, |size| size < MESSAGE_OVERHEAD_V0) {
+    if !matches!(usize::try_from(size), Ok(size) if size >= MESSAGE_OVERHEAD_V0) {
         return Err(
             DecodeError::new(DecodeErrorKind::InvalidLength(size.into())).in_field("messageSize"),
         );

@@ -135,7 +135,7 @@ impl fmt::Debug for RecordHeaders {
     }
 }
 
-impl<'a> IntoIterator for &'a RecordHeaders {
+impl IntoIterator for &RecordHeaders {
     type Item = RecordHeader;
     type IntoIter = RecordHeadersIter;
 
