@@ -1,0 +1,532 @@
+//! The client state machine: the Dart package's KafkaSession, without IO.
+//!
+//! It knows the cluster (bootstrap, broker discovery, metadata), keeps one
+//! connection per broker with versions negotiated, and routes requests to
+//! the broker they belong to. The driver feeds it connection events, bytes
+//! and the time, and carries out the [`Io`] it asks for:
+//!
+//! ```text
+//! loop {
+//!     while let Some(io) = client.poll_io() { /* connect, write, close */ }
+//!     while let Some(event) = client.poll_event() { /* responses, ... */ }
+//!     wait for: bytes (handle_received), connect results (handle_connected /
+//!               handle_disconnected), commands, or client.poll_timeout()
+//!               (then handle_timeout)
+//! }
+//! ```
+
+mod receive;
+mod routing;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use super::config::ClientConfig;
+use super::connection::{ConnState, Connection, Frame, InFlight, Purpose};
+use super::coordinator::{Coordinators, Lookup};
+use super::error::{ConnectionError, RequestError};
+use super::io::{ConnectionId, Event, Io, RequestId, Response, Target};
+use super::metadata::ClusterMetadata;
+use super::rng::Rng;
+use super::versions::ApiVersionTable;
+use crate::protocol::frame::{encode_request_with, RequestContext};
+use crate::protocol::messages::metadata_request::MetadataRequestTopic;
+use crate::protocol::messages::{
+    ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, ResponseHeader,
+};
+use crate::protocol::{
+    AnyRequest, AnyResponse, ApiKey, ErrorCode, Message, Reader, Request, VersionRange,
+};
+
+/// Every version this build can encode.
+const ANY_VERSION: VersionRange = VersionRange {
+    min: 0,
+    max: i16::MAX,
+};
+
+/// The IO-free Kafka client core.
+#[derive(Debug)]
+pub struct Client {
+    config: ClientConfig,
+    rng: Rng,
+    metadata: ClusterMetadata,
+    /// When metadata last arrived; `None` before the first answer.
+    metadata_updated_at: Option<Instant>,
+    /// When to ask for metadata next (periodic, or soon after an error).
+    metadata_due: Option<Instant>,
+    metadata_pending: bool,
+    /// Counts metadata answers applied, changed or not.
+    metadata_generation: u64,
+    /// Topics whose metadata the user asked for.
+    wanted_topics: BTreeSet<String>,
+    /// Per broker address: its connection, backoff and legacy flag.
+    links: BTreeMap<String, Link>,
+    /// The bootstrap address to try next.
+    next_bootstrap: usize,
+    coordinators: Coordinators,
+    conns: BTreeMap<ConnectionId, Connection>,
+    next_conn_id: u64,
+    next_request_id: u64,
+    queue: VecDeque<Queued>,
+    io: VecDeque<Io>,
+    events: VecDeque<Event>,
+    /// Coordinator lookups to queue once the current pass is over.
+    lookups_to_start: Vec<String>,
+    closing: bool,
+    closed: bool,
+}
+
+/// What the client knows about one broker address.
+#[derive(Debug, Default)]
+struct Link {
+    /// Node id once metadata names this address; -1 for bootstrap only.
+    node: i32,
+    conn: Option<ConnectionId>,
+    /// Connection failures in a row, for the backoff.
+    failures: u32,
+    retry_at: Option<Instant>,
+    /// The broker closed the connection on ApiVersions: it is Kafka 0.8 or
+    /// 0.9, and gets the fallback version table.
+    legacy: bool,
+}
+
+/// A request waiting for its broker's connection.
+#[derive(Debug)]
+struct Queued {
+    payload: Payload,
+    target: Target,
+    versions: VersionRange,
+    deadline: Instant,
+    expect_response: bool,
+}
+
+#[derive(Debug)]
+enum Payload {
+    User {
+        id: RequestId,
+        request: Box<AnyRequest>,
+    },
+    /// The client's own Metadata request: `None` is every topic.
+    Metadata { topics: Option<Vec<String>> },
+    /// The client's own coordinator lookup.
+    FindCoordinator { group: String },
+}
+
+/// Per-request options for [`Client::send_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestOptions {
+    /// The versions the caller can use (defaults to all this build speaks).
+    pub versions: VersionRange,
+    /// `None` uses the config's request timeout.
+    pub timeout: Option<Duration>,
+    /// False for requests the broker never answers (Produce with acks=0):
+    /// they complete once written.
+    pub expect_response: bool,
+}
+
+impl Default for RequestOptions {
+    fn default() -> Self {
+        RequestOptions {
+            versions: ANY_VERSION,
+            timeout: None,
+            expect_response: true,
+        }
+    }
+}
+
+impl Client {
+    /// A client that will bootstrap from `config.bootstrap_servers` as soon
+    /// as it is polled.
+    pub fn new(config: ClientConfig, now: Instant) -> Self {
+        let mut client = Client {
+            rng: Rng::new(config.seed),
+            config,
+            metadata: ClusterMetadata::default(),
+            metadata_updated_at: None,
+            metadata_due: Some(now),
+            metadata_pending: false,
+            metadata_generation: 0,
+            wanted_topics: BTreeSet::new(),
+            links: BTreeMap::new(),
+            next_bootstrap: 0,
+            coordinators: Coordinators::default(),
+            conns: BTreeMap::new(),
+            next_conn_id: 1,
+            next_request_id: 1,
+            queue: VecDeque::new(),
+            io: VecDeque::new(),
+            events: VecDeque::new(),
+            lookups_to_start: Vec::new(),
+            closing: false,
+            closed: false,
+        };
+        client.pump(now);
+        client
+    }
+
+    // ---- inputs ----
+
+    /// The driver connected `conn`.
+    pub fn handle_connected(&mut self, conn: ConnectionId, now: Instant) {
+        let legacy = {
+            let Some(c) = self.conns.get(&conn) else {
+                return;
+            };
+            self.links.get(&c.address).is_some_and(|l| l.legacy)
+        };
+        if legacy {
+            let fallback = self.config.api_version_fallback.clone();
+            self.mark_ready(conn, fallback);
+        } else {
+            self.send_api_versions(conn, 3, now);
+        }
+        self.pump(now);
+    }
+
+    /// Bytes arrived on `conn`.
+    pub fn handle_received(&mut self, conn: ConnectionId, data: &[u8], now: Instant) {
+        let max = self.config.max_response_size;
+        let frames = match self.conns.get_mut(&conn) {
+            Some(c) => c.receive(data, max),
+            None => return,
+        };
+        match frames {
+            Ok(frames) => {
+                for frame in frames {
+                    if !self.handle_frame(conn, frame, now) {
+                        break;
+                    }
+                }
+            }
+            Err(error) => self.drop_connection(conn, error, true, now),
+        }
+        self.pump(now);
+    }
+
+    /// The connection failed or was closed by the peer. `reason` is what the
+    /// driver saw.
+    pub fn handle_disconnected(&mut self, conn: ConnectionId, reason: &str, now: Instant) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let error = match c.state {
+            ConnState::Connecting { .. } => ConnectionError::ConnectFailed {
+                address: c.address.clone(),
+                reason: reason.to_string(),
+            },
+            _ => ConnectionError::Closed {
+                address: c.address.clone(),
+                reason: reason.to_string(),
+            },
+        };
+        // A broker that hangs up on ApiVersions predates it (0.8, 0.9).
+        if matches!(c.state, ConnState::Negotiating { .. }) {
+            let address = c.address.clone();
+            if let Some(link) = self.links.get_mut(&address) {
+                link.legacy = true;
+            }
+        }
+        self.drop_connection(conn, error, false, now);
+        self.pump(now);
+    }
+
+    /// Time passed: expire deadlines, retry what is due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let mut expired = Vec::new();
+        for c in self.conns.values() {
+            if let ConnState::Connecting { deadline } = c.state {
+                if deadline <= now {
+                    expired.push((
+                        c.id,
+                        ConnectionError::ConnectTimeout {
+                            address: c.address.clone(),
+                        },
+                    ));
+                    continue;
+                }
+            }
+            if c.in_flight.iter().any(|r| r.deadline <= now) {
+                expired.push((
+                    c.id,
+                    ConnectionError::RequestTimeout {
+                        address: c.address.clone(),
+                    },
+                ));
+            }
+        }
+        for (conn, error) in expired {
+            // Requests past their deadline fail as timeouts; the others in
+            // flight on the connection fail as disconnected, because Kafka
+            // answers in order and nothing more is coming in time.
+            let late: VecDeque<InFlight> = match self.conns.get_mut(&conn) {
+                Some(c) => {
+                    let (late, rest) = c.in_flight.drain(..).partition(|r| r.deadline <= now);
+                    c.in_flight = rest;
+                    late
+                }
+                None => VecDeque::new(),
+            };
+            for r in late {
+                self.fail_in_flight(r, RequestError::Timeout);
+            }
+            self.drop_connection(conn, error, true, now);
+        }
+        let mut kept = VecDeque::new();
+        while let Some(q) = self.queue.pop_front() {
+            if q.deadline <= now {
+                self.fail_queued(q, RequestError::Timeout);
+            } else {
+                kept.push_back(q);
+            }
+        }
+        self.queue = kept;
+        self.pump(now);
+    }
+
+    // ---- commands ----
+
+    /// Sends `request` to `target`; its answer comes as [`Event::Response`].
+    pub fn send<R: Request + Into<AnyRequest>>(
+        &mut self,
+        target: Target,
+        request: R,
+        now: Instant,
+    ) -> RequestId {
+        self.send_with(target, request, RequestOptions::default(), now)
+    }
+
+    /// Like [`Client::send`], with per-request options.
+    pub fn send_with<R: Request + Into<AnyRequest>>(
+        &mut self,
+        target: Target,
+        request: R,
+        options: RequestOptions,
+        now: Instant,
+    ) -> RequestId {
+        self.send_any(target, request.into(), options, now)
+    }
+
+    /// Sends a request whose type is only known at run time.
+    pub fn send_any(
+        &mut self,
+        target: Target,
+        request: AnyRequest,
+        options: RequestOptions,
+        now: Instant,
+    ) -> RequestId {
+        let id = RequestId(self.next_request_id);
+        self.next_request_id += 1;
+        if self.closing {
+            self.events.push_back(Event::Response {
+                id,
+                result: Err(RequestError::Closing),
+            });
+            return id;
+        }
+        self.queue.push_back(Queued {
+            payload: Payload::User {
+                id,
+                request: Box::new(request),
+            },
+            target,
+            versions: options.versions,
+            deadline: now + options.timeout.unwrap_or(self.config.request_timeout),
+            expect_response: options.expect_response,
+        });
+        self.pump(now);
+        id
+    }
+
+    /// Asks for fresh metadata of these topics now, and keeps them in the
+    /// periodic refresh.
+    pub fn add_topics<S: AsRef<str>>(&mut self, topics: &[S], now: Instant) {
+        for t in topics {
+            self.wanted_topics.insert(t.as_ref().to_string());
+        }
+        self.refresh_metadata(now);
+    }
+
+    /// Asks for a metadata refresh as soon as possible (after errors that
+    /// mean the client's view is stale: not leader, unknown topic, ...).
+    pub fn refresh_metadata(&mut self, now: Instant) {
+        self.metadata_due = Some(self.metadata_due.map_or(now, |d| d.min(now)));
+        self.pump(now);
+    }
+
+    /// Forgets a group's coordinator, after NOT_COORDINATOR or
+    /// COORDINATOR_NOT_AVAILABLE in an answer: the next request to it
+    /// looks it up again.
+    pub fn coordinator_moved(&mut self, group: &str, now: Instant) {
+        self.coordinators.forget(group);
+        self.pump(now);
+    }
+
+    /// Finishes what is queued and in flight, then closes every connection
+    /// and reports [`Event::Closed`]. New requests fail with `Closing`.
+    pub fn close(&mut self, now: Instant) {
+        self.closing = true;
+        self.pump(now);
+    }
+
+    // ---- outputs ----
+
+    pub fn poll_io(&mut self) -> Option<Io> {
+        if self.io.is_empty() {
+            self.flush_outgoing();
+        }
+        self.io.pop_front()
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The next moment `handle_timeout` must be called, if any.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let conns = self.conns.values().filter_map(Connection::next_deadline);
+        let queued = self.queue.iter().map(|q| q.deadline);
+        // Backoffs matter only while something waits for a connection.
+        let waiting = !self.queue.is_empty() || self.metadata_due.is_some();
+        let backoffs = self
+            .links
+            .values()
+            .filter(|_| waiting)
+            .filter_map(|l| l.retry_at);
+        let metadata = if self.closing {
+            None
+        } else {
+            self.metadata_due
+        };
+        let lookups = self.coordinators.next_retry().filter(|_| waiting);
+        conns
+            .chain(queued)
+            .chain(backoffs)
+            .chain(metadata)
+            .chain(lookups)
+            .min()
+    }
+
+    // ---- state for users and tests ----
+
+    pub fn metadata(&self) -> &ClusterMetadata {
+        &self.metadata
+    }
+
+    /// How many metadata answers have been applied: lets a caller that asked
+    /// for a topic tell "not answered yet" from "answered: no such topic".
+    pub fn metadata_generation(&self) -> u64 {
+        self.metadata_generation
+    }
+
+    /// Whether the first metadata has arrived.
+    pub fn has_metadata(&self) -> bool {
+        self.metadata_updated_at.is_some()
+    }
+
+    /// The version table negotiated with a broker, once connected.
+    pub fn broker_versions(&self, broker: i32) -> Option<&ApiVersionTable> {
+        self.conns
+            .values()
+            .find(|c| c.broker == broker && c.state == ConnState::Ready)
+            .map(|c| &c.versions)
+    }
+
+    /// Whether `close()` has finished.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    // ---- internals ----
+    /// Moves everything forward that can move: due metadata refreshes,
+    /// queued requests onto ready connections, new connections for the
+    /// rest, and the close once all is done.
+    fn pump(&mut self, now: Instant) {
+        if self.closed {
+            return;
+        }
+        if !self.closing && !self.metadata_pending && self.metadata_due.is_some_and(|d| d <= now) {
+            self.metadata_due = None;
+            self.metadata_pending = true;
+            let topics = Some(self.wanted_topics.iter().cloned().collect());
+            self.queue.push_back(Queued {
+                payload: Payload::Metadata { topics },
+                target: Target::AnyBroker,
+                versions: ANY_VERSION,
+                deadline: now + self.config.request_timeout,
+                expect_response: true,
+            });
+        }
+
+        self.dispatch_queue(now);
+        if !self.lookups_to_start.is_empty() {
+            for group in std::mem::take(&mut self.lookups_to_start) {
+                self.queue.push_back(Queued {
+                    payload: Payload::FindCoordinator { group },
+                    target: Target::AnyBroker,
+                    versions: ANY_VERSION,
+                    deadline: now + self.config.request_timeout,
+                    expect_response: true,
+                });
+            }
+            // The lookups may go out on a ready connection right away.
+            self.dispatch_queue(now);
+        }
+
+        self.close_idle_bootstrap_connections();
+        if self.closing {
+            self.finish_close_if_idle();
+        }
+    }
+
+    /// Once brokers are known, a connection made to a bootstrap address
+    /// that is not a broker's advertised address has done its job.
+    fn close_idle_bootstrap_connections(&mut self) {
+        if self.metadata.brokers.is_empty() {
+            return;
+        }
+        let idle: Vec<ConnectionId> = self
+            .conns
+            .values()
+            .filter(|c| c.broker < 0 && c.in_flight.is_empty() && c.outgoing.is_empty())
+            .filter(|c| c.state == ConnState::Ready)
+            .map(|c| c.id)
+            .collect();
+        for conn in idle {
+            if let Some(c) = self.conns.remove(&conn) {
+                if let Some(link) = self.links.get_mut(&c.address) {
+                    link.conn = None;
+                }
+                self.io.push_back(Io::Close { conn });
+            }
+        }
+    }
+
+    fn finish_close_if_idle(&mut self) {
+        let user_queued = self
+            .queue
+            .iter()
+            .any(|q| matches!(q.payload, Payload::User { .. }));
+        let busy = self.conns.values().any(|c| {
+            c.in_flight
+                .iter()
+                .any(|r| matches!(r.purpose, Purpose::User(_)))
+                || !c.outgoing.is_empty()
+        });
+        if user_queued || busy {
+            return;
+        }
+        self.queue.clear();
+        self.flush_outgoing();
+        let conns: Vec<ConnectionId> = self.conns.keys().copied().collect();
+        for conn in conns {
+            self.conns.remove(&conn);
+            self.io.push_back(Io::Close { conn });
+        }
+        self.closed = true;
+        self.events.push_back(Event::Closed);
+    }
+}
