@@ -32,13 +32,70 @@ import sys
 import zlib
 
 try:
-    import xxhash
+    import kafka
+    import kafka.codec
     from kafka.record.default_records import DefaultRecordBatch
     from kafka.record.legacy_records import LegacyRecordBatch
     from kafka.record.memory_records import MemoryRecords, MemoryRecordsBuilder
-    import kafka
+    for codec_module in ("snappy", "lz4.frame", "zstandard"):
+        __import__(codec_module)
 except ImportError as error:  # pragma: no cover - environment problem
     sys.exit(f"records-vectors.py: {error}; run scripts/setup-python.sh and use .cache/venv/bin/python")
+
+
+def xxh32(data, seed=0):
+    """xxHash32, written from its specification. LZ4 frame headers need it;
+    so does kafka-python's magic 0 LZ4 codec, which imports the `xxhash`
+    package (scripts/setup-python.sh installs it). Where that package is
+    missing, kafka-python gets this instead (see `_XxHashShim`)."""
+    p1, p2, p3, p4, p5, mask = 2654435761, 2246822519, 3266489917, 668265263, 374761393, 0xFFFFFFFF
+
+    def rotl(x, r):
+        return ((x << r) | (x >> (32 - r))) & mask
+
+    def word(at):
+        return int.from_bytes(data[at:at + 4], "little")
+
+    n, i = len(data), 0
+    if n >= 16:
+        lanes = [(seed + p1 + p2) & mask, (seed + p2) & mask, seed & mask, (seed - p1) & mask]
+        while i + 16 <= n:
+            for k in range(4):
+                lanes[k] = rotl((lanes[k] + word(i) * p2) & mask, 13) * p1 & mask
+                i += 4
+        h = (rotl(lanes[0], 1) + rotl(lanes[1], 7) + rotl(lanes[2], 12) + rotl(lanes[3], 18)) & mask
+    else:
+        h = (seed + p5) & mask
+    h = (h + n) & mask
+    while i + 4 <= n:
+        h = rotl((h + word(i) * p3) & mask, 17) * p4 & mask
+        i += 4
+    while i < n:
+        h = rotl((h + data[i] * p5) & mask, 11) * p1 & mask
+        i += 1
+    h ^= h >> 15
+    h = h * p2 & mask
+    h ^= h >> 13
+    h = h * p3 & mask
+    return h ^ (h >> 16)
+
+
+class _XxHashShim:
+    """The part of the `xxhash` package kafka-python's codec uses."""
+
+    class xxh32:  # noqa: N801 - mirrors xxhash.xxh32
+        def __init__(self, data):
+            self._hash = xxh32(bytes(data))
+
+        def intdigest(self):
+            return self._hash
+
+        def digest(self):
+            return self._hash.to_bytes(4, "big")
+
+
+if getattr(kafka.codec, "xxhash", None) is None:
+    kafka.codec.xxhash = _XxHashShim
 
 CODECS = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 CODEC_NAMES = {v: k for k, v in CODECS.items()}
@@ -80,9 +137,9 @@ def lz4_header_checksum_kind(frame):
     flg = frame[4]
     hc_at = 6 + (8 if flg & 0x08 else 0) + (4 if flg & 0x01 else 0)
     hc = frame[hc_at]
-    if hc == (xxhash.xxh32(bytes(frame[4:hc_at])).intdigest() >> 8) & 0xFF:
+    if hc == (xxh32(bytes(frame[4:hc_at])) >> 8) & 0xFF:
         return "standard"
-    if hc == (xxhash.xxh32(bytes(frame[0:hc_at])).intdigest() >> 8) & 0xFF:
+    if hc == (xxh32(bytes(frame[0:hc_at])) >> 8) & 0xFF:
         return "kafka-0.8"
     return "invalid"
 
