@@ -52,7 +52,7 @@ impl<R: Runtime> Session<R> {
                     versions: ANY_VERSION,
                 };
                 let answer = self
-                    .call_phrased(Target::Controller, vec![phrasing], None)
+                    .call_phrased(self.controller(), vec![phrasing], None)
                     .await
                     .map_err(|e| unsupported_as_admin(e, ApiKey::CreateTopics))?;
                 Ok(admin::create_topics_outcome(&pending, &answer.body))
@@ -71,7 +71,7 @@ impl<R: Runtime> Session<R> {
             .per_key_rounds(names, |pending| async move {
                 let phrasings = admin::delete_topics_requests(&pending, timeout);
                 let answer = self
-                    .call_phrased(Target::Controller, phrasings, None)
+                    .call_phrased(self.controller(), phrasings, None)
                     .await
                     .map_err(|e| unsupported_as_admin(e, ApiKey::DeleteTopics))?;
                 Ok(admin::delete_topics_outcome(&pending, &answer.body))
@@ -159,6 +159,20 @@ impl<R: Runtime> Session<R> {
                 Ok(admin::cluster_from_metadata(&answer.body))
             }
             Err(e) => Err(e),
+        }
+    }
+
+    /// Where controller requests go: the controller when the metadata names
+    /// a broker as such, else any broker. Since Kafka 2.8 any broker
+    /// forwards them (KIP-590); an older broker that is not the controller
+    /// answers NOT_CONTROLLER, which refreshes the metadata and retries;
+    /// and a broker without the API says so, instead of the request waiting
+    /// for a controller that never appears.
+    fn controller(&self) -> Target {
+        let metadata = self.metadata();
+        match metadata.controller {
+            Some(id) if metadata.brokers.contains_key(&id) => Target::Controller,
+            _ => Target::AnyBroker,
         }
     }
 

@@ -82,6 +82,7 @@ pub(crate) fn target_text(target: &Target) -> String {
         Target::AnyBroker => "any broker".into(),
         Target::Broker(id) => format!("broker {id}"),
         Target::Controller => "the controller".into(),
+        Target::GroupCoordinator(group) => format!("the coordinator of group {group:?}"),
     }
 }
 

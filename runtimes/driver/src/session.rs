@@ -1,6 +1,7 @@
 //! [`Session`]: the user's handle on a running client (the Dart package's
 //! KafkaSession).
 
+use std::collections::BTreeSet;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -30,6 +31,10 @@ struct Inner<R> {
     config: ClientConfig,
     commands: async_channel::Sender<Command>,
     snapshot: Arc<Mutex<Snapshot>>,
+    /// Topics added with [`Session::add_topics`]. A refresh asks for them
+    /// even when the cache has dropped them (a topic the broker did not
+    /// know yet, just after its creation, is dropped from the cache).
+    wanted: Mutex<BTreeSet<String>>,
 }
 
 impl<R: Runtime> Clone for Session<R> {
@@ -81,6 +86,7 @@ impl<R: Runtime> Session<R> {
                 config,
                 commands,
                 snapshot,
+                wanted: Mutex::new(BTreeSet::new()),
             }),
         };
         bootstrap_rx.recv().await.map_err(|_| Error::Closed)??;
@@ -118,10 +124,12 @@ impl<R: Runtime> Session<R> {
         self.lock().metadata.clone()
     }
 
-    /// Asks for metadata of the topics already known (and the brokers) and
-    /// waits for the answer.
+    /// Asks for metadata of the brokers and of the topics known or added,
+    /// and waits for the answer.
     pub async fn refresh_metadata(&self) -> Result<ClusterMetadata, Error> {
-        let topics: Vec<String> = self.lock().metadata.topics.keys().cloned().collect();
+        let mut topics: BTreeSet<String> = self.lock().metadata.topics.keys().cloned().collect();
+        topics.extend(self.wanted().iter().cloned());
+        let topics: Vec<String> = topics.into_iter().collect();
         self.fetch_metadata(&topics).await
     }
 
@@ -129,6 +137,7 @@ impl<R: Runtime> Session<R> {
     /// their metadata. Topics are not created.
     pub async fn add_topics<S: AsRef<str>>(&self, topics: &[S]) -> Result<ClusterMetadata, Error> {
         let topics: Vec<String> = topics.iter().map(|t| t.as_ref().to_string()).collect();
+        self.wanted().extend(topics.iter().cloned());
         self.command(Command::AddTopics(topics.clone())).await?;
         self.fetch_metadata(&topics).await
     }
@@ -254,6 +263,13 @@ impl<R: Runtime> Session<R> {
             .send(command)
             .await
             .map_err(|_| Error::Closed)
+    }
+
+    fn wanted(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+        self.inner
+            .wanted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Snapshot> {
