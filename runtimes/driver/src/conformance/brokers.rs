@@ -144,6 +144,15 @@ pub async fn lists_earliest_and_latest_offsets<R: Runtime + Default>(peer: &Peer
     within::<R, _>(SCENARIO_LIMIT, &what, async {
         let session = connect::<R>(peer.bootstrap()).await;
         let topic = unique_name("offsets");
+        // Asked for before it exists: unknown, and not auto-created.
+        let before = session
+            .add_topics(&[&topic])
+            .await
+            .unwrap_or_else(|e| panic!("{what}: add_topics: {e}"));
+        assert!(
+            !before.topics.contains_key(&topic),
+            "{what}: {topic} known before creation"
+        );
         if peer.kind() == PeerKind::Mock {
             peer.create_topic(&topic, 2, 1)
                 .unwrap_or_else(|e| panic!("{what}: mock create_topic: {e}"));
@@ -153,6 +162,20 @@ pub async fn lists_earliest_and_latest_offsets<R: Runtime + Default>(peer: &Peer
                 .await
                 .unwrap_or_else(|e| panic!("{what}: create_topics: {e}"));
         }
+        // A refresh asks for the added topic again, though the cache
+        // dropped it as unknown.
+        eventually(
+            &session,
+            &format!("{what}: {topic} in a refresh"),
+            || async {
+                let metadata = session
+                    .refresh_metadata()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(metadata.topics.get(&topic).map(|t| t.partitions.len()))
+            },
+        )
+        .await;
         let list = |spec| {
             let (session, topic, what) = (&session, &topic, &what);
             async move {
