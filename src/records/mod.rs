@@ -10,13 +10,15 @@
 //!
 //! Writing is [`RecordBatchWriter`] (magic 2) and
 //! [`LegacyMessageSetWriter`] (magic 0 and 1), each appending into one
-//! `BytesMut`.
+//! `BytesMut`; [`batch_rewrite`] edits a finished v2 batch's header in place
+//! (base offset, leader epoch, producer state, LogAppendTime).
 //!
 //! Every decoder checks lengths against the input before allocating, never
 //! panics on input, and caps decompression at a configurable size
 //! ([`DEFAULT_DECOMPRESSION_LIMIT`]).
 
 mod batch;
+pub mod batch_rewrite;
 mod batch_writer;
 mod compression;
 mod control;
