@@ -23,9 +23,6 @@ use crate::protocol::{DecodeError, DecodeErrorKind};
 /// Kafka's default `max.message.bytes` (1 MiB) and `fetch.max.bytes` (50 MiB).
 pub const DEFAULT_DECOMPRESSION_LIMIT: usize = 64 * 1024 * 1024;
 
-// A codec's cargo feature has the codec's name, so `name()` also names the
-// feature in "not compiled in" errors.
-
 /// Mask of the codec bits in batch and message attributes.
 const CODEC_MASK: i16 = 0x07;
 
@@ -204,6 +201,8 @@ fn failed(codec: Compression, reason: &dyn fmt::Display) -> DecodeError {
     .into()
 }
 
+/// Data in a codec this build left out. A codec's cargo feature has the
+/// codec's name, so `name()` names the feature too.
 #[cold]
 #[cfg_attr(
     all(
