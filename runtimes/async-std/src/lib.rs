@@ -32,12 +32,10 @@ pub struct AsyncStdRuntime;
 impl Runtime for AsyncStdRuntime {
     type Tcp = async_std::net::TcpStream;
 
-    fn connect(&self, host: &str, port: u16) -> impl Future<Output = io::Result<Self::Tcp>> + Send {
-        async move {
-            let stream = async_std::net::TcpStream::connect((host, port)).await?;
-            stream.set_nodelay(true)?;
-            Ok(stream)
-        }
+    async fn connect(&self, host: &str, port: u16) -> io::Result<Self::Tcp> {
+        let stream = async_std::net::TcpStream::connect((host, port)).await?;
+        stream.set_nodelay(true)?;
+        Ok(stream)
     }
 
     fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> + Send {

@@ -145,10 +145,7 @@ impl<R: Runtime> Session<R> {
             .await
         {
             Ok(answer) => Ok(admin::describe_cluster_outcome(&answer.body)?),
-            Err(Error::Request {
-                source: RequestError::UnsupportedVersion { .. },
-                ..
-            }) => {
+            Err(e) if e.is_unsupported_version() => {
                 let phrasing = Phrasing {
                     request: admin::cluster_metadata_request(),
                     versions: ANY_VERSION,
@@ -237,9 +234,19 @@ impl<R: Runtime> Session<R> {
 fn unsupported_as_admin(error: Error, api: ApiKey) -> Error {
     match error {
         Error::Request {
-            source: RequestError::UnsupportedVersion { broker, .. },
-            ..
-        } => Error::Admin(AdminError::unsupported(api, broker)),
+            api: sent,
+            target,
+            source,
+        } => match *source {
+            RequestError::UnsupportedVersion { broker, .. } => {
+                Error::Admin(AdminError::unsupported(api, broker))
+            }
+            source => Error::Request {
+                api: sent,
+                target,
+                source: Box::new(source),
+            },
+        },
         other => other,
     }
 }

@@ -25,13 +25,14 @@ pub enum Error {
     /// The config names no bootstrap server.
     #[error("no bootstrap servers configured")]
     NoBootstrapServers,
-    /// The request got no response.
+    /// The request got no response. (Boxed: the core's error is large,
+    /// and this keeps every `Result<_, Error>` small.)
     #[error("{} request to {} failed: {source}", api.name(), target_text(target))]
     Request {
         api: ApiKey,
         target: Target,
         #[source]
-        source: RequestError,
+        source: Box<RequestError>,
     },
     /// The response does not have the request's type. The core decodes by
     /// the request's API key, so this means a bug, not a broker quirk.
@@ -63,11 +64,17 @@ impl Error {
         }
     }
 
+    /// Whether the broker speaks no version of the request's API that the
+    /// request allowed: the broker is too old (or too new) for it.
+    pub fn is_unsupported_version(&self) -> bool {
+        matches!(self, Error::Request { source, .. } if matches!(**source, RequestError::UnsupportedVersion { .. }))
+    }
+
     /// Whether the call failed because the client's metadata is stale.
     pub fn needs_metadata_refresh(&self) -> bool {
         match self {
             Error::Request { source, .. } => matches!(
-                source,
+                **source,
                 RequestError::UnknownBroker(_) | RequestError::NoTarget
             ),
             Error::Admin(e) => e.needs_metadata_refresh(),

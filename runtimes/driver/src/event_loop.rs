@@ -40,7 +40,8 @@ pub(crate) type Reply = async_channel::Sender<Result<Response, RequestError>>;
 pub(crate) enum Command {
     Send {
         target: Target,
-        request: AnyRequest,
+        /// Boxed: requests vary a lot in size, and most commands are small.
+        request: Box<AnyRequest>,
         options: RequestOptions,
         reply: Reply,
     },
@@ -245,7 +246,7 @@ impl<R: Runtime> EventLoop<R> {
                 options,
                 reply,
             } => {
-                let id = self.client.send_any(target, request, options, now);
+                let id = self.client.send_any(target, *request, options, now);
                 self.waiters.insert(id, reply);
             }
             Command::AddTopics(topics) => self.client.add_topics(&topics, now),

@@ -198,7 +198,7 @@ impl<R: Runtime> Session<R> {
         let (reply, answer) = async_channel::bounded(1);
         let command = Command::Send {
             target: target.clone(),
-            request,
+            request: Box::new(request),
             options,
             reply,
         };
@@ -231,12 +231,7 @@ impl<R: Runtime> Session<R> {
                 ..RequestOptions::default()
             };
             match self.call(target.clone(), phrasing.request, options).await {
-                Err(
-                    e @ Error::Request {
-                        source: RequestError::UnsupportedVersion { .. },
-                        ..
-                    },
-                ) => last = e,
+                Err(e) if e.is_unsupported_version() => last = e,
                 other => return other,
             }
         }
@@ -308,7 +303,7 @@ impl<T: TryFrom<AnyResponse>> Pending<T> {
             .map_err(|source| Error::Request {
                 api,
                 target,
-                source,
+                source: Box::new(source),
             })?;
         let Some(body) = response.body else {
             return Err(Error::NoResponse { api });

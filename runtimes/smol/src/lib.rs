@@ -33,18 +33,14 @@ pub struct SmolRuntime;
 impl Runtime for SmolRuntime {
     type Tcp = smol::net::TcpStream;
 
-    fn connect(&self, host: &str, port: u16) -> impl Future<Output = io::Result<Self::Tcp>> + Send {
-        async move {
-            let stream = smol::net::TcpStream::connect((host, port)).await?;
-            stream.set_nodelay(true)?;
-            Ok(stream)
-        }
+    async fn connect(&self, host: &str, port: u16) -> io::Result<Self::Tcp> {
+        let stream = smol::net::TcpStream::connect((host, port)).await?;
+        stream.set_nodelay(true)?;
+        Ok(stream)
     }
 
-    fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> + Send {
-        async move {
-            smol::Timer::at(deadline).await;
-        }
+    async fn sleep_until(&self, deadline: Instant) {
+        smol::Timer::at(deadline).await;
     }
 
     fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {

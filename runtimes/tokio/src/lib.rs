@@ -35,12 +35,10 @@ pub struct TokioRuntime;
 impl Runtime for TokioRuntime {
     type Tcp = Compat<tokio::net::TcpStream>;
 
-    fn connect(&self, host: &str, port: u16) -> impl Future<Output = io::Result<Self::Tcp>> + Send {
-        async move {
-            let stream = tokio::net::TcpStream::connect((host, port)).await?;
-            stream.set_nodelay(true)?;
-            Ok(stream.compat())
-        }
+    async fn connect(&self, host: &str, port: u16) -> io::Result<Self::Tcp> {
+        let stream = tokio::net::TcpStream::connect((host, port)).await?;
+        stream.set_nodelay(true)?;
+        Ok(stream.compat())
     }
 
     fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> + Send {
