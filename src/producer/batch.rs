@@ -5,10 +5,12 @@
 
 use std::time::Instant;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::record::{DeliveryId, ProduceError, ProducerRecord};
-use crate::records::{Compression, LegacyMessageSetWriter, RecordBatch, RecordBatchWriter};
+use crate::records::{
+    batch_rewrite, Compression, LegacyMessageSetWriter, RecordBatch, RecordBatchWriter,
+};
 
 /// One record's place in a batch.
 #[derive(Debug, Clone, Copy)]
@@ -101,15 +103,28 @@ impl Batch {
         Ok(())
     }
 
-    /// Seals the batch with its producer id, epoch and first sequence.
+    /// Seals the batch with its producer id, epoch and first sequence, or
+    /// restamps a sealed batch whose sequence was reset (a new producer id):
+    /// only the header changes, in place, with its CRC.
     pub fn seal(&mut self, producer: (i64, i16), base_sequence: i32) -> Result<(), ProduceError> {
-        let Some(writer) = self.writer.take() else {
-            return Ok(());
+        let bytes = match (self.writer.take(), self.sealed.take()) {
+            (Some(writer), _) => writer
+                .producer(producer.0, producer.1, base_sequence)
+                .finish()
+                .map_err(|e| ProduceError::Encode(e.to_string()))?,
+            (None, Some(sealed)) => {
+                let mut bytes = BytesMut::from(&sealed[..]);
+                batch_rewrite::set_producer_state(
+                    &mut bytes,
+                    producer.0,
+                    producer.1,
+                    base_sequence,
+                )
+                .map_err(|e| ProduceError::Encode(e.to_string()))?;
+                bytes
+            }
+            (None, None) => return Err(ProduceError::Encode("batch has no records".into())),
         };
-        let bytes = writer
-            .producer(producer.0, producer.1, base_sequence)
-            .finish()
-            .map_err(|e| ProduceError::Encode(e.to_string()))?;
         self.sealed = Some(bytes.freeze());
         self.producer = producer;
         self.base_sequence = base_sequence;
@@ -151,45 +166,18 @@ impl Batch {
         Ok(())
     }
 
-    /// Forget the sequence: a new producer id numbers from 0 again.
-    pub fn reset_sequence(&mut self) -> Result<(), ProduceError> {
-        if self.base_sequence < 0 || self.legacy_magic.is_some() {
-            return Ok(());
+    /// Forget the sequence: a new producer id numbers from 0 again, and
+    /// the next send restamps the header.
+    pub fn reset_sequence(&mut self) {
+        if self.legacy_magic.is_none() {
+            self.base_sequence = -1;
+            self.producer = (-1, -1);
         }
-        // Re-seal from the v2 bytes with no producer; the next send seals
-        // again with the new id.
-        if let Some(bytes) = self.sealed.take() {
-            let batch =
-                RecordBatch::decode(bytes).map_err(|e| ProduceError::Encode(e.to_string()))?;
-            let mut writer = RecordBatchWriter::new(0).compression(batch.compression());
-            for record in batch
-                .records()
-                .map_err(|e| ProduceError::Encode(e.to_string()))?
-            {
-                let record = record.map_err(|e| ProduceError::Encode(e.to_string()))?;
-                let headers: Vec<(String, Option<Bytes>)> = record
-                    .headers
-                    .iter()
-                    .map(|h| {
-                        (
-                            String::from_utf8_lossy(&h.key).into_owned(),
-                            h.value.clone(),
-                        )
-                    })
-                    .collect();
-                writer
-                    .append(
-                        record.timestamp,
-                        record.key.as_deref(),
-                        record.value.as_deref(),
-                        headers.iter().map(|(k, v)| (k.as_str(), v.as_deref())),
-                    )
-                    .map_err(|e| ProduceError::Encode(e.to_string()))?;
-            }
-            self.writer = Some(writer);
-        }
-        self.base_sequence = -1;
-        self.producer = (-1, -1);
-        Ok(())
+    }
+
+    /// Whether the next send must (re)stamp producer id and sequence.
+    pub fn needs_stamp(&self, idempotent: bool) -> bool {
+        self.sealed.is_none()
+            || (idempotent && self.base_sequence < 0 && self.legacy_magic.is_none())
     }
 }

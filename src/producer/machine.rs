@@ -466,7 +466,7 @@ impl Producer {
             let Some(mut batch) = queue.ready.pop_front() else {
                 continue;
             };
-            if batch.sealed.is_none() {
+            if batch.needs_stamp(producer.is_some() && !is_legacy) {
                 let (pid, sequence) = match producer {
                     Some(p) if !is_legacy => (p, queue.next_sequence),
                     _ => ((-1, -1), -1),
@@ -700,6 +700,14 @@ impl Producer {
             let jitter = 0.8 + 0.4 * self.rng.unit();
             batch.retry_at = Some(now + base.mul_f64(jitter));
         }
+        // Stamped under a producer id that is gone: number it afresh.
+        let current = match self.producer_id {
+            ProducerIdState::Ready { id, epoch } => Some((id, epoch)),
+            _ => None,
+        };
+        if batch.base_sequence >= 0 && current != Some(batch.producer) {
+            batch.reset_sequence();
+        }
         let tp = (batch.topic.clone(), batch.partition);
         let queue = self.partitions.entry(tp).or_default();
         queue.draining_for_retry = queue.in_flight > 0;
@@ -722,23 +730,15 @@ impl Producer {
             return;
         }
         self.producer_id = ProducerIdState::Needed { at: now };
-        let mut failures = Vec::new();
         for queue in self.partitions.values_mut() {
             queue.next_sequence = 0;
             for b in queue.ready.iter_mut() {
-                if let Err(e) = b.reset_sequence() {
-                    failures.push((b.entries.clone(), e));
-                }
-            }
-        }
-        for (entries, error) in failures {
-            for e in entries {
-                self.report_failure(e.id, error.clone());
+                b.reset_sequence();
             }
         }
         for request in self.in_flight.values_mut() {
             for b in &mut request.batches {
-                let _ = b.reset_sequence();
+                b.reset_sequence();
             }
         }
     }

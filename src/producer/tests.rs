@@ -24,8 +24,8 @@ type StoredRecord = (Bytes, i64, i32);
 struct Log {
     /// Per partition: (value, producer id, sequence) per record, in order.
     records: BTreeMap<(String, i32), Vec<StoredRecord>>,
-    /// Per partition, the next sequence the broker expects per producer.
-    expected_sequence: BTreeMap<(String, i32), i32>,
+    /// Per partition and producer id, the next sequence the broker expects.
+    expected_sequence: BTreeMap<((String, i32), i64), i32>,
     /// Error codes to answer the next Produce partitions with, in order.
     errors: VecDeque<i16>,
     /// Error codes to answer with after storing the batch anyway: an
@@ -88,7 +88,11 @@ fn cluster(log: Rc<RefCell<Log>>, max_produce: i16) -> Responder {
                                 batch_records.push(r.expect("record").value.unwrap_or_default());
                             }
                         }
-                        let expected = l.expected_sequence.get(&key).copied().unwrap_or(0);
+                        let expected = l
+                            .expected_sequence
+                            .get(&(key.clone(), pid))
+                            .copied()
+                            .unwrap_or(0);
                         if pid >= 0 && seq < expected {
                             answer.error_code = ErrorCode::DUPLICATE_SEQUENCE_NUMBER.0;
                         } else if pid >= 0 && seq > expected {
@@ -97,7 +101,7 @@ fn cluster(log: Rc<RefCell<Log>>, max_produce: i16) -> Responder {
                         } else {
                             if pid >= 0 {
                                 l.expected_sequence
-                                    .insert(key.clone(), seq + batch_records.len() as i32);
+                                    .insert((key.clone(), pid), seq + batch_records.len() as i32);
                             }
                             let entry = l.records.entry(key).or_default();
                             for (i, v) in batch_records.into_iter().enumerate() {
@@ -426,5 +430,30 @@ fn many_batches_of_one_partition_carry_consecutive_sequences() {
     assert!(
         stored.iter().all(|(_, pid, _)| *pid == 1001),
         "one producer id"
+    );
+}
+
+#[test]
+fn an_unknown_producer_id_gets_a_new_id_and_the_batch_is_restamped_from_zero() {
+    let mut s = Setup::new(ProducerConfig::default(), 9);
+    s.send(ProducerRecord::new("t").partition(0).value(value(0)))
+        .expect("queued");
+    s.flush();
+    s.log
+        .borrow_mut()
+        .errors
+        .push_back(ErrorCode::UNKNOWN_PRODUCER_ID.0);
+    s.send(ProducerRecord::new("t").partition(0).value(value(1)))
+        .expect("queued");
+    s.flush();
+    let log = s.log.borrow();
+    assert_eq!(log.init_producer_id_calls, 2);
+    let stored = &log.records[&("t".to_string(), 0)];
+    assert_eq!(stored.len(), 2, "each record once");
+    assert_eq!((stored[0].1, stored[0].2), (1001, 0));
+    assert_eq!(
+        (stored[1].1, stored[1].2),
+        (1002, 0),
+        "new id, sequence from 0"
     );
 }
