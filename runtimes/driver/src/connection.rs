@@ -35,26 +35,30 @@ pub(crate) struct ConnHandle {
 }
 
 impl ConnHandle {
-    /// Starts the task for `conn`.
+    /// Starts the task for `conn`. The task holds `alive` until it ends.
     pub(crate) fn open<R: Runtime>(
         runtime: &R,
         conn: ConnectionId,
-        host: String,
-        port: u16,
+        (host, port): (String, u16),
         events: async_channel::Sender<NetEvent>,
+        alive: async_channel::Sender<()>,
     ) -> ConnHandle {
         let (writes, write_rx) = async_channel::unbounded();
         let (close, close_rx) = async_channel::bounded(1);
-        let task = run(
-            runtime.clone(),
+        let task = Task {
             conn,
             host,
             port,
-            write_rx,
-            close_rx,
+            writes: write_rx,
+            close: close_rx,
             events,
-        );
-        runtime.spawn(task);
+        };
+        let runtime_for_task = runtime.clone();
+        runtime.spawn(async move {
+            task.run(runtime_for_task).await;
+            // The event loop waits for every task to drop this at close.
+            drop(alive);
+        });
         ConnHandle {
             writes,
             _close: close,
@@ -71,39 +75,52 @@ impl ConnHandle {
     }
 }
 
-async fn run<R: Runtime>(
-    runtime: R,
+/// A connection task's state.
+struct Task {
     conn: ConnectionId,
     host: String,
     port: u16,
     writes: async_channel::Receiver<Bytes>,
     close: async_channel::Receiver<()>,
     events: async_channel::Sender<NetEvent>,
-) {
-    let connect = async { Some(runtime.connect(&host, port).await) };
-    // The core may give up on the connect (its connect timeout, or close())
-    // before the OS does.
-    let abandoned = async {
-        let _ = close.recv().await;
-        None
-    };
-    let stream = match future::or(connect, abandoned).await {
-        None => return,
-        Some(Err(e)) => {
-            let _ = events
-                .send(NetEvent::Disconnected(conn, e.to_string()))
-                .await;
+}
+
+impl Task {
+    async fn run<R: Runtime>(self, runtime: R) {
+        let Task {
+            conn,
+            host,
+            port,
+            writes,
+            close,
+            events,
+        } = self;
+        let connect = async { Some(runtime.connect(&host, port).await) };
+        // The core may give up on the connect (its connect timeout, or
+        // close()) before the OS does.
+        let abandoned = async {
+            let _ = close.recv().await;
+            None
+        };
+        let stream = match future::or(connect, abandoned).await {
+            None => return,
+            Some(Err(e)) => {
+                let _ = events
+                    .send(NetEvent::Disconnected(conn, e.to_string()))
+                    .await;
+                return;
+            }
+            Some(Ok(stream)) => stream,
+        };
+        if events.send(NetEvent::Connected(conn)).await.is_err() {
             return;
         }
-        Some(Ok(stream)) => stream,
-    };
-    if events.send(NetEvent::Connected(conn)).await.is_err() {
-        return;
-    }
-    let (reader, writer) = futures_lite::io::split(stream);
-    let broken = future::or(read_loop(reader, conn, &events), write_loop(writer, writes)).await;
-    if let Some(reason) = broken {
-        let _ = events.send(NetEvent::Disconnected(conn, reason)).await;
+        let (reader, writer) = futures_lite::io::split(stream);
+        let reading = read_loop(reader, conn, &events);
+        let broken = future::or(reading, write_loop(writer, writes)).await;
+        if let Some(reason) = broken {
+            let _ = events.send(NetEvent::Disconnected(conn, reason)).await;
+        }
     }
 }
 

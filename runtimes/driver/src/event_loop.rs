@@ -69,6 +69,10 @@ pub(crate) struct EventLoop<R: Runtime> {
     net: async_channel::Receiver<NetEvent>,
     net_tx: async_channel::Sender<NetEvent>,
     conns: HashMap<ConnectionId, ConnHandle>,
+    /// Cloned into every connection task, which holds it while it runs;
+    /// `None` once the loop is done starting tasks.
+    tasks_alive: Option<async_channel::Sender<()>>,
+    tasks_ended: async_channel::Receiver<()>,
     waiters: HashMap<RequestId, Reply>,
     /// Replies to send once the turn's snapshot is updated, so a caller
     /// that awaited a Metadata response sees the metadata it brought.
@@ -79,6 +83,8 @@ pub(crate) struct EventLoop<R: Runtime> {
     /// The session waiting for the first metadata, and until when.
     bootstrap: Option<(async_channel::Sender<Result<(), Error>>, Instant)>,
     recent_errors: Vec<String>,
+    /// A connection was lost this turn (see `drain_outputs`).
+    connection_lost: bool,
     /// The `now` of the last `handle_timeout`: a core deadline at or before
     /// it has been acted on already.
     last_timeout: Option<Instant>,
@@ -95,6 +101,7 @@ impl<R: Runtime> EventLoop<R> {
         let now = Instant::now();
         let bootstrap_deadline = now + config.request_timeout;
         let (net_tx, net) = async_channel::bounded(INPUT_BATCH);
+        let (tasks_alive, tasks_ended) = async_channel::bounded(1);
         EventLoop {
             runtime,
             client: Client::new(config, now),
@@ -103,6 +110,8 @@ impl<R: Runtime> EventLoop<R> {
             net,
             net_tx,
             conns: HashMap::new(),
+            tasks_alive: Some(tasks_alive),
+            tasks_ended,
             waiters: HashMap::new(),
             replies: Vec::new(),
             close_waiters: Vec::new(),
@@ -110,6 +119,7 @@ impl<R: Runtime> EventLoop<R> {
             snapshot_stale: true,
             bootstrap: Some((bootstrapped, bootstrap_deadline)),
             recent_errors: Vec::new(),
+            connection_lost: false,
             last_timeout: None,
         }
     }
@@ -133,9 +143,23 @@ impl<R: Runtime> EventLoop<R> {
             self.take_ready_inputs(now);
             self.on_time(now);
         }
+        self.wait_for_sockets().await;
         for waiter in self.close_waiters.drain(..) {
             let _ = waiter.try_send(());
         }
+    }
+
+    /// Ends every connection task and waits (boundedly) until they have
+    /// closed their sockets, so that `close()` returns with them closed.
+    async fn wait_for_sockets(&mut self) {
+        self.conns.clear();
+        self.tasks_alive = None;
+        let all_ended = async {
+            // Fails once every task has dropped its sender: all ended.
+            let _ = self.tasks_ended.recv().await;
+        };
+        let limit = Instant::now() + self.client.config().connect_timeout;
+        future::or(all_ended, self.runtime.sleep_until(limit)).await;
     }
 
     async fn wait(&self, wake_at: Option<Instant>) -> Woke {
@@ -189,34 +213,29 @@ impl<R: Runtime> EventLoop<R> {
         }
     }
 
-    /// The next moment to wake without input: the core's deadline (or a
-    /// retry after a stale one) or the bootstrap deadline.
+    /// The next moment to wake without input: the core's next wake or the
+    /// bootstrap deadline.
     fn next_wake(&self) -> Option<Instant> {
-        let core = self
-            .client
-            .poll_timeout()
-            .map(|at| match self.last_timeout {
-                Some(last) if at <= last => last + STALE_DEADLINE_RETRY,
-                _ => at,
-            });
         let bootstrap = self.bootstrap.as_ref().map(|(_, at)| *at);
-        match (core, bootstrap) {
+        match (self.core_wake(), bootstrap) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
     }
 
+    /// When to call `handle_timeout` next: the core's deadline, or a retry
+    /// a little later when the core still reports a deadline it was already
+    /// woken for (see [`STALE_DEADLINE_RETRY`]).
+    fn core_wake(&self) -> Option<Instant> {
+        let at = self.client.poll_timeout()?;
+        Some(match self.last_timeout {
+            Some(last) if at <= last => last + STALE_DEADLINE_RETRY,
+            _ => at,
+        })
+    }
+
     fn on_time(&mut self, now: Instant) {
-        let due = self.client.poll_timeout().is_some_and(|at| at <= now);
-        let retry_due = self
-            .last_timeout
-            .is_some_and(|last| now >= last + STALE_DEADLINE_RETRY);
-        let stale = self
-            .client
-            .poll_timeout()
-            .zip(self.last_timeout)
-            .is_some_and(|(at, last)| at <= last);
-        if due && (!stale || retry_due) {
+        if self.core_wake().is_some_and(|at| at <= now) {
             self.client.handle_timeout(now);
             self.last_timeout = Some(now);
         }
@@ -279,11 +298,22 @@ impl<R: Runtime> EventLoop<R> {
 
     /// Carries out the core's IO and routes its events, until it has none.
     fn drain_outputs(&mut self) {
-        while let Some(io) = self.client.poll_io() {
-            self.do_io(io);
-        }
-        while let Some(event) = self.client.poll_event() {
-            self.on_event(event);
+        loop {
+            while let Some(io) = self.client.poll_io() {
+                self.do_io(io);
+            }
+            while let Some(event) = self.client.poll_event() {
+                self.on_event(event);
+            }
+            if !std::mem::take(&mut self.connection_lost) {
+                break;
+            }
+            // Workaround for a core issue: a Metadata request that fails in
+            // flight (its connection lost, its answer undecodable) is never
+            // asked again, so a failed bootstrap attempt would stall until
+            // the bootstrap timeout and the periodic refresh would stop.
+            // Asking for metadata after a lost connection re-arms it.
+            self.client.refresh_metadata(Instant::now());
         }
         if self.snapshot_stale {
             self.update_snapshot();
@@ -302,7 +332,11 @@ impl<R: Runtime> EventLoop<R> {
     fn do_io(&mut self, io: Io) {
         match io {
             Io::Connect { conn, host, port } => {
-                let handle = ConnHandle::open(&self.runtime, conn, host, port, self.net_tx.clone());
+                let Some(alive) = self.tasks_alive.clone() else {
+                    return;
+                };
+                let events = self.net_tx.clone();
+                let handle = ConnHandle::open(&self.runtime, conn, (host, port), events, alive);
                 self.conns.insert(conn, handle);
             }
             Io::Send { conn, data } => {
@@ -329,6 +363,7 @@ impl<R: Runtime> EventLoop<R> {
             Event::MetadataUpdated | Event::BrokerReady { .. } => self.snapshot_stale = true,
             Event::ConnectionLost { error, .. } => {
                 self.snapshot_stale = true;
+                self.connection_lost = true;
                 if self.bootstrap.is_some() {
                     if self.recent_errors.len() == BOOTSTRAP_ERRORS_KEPT {
                         self.recent_errors.remove(0);
