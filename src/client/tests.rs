@@ -402,3 +402,37 @@ fn group_requests_find_their_coordinator_first_and_retry_while_it_is_unavailable
     h.run();
     assert_eq!(lookups.get(), 3);
 }
+
+#[test]
+fn a_metadata_request_lost_with_its_connection_is_asked_again() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let asked = Rc::new(Cell::new(0));
+    let a = asked.clone();
+    let responder: Responder = Box::new(move |_, _, request| match request {
+        AnyRequest::ApiVersions(_) => Reply::Respond(modern_versions()),
+        AnyRequest::Metadata(_) => {
+            a.set(a.get() + 1);
+            if a.get() == 1 {
+                Reply::Close
+            } else {
+                Reply::Respond(metadata(1))
+            }
+        }
+        _ => Reply::Silence,
+    });
+    let mut h = Harness::new(&["b1:9092"], responder);
+    h.run();
+    assert!(!h.client.has_metadata());
+    // Follow the deadlines the client gives (metadata retry, reconnect
+    // backoff) until it has asked again.
+    for _ in 0..10 {
+        let next = h.client.poll_timeout().expect("a retry is scheduled");
+        h.advance(next - h.now);
+        if h.client.has_metadata() {
+            break;
+        }
+    }
+    assert_eq!(asked.get(), 2);
+    assert!(h.client.has_metadata());
+}

@@ -55,6 +55,8 @@ pub struct Client {
     /// When to ask for metadata next (periodic, or soon after an error).
     metadata_due: Option<Instant>,
     metadata_pending: bool,
+    /// The last Metadata request was lost; schedule another.
+    metadata_retry: bool,
     /// Counts metadata answers applied, changed or not.
     metadata_generation: u64,
     /// Topics whose metadata the user asked for.
@@ -145,6 +147,7 @@ impl Client {
             metadata_updated_at: None,
             metadata_due: Some(now),
             metadata_pending: false,
+            metadata_retry: false,
             metadata_generation: 0,
             wanted_topics: BTreeSet::new(),
             links: BTreeMap::new(),
@@ -447,6 +450,11 @@ impl Client {
     fn pump(&mut self, now: Instant) {
         if self.closed {
             return;
+        }
+        if self.metadata_retry && !self.metadata_pending {
+            self.metadata_retry = false;
+            let retry = now + self.config.reconnect_backoff;
+            self.metadata_due = Some(self.metadata_due.map_or(retry, |d| d.min(retry)));
         }
         if !self.closing && !self.metadata_pending && self.metadata_due.is_some_and(|d| d <= now) {
             self.metadata_due = None;

@@ -249,13 +249,20 @@ impl Client {
         }
     }
 
+    /// A Metadata request of the client's own got no answer: ask again
+    /// after a backoff (the next pump schedules it).
+    pub(super) fn metadata_lost(&mut self) {
+        self.metadata_pending = false;
+        self.metadata_retry = true;
+    }
+
     pub(super) fn fail_in_flight(&mut self, request: InFlight, error: RequestError) {
         match request.purpose {
             Purpose::User(id) => self.events.push_back(Event::Response {
                 id,
                 result: Err(error),
             }),
-            Purpose::Metadata { .. } => self.metadata_pending = false,
+            Purpose::Metadata { .. } => self.metadata_lost(),
             Purpose::FindCoordinator { group } => self.coordinators.forget(&group),
             Purpose::ApiVersions => {}
         }
@@ -267,7 +274,7 @@ impl Client {
                 id,
                 result: Err(error),
             }),
-            Payload::Metadata { .. } => self.metadata_pending = false,
+            Payload::Metadata { .. } => self.metadata_lost(),
             Payload::FindCoordinator { group } => self.coordinators.forget(&group),
         }
     }
