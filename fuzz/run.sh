@@ -4,8 +4,9 @@
 #   fuzz/run.sh 600             ten minutes per target
 #   FUZZ_RUNS=1000000 fuzz/run.sh   a fixed number of executions per target
 #   FUZZ_PROFILE=release fuzz/run.sh 600   optimised build (default: the dev
-#       profile, which builds in a fraction of the time and also checks
-#       integer overflow, which a release build would let wrap silently)
+#       profile, which is quicker to build). Both profiles are
+#       built with --debug-assertions, which also turns on overflow checks,
+#       so integer overflow panics in either.
 # Uses a nightly toolchain with AddressSanitizer when one is installed, and
 # stable with RUSTC_BOOTSTRAP=1 and no sanitizer otherwise.
 set -euo pipefail
@@ -41,19 +42,43 @@ if [ -d "$root/tests/vectors/records" ]; then
   cp "$root"/tests/vectors/records/*.bin "$seeds/records_decoder/" 2>/dev/null || true
 fi
 
+status=0
 for target in $targets; do
   mkdir -p "$seeds/$target"
   limit=(-max_total_time="$seconds")
-  [ -n "$runs" ] && limit=(-runs="$runs")
-  echo "fuzz: $target (${runs:+$runs runs}${runs:-$seconds s})" >&2
+  label="$seconds s"
+  if [ -n "$runs" ]; then
+    limit=(-runs="$runs")
+    label="$runs runs"
+  fi
+  # libFuzzer cuts every input, seeds included, to -max_len: keep it at least
+  # as large as the largest seed (the uncompressed record vectors are ~70 KB,
+  # and v2-none.bin cut to 64 KiB would be one truncated batch, no records).
+  max_len=65536
+  largest=$(find "$seeds/$target" -type f -printf '%s\n' | sort -n | tail -1)
+  [ "${largest:-0}" -gt "$max_len" ] && max_len="$largest"
   log="$here/artifacts/$target.log"
   mkdir -p "$here/artifacts"
-  if ! (cd "$here" && cargo "${toolchain[@]}" fuzz run "${sanitizer[@]}" "--$profile" --debug-assertions "$target" "$seeds/$target" -- \
-        "${limit[@]}" -max_len=65536 -rss_limit_mb=2048 -malloc_limit_mb=256 -print_final_stats=1 >"$log" 2>&1); then
+  flags=("${sanitizer[@]}" "--$profile" --debug-assertions)
+  # Build first, so that a build failure (for instance a half-edited file
+  # elsewhere in the crate) is not reported as a fuzzing finding.
+  if ! (cd "$here" && cargo "${toolchain[@]}" fuzz build "${flags[@]}" "$target" >"$log" 2>&1); then
     tail -40 "$log" >&2
-    echo "fuzz: $target FOUND A FAILURE (see fuzz/artifacts/$target)" >&2
-    exit 1
+    echo "fuzz: $target DOES NOT BUILD (not a finding; see $log)" >&2
+    exit 2
   fi
+  echo "fuzz: $target ($label)" >&2
+  started=$(date +%s)
+  if ! (cd "$here" && cargo "${toolchain[@]}" fuzz run "${flags[@]}" "$target" "$seeds/$target" -- \
+        "${limit[@]}" -max_len="$max_len" -rss_limit_mb=2048 -malloc_limit_mb=256 -print_final_stats=1 >>"$log" 2>&1); then
+    tail -40 "$log" >&2
+    echo "fuzz: $target FOUND A FAILURE (see fuzz/artifacts/$target and $log)" >&2
+    status=1
+    continue
+  fi
+  elapsed=$(( $(date +%s) - started ))
   execs=$(grep -E 'stat::number_of_executed_units' "$log" | awk '{print $2}' | tail -1)
-  echo "fuzz: $target ok, ${execs:-?} executions" >&2
+  rate=$(grep -E 'stat::average_exec_per_sec' "$log" | awk '{print $2}' | tail -1)
+  echo "fuzz: $target ok, ${execs:-?} executions in ${elapsed} s (${rate:-?} exec/s)" >&2
 done
+exit "$status"
