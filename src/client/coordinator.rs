@@ -90,6 +90,14 @@ impl Coordinators {
         self.lookups.insert(group.to_string(), lookup);
     }
 
+    /// Drops retry times that have passed: a request waiting for that group
+    /// has already started a new lookup, and for the others it can wait
+    /// until one is asked for.
+    pub fn forget_passed_retries(&mut self, now: Instant) {
+        self.lookups
+            .retain(|_, l| !matches!(l, Lookup::RetryAt(t) if *t <= now));
+    }
+
     /// The earliest retry due.
     pub fn next_retry(&self) -> Option<Instant> {
         self.lookups

@@ -87,6 +87,15 @@ impl Harness {
         while let Some(e) = self.client.poll_event() {
             self.events.push(e);
         }
+        // The driver sleeps until this deadline: one already past would
+        // make it spin.
+        if let Some(deadline) = self.client.poll_timeout() {
+            assert!(
+                deadline > self.now,
+                "poll_timeout is {:?} before now",
+                self.now - deadline
+            );
+        }
     }
 
     fn serve(&mut self, conn: ConnectionId, mut data: Bytes) {

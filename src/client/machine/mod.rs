@@ -395,7 +395,8 @@ impl Client {
             .values()
             .filter(|_| waiting)
             .filter_map(|l| l.retry_at);
-        let metadata = if self.closing {
+        // A refresh in flight has its own deadline; its due time is spent.
+        let metadata = if self.closing || self.metadata_pending {
             None
         } else {
             self.metadata_due
@@ -484,6 +485,7 @@ impl Client {
             self.dispatch_queue(now);
         }
 
+        self.forget_passed_deadlines(now);
         self.close_idle_bootstrap_connections();
         if self.closing {
             self.finish_close_if_idle();
@@ -492,6 +494,18 @@ impl Client {
 
     /// Once brokers are known, a connection made to a bootstrap address
     /// that is not a broker's advertised address has done its job.
+    /// Deadlines that have passed and were acted on are dropped, so that
+    /// `poll_timeout` never hands the driver a moment already past (which
+    /// would make it spin).
+    fn forget_passed_deadlines(&mut self, now: Instant) {
+        for link in self.links.values_mut() {
+            if link.retry_at.is_some_and(|t| t <= now) {
+                link.retry_at = None;
+            }
+        }
+        self.coordinators.forget_passed_retries(now);
+    }
+
     fn close_idle_bootstrap_connections(&mut self) {
         if self.metadata.brokers.is_empty() {
             return;

@@ -37,13 +37,13 @@ impl Client {
                     Purpose::Metadata { all_topics } => {
                         self.metadata_pending = false;
                         if let AnyResponse::Metadata(m) = &body {
-                            self.apply_metadata(m, all_topics, now);
+                            self.apply_metadata(m, all_topics, true, now);
                         }
                     }
                     Purpose::User(id) => {
                         // Metadata the user asked for refreshes the cache too.
                         if let AnyResponse::Metadata(m) = &body {
-                            self.apply_metadata(m, false, now);
+                            self.apply_metadata(m, false, false, now);
                         }
                         self.events.push_back(Event::Response {
                             id,
@@ -175,6 +175,7 @@ impl Client {
         &mut self,
         response: &crate::protocol::messages::MetadataResponse,
         all_topics: bool,
+        own: bool,
         now: Instant,
     ) {
         let changed = self.metadata.apply(response, all_topics);
@@ -191,9 +192,14 @@ impl Client {
                 }
             }
         }
-        // Leaderless partitions or retriable topic errors: look again soon.
+        // Leaderless partitions or retriable topic errors (a topic being
+        // created, a leader election): look again soon. A topic that does
+        // not exist is not "soon": it waits for the periodic refresh or for
+        // a caller's explicit one, instead of asking every 100 ms forever.
         let unsettled = response.topics.iter().any(|t| {
-            ErrorCode(t.error_code).is_retriable() || t.partitions.iter().any(|p| p.leader_id < 0)
+            let code = ErrorCode(t.error_code);
+            (code.is_retriable() && code != ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)
+                || t.partitions.iter().any(|p| p.leader_id < 0)
         });
         let next = if unsettled {
             self.config
@@ -202,7 +208,13 @@ impl Client {
         } else {
             self.config.metadata_max_age
         };
-        self.metadata_due = Some(now + next);
+        // An answer to a user's request (which may not cover the wanted
+        // topics) must not push back a refresh the client had planned.
+        let due = now + next;
+        self.metadata_due = Some(match (own, self.metadata_due) {
+            (false, Some(planned)) => planned.min(due),
+            _ => due,
+        });
         if changed {
             self.events.push_back(Event::MetadataUpdated);
         }

@@ -50,10 +50,15 @@ impl Client {
                 None if self.has_metadata() => Err(RequestError::UnknownBroker(*id)),
                 None => Ok(None),
             },
+            // KRaft clusters report a controller id that may be no broker a
+            // client can reach (librdkafka's mock reports 0); any broker
+            // forwards controller requests since Kafka 2.8 (KIP-590).
             Target::Controller => match self.metadata.controller {
-                Some(id) => self.resolve(&Target::Broker(id), now),
-                None if self.has_metadata() => Err(RequestError::NoTarget),
-                None => Ok(None),
+                Some(id) if self.metadata.brokers.contains_key(&id) => {
+                    self.resolve(&Target::Broker(id), now)
+                }
+                _ if self.has_metadata() => Ok(self.pick_any_broker()),
+                _ => Ok(None),
             },
             Target::AnyBroker => Ok(self.pick_any_broker()),
             Target::GroupCoordinator(group) => match self.coordinators.get(group).cloned() {
