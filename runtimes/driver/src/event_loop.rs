@@ -24,11 +24,10 @@ use crate::runtime::Runtime;
 /// produced, so a busy socket cannot hold up everything else.
 const INPUT_BATCH: usize = 64;
 
-/// How long to wait before calling `handle_timeout` again when the core
-/// keeps reporting a deadline it has already been woken for. Such a
-/// deadline is stale (the core has nothing to do at it), and waking for it
-/// at once would spin. It can hide a real deadline behind it, which then
-/// fires up to this late. (A core issue: see the crate's docs.)
+/// Defence in depth: the core promises that `poll_timeout` never returns a
+/// deadline it has already been woken for (its tests check this after every
+/// step). Should one appear anyway, the loop retries after this long rather
+/// than spinning on it.
 const STALE_DEADLINE_RETRY: Duration = Duration::from_millis(100);
 
 /// How many recent connection errors a bootstrap failure reports.
@@ -308,11 +307,9 @@ impl<R: Runtime> EventLoop<R> {
             if !std::mem::take(&mut self.connection_lost) {
                 break;
             }
-            // Workaround for a core issue: a Metadata request that fails in
-            // flight (its connection lost, its answer undecodable) is never
-            // asked again, so a failed bootstrap attempt would stall until
-            // the bootstrap timeout and the periodic refresh would stop.
-            // Asking for metadata after a lost connection re-arms it.
+            // As the Java client does on a disconnect: the cluster may have
+            // changed (a broker gone, leaders moved), so ask for fresh
+            // metadata now rather than at the next periodic refresh.
             self.client.refresh_metadata(Instant::now());
         }
         if self.snapshot_stale {
