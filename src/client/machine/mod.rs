@@ -461,25 +461,13 @@ impl Client {
             self.metadata_due = None;
             self.metadata_pending = true;
             let topics = Some(self.wanted_topics.iter().cloned().collect());
-            self.queue.push_back(Queued {
-                payload: Payload::Metadata { topics },
-                target: Target::AnyBroker,
-                versions: ANY_VERSION,
-                deadline: now + self.config.request_timeout,
-                expect_response: true,
-            });
+            self.enqueue_own(Payload::Metadata { topics }, now);
         }
 
         self.dispatch_queue(now);
         if !self.lookups_to_start.is_empty() {
             for group in std::mem::take(&mut self.lookups_to_start) {
-                self.queue.push_back(Queued {
-                    payload: Payload::FindCoordinator { group },
-                    target: Target::AnyBroker,
-                    versions: ANY_VERSION,
-                    deadline: now + self.config.request_timeout,
-                    expect_response: true,
-                });
+                self.enqueue_own(Payload::FindCoordinator { group }, now);
             }
             // The lookups may go out on a ready connection right away.
             self.dispatch_queue(now);
@@ -494,6 +482,18 @@ impl Client {
 
     /// Once brokers are known, a connection made to a bootstrap address
     /// that is not a broker's advertised address has done its job.
+    /// Queues one of the client's own requests (metadata, coordinator
+    /// lookups): any broker will do.
+    fn enqueue_own(&mut self, payload: Payload, now: Instant) {
+        self.queue.push_back(Queued {
+            payload,
+            target: Target::AnyBroker,
+            versions: ANY_VERSION,
+            deadline: now + self.config.request_timeout,
+            expect_response: true,
+        });
+    }
+
     /// Deadlines that have passed and were acted on are dropped, so that
     /// `poll_timeout` never hands the driver a moment already past (which
     /// would make it spin).
