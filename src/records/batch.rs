@@ -6,10 +6,13 @@
 //! only when [`RecordBatch::records`] is iterated, each as slices of the
 //! received buffer (or of the batch's one decompressed buffer).
 
+use std::ops::Range;
+
 use bytes::Bytes;
 
 use super::compression::{Compression, DEFAULT_DECOMPRESSION_LIMIT};
-use super::record::{read_varint_bytes, Record, RecordHeaders, TimestampType};
+use super::cursor::Cursor;
+use super::record::{Record, RecordHeaders, TimestampType};
 use crate::protocol::{DecodeError, DecodeErrorKind, Reader};
 
 /// Bytes before the records: base offset (8), batch length (4), partition
@@ -256,7 +259,8 @@ impl RecordBatch {
         };
         let header = &self.header;
         Ok(BatchRecords {
-            reader: Reader::new(records),
+            records,
+            pos: 0,
             remaining: header.record_count,
             base_offset: header.base_offset,
             base_timestamp: header.base_timestamp,
@@ -275,7 +279,10 @@ impl RecordBatch {
 /// holds fewer records than its count, or if bytes remain after the last.
 #[derive(Debug, Clone)]
 pub struct BatchRecords {
-    reader: Reader,
+    /// The records section, decompressed.
+    records: Bytes,
+    /// Where the next record starts in `records`.
+    pos: usize,
     remaining: i32,
     base_offset: i64,
     base_timestamp: i64,
@@ -293,19 +300,41 @@ impl Iterator for BatchRecords {
             return None;
         }
         if self.remaining == 0 {
-            if self.reader.remaining() == 0 {
+            let trailing = self.records.len().saturating_sub(self.pos);
+            if trailing == 0 {
                 return None;
             }
             self.failed = true;
-            let error = DecodeError::new(DecodeErrorKind::TrailingBytes(self.reader.remaining()));
+            let error = DecodeError::new(DecodeErrorKind::TrailingBytes(trailing));
             return Some(Err(error.in_field("records").in_message("RecordBatch", 2)));
         }
         self.remaining -= 1;
-        let record = self.decode_record();
-        if record.is_err() {
-            self.failed = true;
+        match self.parse_record() {
+            // Built here, in the caller's slot, rather than moved out of a
+            // helper: a record is 16 words.
+            Ok(parsed) => Some(Ok(Record {
+                offset: self.base_offset.wrapping_add(parsed.offset_delta.into()),
+                timestamp: match self.log_append_time {
+                    Some(max_timestamp) => max_timestamp,
+                    None => self.base_timestamp.wrapping_add(parsed.timestamp_delta),
+                },
+                timestamp_type: if self.log_append_time.is_some() {
+                    TimestampType::LogAppendTime
+                } else {
+                    TimestampType::CreateTime
+                },
+                key: parsed.key.map(|range| self.records.slice(range)),
+                value: parsed.value.map(|range| self.records.slice(range)),
+                headers: RecordHeaders::from_checked(
+                    self.records.slice(parsed.headers),
+                    parsed.header_count,
+                ),
+            })),
+            Err(error) => {
+                self.failed = true;
+                Some(Err(error.in_field("records").in_message("RecordBatch", 2)))
+            }
         }
-        Some(record.map_err(|error| error.in_field("records").in_message("RecordBatch", 2)))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -319,34 +348,47 @@ impl Iterator for BatchRecords {
     }
 }
 
+/// Where one record's fields are in the records section.
+struct ParsedRecord {
+    timestamp_delta: i64,
+    offset_delta: i32,
+    key: Option<Range<usize>>,
+    value: Option<Range<usize>>,
+    header_count: usize,
+    /// The headers after their count.
+    headers: Range<usize>,
+}
+
 impl BatchRecords {
-    fn decode_record(&mut self) -> Result<Record, DecodeError> {
-        let length = self.reader.read_varint()?;
-        let length =
-            usize::try_from(length).map_err(|_| DecodeErrorKind::InvalidLength(length.into()))?;
-        let mut record = Reader::new(self.reader.read_slice(length)?);
-        let _attributes = record.read_i8()?; // unused by every Kafka so far
+    /// Parses and checks the next record on the borrowed records section,
+    /// touching no reference count: the caller makes `Bytes` of the key,
+    /// the value and the raw headers (none for null or empty fields).
+    #[inline]
+    fn parse_record(&mut self) -> Result<ParsedRecord, DecodeError> {
+        let section: &[u8] = &self.records;
+        let mut cursor = Cursor::at(section, self.pos);
+        let length = cursor.read_length()?;
+        self.pos = cursor.position() + length;
+        let mut record = cursor.limit(length);
+        let _attributes = record.read_u8()?; // unused by every Kafka so far
         let timestamp_delta = record.read_varlong()?;
         let offset_delta = record.read_varint()?;
-        let key = read_varint_bytes(&mut record).map_err(|error| error.in_field("key"))?;
-        let value = read_varint_bytes(&mut record).map_err(|error| error.in_field("value"))?;
-        let headers =
-            RecordHeaders::decode(&mut record).map_err(|error| error.in_field("headers"))?;
+        let key = record
+            .read_nullable_bytes()
+            .map_err(|error| error.in_field("key"))?;
+        let value = record
+            .read_nullable_bytes()
+            .map_err(|error| error.in_field("value"))?;
+        let (header_count, headers) =
+            RecordHeaders::check(&mut record).map_err(|error| error.in_field("headers"))?;
         // Java rejects a record whose length does not match its fields.
         record.expect_end()?;
-        let (timestamp, timestamp_type) = match self.log_append_time {
-            Some(max_timestamp) => (max_timestamp, TimestampType::LogAppendTime),
-            None => (
-                self.base_timestamp.wrapping_add(timestamp_delta),
-                TimestampType::CreateTime,
-            ),
-        };
-        Ok(Record {
-            offset: self.base_offset.wrapping_add(offset_delta.into()),
-            timestamp,
-            timestamp_type,
+        Ok(ParsedRecord {
+            timestamp_delta,
+            offset_delta,
             key,
             value,
+            header_count,
             headers,
         })
     }

@@ -15,7 +15,6 @@ use super::batch::{
 use super::compression::Compression;
 use super::error::RecordEncodeError;
 use super::record::TimestampType;
-use crate::protocol::wire::{put_varint, put_varlong, varint_size, varlong_size};
 
 /// Builds one v2 record batch.
 ///
@@ -222,32 +221,40 @@ impl RecordBatchWriter {
         let mut headers_size = 0usize;
         for (header_key, header_value) in headers.clone() {
             header_count += 1;
-            headers_size += bytes_size("header key", Some(header_key.as_bytes()))?;
-            headers_size += bytes_size("header value", header_value)?;
+            headers_size += bytes_size("header key", Some(header_key.as_bytes()))?
+                + bytes_size("header value", header_value)?;
         }
         let header_count = varint_len("header count", header_count)?;
         let body_size = 1
-            + varlong_size(timestamp_delta)
-            + varint_size(offset_delta)
+            + zigzag_size(zigzag64(timestamp_delta))
+            + zigzag_size(zigzag32(offset_delta))
             + bytes_size("key", key)?
             + bytes_size("value", value)?
-            + varint_size(header_count)
+            + zigzag_size(zigzag32(header_count))
             + headers_size;
         let body_len = varint_len("record", body_size)?;
+        let record_size = zigzag_size(zigzag32(body_len)) + body_size;
 
-        let buf = &mut self.buf;
-        buf.reserve(varint_size(body_len) + body_size);
-        put_varint(buf, body_len);
-        buf.put_i8(0); // record attributes: unused
-        put_varlong(buf, timestamp_delta);
-        put_varint(buf, offset_delta);
-        put_bytes(buf, key);
-        put_bytes(buf, value);
-        put_varint(buf, header_count);
+        // Then write it through one slice of exactly that size: one
+        // capacity check per record, none per byte.
+        let start = self.buf.len();
+        self.buf.resize(start + record_size, 0);
+        let mut out = SliceWriter {
+            out: &mut self.buf[start..],
+            pos: 0,
+        };
+        out.put_zigzag(zigzag32(body_len));
+        out.put_u8(0); // record attributes: unused
+        out.put_zigzag(zigzag64(timestamp_delta));
+        out.put_zigzag(zigzag32(offset_delta));
+        out.put_bytes(key);
+        out.put_bytes(value);
+        out.put_zigzag(zigzag32(header_count));
         for (header_key, header_value) in headers {
-            put_bytes(buf, Some(header_key.as_bytes()));
-            put_bytes(buf, header_value);
+            out.put_bytes(Some(header_key.as_bytes()));
+            out.put_bytes(header_value);
         }
+        debug_assert_eq!(out.pos, record_size);
 
         if self.last_offset_delta.is_none() {
             self.base_timestamp = timestamp;
@@ -317,21 +324,102 @@ fn varint_len(field: &'static str, length: usize) -> Result<i32, RecordEncodeErr
 }
 
 /// Encoded size of nullable bytes with a varint length.
+#[inline]
 fn bytes_size(field: &'static str, bytes: Option<&[u8]>) -> Result<usize, RecordEncodeError> {
     match bytes {
-        None => Ok(varint_size(-1)),
-        Some(bytes) => Ok(varint_size(varint_len(field, bytes.len())?) + bytes.len()),
+        None => Ok(1),
+        Some(bytes) => {
+            let length = varint_len(field, bytes.len())?;
+            Ok(zigzag_size(zigzag32(length)) + bytes.len())
+        }
     }
 }
 
-/// Writes nullable bytes with a varint length; sizes were checked by
-/// [`bytes_size`].
-fn put_bytes(buf: &mut BytesMut, bytes: Option<&[u8]>) {
-    match bytes {
-        None => put_varint(buf, -1),
-        Some(bytes) => {
-            put_varint(buf, bytes.len() as i32);
-            buf.put_slice(bytes);
+/// Zig-zag encoding: small magnitudes of either sign become small numbers.
+#[inline]
+fn zigzag32(value: i32) -> u64 {
+    u64::from(((value << 1) ^ (value >> 31)) as u32)
+}
+
+#[inline]
+fn zigzag64(value: i64) -> u64 {
+    ((value << 1) ^ (value >> 63)) as u64
+}
+
+/// The size of an unsigned LEB128 varint: one byte per 7 significant bits.
+#[inline]
+fn zigzag_size(raw: u64) -> usize {
+    let bits = 64 - (raw | 1).leading_zeros() as usize;
+    (bits * 9 + 64) / 64
+}
+
+/// Writes a record into a slice sized for it. Sizes were computed by
+/// [`bytes_size`] and [`zigzag_size`] from the same values, so the indexing
+/// cannot go out of bounds (it would panic rather than write elsewhere).
+struct SliceWriter<'a> {
+    out: &'a mut [u8],
+    pos: usize,
+}
+
+impl SliceWriter<'_> {
+    #[inline(always)]
+    fn put_u8(&mut self, byte: u8) {
+        self.out[self.pos] = byte;
+        self.pos += 1;
+    }
+
+    /// An unsigned LEB128 varint (of an already zig-zagged value).
+    #[inline(always)]
+    fn put_zigzag(&mut self, mut raw: u64) {
+        while raw >= 0x80 {
+            self.put_u8((raw as u8) | 0x80);
+            raw >>= 7;
+        }
+        self.put_u8(raw as u8);
+    }
+
+    /// Nullable bytes with a varint length.
+    #[inline(always)]
+    fn put_bytes(&mut self, bytes: Option<&[u8]>) {
+        match bytes {
+            None => self.put_u8(1), // -1, zig-zagged
+            Some(bytes) => {
+                self.put_zigzag((bytes.len() as u64) << 1);
+                let end = self.pos + bytes.len();
+                self.out[self.pos..end].copy_from_slice(bytes);
+                self.pos = end;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::wire::{put_varlong, varlong_size};
+
+    #[test]
+    fn varint_sizes_and_bytes_match_the_wire_module() {
+        let mut values = vec![0i64, 1, -1, i64::MAX, i64::MIN];
+        for shift in 0..64 {
+            let power = 1i64 << shift;
+            values.extend([power, power.wrapping_sub(1), power.wrapping_neg()]);
+        }
+        for value in values {
+            let mut expected = bytes::BytesMut::new();
+            put_varlong(&mut expected, value);
+            assert_eq!(zigzag_size(zigzag64(value)), varlong_size(value), "{value}");
+            let mut out = [0u8; 10];
+            let mut writer = SliceWriter {
+                out: &mut out,
+                pos: 0,
+            };
+            writer.put_zigzag(zigzag64(value));
+            let written = writer.pos;
+            assert_eq!(&out[..written], &expected[..], "{value}");
+            if let Ok(value) = i32::try_from(value) {
+                assert_eq!(zigzag32(value), zigzag64(value.into()), "{value}");
+            }
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod batch_rewrite;
 mod batch_writer;
 mod compression;
 mod control;
+mod cursor;
 mod error;
 mod legacy;
 mod legacy_writer;

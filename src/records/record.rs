@@ -6,9 +6,12 @@
 
 use std::fmt;
 
+use std::ops::Range;
+
 use bytes::Bytes;
 
-use crate::protocol::{DecodeError, DecodeErrorKind, Reader};
+use super::cursor::{invalid_length, Cursor};
+use crate::protocol::DecodeError;
 
 /// What a record's timestamp means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -67,39 +70,97 @@ pub struct RecordHeaders {
     count: usize,
 }
 
-/// One record header. Kafka header keys are strings; Java decodes invalid
-/// UTF-8 with replacement characters rather than failing, so the key is
-/// kept as bytes and [`RecordHeader::key_str`] says whether it is UTF-8.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordHeader {
-    pub key: Bytes,
-    pub value: Option<Bytes>,
+/// One record header, borrowed from its record's [`RecordHeaders`].
+///
+/// Kafka header keys are strings; Java decodes invalid UTF-8 with
+/// replacement characters rather than failing, so the key is kept as bytes
+/// and [`RecordHeader::key_str`] says whether it is UTF-8. Iterating headers
+/// copies nothing and touches no reference count; [`key_bytes`] and
+/// [`value_bytes`] give owned `Bytes` (slices of the same buffer) when a
+/// header must outlive its record.
+///
+/// [`key_bytes`]: RecordHeader::key_bytes
+/// [`value_bytes`]: RecordHeader::value_bytes
+#[derive(Clone, Copy)]
+pub struct RecordHeader<'a> {
+    pub key: &'a [u8],
+    /// `None` is a null value, distinct from an empty one.
+    pub value: Option<&'a [u8]>,
+    /// The buffer `key` and `value` point into.
+    raw: &'a Bytes,
 }
 
-impl RecordHeader {
+impl<'a> RecordHeader<'a> {
     /// The key as a string, if it is valid UTF-8.
-    pub fn key_str(&self) -> Option<&str> {
-        std::str::from_utf8(&self.key).ok()
+    pub fn key_str(&self) -> Option<&'a str> {
+        std::str::from_utf8(self.key).ok()
+    }
+
+    /// The key as `Bytes` sharing the received buffer.
+    pub fn key_bytes(&self) -> Bytes {
+        slice_of(self.raw, self.key)
+    }
+
+    /// The value as `Bytes` sharing the received buffer; `None` if null.
+    pub fn value_bytes(&self) -> Option<Bytes> {
+        self.value.map(|value| slice_of(self.raw, value))
+    }
+}
+
+/// `part` as a slice of `raw` when it lies inside it (always, unless the
+/// caller replaced a header's public field), else a copy: never a panic.
+fn slice_of(raw: &Bytes, part: &[u8]) -> Bytes {
+    let offset = (part.as_ptr() as usize).wrapping_sub(raw.as_ptr() as usize);
+    match offset.checked_add(part.len()) {
+        Some(end) if offset <= raw.len() && end <= raw.len() => raw.slice(offset..end),
+        _ => Bytes::copy_from_slice(part),
+    }
+}
+
+impl PartialEq for RecordHeader<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key && self.value == other.value
+    }
+}
+
+impl Eq for RecordHeader<'_> {}
+
+impl fmt::Debug for RecordHeader<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Escaped<'a>(&'a [u8]);
+        impl fmt::Debug for Escaped<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "b\"{}\"", self.0.escape_ascii())
+            }
+        }
+        f.debug_struct("RecordHeader")
+            .field("key", &Escaped(self.key))
+            .field("value", &self.value.map(Escaped))
+            .finish()
     }
 }
 
 impl RecordHeaders {
-    /// Reads a header count and that many headers, checking their structure
-    /// without allocating.
-    pub(crate) fn decode(reader: &mut Reader) -> Result<RecordHeaders, DecodeError> {
-        let count = reader.read_varint()?;
-        let count =
-            usize::try_from(count).map_err(|_| DecodeErrorKind::InvalidLength(count.into()))?;
+    /// Checks the structure of the headers at `cursor` (a count, then that
+    /// many key and value fields) without allocating, and returns the count
+    /// and where the headers after the count are in the cursor's buffer.
+    #[inline]
+    pub(crate) fn check(cursor: &mut Cursor) -> Result<(usize, Range<usize>), DecodeError> {
+        let count = cursor.read_varint()?;
+        let count = usize::try_from(count).map_err(|_| invalid_length(count.into()))?;
         // Each header takes at least two bytes (two lengths).
-        reader.check_length(count as u64)?;
-        let all = reader.peek_rest().len();
-        let mut probe = reader.clone();
+        cursor.check_length(count as u64)?;
+        let start = cursor.position();
         for _ in 0..count {
-            read_header(&mut probe)?;
+            check_header(cursor)?;
         }
-        let len = all - probe.remaining();
-        let raw = reader.read_slice(len)?;
-        Ok(RecordHeaders { raw, count })
+        Ok((count, start..cursor.position()))
+    }
+
+    /// Headers whose structure [`check`](Self::check) accepted.
+    #[inline]
+    pub(crate) fn from_checked(raw: Bytes, count: usize) -> RecordHeaders {
+        RecordHeaders { raw, count }
     }
 
     /// How many headers the record has.
@@ -112,16 +173,17 @@ impl RecordHeaders {
     }
 
     /// The headers in wire order.
-    pub fn iter(&self) -> RecordHeadersIter {
+    pub fn iter(&self) -> RecordHeadersIter<'_> {
         RecordHeadersIter {
-            reader: Reader::new(self.raw.clone()),
+            raw: &self.raw,
+            pos: 0,
             remaining: self.count,
         }
     }
 
     /// The value of the last header with this key, as Java's
     /// `Headers.lastHeader` gives it; `Some(None)` for a null value.
-    pub fn last(&self, key: &str) -> Option<Option<Bytes>> {
+    pub fn last(&self, key: &str) -> Option<Option<&[u8]>> {
         self.iter()
             .filter(|header| header.key == key.as_bytes())
             .last()
@@ -135,33 +197,41 @@ impl fmt::Debug for RecordHeaders {
     }
 }
 
-impl IntoIterator for &RecordHeaders {
-    type Item = RecordHeader;
-    type IntoIter = RecordHeadersIter;
+impl<'a> IntoIterator for &'a RecordHeaders {
+    type Item = RecordHeader<'a>;
+    type IntoIter = RecordHeadersIter<'a>;
 
-    fn into_iter(self) -> RecordHeadersIter {
+    fn into_iter(self) -> RecordHeadersIter<'a> {
         self.iter()
     }
 }
 
-/// Iterates a record's headers; each is two refcounted slices, no copy.
+/// Iterates a record's headers, borrowing them: no copy, no reference
+/// counting.
 #[derive(Debug, Clone)]
-pub struct RecordHeadersIter {
-    reader: Reader,
+pub struct RecordHeadersIter<'a> {
+    raw: &'a Bytes,
+    pos: usize,
     remaining: usize,
 }
 
-impl Iterator for RecordHeadersIter {
-    type Item = RecordHeader;
+impl<'a> Iterator for RecordHeadersIter<'a> {
+    type Item = RecordHeader<'a>;
 
-    fn next(&mut self) -> Option<RecordHeader> {
+    #[inline]
+    fn next(&mut self) -> Option<RecordHeader<'a>> {
         if self.remaining == 0 {
             return None;
         }
-        self.remaining -= 1;
-        // Checked by `RecordHeaders::decode`, so this cannot fail; stopping
+        let header = self.read_header();
+        // Checked by `RecordHeaders::check`, so this cannot fail; stopping
         // is the answer that cannot panic if it ever did.
-        read_header(&mut self.reader).ok()
+        self.remaining = if header.is_some() {
+            self.remaining - 1
+        } else {
+            0
+        };
+        header
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -169,27 +239,39 @@ impl Iterator for RecordHeadersIter {
     }
 }
 
-impl ExactSizeIterator for RecordHeadersIter {}
+impl ExactSizeIterator for RecordHeadersIter<'_> {}
 
-fn read_header(reader: &mut Reader) -> Result<RecordHeader, DecodeError> {
-    let key = read_varint_bytes(reader)
-        .map_err(|error| error.in_field("header key"))?
-        .ok_or_else(|| {
-            DecodeError::new(DecodeErrorKind::InvalidLength(-1)).in_field("header key")
-        })?;
-    let value = read_varint_bytes(reader).map_err(|error| error.in_field("header value"))?;
-    Ok(RecordHeader { key, value })
+impl<'a> RecordHeadersIter<'a> {
+    #[inline]
+    fn read_header(&mut self) -> Option<RecordHeader<'a>> {
+        let raw: &'a Bytes = self.raw;
+        let mut cursor = Cursor::at(raw, self.pos);
+        let key = cursor.read_nullable_bytes().ok()??;
+        let value = cursor.read_nullable_bytes().ok()?;
+        self.pos = cursor.position();
+        Some(RecordHeader {
+            key: raw.get(key)?,
+            value: match value {
+                Some(value) => Some(raw.get(value)?),
+                None => None,
+            },
+            raw,
+        })
+    }
 }
 
-/// A varint length (-1 for null) and that many bytes, zero-copy: the
-/// encoding of record keys, values and header fields in magic 2.
-pub(crate) fn read_varint_bytes(reader: &mut Reader) -> Result<Option<Bytes>, DecodeError> {
-    let length = reader.read_varint()?;
-    match usize::try_from(length) {
-        Ok(length) => reader.read_slice(length).map(Some),
-        Err(_) if length == -1 => Ok(None),
-        Err(_) => Err(DecodeErrorKind::InvalidLength(length.into()).into()),
+/// One header's key (not null) and value (nullable).
+#[inline]
+fn check_header(cursor: &mut Cursor) -> Result<(), DecodeError> {
+    match cursor.read_nullable_bytes() {
+        Ok(Some(_)) => {}
+        Ok(None) => return Err(invalid_length(-1).in_field("header key")),
+        Err(error) => return Err(error.in_field("header key")),
     }
+    cursor
+        .read_nullable_bytes()
+        .map_err(|error| error.in_field("header value"))?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -198,6 +280,7 @@ mod tests {
 
     use super::*;
     use crate::protocol::wire::put_varint;
+    use crate::protocol::DecodeErrorKind;
 
     fn encode(headers: &[(&[u8], Option<&[u8]>)]) -> Bytes {
         let mut buf = BytesMut::new();
@@ -216,30 +299,62 @@ mod tests {
         buf.freeze()
     }
 
+    /// Checks and keeps headers as a record decoder does; also returns how
+    /// much of the input they took.
+    fn decode(raw: &Bytes) -> Result<(RecordHeaders, usize), DecodeError> {
+        let mut cursor = Cursor::at(raw, 0);
+        let (count, range) = RecordHeaders::check(&mut cursor)?;
+        Ok((
+            RecordHeaders::from_checked(raw.slice(range), count),
+            cursor.position(),
+        ))
+    }
+
     #[test]
     fn headers_decode_lazily_and_iterate_in_order() {
         let raw = encode(&[(b"a", Some(b"1")), (b"b", None), (b"a", Some(b""))]);
-        let mut reader = Reader::new(raw);
-        let headers = RecordHeaders::decode(&mut reader).unwrap();
-        assert_eq!(reader.remaining(), 0);
+        let (headers, used) = decode(&raw).unwrap();
+        assert_eq!(used, raw.len());
         assert_eq!(headers.len(), 3);
+        assert_eq!(headers.iter().len(), 3);
         let all: Vec<_> = headers.iter().collect();
         assert_eq!(all[0].key_str(), Some("a"));
-        assert_eq!(all[0].value.as_deref(), Some(&b"1"[..]));
+        assert_eq!(all[0].value, Some(&b"1"[..]));
         assert_eq!(all[1].value, None);
-        assert_eq!(headers.last("a"), Some(Some(Bytes::new())));
+        assert_eq!(all[1].value_bytes(), None);
+        assert_eq!(headers.last("a"), Some(Some(&b""[..])));
         assert_eq!(headers.last("b"), Some(None));
         assert_eq!(headers.last("c"), None);
+        assert_eq!(
+            format!("{headers:?}"),
+            r#"[RecordHeader { key: b"a", value: Some(b"1") }, RecordHeader { key: b"b", value: None }, RecordHeader { key: b"a", value: Some(b"") }]"#
+        );
     }
 
     #[test]
     fn header_slices_share_the_received_buffer() {
         let raw = encode(&[(b"key", Some(b"value"))]);
         let range = raw.as_ptr_range();
-        let headers = RecordHeaders::decode(&mut Reader::new(raw.clone())).unwrap();
+        let (headers, _) = decode(&raw).unwrap();
         let header = headers.iter().next().unwrap();
         assert!(range.contains(&header.key.as_ptr()));
         assert!(range.contains(&header.value.unwrap().as_ptr()));
+        let key = header.key_bytes();
+        let value = header.value_bytes().unwrap();
+        assert_eq!((&key[..], &value[..]), (&b"key"[..], &b"value"[..]));
+        assert!(range.contains(&key.as_ptr()));
+        assert!(range.contains(&value.as_ptr()));
+    }
+
+    #[test]
+    fn a_replaced_header_field_is_copied_not_a_panic() {
+        let raw = encode(&[(b"key", Some(b"value"))]);
+        let (headers, _) = decode(&raw).unwrap();
+        let mut header = headers.iter().next().unwrap();
+        header.key = b"elsewhere";
+        header.value = Some(&[]);
+        assert_eq!(&header.key_bytes()[..], b"elsewhere");
+        assert_eq!(header.value_bytes(), Some(Bytes::new()));
     }
 
     #[test]
@@ -247,28 +362,38 @@ mod tests {
         // A null key, a negative count, a count larger than the input, and a
         // header cut short.
         let null_key = Bytes::from_static(&[0x02, 0x01, 0x00]);
-        assert!(RecordHeaders::decode(&mut Reader::new(null_key)).is_err());
+        let err = decode(&null_key).unwrap_err();
+        assert_eq!(err.kind(), &DecodeErrorKind::InvalidLength(-1));
+        assert_eq!(err.field_path(), "header key");
         let negative = Bytes::from_static(&[0x03]);
-        assert!(RecordHeaders::decode(&mut Reader::new(negative)).is_err());
+        assert!(decode(&negative).is_err());
         let huge = Bytes::from_static(&[0xfe, 0xff, 0xff, 0xff, 0x0f]);
         assert!(matches!(
-            RecordHeaders::decode(&mut Reader::new(huge))
-                .unwrap_err()
-                .kind(),
+            decode(&huge).unwrap_err().kind(),
             DecodeErrorKind::LengthExceedsInput { .. }
         ));
         let raw = encode(&[(b"key", Some(b"value"))]);
         for cut in 0..raw.len() {
-            assert!(RecordHeaders::decode(&mut Reader::new(raw.slice(..cut))).is_err());
+            assert!(decode(&raw.slice(..cut)).is_err());
         }
+    }
+
+    #[test]
+    fn iteration_stops_on_headers_that_were_not_checked() {
+        // Not reachable through decoding; iterating must still not panic.
+        let bad = RecordHeaders::from_checked(Bytes::from_static(&[0x06, b'a']), 2);
+        let mut iter = bad.iter();
+        assert_eq!(iter.next(), None);
+        assert_eq!(iter.len(), 0);
+        assert_eq!(bad.last("a"), None);
     }
 
     #[test]
     fn invalid_utf8_keys_are_kept_as_bytes() {
         let raw = encode(&[(b"\xff\xfe", None)]);
-        let headers = RecordHeaders::decode(&mut Reader::new(raw)).unwrap();
+        let (headers, _) = decode(&raw).unwrap();
         let header = headers.iter().next().unwrap();
         assert_eq!(header.key_str(), None);
-        assert_eq!(&header.key[..], b"\xff\xfe");
+        assert_eq!(header.key, b"\xff\xfe");
     }
 }

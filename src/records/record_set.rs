@@ -162,6 +162,7 @@ pub enum BatchRecordIter {
 impl Iterator for BatchRecordIter {
     type Item = Result<Record, DecodeError>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         match self {
             BatchRecordIter::V2(records) => records.next(),
@@ -272,16 +273,18 @@ impl RecordSetRecords {
 impl Iterator for RecordSetRecords {
     type Item = Result<Record, DecodeError>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if let Some(records) = &mut self.current {
                 match records.next() {
-                    Some(Ok(record)) => return Some(Ok(record)),
-                    Some(Err(error)) => {
-                        // Stop everything: later offsets are unreliable.
-                        self.batches.state = State::Failed;
-                        self.current = None;
-                        return Some(Err(error));
+                    Some(record) => {
+                        if record.is_err() {
+                            // Stop everything: later offsets are unreliable.
+                            self.batches.state = State::Failed;
+                            self.current = None;
+                        }
+                        return Some(record);
                     }
                     None => self.current = None,
                 }
