@@ -7,6 +7,7 @@
 //! a codec is set and fills in the header: length, last offset delta, max
 //! timestamp and the CRC-32C.
 
+use bytes::buf::UninitSlice;
 use bytes::{BufMut, BytesMut};
 
 use super::batch::{
@@ -235,14 +236,12 @@ impl RecordBatchWriter {
         let body_len = varint_len("record", body_size)?;
         let record_size = zigzag_size(zigzag32(body_len)) + body_size;
 
-        // Then write it through one slice of exactly that size: one
-        // capacity check per record, none per byte.
-        let start = self.buf.len();
-        self.buf.resize(start + record_size, 0);
-        let mut out = SliceWriter {
-            out: &mut self.buf[start..],
-            pos: 0,
-        };
+        // Then write it through one slice of the buffer's spare capacity,
+        // reserved once: one capacity check per record, none per byte, and
+        // no zeroing first.
+        self.buf.reserve(record_size);
+        let spare = &mut self.buf.chunk_mut()[..record_size];
+        let mut out = SliceWriter { out: spare, pos: 0 };
         out.put_zigzag(zigzag32(body_len));
         out.put_u8(0); // record attributes: unused
         out.put_zigzag(zigzag64(timestamp_delta));
@@ -254,7 +253,13 @@ impl RecordBatchWriter {
             out.put_bytes(Some(header_key.as_bytes()));
             out.put_bytes(header_value);
         }
-        debug_assert_eq!(out.pos, record_size);
+        let written = out.pos;
+        debug_assert_eq!(written, record_size);
+        // SAFETY: `SliceWriter` writes its bytes in order from the start of
+        // the spare capacity and counts in `pos` only bytes it has written
+        // (every write is bounds-checked against the reserved slice), so the
+        // first `written` bytes after `len` are initialized.
+        unsafe { self.buf.advance_mut(written) };
 
         if self.last_offset_delta.is_none() {
             self.base_timestamp = timestamp;
@@ -353,29 +358,36 @@ fn zigzag_size(raw: u64) -> usize {
     (bits * 9 + 64) / 64
 }
 
-/// Writes a record into a slice sized for it. Sizes were computed by
-/// [`bytes_size`] and [`zigzag_size`] from the same values, so the indexing
-/// cannot go out of bounds (it would panic rather than write elsewhere).
+/// Writes a record into spare capacity reserved for it. Sizes were computed
+/// by [`bytes_size`] and [`zigzag_size`] from the same values; every write
+/// is still bounds-checked (a mistake would panic, never write elsewhere),
+/// and `pos` counts exactly the bytes written from the start of `out`.
 struct SliceWriter<'a> {
-    out: &'a mut [u8],
+    out: &'a mut UninitSlice,
     pos: usize,
 }
 
 impl SliceWriter<'_> {
     #[inline(always)]
     fn put_u8(&mut self, byte: u8) {
-        self.out[self.pos] = byte;
+        self.out.write_byte(self.pos, byte);
         self.pos += 1;
     }
 
-    /// An unsigned LEB128 varint (of an already zig-zagged value).
+    /// An unsigned LEB128 varint (of an already zig-zagged value). One and
+    /// two bytes (lengths below 8 KiB, deltas within ±8191) are written
+    /// without a loop.
     #[inline(always)]
-    fn put_zigzag(&mut self, mut raw: u64) {
-        while raw >= 0x80 {
+    fn put_zigzag(&mut self, raw: u64) {
+        if raw < 0x80 {
+            self.put_u8(raw as u8);
+        } else if raw < 0x4000 {
             self.put_u8((raw as u8) | 0x80);
-            raw >>= 7;
+            self.put_u8((raw >> 7) as u8);
+        } else {
+            // By value, so the writer can stay in registers on the fast path.
+            self.pos = put_zigzag_long(self.out, self.pos, raw);
         }
-        self.put_u8(raw as u8);
     }
 
     /// Nullable bytes with a varint length.
@@ -386,17 +398,75 @@ impl SliceWriter<'_> {
             Some(bytes) => {
                 self.put_zigzag((bytes.len() as u64) << 1);
                 let end = self.pos + bytes.len();
-                self.out[self.pos..end].copy_from_slice(bytes);
+                let out = &mut self.out[self.pos..end];
+                match bytes.len() {
+                    // Keys, header keys and ids are often 8 to 16 bytes: two
+                    // overlapping 8-byte moves instead of a call to memcpy.
+                    len @ 8..=16 => {
+                        let head: [u8; 8] = bytes[..8].try_into().unwrap_or_default();
+                        let tail: [u8; 8] = bytes[len - 8..].try_into().unwrap_or_default();
+                        out[..8].copy_from_slice(&head);
+                        out[len - 8..].copy_from_slice(&tail);
+                    }
+                    _ => out.copy_from_slice(bytes),
+                }
                 self.pos = end;
             }
         }
     }
 }
 
+/// A varint of three bytes or more at `pos`; returns the position after it.
+#[inline(never)]
+fn put_zigzag_long(out: &mut UninitSlice, mut pos: usize, mut raw: u64) -> usize {
+    while raw >= 0x80 {
+        out.write_byte(pos, (raw as u8) | 0x80);
+        pos += 1;
+        raw >>= 7;
+    }
+    out.write_byte(pos, raw as u8);
+    pos + 1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::protocol::wire::{put_varlong, varlong_size};
+
+    #[test]
+    fn every_short_length_round_trips() {
+        // Covers the 8..=16-byte copy and the one-, two- and three-byte
+        // varint paths of lengths and deltas.
+        let data: Vec<u8> = (0..=255u8).cycle().take(20_000).collect();
+        let lengths: Vec<usize> = (0..=40)
+            .chain([63, 64, 127, 128, 8191, 8192, 20_000])
+            .collect();
+        let mut writer = RecordBatchWriter::new(0);
+        for (i, &len) in lengths.iter().enumerate() {
+            let field = &data[i..][..len.min(data.len() - i)];
+            let timestamp = [0, -1, 63, 64, -8192, 8192, 1 << 40][i % 7];
+            let header = String::from_utf8(vec![b'h'; len.min(20)]).unwrap();
+            writer
+                .append(
+                    timestamp,
+                    Some(field),
+                    Some(&field[..field.len() / 2]),
+                    [(header.as_str(), Some(field))],
+                )
+                .unwrap();
+        }
+        let batch = crate::records::RecordBatch::decode(writer.finish().unwrap().freeze()).unwrap();
+        let records: Vec<_> = batch.records().unwrap().map(Result::unwrap).collect();
+        assert_eq!(records.len(), lengths.len());
+        for (i, (record, &len)) in records.iter().zip(&lengths).enumerate() {
+            let field = &data[i..][..len.min(data.len() - i)];
+            assert_eq!(record.key.as_deref(), Some(field), "record {i}");
+            assert_eq!(record.value.as_deref(), Some(&field[..field.len() / 2]));
+            let header = record.headers.iter().next().unwrap();
+            assert_eq!(header.key.len(), len.min(20));
+            assert_eq!(header.value, Some(field));
+        }
+    }
 
     #[test]
     fn varint_sizes_and_bytes_match_the_wire_module() {
@@ -411,7 +481,7 @@ mod tests {
             assert_eq!(zigzag_size(zigzag64(value)), varlong_size(value), "{value}");
             let mut out = [0u8; 10];
             let mut writer = SliceWriter {
-                out: &mut out,
+                out: UninitSlice::new(&mut out),
                 pos: 0,
             };
             writer.put_zigzag(zigzag64(value));
