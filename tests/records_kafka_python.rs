@@ -59,7 +59,7 @@ fn record_json(record: &Record) -> Value {
         .iter()
         .map(|header| {
             let key = header.key_str().expect("vector header keys are UTF-8");
-            json!([key, blob(header.value.as_deref())])
+            json!([key, blob(header.value)])
         })
         .collect();
     json!({
