@@ -218,22 +218,29 @@ impl RecordBatchWriter {
         let headers = headers.into_iter();
 
         // Size everything first: the record's length prefix comes first.
+        // Sums saturate, and one check of the total covers every field (a
+        // field longer than an INT32 makes the record longer too); which
+        // field it was is worked out only then.
         let mut header_count = 0usize;
         let mut headers_size = 0usize;
         for (header_key, header_value) in headers.clone() {
             header_count += 1;
-            headers_size += bytes_size("header key", Some(header_key.as_bytes()))?
-                + bytes_size("header value", header_value)?;
+            headers_size = headers_size
+                .saturating_add(field_size(Some(header_key.as_bytes())))
+                .saturating_add(field_size(header_value));
         }
-        let header_count = varint_len("header count", header_count)?;
-        let body_size = 1
+        let body_size = (1
             + zigzag_size(zigzag64(timestamp_delta))
             + zigzag_size(zigzag32(offset_delta))
-            + bytes_size("key", key)?
-            + bytes_size("value", value)?
-            + zigzag_size(zigzag32(header_count))
-            + headers_size;
-        let body_len = varint_len("record", body_size)?;
+            + zigzag_size((header_count as u64) << 1))
+        .saturating_add(field_size(key))
+        .saturating_add(field_size(value))
+        .saturating_add(headers_size);
+        let Ok(body_len) = i32::try_from(body_size) else {
+            return Err(too_long(key, value, headers, body_size));
+        };
+        // Fits an INT32, and so does every part of it.
+        let header_count = header_count as i32;
         let record_size = zigzag_size(zigzag32(body_len)) + body_size;
 
         // Then write it through one slice of the buffer's spare capacity,
@@ -323,21 +330,52 @@ impl RecordBatchWriter {
     }
 }
 
-/// A length as the zig-zag varint Kafka uses, if it fits an INT32.
-fn varint_len(field: &'static str, length: usize) -> Result<i32, RecordEncodeError> {
-    i32::try_from(length).map_err(|_| RecordEncodeError::TooLong { field, length })
+/// Encoded size of nullable bytes with a varint length, saturating.
+#[inline]
+fn field_size(bytes: Option<&[u8]>) -> usize {
+    match bytes {
+        None => 1,
+        Some(bytes) => zigzag_size((bytes.len() as u64) << 1).saturating_add(bytes.len()),
+    }
 }
 
-/// Encoded size of nullable bytes with a varint length.
-#[inline]
-fn bytes_size(field: &'static str, bytes: Option<&[u8]>) -> Result<usize, RecordEncodeError> {
-    match bytes {
-        None => Ok(1),
-        Some(bytes) => {
-            let length = varint_len(field, bytes.len())?;
-            Ok(zigzag_size(zigzag32(length)) + bytes.len())
+/// Which part of a record too long to write is too long, checked in the
+/// order the fields are sized: each header's key and value, the header
+/// count, the key, the value, and else the record as a whole.
+#[cold]
+fn too_long<'h>(
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+    headers: impl Iterator<Item = (&'h str, Option<&'h [u8]>)>,
+    body_size: usize,
+) -> RecordEncodeError {
+    let first_too_long = |fields: &[(&'static str, Option<usize>)]| {
+        fields.iter().find_map(|&(field, length)| {
+            length
+                .filter(|length| i32::try_from(*length).is_err())
+                .map(|length| RecordEncodeError::TooLong { field, length })
+        })
+    };
+    let mut header_count = 0usize;
+    for (header_key, header_value) in headers {
+        header_count += 1;
+        let header = [
+            ("header key", Some(header_key.len())),
+            ("header value", header_value.map(<[u8]>::len)),
+        ];
+        if let Some(error) = first_too_long(&header) {
+            return error;
         }
     }
+    first_too_long(&[
+        ("header count", Some(header_count)),
+        ("key", key.map(<[u8]>::len)),
+        ("value", value.map(<[u8]>::len)),
+    ])
+    .unwrap_or(RecordEncodeError::TooLong {
+        field: "record",
+        length: body_size,
+    })
 }
 
 /// Zig-zag encoding: small magnitudes of either sign become small numbers.
@@ -359,7 +397,7 @@ fn zigzag_size(raw: u64) -> usize {
 }
 
 /// Writes a record into spare capacity reserved for it. Sizes were computed
-/// by [`bytes_size`] and [`zigzag_size`] from the same values; every write
+/// by [`field_size`] and [`zigzag_size`] from the same values; every write
 /// is still bounds-checked (a mistake would panic, never write elsewhere),
 /// and `pos` counts exactly the bytes written from the start of `out`.
 struct SliceWriter<'a> {
@@ -466,6 +504,21 @@ mod tests {
             assert_eq!(header.key.len(), len.min(20));
             assert_eq!(header.value, Some(field));
         }
+    }
+
+    #[test]
+    fn a_record_too_long_names_the_record_when_no_field_is() {
+        // Fields over 2 GiB cannot be made in a test; the fallback can.
+        let headers = [("h", Some(&b"v"[..]))];
+        assert_eq!(
+            too_long(Some(b"k"), None, headers.into_iter(), 1 << 31),
+            RecordEncodeError::TooLong {
+                field: "record",
+                length: 1 << 31
+            }
+        );
+        assert_eq!(field_size(None), 1);
+        assert_eq!(field_size(Some(&[0; 64])), 66);
     }
 
     #[test]
