@@ -144,7 +144,6 @@ enum Pending {
     },
     Reset {
         tp: TopicPartition,
-        spec: OffsetSpec,
         epoch: u64,
     },
 }
@@ -282,8 +281,8 @@ impl Fetcher {
                     self.handle_fetch(client, asked, result, now);
                     true
                 }
-                Some(Pending::Reset { tp, spec, epoch }) => {
-                    self.handle_reset(client, tp, spec, epoch, result, now);
+                Some(Pending::Reset { tp, epoch }) => {
+                    self.handle_reset(client, tp, epoch, result, now);
                     true
                 }
                 None => false,
@@ -365,7 +364,7 @@ impl Fetcher {
             None => return,
         };
         let id = client.send(Target::Broker(leader), request, now);
-        self.pending.insert(id, Pending::Reset { tp, spec, epoch });
+        self.pending.insert(id, Pending::Reset { tp, epoch });
     }
 
     fn start_fetch(
@@ -621,7 +620,7 @@ impl Fetcher {
         &mut self,
         client: &mut Client,
         tp: TopicPartition,
-        spec: OffsetSpec,
+
         epoch: u64,
         result: &Result<crate::client::Response, RequestError>,
         now: Instant,
@@ -640,9 +639,8 @@ impl Fetcher {
                 ..
             }) => list_offsets_outcome(&tp.0, &[tp.1], r, *version).remove(&tp.1),
             Ok(_) => None,
-            Err(e) => {
+            Err(_) => {
                 client.refresh_metadata(now);
-                let _ = e;
                 None
             }
         };
@@ -664,10 +662,7 @@ impl Fetcher {
                         reason: e.to_string(),
                     }));
             }
-            _ => {
-                let _ = spec;
-                self.back_off(&tp, now);
-            }
+            _ => self.back_off(&tp, now),
         }
     }
 

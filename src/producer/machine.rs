@@ -229,7 +229,6 @@ impl Producer {
                     None => false,
                 }
             }
-            Event::MetadataUpdated => false,
             _ => false,
         };
         self.drive(client, now);
