@@ -94,4 +94,18 @@ pub enum TestkitError {
         /// Why it was refused.
         why: &'static str,
     },
+    /// An interop tool (a Java or Python witness client) exited 0 but
+    /// printed something that cannot be parsed.
+    #[error("{what}: `{command}` printed unusable output: {problem}; stderr tail:\n{stderr}")]
+    BadToolOutput {
+        /// What the testkit was doing (e.g. "java_read_back").
+        what: String,
+        /// The command line.
+        command: String,
+        /// Which line of stdout, what is wrong with it, and the line itself
+        /// (shortened).
+        problem: String,
+        /// The last lines the tool wrote to stderr.
+        stderr: String,
+    },
 }

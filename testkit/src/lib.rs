@@ -34,6 +34,7 @@
 #![warn(missing_docs)]
 
 mod error;
+mod interop;
 mod mock;
 mod peer;
 
@@ -48,6 +49,10 @@ use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use error::TestkitError;
+pub use interop::{
+    confluent_read_back, java_murmur2_partitions, java_read_back, java_tools_dir,
+    librdkafka_murmur2_partitions, ConsumedRecord,
+};
 pub use mock::{CoordinatorKind, MockOptions, MOCK_TRANSPORT_ERROR};
 pub use peer::{peer_starts, shared, try_shared, Peer};
 
