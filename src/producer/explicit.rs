@@ -11,7 +11,53 @@
 
 use std::collections::BTreeMap;
 
-use super::record::{DeliveryId, ProduceError, ProducerEvent};
+use bytes::Bytes;
+
+use super::record::{Delivery, DeliveryId, ProduceError, ProducerEvent, ProducerRecord};
+
+/// One message for [`ExplicitSend`]'s API: a record whose topic and
+/// partition come from `add_messages`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Message {
+    pub key: Option<Bytes>,
+    pub value: Option<Bytes>,
+    pub headers: Vec<(String, Option<Bytes>)>,
+    /// Milliseconds since the Unix epoch; `None` takes the send time.
+    pub timestamp: Option<i64>,
+}
+
+impl Message {
+    pub fn new(value: impl Into<Bytes>) -> Self {
+        Message {
+            value: Some(value.into()),
+            ..Default::default()
+        }
+    }
+    pub fn key(mut self, key: impl Into<Bytes>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+    pub fn header(mut self, key: impl Into<String>, value: Option<Bytes>) -> Self {
+        self.headers.push((key.into(), value));
+        self
+    }
+    pub fn timestamp(mut self, ms: i64) -> Self {
+        self.timestamp = Some(ms);
+        self
+    }
+
+    /// The record that puts this message on `topic`'s `partition`.
+    pub fn into_record(self, topic: &str, partition: i32) -> ProducerRecord {
+        ProducerRecord {
+            topic: topic.to_string(),
+            partition: Some(partition),
+            key: self.key,
+            value: self.value,
+            headers: self.headers,
+            timestamp: self.timestamp,
+        }
+    }
+}
 
 /// Per-partition outcome of one `send()`.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -54,31 +100,40 @@ impl ExplicitSend {
 
     /// Offers a producer event; returns true when it belonged to this send.
     pub fn handle(&mut self, event: &ProducerEvent) -> bool {
-        match event {
-            ProducerEvent::Delivered { id, delivery } => {
-                let Some((topic, partition)) = self.waiting.remove(id) else {
-                    return false;
-                };
+        let (id, outcome) = match event {
+            ProducerEvent::Delivered { id, delivery } => (id, Ok(delivery)),
+            ProducerEvent::Failed { id, error } => (id, Err(error)),
+            ProducerEvent::Flushed { .. } => return false,
+        };
+        let Some((topic, partition)) = self.waiting.remove(id) else {
+            return false;
+        };
+        self.add_outcome(&topic, partition, outcome);
+        true
+    }
+
+    /// Adds one message's outcome directly (for callers that hold each
+    /// message's delivery rather than the producer's events).
+    pub fn add_outcome(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        outcome: Result<&Delivery, &ProduceError>,
+    ) {
+        match outcome {
+            Ok(delivery) => {
                 let slot = self
                     .result
                     .offsets
-                    .entry(topic)
+                    .entry(topic.to_string())
                     .or_default()
                     .entry(partition)
                     .or_insert(delivery.offset);
                 if delivery.offset >= 0 && (*slot < 0 || delivery.offset < *slot) {
                     *slot = delivery.offset;
                 }
-                true
             }
-            ProducerEvent::Failed { id, error } => {
-                let Some((topic, partition)) = self.waiting.remove(id) else {
-                    return false;
-                };
-                self.record_error(&topic, partition, error.clone());
-                true
-            }
-            ProducerEvent::Flushed { .. } => false,
+            Err(error) => self.record_error(topic, partition, error.clone()),
         }
     }
 

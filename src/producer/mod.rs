@@ -13,7 +13,7 @@ mod record;
 mod tests;
 
 pub use config::{Acks, ProducerConfig};
-pub use explicit::{ExplicitSend, ProduceResult};
+pub use explicit::{ExplicitSend, Message, ProduceResult};
 pub use machine::Producer;
 pub use partitioner::{murmur2, partition_for_key, StickyPartitioner};
 pub use record::{Delivery, DeliveryId, ProduceError, ProducerEvent, ProducerRecord};

@@ -47,7 +47,7 @@ impl ProducerRecord {
     }
 
     /// Bytes the record occupies in a batch, roughly, for the memory bound.
-    pub(crate) fn estimated_size(&self) -> usize {
+    pub fn estimated_size(&self) -> usize {
         let headers: usize = self
             .headers
             .iter()

@@ -17,12 +17,19 @@ use std::io;
 use std::time::Instant;
 
 pub use kafkite_driver::{
-    AdminError, ApiVersionTable, ClientConfig, ClusterDescription, ClusterMetadata, Error,
-    NewTopic, OffsetSpec, RequestError, RequestOptions, Runtime, Target,
+    Acks, AdminError, ApiVersionTable, ClientConfig, ClusterDescription, ClusterMetadata,
+    Compression, Delivery, DeliveryFuture, Error, NewTopic, OffsetSpec, ProduceError,
+    ProduceResult, ProducerConfig, ProducerRecord, RequestError, RequestOptions, Runtime, Target,
 };
 
 /// A kafkite session on async-std.
 pub type Session = kafkite_driver::Session<AsyncStdRuntime>;
+
+/// A batching, idempotent kafkite producer on async-std.
+pub type Producer = kafkite_driver::Producer<AsyncStdRuntime>;
+
+/// The Dart package's explicit-partition producer on async-std.
+pub type ExplicitProducer = kafkite_driver::ExplicitProducer<AsyncStdRuntime>;
 
 /// The [`Runtime`] for async-std: `async_std::net`, `task::sleep` and
 /// `task::spawn`.

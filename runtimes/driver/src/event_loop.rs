@@ -16,8 +16,13 @@ use kafkite::client::{
 };
 use kafkite::protocol::{AnyRequest, ApiKey};
 
+use kafkite::producer::{ProducerConfig, ProducerRecord};
+
+use crate::buffer_gauge::BufferGauge;
 use crate::connection::{ConnHandle, NetEvent};
 use crate::error::Error;
+use crate::oneshot;
+use crate::producer_slots::{DeliveryReply, ProducerSlots};
 use crate::runtime::Runtime;
 
 /// How many queued inputs one turn takes before it writes out what they
@@ -48,6 +53,28 @@ pub(crate) enum Command {
     AddTopics(Vec<String>),
     Close {
         reply: async_channel::Sender<()>,
+    },
+    /// Start a producer (see `producer_slots`).
+    ProducerOpen {
+        producer: u64,
+        config: Box<ProducerConfig>,
+        gauge: Arc<BufferGauge>,
+    },
+    /// One record, its bytes already reserved in the producer's gauge.
+    Produce {
+        producer: u64,
+        record: Box<ProducerRecord>,
+        size: usize,
+        reply: DeliveryReply,
+    },
+    ProducerFlush {
+        producer: u64,
+        reply: oneshot::Sender<()>,
+    },
+    /// Flush, then drop the producer. `None`: its last handle was dropped.
+    ProducerClose {
+        producer: u64,
+        reply: Option<oneshot::Sender<()>>,
     },
 }
 
@@ -87,6 +114,10 @@ pub(crate) struct EventLoop<R: Runtime> {
     /// The `now` of the last `handle_timeout`: a core deadline at or before
     /// it has been acted on already.
     last_timeout: Option<Instant>,
+    producers: ProducerSlots,
+    /// Every session is gone, and the client closes once the producers
+    /// have delivered what they were sent.
+    close_when_producers_done: bool,
 }
 
 impl<R: Runtime> EventLoop<R> {
@@ -120,6 +151,8 @@ impl<R: Runtime> EventLoop<R> {
             recent_errors: Vec::new(),
             connection_lost: false,
             last_timeout: None,
+            producers: ProducerSlots::default(),
+            close_when_producers_done: false,
         }
     }
 
@@ -216,10 +249,10 @@ impl<R: Runtime> EventLoop<R> {
     /// bootstrap deadline.
     fn next_wake(&self) -> Option<Instant> {
         let bootstrap = self.bootstrap.as_ref().map(|(_, at)| *at);
-        match (self.core_wake(), bootstrap) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.core_wake(), bootstrap, self.producers.next_wake()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// When to call `handle_timeout` next: the core's deadline, or a retry
@@ -238,6 +271,7 @@ impl<R: Runtime> EventLoop<R> {
             self.client.handle_timeout(now);
             self.last_timeout = Some(now);
         }
+        self.producers.on_time(&mut self.client, now);
         if let Some((_, deadline)) = &self.bootstrap {
             if now >= *deadline && !self.client.has_metadata() {
                 self.fail_bootstrap(now);
@@ -272,13 +306,38 @@ impl<R: Runtime> EventLoop<R> {
                 self.close_waiters.push(reply);
                 self.client.close(now);
             }
+            Command::ProducerOpen {
+                producer,
+                config,
+                gauge,
+            } => self.producers.open(producer, *config, gauge, now),
+            Command::Produce {
+                producer,
+                record,
+                size,
+                reply,
+            } => self
+                .producers
+                .produce(&mut self.client, producer, *record, size, reply, now),
+            Command::ProducerFlush { producer, reply } => {
+                self.producers.flush(&mut self.client, producer, reply, now)
+            }
+            Command::ProducerClose { producer, reply } => {
+                self.producers.close(&mut self.client, producer, reply, now)
+            }
         }
     }
 
-    /// Every session was dropped: nobody can use the client any more.
+    /// Every session was dropped: nobody can use the client any more. It
+    /// closes once the producers (whose last handles sent their closes
+    /// before the session went) have delivered what they hold.
     fn on_sessions_gone(&mut self, now: Instant) {
         self.commands_open = false;
-        self.client.close(now);
+        if self.producers.is_empty() {
+            self.client.close(now);
+        } else {
+            self.close_when_producers_done = true;
+        }
     }
 
     fn fail_bootstrap(&mut self, now: Instant) {
@@ -297,12 +356,27 @@ impl<R: Runtime> EventLoop<R> {
 
     /// Carries out the core's IO and routes its events, until it has none.
     fn drain_outputs(&mut self) {
+        let now = Instant::now();
         loop {
             while let Some(io) = self.client.poll_io() {
                 self.do_io(io);
             }
+            let mut progressed = false;
             while let Some(event) = self.client.poll_event() {
-                self.on_event(event);
+                progressed = true;
+                if !self.producers.offer(&mut self.client, &event, now) {
+                    self.on_event(event);
+                }
+            }
+            progressed |= self.producers.drain_events();
+            if self.close_when_producers_done && self.producers.is_empty() {
+                self.close_when_producers_done = false;
+                self.client.close(now);
+                progressed = true;
+            }
+            if progressed {
+                // What the producers did may have queued IO or events.
+                continue;
             }
             if !std::mem::take(&mut self.connection_lost) {
                 break;

@@ -21,9 +21,14 @@
 //! ```
 
 mod admin;
+mod buffer_gauge;
 mod connection;
 mod error;
 mod event_loop;
+mod explicit_producer;
+mod oneshot;
+mod producer;
+mod producer_slots;
 mod runtime;
 mod session;
 
@@ -31,6 +36,8 @@ mod session;
 pub mod conformance;
 
 pub use error::Error;
+pub use explicit_producer::ExplicitProducer;
+pub use producer::{DeliveryFuture, Producer};
 pub use runtime::Runtime;
 pub use session::Session;
 
@@ -38,3 +45,7 @@ pub use kafkite::admin::{AdminError, ClusterDescription, NewTopic, OffsetSpec};
 pub use kafkite::client::{
     ApiVersionTable, ClientConfig, ClusterMetadata, RequestError, RequestOptions, Target,
 };
+pub use kafkite::producer::{
+    Acks, Delivery, ProduceError, ProduceResult, ProducerConfig, ProducerRecord,
+};
+pub use kafkite::records::Compression;

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -35,6 +36,8 @@ struct Inner<R> {
     /// even when the cache has dropped them (a topic the broker did not
     /// know yet, just after its creation, is dropped from the cache).
     wanted: Mutex<BTreeSet<String>>,
+    /// Names the producers (and later consumers) living in the event loop.
+    next_component: AtomicU64,
 }
 
 impl<R: Runtime> Clone for Session<R> {
@@ -69,7 +72,9 @@ impl<R: Runtime> Session<R> {
         if config.bootstrap_servers.is_empty() {
             return Err(Error::NoBootstrapServers);
         }
-        let (commands, command_rx) = async_channel::bounded(64);
+        let (commands, command_rx) = async_channel::unbounded();
+        // Unbounded: producers bound their records by bytes (see
+        // `buffer_gauge`), and every other command is one per awaiting call.
         let (bootstrapped, bootstrap_rx) = async_channel::bounded(1);
         let snapshot = Arc::new(Mutex::new(Snapshot::default()));
         let event_loop = EventLoop::new(
@@ -87,6 +92,7 @@ impl<R: Runtime> Session<R> {
                 commands,
                 snapshot,
                 wanted: Mutex::new(BTreeSet::new()),
+                next_component: AtomicU64::new(1),
             }),
         };
         bootstrap_rx.recv().await.map_err(|_| Error::Closed)??;
@@ -252,12 +258,24 @@ impl<R: Runtime> Session<R> {
         self.inner.runtime.sleep_until(deadline).await
     }
 
-    async fn command(&self, command: Command) -> Result<(), Error> {
+    pub(crate) async fn command(&self, command: Command) -> Result<(), Error> {
         self.inner
             .commands
             .send(command)
             .await
             .map_err(|_| Error::Closed)
+    }
+
+    /// Hands a command over without waiting (the channel is unbounded).
+    pub(crate) fn command_now(&self, command: Command) -> Result<(), Error> {
+        self.inner
+            .commands
+            .try_send(command)
+            .map_err(|_| Error::Closed)
+    }
+
+    pub(crate) fn next_component_id(&self) -> u64 {
+        self.inner.next_component.fetch_add(1, Ordering::Relaxed)
     }
 
     fn wanted(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {

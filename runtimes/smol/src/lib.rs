@@ -19,12 +19,19 @@ use std::io;
 use std::time::Instant;
 
 pub use kafkite_driver::{
-    AdminError, ApiVersionTable, ClientConfig, ClusterDescription, ClusterMetadata, Error,
-    NewTopic, OffsetSpec, RequestError, RequestOptions, Runtime, Target,
+    Acks, AdminError, ApiVersionTable, ClientConfig, ClusterDescription, ClusterMetadata,
+    Compression, Delivery, DeliveryFuture, Error, NewTopic, OffsetSpec, ProduceError,
+    ProduceResult, ProducerConfig, ProducerRecord, RequestError, RequestOptions, Runtime, Target,
 };
 
 /// A kafkite session on smol.
 pub type Session = kafkite_driver::Session<SmolRuntime>;
+
+/// A batching, idempotent kafkite producer on smol.
+pub type Producer = kafkite_driver::Producer<SmolRuntime>;
+
+/// The Dart package's explicit-partition producer on smol.
+pub type ExplicitProducer = kafkite_driver::ExplicitProducer<SmolRuntime>;
 
 /// The [`Runtime`] for smol: `smol::net`, `smol::Timer` and `smol::spawn`.
 #[derive(Debug, Clone, Copy, Default)]

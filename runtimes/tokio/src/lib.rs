@@ -20,12 +20,19 @@ use std::time::Instant;
 use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 
 pub use kafkite_driver::{
-    AdminError, ApiVersionTable, ClientConfig, ClusterDescription, ClusterMetadata, Error,
-    NewTopic, OffsetSpec, RequestError, RequestOptions, Runtime, Target,
+    Acks, AdminError, ApiVersionTable, ClientConfig, ClusterDescription, ClusterMetadata,
+    Compression, Delivery, DeliveryFuture, Error, NewTopic, OffsetSpec, ProduceError,
+    ProduceResult, ProducerConfig, ProducerRecord, RequestError, RequestOptions, Runtime, Target,
 };
 
 /// A kafkite session on tokio.
 pub type Session = kafkite_driver::Session<TokioRuntime>;
+
+/// A batching, idempotent kafkite producer on tokio.
+pub type Producer = kafkite_driver::Producer<TokioRuntime>;
+
+/// The Dart package's explicit-partition producer on tokio.
+pub type ExplicitProducer = kafkite_driver::ExplicitProducer<TokioRuntime>;
 
 /// The [`Runtime`] for tokio: its TCP stream seen through `tokio-util`'s
 /// futures-io compat layer, its timer, and `tokio::spawn`.

@@ -10,6 +10,7 @@
 
 mod brokers;
 mod mock;
+mod producer;
 mod support;
 
 pub use brokers::{
@@ -21,6 +22,7 @@ pub use mock::{
     first_bootstrap_address_dead_second_used, follows_a_partition_leader_that_moved,
     reconnects_to_a_broker_brought_back,
 };
+pub use producer::{produce_every_codec, produces_every_codec_with_both_apis, LoggedRecord};
 
 /// Expands to the conformance tests for one runtime: every broker scenario
 /// against Apache Kafka, tansu, noida-db and librdkafka's mock cluster, and
@@ -90,6 +92,11 @@ macro_rules! conformance_tests {
             #[test]
             fn lists_earliest_and_latest_offsets() {
                 $block_on(c::lists_earliest_and_latest_offsets::<$runtime>(peer()))
+            }
+
+            #[test]
+            fn produces_every_codec_with_both_apis() {
+                $block_on(c::produces_every_codec_with_both_apis::<$runtime>(peer()))
             }
         }
     };

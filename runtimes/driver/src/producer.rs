@@ -1,0 +1,217 @@
+//! [`Producer`]: the async face of the core's batching, idempotent producer.
+//!
+//! The producer state machine lives in the session's event loop, beside the
+//! client it sends through; a handle only reserves buffer space, hands the
+//! record over and returns a [`DeliveryFuture`]. Sending many records and
+//! awaiting their deliveries later is what keeps batches full.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use kafkite::producer::{Delivery, ProduceError, ProducerConfig, ProducerRecord};
+
+use crate::buffer_gauge::BufferGauge;
+use crate::error::Error;
+use crate::event_loop::Command;
+use crate::oneshot;
+use crate::runtime::Runtime;
+use crate::session::Session;
+
+/// A producer on a [`Session`]: `send` records, `flush`, `close`.
+///
+/// Cheap to clone; the clones share one producer (one producer id, one
+/// buffer). When the last clone is dropped without [`Producer::close`], the
+/// event loop still delivers what was sent, as `close` would.
+pub struct Producer<R: Runtime> {
+    inner: Arc<Handle<R>>,
+}
+
+struct Handle<R: Runtime> {
+    session: Session<R>,
+    id: u64,
+    gauge: Arc<BufferGauge>,
+    max_request_size: usize,
+}
+
+impl<R: Runtime> Clone for Producer<R> {
+    fn clone(&self) -> Self {
+        Producer {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<R: Runtime> std::fmt::Debug for Producer<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer")
+            .field("id", &self.inner.id)
+            .field("buffered_bytes", &self.inner.gauge.used())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: Runtime> Producer<R> {
+    /// Starts a producer in the session's event loop. With idempotence on
+    /// (the default) it asks for a producer id before its first batch.
+    pub async fn new(session: &Session<R>, config: ProducerConfig) -> Result<Self, Error> {
+        let id = session.next_component_id();
+        let gauge = Arc::new(BufferGauge::new(config.buffer_memory));
+        let max_request_size = config.max_request_size;
+        session
+            .command(Command::ProducerOpen {
+                producer: id,
+                config: Box::new(config),
+                gauge: Arc::clone(&gauge),
+            })
+            .await?;
+        Ok(Producer {
+            inner: Arc::new(Handle {
+                session: session.clone(),
+                id,
+                gauge,
+                max_request_size,
+            }),
+        })
+    }
+
+    /// Queues a record, waiting while the buffer is full (the memory
+    /// bound, `buffer.memory`). The returned future resolves when the
+    /// record is acknowledged or has failed; dropping it does not cancel
+    /// the record.
+    pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture, ProduceError> {
+        let size = self.admissible_size(&record)?;
+        loop {
+            if self.inner.gauge.is_closed() {
+                return Err(ProduceError::Closed);
+            }
+            if self.inner.gauge.try_reserve(size) {
+                break;
+            }
+            let listener = self.inner.gauge.listen();
+            if self.inner.gauge.try_reserve(size) {
+                break;
+            }
+            if self.inner.gauge.is_closed() {
+                return Err(ProduceError::Closed);
+            }
+            listener.await;
+        }
+        self.hand_over(record, size)
+    }
+
+    /// Like [`Producer::send`], but fails at once with
+    /// [`ProduceError::QueueFull`] instead of waiting for buffer space.
+    pub fn try_send(&self, record: ProducerRecord) -> Result<DeliveryFuture, ProduceError> {
+        let size = self.admissible_size(&record)?;
+        if self.inner.gauge.is_closed() {
+            return Err(ProduceError::Closed);
+        }
+        if !self.inner.gauge.try_reserve(size) {
+            return Err(ProduceError::QueueFull {
+                limit: self.inner.gauge.limit(),
+            });
+        }
+        self.hand_over(record, size)
+    }
+
+    /// Sends every batch now (without waiting for linger) and returns when
+    /// every record sent before the call is acknowledged or has failed.
+    pub async fn flush(&self) -> Result<(), Error> {
+        let (reply, done) = oneshot::channel();
+        self.inner
+            .session
+            .command(Command::ProducerFlush {
+                producer: self.inner.id,
+                reply,
+            })
+            .await?;
+        done.await.ok_or(Error::Closed)
+    }
+
+    /// Flushes, then stops the producer: later sends fail with
+    /// [`ProduceError::Closed`]. Other clones are closed too.
+    pub async fn close(&self) {
+        self.inner.gauge.close();
+        let (reply, done) = oneshot::channel();
+        let command = Command::ProducerClose {
+            producer: self.inner.id,
+            reply: Some(reply),
+        };
+        if self.inner.session.command(command).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+
+    /// Bytes of records sent and not yet acknowledged or failed: never more
+    /// than the config's `buffer_memory`.
+    pub fn buffered_bytes(&self) -> usize {
+        self.inner.gauge.used()
+    }
+
+    /// The session the producer sends through.
+    pub fn session(&self) -> &Session<R> {
+        &self.inner.session
+    }
+
+    fn admissible_size(&self, record: &ProducerRecord) -> Result<usize, ProduceError> {
+        let size = record.estimated_size();
+        let limit = self.inner.max_request_size.min(self.inner.gauge.limit());
+        if size > limit {
+            return Err(ProduceError::RecordTooLarge { size, limit });
+        }
+        Ok(size)
+    }
+
+    fn hand_over(
+        &self,
+        record: ProducerRecord,
+        size: usize,
+    ) -> Result<DeliveryFuture, ProduceError> {
+        let (reply, delivery) = oneshot::channel();
+        let command = Command::Produce {
+            producer: self.inner.id,
+            record: Box::new(record),
+            size,
+            reply,
+        };
+        if self.inner.session.command_now(command).is_err() {
+            self.inner.gauge.release(size);
+            return Err(ProduceError::Closed);
+        }
+        Ok(DeliveryFuture { delivery })
+    }
+}
+
+impl<R: Runtime> Drop for Handle<R> {
+    fn drop(&mut self) {
+        // The last clone is gone: deliver what was sent, then free the slot.
+        let _ = self.session.command_now(Command::ProducerClose {
+            producer: self.id,
+            reply: None,
+        });
+    }
+}
+
+/// Resolves to where a record landed, or why it did not.
+#[must_use = "a delivery future tells whether the record was acknowledged"]
+pub struct DeliveryFuture {
+    delivery: oneshot::Receiver<Result<Delivery, ProduceError>>,
+}
+
+impl std::fmt::Debug for DeliveryFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeliveryFuture")
+    }
+}
+
+impl Future for DeliveryFuture {
+    type Output = Result<Delivery, ProduceError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.delivery)
+            .poll(cx)
+            .map(|outcome| outcome.unwrap_or(Err(ProduceError::Closed)))
+    }
+}
