@@ -3,6 +3,7 @@
 //! build on it.
 
 mod fetcher;
+pub mod group;
 
 #[cfg(test)]
 mod tests;
