@@ -8,7 +8,10 @@ exit rules as ReadBack.java, so kafkite-testkit parses both the same way.
 
 No group membership: every partition of the topic is assigned at
 OFFSET_BEGINNING, nothing is committed. Stops once COUNT records arrived
-(exit 0); otherwise prints what it got, says how many on stderr, exits 1.
+(exit 0); TIMEOUT_MS after the assignment without them, prints what it got,
+says how many on stderr, exits 1. Finding the topic may take up to
+max(TIMEOUT_MS, 30 s) before that (a loaded machine's first metadata answer
+should not eat the time given for records).
 One JSON object per record on stdout:
     {"partition":0,"offset":0,"timestamp":1700000000000,
      "key":"BASE64"|null,"value":"BASE64"|null,"headers":[["k","BASE64"|null],...]}
@@ -17,6 +20,8 @@ import base64
 import json
 import sys
 import time
+
+TOPIC_LOOKUP_MIN_S = 30.0
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
@@ -45,7 +50,6 @@ def main():
     if len(sys.argv) != 5:
         sys.exit("usage: read_back.py BOOTSTRAP TOPIC COUNT TIMEOUT_MS")
     bootstrap, topic, expected, timeout_ms = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    deadline = time.monotonic() + timeout_ms / 1000.0
     consumer = Consumer({
         "bootstrap.servers": bootstrap,
         "client.id": "kafkite-testkit-readback",
@@ -60,8 +64,10 @@ def main():
     last_error = None
     out = sys.stdout
     try:
-        parts = partitions(consumer, topic, bootstrap, deadline)
+        lookup_deadline = time.monotonic() + max(timeout_ms / 1000.0, TOPIC_LOOKUP_MIN_S)
+        parts = partitions(consumer, topic, bootstrap, lookup_deadline)
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
+        deadline = time.monotonic() + timeout_ms / 1000.0
         while got < expected and time.monotonic() < deadline:
             msg = consumer.poll(max(0.001, min(0.5, deadline - time.monotonic())))
             if msg is None:

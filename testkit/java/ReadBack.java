@@ -9,8 +9,11 @@
 // assigned and read from the beginning, so nothing is committed and a test
 // may read the same topic any number of times. Stops as soon as COUNT records
 // have arrived (it may print a few more if one poll returned more) and exits
-// 0; after TIMEOUT_MS without COUNT it prints what it got, says so on stderr
-// and exits 1. Output, one JSON object per record on stdout:
+// 0; TIMEOUT_MS after the partitions were assigned without COUNT, it prints
+// what it got, says so on stderr and exits 1. Finding the topic may take up
+// to max(TIMEOUT_MS, 30 s) before that: on a loaded 2-core machine the first
+// metadata answer alone can take seconds, and that should not eat the time
+// given for records. Output, one JSON object per record on stdout:
 //   {"partition":0,"offset":0,"timestamp":1700000000000,
 //    "key":"BASE64"|null,"value":"BASE64"|null,"headers":[["k","BASE64"|null],...]}
 
@@ -32,6 +35,8 @@ import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 
 public final class ReadBack {
+    private static final long TOPIC_LOOKUP_MIN_MS = 30_000;
+
     public static void main(String[] args) throws Exception {
         if (args.length != 4) {
             System.err.println("usage: ReadBack BOOTSTRAP TOPIC COUNT TIMEOUT_MS");
@@ -40,7 +45,7 @@ public final class ReadBack {
         String bootstrap = args[0];
         String topic = args[1];
         long expected = Long.parseLong(args[2]);
-        long deadline = System.currentTimeMillis() + Long.parseLong(args[3]);
+        long timeoutMs = Long.parseLong(args[3]);
 
         Properties props = new Properties();
         props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
@@ -55,9 +60,13 @@ public final class ReadBack {
         long got = 0;
         try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(
                 props, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-            List<TopicPartition> partitions = partitions(consumer, topic, bootstrap, deadline);
+            long lookupDeadline =
+                    System.currentTimeMillis() + Math.max(timeoutMs, TOPIC_LOOKUP_MIN_MS);
+            List<TopicPartition> partitions =
+                    partitions(consumer, topic, bootstrap, lookupDeadline);
             consumer.assign(partitions);
             consumer.seekToBeginning(partitions);
+            long deadline = System.currentTimeMillis() + timeoutMs;
             while (got < expected && System.currentTimeMillis() < deadline) {
                 long left = Math.max(1, Math.min(500, deadline - System.currentTimeMillis()));
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(left))) {

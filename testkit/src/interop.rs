@@ -34,7 +34,11 @@ use crate::{
 /// The Kafka release whose client jars the Java tools compile and run against.
 const KAFKA_VERSION: &str = "4.4.0";
 
-/// Beyond its own deadline, how long a read-back tool may take to start
+/// The least time the read-back tools give a topic to show up in metadata
+/// (their `TOPIC_LOOKUP_MIN`), before the timeout for records starts.
+const TOPIC_LOOKUP_MIN: Duration = Duration::from_secs(30);
+
+/// Beyond its own deadlines, how long a read-back tool may take to start
 /// (a JVM with kafka-clients: ~1 s) and close its consumer before it is killed.
 const READ_BACK_GRACE: Duration = Duration::from_secs(60);
 
@@ -65,7 +69,9 @@ pub struct ConsumedRecord {
 /// may return a few more than `count` if the topic holds more).
 ///
 /// Fewer than `count` records within `timeout` is an error whose stderr says
-/// how many arrived.
+/// how many arrived. The timeout starts once the partitions are assigned:
+/// finding the topic first may take up to `max(timeout, 30 s)`, so a slow
+/// JVM start or first metadata answer on a loaded machine does not eat it.
 pub fn java_read_back(
     bootstrap: &str,
     topic: &str,
@@ -254,7 +260,8 @@ impl Fnv64 {
 
 /// Runs a read-back tool and parses its JSON lines.
 fn read_back(what: &str, mut cmd: Command, timeout: Duration) -> Result<Vec<ConsumedRecord>> {
-    let out = run_tool(what, &mut cmd, None, timeout + READ_BACK_GRACE)?;
+    let limit = timeout.max(TOPIC_LOOKUP_MIN) + timeout + READ_BACK_GRACE;
+    let out = run_tool(what, &mut cmd, None, limit)?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let bad = |line: usize, text: &str, why: String| TestkitError::BadToolOutput {
         what: what.to_string(),
