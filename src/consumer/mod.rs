@@ -4,8 +4,15 @@
 
 mod fetcher;
 pub mod group;
+mod offsets;
 
 #[cfg(test)]
 mod tests;
 
 pub use fetcher::{FetchConfig, FetchError, FetchEvent, FetchedRecords, Fetcher, OffsetReset};
+
+// Consumer groups: committed offsets here, membership in `group`.
+pub use offsets::{
+    offset_commit_outcome, offset_commit_request, offset_fetch_outcome, offset_fetch_requests,
+    Committer, OffsetAndMetadata, OffsetError,
+};
