@@ -22,7 +22,7 @@ pub use mock::{
     first_bootstrap_address_dead_second_used, follows_a_partition_leader_that_moved,
     reconnects_to_a_broker_brought_back,
 };
-pub use producer::{produce_every_codec, produces_every_codec_with_both_apis, LoggedRecord};
+pub use producer::{produce_every_codec, produces_every_codec_with_both_apis, ExpectedLog};
 
 /// Expands to the conformance tests for one runtime: every broker scenario
 /// against Apache Kafka, tansu, noida-db and librdkafka's mock cluster, and
