@@ -1,0 +1,122 @@
+//! kafkite's async producer (kafkite-tokio) producing N records of S bytes
+//! with no key, so its sticky partitioner spreads them over the topic's
+//! partitions, as the Java client and librdkafka do for keyless records.
+//!
+//! `send` waits only for buffer space and returns a delivery future; the
+//! bench keeps up to `--window` (default 100,000) of those futures and awaits
+//! the oldest when the window is full, then `flush`es and awaits the rest,
+//! so every record's acknowledgement is checked (as the other clients'
+//! delivery callbacks do).
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use bytes::Bytes;
+use kafkite::producer::{Acks, ProducerConfig, ProducerRecord};
+use kafkite_bench_e2e::{payload, usage_exit, Args, Mode, Report};
+use kafkite_tokio::{ClientConfig, Producer, Session};
+
+fn main() {
+    let mut args = Args::parse().unwrap_or_else(|e| usage_exit(&e));
+    if !std::env::args().any(|a| a == "--window") {
+        args.window = 100_000;
+    }
+    let rt = args.tokio_runtime();
+    let report = match args.mode {
+        Mode::Produce => rt.block_on(produce(&args)),
+    };
+    report.print();
+    std::process::exit(if report.failed == 0 && report.acked == report.records { 0 } else { 1 });
+}
+
+async fn produce(args: &Args) -> Report {
+    let mut config = ProducerConfig::default()
+        .with_acks(match args.acks {
+            0 => Acks::None,
+            1 => Acks::Leader,
+            _ => Acks::All,
+        })
+        .with_linger(args.linger)
+        .with_batch_size(args.batch_size)
+        .with_idempotence(false);
+    if args.acks == -1 {
+        config = config.with_idempotence(true);
+    }
+    let mut report = Report {
+        client: "kafkite",
+        records: args.records,
+        settings: vec![
+            ("acks", args.acks.to_string()),
+            ("linger_ms", config.linger.as_millis().to_string()),
+            ("batch_size", config.batch_size.to_string()),
+            ("buffer_memory", config.buffer_memory.to_string()),
+            ("max_in_flight", config.max_in_flight.to_string()),
+            ("idempotence", config.idempotence.to_string()),
+            ("compression", format!("{:?}", config.compression)),
+            ("delivery_window", args.window.to_string()),
+            ("runtime", args.runtime.clone()),
+            ("partitioning", "no key: kafkite's sticky partitioner".into()),
+        ],
+        ..Default::default()
+    };
+    let t0 = Instant::now();
+    let session = match Session::connect(ClientConfig::from_bootstrap(&args.bootstrap)).await {
+        Ok(s) => s,
+        Err(e) => {
+            report.failed = args.records;
+            report.first_error = Some(format!("connect: {e}"));
+            return report;
+        }
+    };
+    // Learn the topic's partitions before the clock starts, as the other
+    // clients do while connecting.
+    if let Err(e) = session.add_topics(&[args.topic.as_str()]).await {
+        report.failed = args.records;
+        report.first_error = Some(format!("metadata: {e}"));
+        return report;
+    }
+    let producer = match Producer::new(&session, config).await {
+        Ok(p) => p,
+        Err(e) => {
+            report.failed = args.records;
+            report.first_error = Some(format!("producer: {e}"));
+            return report;
+        }
+    };
+    report.connect_s = t0.elapsed().as_secs_f64();
+
+    let value = Bytes::from(payload(args.record_size));
+    let t1 = Instant::now();
+    let mut pending = VecDeque::with_capacity(args.window.min(args.records as usize));
+    let note = |r: Result<kafkite::producer::Delivery, kafkite::producer::ProduceError>,
+                    report: &mut Report| match r {
+        Ok(_) => report.acked += 1,
+        Err(e) => {
+            report.failed += 1;
+            report.first_error.get_or_insert_with(|| e.to_string());
+        }
+    };
+    for _ in 0..args.records {
+        if pending.len() >= args.window {
+            let oldest: kafkite_tokio::DeliveryFuture = pending.pop_front().unwrap();
+            note(oldest.await, &mut report);
+        }
+        match producer
+            .send(ProducerRecord::new(args.topic.as_str()).value(value.clone()))
+            .await
+        {
+            Ok(delivery) => pending.push_back(delivery),
+            Err(e) => note(Err(e), &mut report),
+        }
+    }
+    if let Err(e) = producer.flush().await {
+        report.first_error.get_or_insert_with(|| format!("flush: {e}"));
+    }
+    for delivery in pending {
+        note(delivery.await, &mut report);
+    }
+    report.produce_s = t1.elapsed().as_secs_f64();
+    producer.close().await;
+    session.close().await;
+    report
+}

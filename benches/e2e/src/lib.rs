@@ -1,0 +1,226 @@
+//! Shared pieces of the end-to-end bench clients: the command line every
+//! client binary takes, the record payload, and the one `RESULT {json}` line
+//! each prints for `scripts/bench_e2e.py`.
+//!
+//! ```text
+//! <client>-bench produce --bootstrap HOST:PORT --topic T [--records N]
+//!     [--record-size BYTES] [--partitions P] [--linger-ms MS]
+//!     [--batch-size BYTES] [--acks 0|1|all] [--runtime multi|current]
+//!     [--window N]
+//! ```
+//!
+//! The mode is the first argument so that a `consume` mode can be added
+//! beside `produce` without changing the rest.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// What the bench does. Only `Produce` exists so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Produce,
+}
+
+#[derive(Debug, Clone)]
+pub struct Args {
+    pub mode: Mode,
+    pub bootstrap: String,
+    pub topic: String,
+    pub records: u64,
+    pub record_size: usize,
+    pub partitions: i32,
+    pub linger: Duration,
+    pub batch_size: usize,
+    /// 0, 1 or -1 (all).
+    pub acks: i16,
+    /// tokio runtime flavour: `multi` (the `#[tokio::main]` default: one
+    /// worker per core) or `current` (one thread).
+    pub runtime: String,
+    /// Records awaited concurrently, for clients whose send waits for the
+    /// acknowledgement (rskafka): per partition.
+    pub window: usize,
+}
+
+pub const USAGE: &str = "usage: <client>-bench produce --bootstrap HOST:PORT --topic T \
+[--records N] [--record-size BYTES] [--partitions P] [--linger-ms MS] [--batch-size BYTES] \
+[--acks 0|1|all] [--runtime multi|current] [--window N]";
+
+impl Args {
+    pub fn parse() -> Result<Args, String> {
+        Self::parse_from(std::env::args().skip(1))
+    }
+
+    pub fn parse_from(argv: impl IntoIterator<Item = String>) -> Result<Args, String> {
+        let mut it = argv.into_iter();
+        let mode = match it.next().as_deref() {
+            Some("produce") => Mode::Produce,
+            Some(other) => return Err(format!("unknown mode {other:?} (known: produce)")),
+            None => return Err("missing mode".into()),
+        };
+        let mut args = Args {
+            mode,
+            bootstrap: String::new(),
+            topic: String::new(),
+            records: 1_000_000,
+            record_size: 100,
+            partitions: 3,
+            linger: Duration::from_millis(5),
+            batch_size: 64 * 1024,
+            acks: 1,
+            runtime: "multi".into(),
+            window: 20_000,
+        };
+        while let Some(flag) = it.next() {
+            let value = it
+                .next()
+                .ok_or_else(|| format!("{flag} needs a value"))?;
+            let bad = |e: &dyn std::fmt::Display| format!("{flag} {value:?}: {e}");
+            match flag.as_str() {
+                "--bootstrap" => args.bootstrap = value,
+                "--topic" => args.topic = value,
+                "--records" => args.records = value.parse().map_err(|e| bad(&e))?,
+                "--record-size" => args.record_size = value.parse().map_err(|e| bad(&e))?,
+                "--partitions" => args.partitions = value.parse().map_err(|e| bad(&e))?,
+                "--linger-ms" => {
+                    args.linger = Duration::from_millis(value.parse().map_err(|e| bad(&e))?)
+                }
+                "--batch-size" => args.batch_size = value.parse().map_err(|e| bad(&e))?,
+                "--acks" => {
+                    args.acks = match value.as_str() {
+                        "0" => 0,
+                        "1" => 1,
+                        "all" | "-1" => -1,
+                        _ => return Err(bad(&"expected 0, 1 or all")),
+                    }
+                }
+                "--runtime" => match value.as_str() {
+                    "multi" | "current" => args.runtime = value,
+                    _ => return Err(bad(&"expected multi or current")),
+                },
+                "--window" => args.window = value.parse().map_err(|e| bad(&e))?,
+                _ => return Err(format!("unknown flag {flag}")),
+            }
+        }
+        if args.bootstrap.is_empty() || args.topic.is_empty() {
+            return Err("--bootstrap and --topic are required".into());
+        }
+        if args.partitions < 1 || args.window < 1 {
+            return Err("--partitions and --window must be at least 1".into());
+        }
+        Ok(args)
+    }
+
+    /// A tokio runtime of the chosen flavour, IO and time enabled.
+    pub fn tokio_runtime(&self) -> tokio::runtime::Runtime {
+        let mut builder = if self.runtime == "current" {
+            tokio::runtime::Builder::new_current_thread()
+        } else {
+            tokio::runtime::Builder::new_multi_thread()
+        };
+        builder.enable_all().build().expect("tokio runtime")
+    }
+
+    /// Records for partition `p` when they are split evenly by hand.
+    pub fn records_for_partition(&self, p: i32) -> u64 {
+        let n = self.partitions as u64;
+        self.records / n + u64::from((p as u64) < self.records % n)
+    }
+}
+
+/// The value of every record: `size` printable bytes, the same for all
+/// records (the Java ProducerPerformance tool also sends one payload).
+pub fn payload(size: usize) -> Vec<u8> {
+    (0..size).map(|i| b'a' + (i % 26) as u8).collect()
+}
+
+/// What a client reports; printed as `RESULT {json}` on stdout.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub client: &'static str,
+    pub records: u64,
+    pub acked: u64,
+    pub failed: u64,
+    /// Seconds from process start of the bench work (before connecting)
+    /// to connected and ready to send.
+    pub connect_s: f64,
+    /// Seconds from the first send to the last acknowledgement.
+    pub produce_s: f64,
+    pub first_error: Option<String>,
+    pub settings: Vec<(&'static str, String)>,
+}
+
+impl Report {
+    pub fn print(&self) {
+        let mut s = String::new();
+        let _ = write!(
+            s,
+            "RESULT {{\"client\":\"{}\",\"records\":{},\"acked\":{},\"failed\":{},\"connect_s\":{:.6},\"produce_s\":{:.6}",
+            self.client, self.records, self.acked, self.failed, self.connect_s, self.produce_s
+        );
+        s.push_str(",\"first_error\":");
+        match &self.first_error {
+            Some(e) => push_json_str(&mut s, e),
+            None => s.push_str("null"),
+        }
+        s.push_str(",\"settings\":{");
+        for (i, (k, v)) in self.settings.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            push_json_str(&mut s, k);
+            s.push(':');
+            push_json_str(&mut s, v);
+        }
+        s.push_str("}}");
+        println!("{s}");
+    }
+}
+
+fn push_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Prints the usage and the error, exits 2.
+pub fn usage_exit(err: &str) -> ! {
+    eprintln!("error: {err}\n{USAGE}");
+    std::process::exit(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Args, String> {
+        Args::parse_from(s.split_whitespace().map(String::from))
+    }
+
+    #[test]
+    fn parses_and_splits() {
+        let a = parse("produce --bootstrap h:1 --topic t --records 10 --acks all --linger-ms 7").unwrap();
+        assert_eq!(a.acks, -1);
+        assert_eq!(a.linger, Duration::from_millis(7));
+        let split: Vec<u64> = (0..3).map(|p| a.records_for_partition(p)).collect();
+        assert_eq!(split, [4, 3, 3]);
+        assert!(parse("consume --bootstrap h:1 --topic t").is_err());
+        assert!(parse("produce --topic t").is_err());
+        assert!(parse("produce --bootstrap h:1 --topic t --acks 2").is_err());
+    }
+
+    #[test]
+    fn json_escapes() {
+        let mut s = String::new();
+        push_json_str(&mut s, "a\"b\\c\n");
+        assert_eq!(s, "\"a\\\"b\\\\c\\u000a\"");
+    }
+}
