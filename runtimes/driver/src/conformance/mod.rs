@@ -11,6 +11,7 @@
 mod brokers;
 mod mock;
 mod producer;
+mod producer_faults;
 mod support;
 
 pub use brokers::{
@@ -23,6 +24,10 @@ pub use mock::{
     reconnects_to_a_broker_brought_back,
 };
 pub use producer::{produce_every_codec, produces_every_codec_with_both_apis, ExpectedLog};
+pub use producer_faults::{
+    idempotent_producer_survives_faults_exactly_once_in_order,
+    memory_bound_holds_while_the_cluster_is_stalled,
+};
 
 /// Expands to the conformance tests for one runtime: every broker scenario
 /// against Apache Kafka, tansu, noida-db and librdkafka's mock cluster, and
@@ -62,6 +67,16 @@ macro_rules! conformance_tests {
             #[test]
             fn follows_a_partition_leader_that_moved() {
                 $block_on(c::follows_a_partition_leader_that_moved::<$runtime>())
+            }
+
+            #[test]
+            fn idempotent_producer_survives_faults_exactly_once_in_order() {
+                $block_on(c::idempotent_producer_survives_faults_exactly_once_in_order::<$runtime>())
+            }
+
+            #[test]
+            fn memory_bound_holds_while_the_cluster_is_stalled() {
+                $block_on(c::memory_bound_holds_while_the_cluster_is_stalled::<$runtime>())
             }
         }
     };
