@@ -1,8 +1,34 @@
 //! Consumer groups, sans IO: the embedded consumer protocol, the partition
-//! assignors, and the membership state machine.
+//! assignors, and the membership state machine ([`GroupMember`]).
+//!
+//! A consumer that joins a group drives a [`GroupMember`] next to its
+//! [`crate::consumer::Fetcher`]: on [`GroupEvent::PartitionsAssigned`] it
+//! reads the committed offsets ([`GroupMember::fetch_committed`]) and
+//! assigns the partitions to the fetcher; on
+//! [`GroupEvent::PartitionsRevoked`] it unassigns them, commits, and calls
+//! [`GroupMember::revocation_done`]; on [`GroupEvent::PartitionsLost`] it
+//! unassigns them without committing.
 
 pub mod assignor;
+mod commits;
+mod config;
+mod event;
+mod heartbeat;
+mod member;
 pub mod protocol;
+mod rebalance;
+mod requests;
+
+#[cfg(test)]
+mod scripted;
+#[cfg(test)]
+mod tests;
+
+pub use assignor::{Assignor, RebalanceProtocol};
+pub use config::GroupConfig;
+pub use event::{CommitId, CommittedOffsets, GroupError, GroupEvent, OffsetFetchId};
+pub use member::{GroupMember, GroupState};
+pub use requests::PROTOCOL_TYPE;
 
 /// A topic and one of its partitions.
 pub type TopicPartition = (String, i32);

@@ -1,0 +1,405 @@
+//! One rebalance, as a member lives it: JoinGroup (with the KIP-394
+//! member-id round trip), the leader's assignment, SyncGroup, and taking up
+//! the assignment eagerly or cooperatively.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::assignor::{Assignor, MemberSubscription, PartitionCounts, RebalanceProtocol};
+use super::event::{GroupError, GroupEvent};
+use super::member::{AfterRevoke, GroupMember, Phase, Purpose};
+use super::protocol::{Assignment, Subscription, SUBSCRIPTION_VERSION};
+use super::requests;
+use super::TopicPartition;
+use crate::client::{Client, RequestError, RequestId, Response};
+use crate::protocol::messages::JoinGroupResponse;
+use crate::protocol::{AnyResponse, ApiKey, ErrorCode};
+
+/// Slack on top of the rebalance timeout for JoinGroup and SyncGroup, which
+/// the coordinator holds until the whole group has joined (or synced).
+const REBALANCE_SLACK: Duration = Duration::from_secs(5);
+
+/// How a member reacts to an error in a group answer.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Reaction {
+    /// Try again after the backoff, looking the coordinator up again first
+    /// when it moved (or may have: the connection was lost).
+    Retry {
+        coordinator_moved: bool,
+    },
+    /// The coordinator does not know this member (UNKNOWN_MEMBER_ID) or its
+    /// generation (ILLEGAL_GENERATION).
+    Fenced {
+        reset_member_id: bool,
+    },
+    /// The group is rebalancing: join it.
+    Rejoin,
+    Fatal(GroupError),
+}
+
+impl GroupMember {
+    pub(super) fn react_to_code(&self, api: ApiKey, code: ErrorCode) -> Reaction {
+        match code {
+            ErrorCode::NOT_COORDINATOR | ErrorCode::COORDINATOR_NOT_AVAILABLE => Reaction::Retry {
+                coordinator_moved: true,
+            },
+            ErrorCode::UNKNOWN_MEMBER_ID => Reaction::Fenced {
+                reset_member_id: true,
+            },
+            ErrorCode::ILLEGAL_GENERATION => Reaction::Fenced {
+                reset_member_id: false,
+            },
+            ErrorCode::REBALANCE_IN_PROGRESS => Reaction::Rejoin,
+            code if code.is_retriable() => Reaction::Retry {
+                coordinator_moved: false,
+            },
+            code => Reaction::Fatal(GroupError::Refused {
+                api,
+                group: self.config.group_id.clone(),
+                code,
+            }),
+        }
+    }
+
+    pub(super) fn react_to_request_error(&self, api: ApiKey, error: &RequestError) -> Reaction {
+        if error.is_retriable() {
+            // A lost connection or a timeout may mean the coordinator died:
+            // find it again (the Java client marks it unknown too).
+            Reaction::Retry {
+                coordinator_moved: true,
+            }
+        } else {
+            Reaction::Fatal(GroupError::Request {
+                api,
+                group: self.config.group_id.clone(),
+                error: error.clone(),
+            })
+        }
+    }
+
+    /// Acts on a failed JoinGroup or SyncGroup.
+    fn rebalance_failed(&mut self, client: &mut Client, reaction: Reaction, now: Instant) {
+        match reaction {
+            Reaction::Retry { coordinator_moved } => {
+                if coordinator_moved {
+                    client.coordinator_moved(&self.config.group_id, now);
+                }
+                self.phase = Phase::NeedJoin {
+                    at: now + self.config.retry_backoff,
+                    reason: "retrying after a coordinator error",
+                };
+            }
+            Reaction::Fenced { reset_member_id } => self.fenced(reset_member_id, now),
+            Reaction::Rejoin => {
+                self.phase = Phase::NeedJoin {
+                    at: now,
+                    reason: "the group is rebalancing",
+                }
+            }
+            Reaction::Fatal(error) => self.fail(error),
+        }
+    }
+
+    // ---- JoinGroup ----
+
+    pub(super) fn send_join(&mut self, client: &mut Client, reason: &'static str, now: Instant) {
+        self.rejoin_pending = None;
+        let owned = match self.protocol {
+            RebalanceProtocol::Cooperative => self.assignment(),
+            RebalanceProtocol::Eager => Vec::new(),
+        };
+        let subscription = Subscription {
+            topics: self.topics.clone(),
+            user_data: None,
+            owned_partitions: owned,
+            generation_id: (self.generation_id >= 0).then_some(self.generation_id),
+            rack_id: self.config.rack_id.clone(),
+        };
+        let mut protocols = Vec::new();
+        for assignor in &self.config.assignors {
+            match subscription.encode(SUBSCRIPTION_VERSION) {
+                Ok(bytes) => protocols.push((assignor.name().to_string(), bytes)),
+                Err(error) => {
+                    // Only a topic name too long for its length prefix gets
+                    // here; the coordinator could not take it either.
+                    return self.fail(GroupError::BadSubscription {
+                        group: self.config.group_id.clone(),
+                        member_id: self.member_id.clone(),
+                        error,
+                    });
+                }
+            }
+        }
+        let join = requests::join_group(&self.config, &self.member_id, protocols, reason);
+        let timeout = Some(self.config.rebalance_timeout + REBALANCE_SLACK);
+        let id = self.send_phrased(client, join, Vec::new(), Purpose::Join, timeout, now);
+        self.phase = Phase::Joining(id);
+    }
+
+    pub(super) fn on_join(
+        &mut self,
+        client: &mut Client,
+        id: RequestId,
+        result: &Result<Response, RequestError>,
+        now: Instant,
+    ) {
+        if !matches!(self.phase, Phase::Joining(r) if r == id) {
+            return;
+        }
+        let response = match result {
+            Ok(Response {
+                body: Some(AnyResponse::JoinGroup(r)),
+                ..
+            }) => r,
+            Ok(_) => return self.rebalance_failed(client, missing_body(), now),
+            Err(error) => {
+                let reaction = self.react_to_request_error(ApiKey::JoinGroup, error);
+                return self.rebalance_failed(client, reaction, now);
+            }
+        };
+        match ErrorCode(response.error_code) {
+            ErrorCode::NONE => self.joined(client, response, now),
+            // KIP-394: the coordinator names the member and asks it to join
+            // again with that id, so that a member that never gets the
+            // answer leaves no ghost behind.
+            ErrorCode::MEMBER_ID_REQUIRED => {
+                self.member_id = response.member_id.clone();
+                self.phase = Phase::NeedJoin {
+                    at: now,
+                    reason: "the coordinator gave a member id",
+                };
+            }
+            code => {
+                let reaction = self.react_to_code(ApiKey::JoinGroup, code);
+                self.rebalance_failed(client, reaction, now);
+            }
+        }
+    }
+
+    fn joined(&mut self, client: &mut Client, response: &JoinGroupResponse, now: Instant) {
+        self.generation_id = response.generation_id;
+        self.member_id = response.member_id.clone();
+        self.leader_id = response.leader.clone();
+        self.protocol_name = response.protocol_name.clone();
+        self.assigned_with = None;
+        // KIP-814: a static leader that rejoined finds the assignment made;
+        // it syncs like a follower.
+        if !self.is_leader() || response.skip_assignment {
+            return self.send_sync(client, Vec::new(), now);
+        }
+        let wanted: BTreeSet<String> = response
+            .members
+            .iter()
+            .filter_map(|m| Subscription::decode(&m.metadata).ok())
+            .flat_map(|(s, _)| s.topics)
+            .collect();
+        let missing: Vec<String> = wanted
+            .into_iter()
+            .filter(|t| !client.metadata().topics.contains_key(t))
+            .collect();
+        if missing.is_empty() {
+            return self.assign_and_sync(client, response, now);
+        }
+        // Other members subscribe to topics this one has no metadata for:
+        // wait for one refresh (a topic that does not exist stays missing
+        // and gets no partitions).
+        let asked_at_generation = client.metadata_generation();
+        client.add_topics(&missing, now);
+        self.phase = Phase::AwaitingMetadata {
+            join: Box::new(response.clone()),
+            asked_at_generation,
+            give_up_at: now + client.config().request_timeout,
+        };
+    }
+
+    /// The leader's part: run the chosen assignor over every member's
+    /// subscription and send the result with SyncGroup.
+    pub(super) fn assign_and_sync(
+        &mut self,
+        client: &mut Client,
+        join: &JoinGroupResponse,
+        now: Instant,
+    ) {
+        let name = join.protocol_name.clone().unwrap_or_default();
+        let Some(assignor) =
+            Assignor::from_name(&name).filter(|a| self.config.assignors.contains(a))
+        else {
+            return self.fail(GroupError::UnknownAssignor {
+                group: self.config.group_id.clone(),
+                name,
+            });
+        };
+        let mut members = Vec::new();
+        let mut versions: BTreeMap<String, i16> = BTreeMap::new();
+        for m in &join.members {
+            let subscription = match Subscription::decode(&m.metadata) {
+                Ok((s, version)) => {
+                    versions.insert(m.member_id.clone(), version);
+                    s
+                }
+                Err(error) => {
+                    self.events
+                        .push_back(GroupEvent::Error(GroupError::BadSubscription {
+                            group: self.config.group_id.clone(),
+                            member_id: m.member_id.clone(),
+                            error,
+                        }));
+                    Subscription::default()
+                }
+            };
+            members.push(MemberSubscription {
+                member_id: m.member_id.clone(),
+                group_instance_id: m.group_instance_id.clone(),
+                subscription,
+            });
+        }
+        let counts = partition_counts(
+            client,
+            members.iter().flat_map(|m| m.subscription.topics.iter()),
+        );
+        let plan = assignor.assign(&members, &counts);
+        self.assigned_with = Some(counts);
+        let mut assignments = Vec::new();
+        for (member_id, partitions) in plan {
+            // Each member reads its assignment at the version it speaks.
+            let version = versions.get(&member_id).copied().unwrap_or(0);
+            let assignment = Assignment {
+                partitions,
+                user_data: None,
+            };
+            match assignment.encode(version) {
+                Ok(bytes) => assignments.push((member_id, bytes)),
+                Err(error) => {
+                    return self.fail(GroupError::BadAssignment {
+                        group: self.config.group_id.clone(),
+                        error,
+                    })
+                }
+            }
+        }
+        self.send_sync(client, assignments, now);
+    }
+
+    // ---- SyncGroup ----
+
+    fn send_sync(&mut self, client: &mut Client, assignments: Vec<(String, Bytes)>, now: Instant) {
+        let name = self.protocol_name.clone().unwrap_or_default();
+        let sync = requests::sync_group(&self.identity(), &name, assignments);
+        let timeout = Some(self.config.rebalance_timeout + REBALANCE_SLACK);
+        let id = self.send_phrased(client, sync, Vec::new(), Purpose::Sync, timeout, now);
+        self.phase = Phase::Syncing(id);
+    }
+
+    pub(super) fn on_sync(
+        &mut self,
+        client: &mut Client,
+        id: RequestId,
+        result: &Result<Response, RequestError>,
+        now: Instant,
+    ) {
+        if !matches!(self.phase, Phase::Syncing(r) if r == id) {
+            return;
+        }
+        let response = match result {
+            Ok(Response {
+                body: Some(AnyResponse::SyncGroup(r)),
+                ..
+            }) => r,
+            Ok(_) => return self.rebalance_failed(client, missing_body(), now),
+            Err(error) => {
+                let reaction = self.react_to_request_error(ApiKey::SyncGroup, error);
+                return self.rebalance_failed(client, reaction, now);
+            }
+        };
+        let code = ErrorCode(response.error_code);
+        if !code.is_ok() {
+            let reaction = self.react_to_code(ApiKey::SyncGroup, code);
+            return self.rebalance_failed(client, reaction, now);
+        }
+        match Assignment::decode(&response.assignment) {
+            Ok(assignment) => self.take_up(assignment.partitions, now),
+            Err(error) => {
+                self.events
+                    .push_back(GroupEvent::Error(GroupError::BadAssignment {
+                        group: self.config.group_id.clone(),
+                        error,
+                    }));
+                self.phase = Phase::NeedJoin {
+                    at: now + self.config.retry_backoff,
+                    reason: "the assignment did not decode",
+                };
+            }
+        }
+    }
+
+    /// The member has its assignment: heartbeats start, and the user hears
+    /// what changed.
+    fn take_up(&mut self, partitions: Vec<TopicPartition>, now: Instant) {
+        self.heartbeat.due = Some(now + self.config.heartbeat_interval);
+        self.heartbeat.in_flight = None;
+        self.heartbeat.session_deadline = Some(now + self.config.session_timeout);
+        let assigned: BTreeSet<TopicPartition> = partitions.into_iter().collect();
+        let revoked: Vec<TopicPartition> = self.owned.difference(&assigned).cloned().collect();
+        let added: Vec<TopicPartition> = assigned.difference(&self.owned).cloned().collect();
+        if revoked.is_empty() {
+            self.owned.extend(added.iter().cloned());
+            self.events.push_back(GroupEvent::PartitionsAssigned(added));
+            self.phase = Phase::Stable;
+            if let Some(reason) = self.rejoin_pending.take() {
+                self.request_rejoin(reason, now);
+            }
+        } else {
+            // Cooperative (an eager member owns nothing by now): give up
+            // what moves, then take up what was added and rejoin, so that
+            // the leader can hand the revoked partitions on.
+            self.events
+                .push_back(GroupEvent::PartitionsRevoked(revoked.clone()));
+            self.phase = Phase::Revoking {
+                partitions: revoked,
+                then: AfterRevoke::Assign(added),
+            };
+        }
+    }
+
+    /// The leader rebalances when a subscribed topic's partition count
+    /// changed since it assigned (or a topic it could not find appeared).
+    pub(super) fn check_partition_counts(&mut self, client: &Client, now: Instant) {
+        if !self.is_leader() || !matches!(self.phase, Phase::Stable) {
+            return;
+        }
+        let Some(before) = &self.assigned_with else {
+            return;
+        };
+        let current = partition_counts(client, before.keys());
+        if &current != before {
+            self.request_rejoin("the partition count of a subscribed topic changed", now);
+        }
+    }
+}
+
+/// Partition counts of `topics` in the client's metadata (0 if unknown).
+fn partition_counts<'a>(
+    client: &Client,
+    topics: impl Iterator<Item = &'a String>,
+) -> PartitionCounts {
+    topics
+        .map(|t| {
+            let n = client
+                .metadata()
+                .topics
+                .get(t)
+                .map_or(0, |m| m.partitions.len());
+            (t.clone(), i32::try_from(n).unwrap_or(i32::MAX))
+        })
+        .collect()
+}
+
+/// An answer of the wrong type (or none) cannot come from a coordinator
+/// that understood the request: retry as after a lost answer.
+fn missing_body() -> Reaction {
+    Reaction::Retry {
+        coordinator_moved: true,
+    }
+}
