@@ -6,7 +6,7 @@
 //! <client>-bench produce --bootstrap HOST:PORT --topic T [--records N]
 //!     [--record-size BYTES] [--partitions P] [--linger-ms MS]
 //!     [--batch-size BYTES] [--acks 0|1|all] [--runtime multi|current]
-//!     [--window N]
+//!     [--window N] [--delivery-timeout-ms MS]
 //! ```
 //!
 //! The mode is the first argument so that a `consume` mode can be added
@@ -39,11 +39,14 @@ pub struct Args {
     /// Records awaited concurrently, for clients whose send waits for the
     /// acknowledgement (rskafka): per partition.
     pub window: usize,
+    /// Limit from send to acknowledgement, where the client has one
+    /// (`delivery.timeout.ms`).
+    pub delivery_timeout: Duration,
 }
 
 pub const USAGE: &str = "usage: <client>-bench produce --bootstrap HOST:PORT --topic T \
 [--records N] [--record-size BYTES] [--partitions P] [--linger-ms MS] [--batch-size BYTES] \
-[--acks 0|1|all] [--runtime multi|current] [--window N]";
+[--acks 0|1|all] [--runtime multi|current] [--window N] [--delivery-timeout-ms MS]";
 
 impl Args {
     pub fn parse() -> Result<Args, String> {
@@ -69,6 +72,7 @@ impl Args {
             acks: 1,
             runtime: "multi".into(),
             window: 20_000,
+            delivery_timeout: Duration::from_secs(120),
         };
         while let Some(flag) = it.next() {
             let value = it
@@ -98,6 +102,10 @@ impl Args {
                     _ => return Err(bad(&"expected multi or current")),
                 },
                 "--window" => args.window = value.parse().map_err(|e| bad(&e))?,
+                "--delivery-timeout-ms" => {
+                    args.delivery_timeout =
+                        Duration::from_millis(value.parse().map_err(|e| bad(&e))?)
+                }
                 _ => return Err(format!("unknown flag {flag}")),
             }
         }

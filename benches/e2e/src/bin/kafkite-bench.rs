@@ -38,6 +38,7 @@ async fn produce(args: &Args) -> Report {
         })
         .with_linger(args.linger)
         .with_batch_size(args.batch_size)
+        .with_delivery_timeout(args.delivery_timeout)
         .with_idempotence(false);
     if args.acks == -1 {
         config = config.with_idempotence(true);
@@ -53,6 +54,7 @@ async fn produce(args: &Args) -> Report {
             ("max_in_flight", config.max_in_flight.to_string()),
             ("idempotence", config.idempotence.to_string()),
             ("compression", format!("{:?}", config.compression)),
+            ("delivery_timeout_ms", config.delivery_timeout.as_millis().to_string()),
             ("delivery_window", args.window.to_string()),
             ("runtime", args.runtime.clone()),
             ("partitioning", "no key: kafkite's sticky partitioner".into()),

@@ -10,7 +10,7 @@
 //! applied.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::Utc;
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -20,6 +20,7 @@ use rskafka::client::producer::aggregator::RecordAggregator;
 use rskafka::client::producer::BatchProducerBuilder;
 use rskafka::client::ClientBuilder;
 use rskafka::record::Record;
+use rskafka::BackoffConfig;
 
 fn main() {
     let args = Args::parse().unwrap_or_else(|e| usage_exit(&e));
@@ -41,12 +42,21 @@ async fn produce(args: &Args) -> Report {
             ("aggregator_max_batch_bytes", args.batch_size.to_string()),
             ("window_per_partition", args.window.to_string()),
             ("runtime", args.runtime.clone()),
+            ("retry_deadline_ms", args.delivery_timeout.as_millis().to_string()),
             ("partitioning", "even split, one BatchProducer per partition".into()),
         ],
         ..Default::default()
     };
     let t0 = Instant::now();
-    let client = match ClientBuilder::new(vec![args.bootstrap.clone()]).build().await {
+    let backoff = BackoffConfig {
+        deadline: Some(args.delivery_timeout),
+        ..Default::default()
+    };
+    let client = match ClientBuilder::new(vec![args.bootstrap.clone()])
+        .backoff_config(backoff)
+        .build()
+        .await
+    {
         Ok(c) => c,
         Err(e) => {
             report.failed = args.records;
@@ -130,6 +140,5 @@ async fn produce(args: &Args) -> Report {
         }
     }
     report.produce_s = t1.elapsed().as_secs_f64();
-    let _ = Duration::ZERO;
     report
 }

@@ -1,0 +1,719 @@
+#!/usr/bin/env python3
+"""End-to-end client benchmark: kafkite against librdkafka, the Java client
+and rskafka, each on a fresh broker (Apache Kafka 4.4 and tansu).
+
+Run it through scripts/bench-e2e.sh (installs the peers, then calls this with
+the venv's python). Per broker and client:
+
+  start a fresh broker -> create the topic (P partitions) -> run the client
+  (wall time and rusage of that one process) -> verify what landed -> stop.
+
+A run is timed only if every record landed: the records read back per
+partition equal the Fetch high watermarks, their sum is the record count,
+every value has the record size and, on brokers whose ListOffsets is right
+(Kafka; not tansu, see TEST-PEERS.md), the ListOffsets latest offsets sum to
+the record count too. Otherwise the run is reported as failed, with why.
+
+Modes: only `produce` so far. A mode is a set of per-client commands plus a
+preparation and a verification step (see MODES); `consume` would prepare by
+loading the topic once per broker and verify the count the client reports.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CACHE = REPO / ".cache"
+PEERS = REPO / "scripts" / "peers"
+BENCH_DIR = REPO / "benches" / "e2e"
+RDKAFKA_LIB = CACHE / "rdkafka-lib"
+KAFKA_VERSION = "4.4.0"
+KAFKA_LIBS = CACHE / f"kafka-{KAFKA_VERSION}" / "libs"
+BASELINE = "librdkafka"
+
+
+def log(msg):
+    print(f"[bench-e2e] {msg}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- settings
+
+class Settings:
+    """What every client is asked to do, the same for all of them."""
+
+    def __init__(self, a):
+        self.mode = a.mode
+        self.records = a.records
+        self.record_size = a.record_size
+        self.partitions = a.partitions
+        self.acks = a.acks
+        self.linger_ms = a.linger_ms
+        self.batch_size = a.batch_size
+        self.delivery_timeout_ms = a.delivery_timeout_ms
+        self.topic = "bench-e2e"
+
+    def as_dict(self):
+        return {k: v for k, v in vars(self).items()}
+
+
+def payload(size):
+    """The value of every record (same bytes as benches/e2e/src/lib.rs)."""
+    return bytes(ord("a") + i % 26 for i in range(size))
+
+
+# ----------------------------------------------------------------- brokers
+
+class Broker:
+    def __init__(self, name, script, label, list_offsets_ok):
+        self.name = name
+        self.script = PEERS / script
+        self.label = label
+        # tansu 0.6.0 answers ListOffsets latest with the last batch's base
+        # offset + 1 (TEST-PEERS.md), so only the Fetch high watermark and
+        # the read-back count are trusted there.
+        self.list_offsets_ok = list_offsets_ok
+
+    def start(self, data_dir):
+        env = dict(os.environ, PEER_WATCH_PID=str(os.getpid()))
+        out = subprocess.run([str(self.script), "start", str(data_dir)], env=env,
+                             stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        if out.returncode != 0:
+            raise RuntimeError(f"{self.name} did not start: {out.stderr.strip()[-2000:]}")
+        info = dict(line.split("=", 1) for line in out.stdout.split() if "=" in line)
+        return info["BOOTSTRAP"], int(info["PID"])
+
+    def stop(self, data_dir):
+        subprocess.run([str(self.script), "stop", str(data_dir)], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True)
+
+
+BROKERS = {
+    "kafka": Broker("kafka", "kafka.sh", f"Apache Kafka {KAFKA_VERSION} (KRaft, 1 node)", True),
+    "tansu": Broker("tansu", "tansu.sh", "tansu 0.6.0 (memory storage)", False),
+}
+
+
+def proc_cpu_s(pid):
+    """user+sys CPU seconds of a running process (for the broker)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+# ----------------------------------------------------------------- clients
+
+class Client:
+    """One benchmarked client: how to build it, what to run, what it says."""
+
+    name = ""
+    label = ""
+
+    def build(self, ctx):
+        """Returns None when ready, else why it cannot run."""
+        return None
+
+    def version(self, ctx):
+        return ""
+
+    def command(self, ctx, s, bootstrap, run_dir):
+        """(argv, env-additions, stdin path or None) for mode s.mode."""
+        raise NotImplementedError
+
+    def settings(self, ctx, s):
+        return {}
+
+    def parse(self, stdout, stderr):
+        """What the client reports about itself (not used for the figures)."""
+        return {}
+
+
+def cargo_build(ctx, bin_name, features_args):
+    if ctx.no_build:
+        return None if (ctx.bin_dir / bin_name).exists() else f"{bin_name} not built (--no-build)"
+    cmd = ["cargo", "build", "--release", "--manifest-path", str(BENCH_DIR / "Cargo.toml"),
+           "--bin", bin_name] + features_args
+    env = dict(os.environ, CARGO_TARGET_DIR=str(ctx.target_dir))
+    log(f"building {bin_name}: {' '.join(cmd)}")
+    t0 = time.monotonic()
+    out = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    if out.returncode != 0:
+        errors = [l for l in out.stderr.splitlines() if l.startswith("error")]
+        return f"{bin_name} does not build: " + ("; ".join(errors[:3]) or out.stderr[-500:])
+    log(f"built {bin_name} in {time.monotonic() - t0:.1f} s")
+    return None
+
+
+def parse_result_line(stdout):
+    for line in stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    return {}
+
+
+class RustClient(Client):
+    features = []
+
+    def build(self, ctx):
+        return cargo_build(ctx, self.bin, self.features)
+
+    def command(self, ctx, s, bootstrap, run_dir):
+        argv = [str(ctx.bin_dir / self.bin), s.mode, "--bootstrap", bootstrap,
+                "--topic", s.topic, "--records", str(s.records),
+                "--record-size", str(s.record_size), "--partitions", str(s.partitions),
+                "--linger-ms", str(s.linger_ms), "--batch-size", str(s.batch_size),
+                "--acks", s.acks, "--delivery-timeout-ms", str(s.delivery_timeout_ms),
+                "--runtime", ctx.tokio_runtime]
+        return argv, {}, None
+
+    def parse(self, stdout, stderr):
+        return parse_result_line(stdout)
+
+
+class Kafkite(RustClient):
+    name = "kafkite"
+    label = "kafkite (kafkite-tokio Producer)"
+    bin = "kafkite-bench"
+
+    def version(self, ctx):
+        out = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+                             capture_output=True, text=True)
+        return f"kafkite @ {out.stdout.strip()}"
+
+    def settings(self, ctx, s):
+        return {"acks": s.acks, "linger_ms": s.linger_ms, "batch_size": s.batch_size,
+                "idempotence": False, "compression": "none", "partitioner": "sticky (no key)",
+                "tokio_runtime": ctx.tokio_runtime}
+
+
+class Rskafka(RustClient):
+    name = "rskafka"
+    label = "rskafka (BatchProducer per partition)"
+    bin = "rskafka-bench"
+    features = ["--no-default-features"]
+
+    def version(self, ctx):
+        lock = (BENCH_DIR / "Cargo.lock").read_text()
+        m = re.search(r'name = "rskafka"\nversion = "([^"]+)"', lock)
+        return f"rskafka {m.group(1) if m else '?'}"
+
+    def settings(self, ctx, s):
+        return {"acks": "-1 (fixed by rskafka; = 1 with one replica)", "linger_ms": s.linger_ms,
+                "aggregator_max_bytes": s.batch_size, "compression": "none",
+                "partitioner": "even split by hand", "tokio_runtime": ctx.tokio_runtime}
+
+
+class Librdkafka(Client):
+    name = "librdkafka"
+    label = "librdkafka 2.16 (kcat -P)"
+
+    def env(self):
+        return {"LD_LIBRARY_PATH": str(RDKAFKA_LIB)}
+
+    def build(self, ctx):
+        if not shutil.which("kcat"):
+            return "kcat not installed (scripts/peers/install.sh kcat)"
+        v = self.version(ctx)
+        if "2.16" not in v:
+            return f"kcat does not run on librdkafka 2.16 ({v!r})"
+        return None
+
+    def version(self, ctx):
+        out = subprocess.run(["kcat", "-V"], env=dict(os.environ, **self.env()),
+                             capture_output=True, text=True)
+        m = re.search(r"Version (\S+).*?librdkafka (\S+)", out.stdout, re.S)
+        return f"kcat {m.group(1)}, librdkafka {m.group(2)}" if m else out.stdout.strip()
+
+    def conf(self, s):
+        return {"acks": s.acks, "linger.ms": s.linger_ms, "batch.size": s.batch_size,
+                "message.timeout.ms": s.delivery_timeout_ms}
+
+    def command(self, ctx, s, bootstrap, run_dir):
+        argv = ["kcat", "-P", "-b", bootstrap, "-t", s.topic, "-q"]
+        for k, v in self.conf(s).items():
+            argv += ["-X", f"{k}={v}"]
+        return argv, self.env(), ctx.input_file(s)
+
+    def settings(self, ctx, s):
+        d = self.conf(s)
+        d.update({"input": "stdin, one record per line", "partitioner": "default (no key)",
+                  "compression": "none (default)"})
+        return d
+
+
+class Java(Client):
+    name = "java"
+    label = f"Java kafka-clients {KAFKA_VERSION} (ProducerPerformance)"
+    # What kafka-producer-perf-test.sh / kafka-run-class.sh pass.
+    jvm = ["-Xmx512M", "-server", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+           "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent",
+           "-Djava.awt.headless=true"]
+
+    def build(self, ctx):
+        if not (KAFKA_LIBS / f"kafka-tools-{KAFKA_VERSION}.jar").exists():
+            return f"kafka-tools {KAFKA_VERSION} missing (scripts/peers/install.sh kafka)"
+        if not shutil.which("java"):
+            return "java not found"
+        return None
+
+    def version(self, ctx):
+        out = subprocess.run(["java", "-version"], capture_output=True, text=True)
+        first = (out.stderr.splitlines() or ["?"])[0]
+        return f"kafka-clients/kafka-tools {KAFKA_VERSION} on {first}"
+
+    def props(self, s, bootstrap):
+        d = {"bootstrap.servers": bootstrap, "acks": s.acks, "linger.ms": s.linger_ms,
+             "batch.size": s.batch_size, "delivery.timeout.ms": s.delivery_timeout_ms}
+        # The client refuses delivery.timeout.ms < linger.ms + request.timeout.ms
+        # (default 30000).
+        if s.delivery_timeout_ms < s.linger_ms + 30000:
+            d["request.timeout.ms"] = max(1000, s.delivery_timeout_ms - s.linger_ms)
+        return d
+
+    def command(self, ctx, s, bootstrap, run_dir):
+        log4j = run_dir / "log4j2.properties"
+        log4j.write_text("status = error\nappender.err.type = Console\nappender.err.name = ERR\n"
+                         "appender.err.target = SYSTEM_ERR\nappender.err.layout.type = PatternLayout\n"
+                         "appender.err.layout.pattern = %d %p %m (%c)%n\n"
+                         "rootLogger.level = WARN\nrootLogger.appenderRef.err.ref = ERR\n")
+        argv = (["java"] + self.jvm + [f"-Dlog4j2.configurationFile={log4j}",
+                                       "-cp", f"{KAFKA_LIBS}/*",
+                                       "org.apache.kafka.tools.ProducerPerformance",
+                                       "--topic", s.topic, "--num-records", str(s.records),
+                                       "--record-size", str(s.record_size), "--throughput", "-1",
+                                       "--producer-props"]
+                + [f"{k}={v}" for k, v in self.props(s, bootstrap).items()])
+        return argv, {}, None
+
+    def settings(self, ctx, s):
+        d = self.props(s, "-")
+        del d["bootstrap.servers"]
+        d.update({"jvm": " ".join(self.jvm), "partitioner": "default (no key)",
+                  "compression": "none (default)",
+                  "idempotence": "off (acks=1 turns the default off)"})
+        return d
+
+    def parse(self, stdout, stderr):
+        # "1000000 records sent, 512032.8 records/sec (48.83 MB/sec), ..."
+        m = None
+        for m in re.finditer(r"^(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\)",
+                             stdout, re.M):
+            pass
+        if not m:
+            return {}
+        return {"records_sent": int(m.group(1)), "self_reported_records_per_s": float(m.group(2)),
+                "self_reported_mib_per_s": float(m.group(3))}
+
+
+CLIENTS = {c.name: c for c in (Kafkite(), Librdkafka(), Java(), Rskafka())}
+
+
+# ------------------------------------------------------------ run one client
+
+def run_measured(argv, env_add, stdin_path, run_dir, timeout_s):
+    """Runs argv to exit; returns wall time, rusage and output of that child."""
+    env = dict(os.environ, **env_add)
+    out_path, err_path = run_dir / "client.stdout", run_dir / "client.stderr"
+    with open(out_path, "wb") as out, open(err_path, "wb") as err, \
+            open(stdin_path or os.devnull, "rb") as stdin:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, stdin=stdin, stdout=out, stderr=err,
+                                start_new_session=True)
+        timed_out = threading.Event()
+
+        def kill():
+            timed_out.set()
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+        timer = threading.Timer(timeout_s, kill)
+        timer.start()
+        try:
+            _, status, ru = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    return {
+        "wall_s": wall,
+        "user_s": ru.ru_utime,
+        "sys_s": ru.ru_stime,
+        "cpu_s": ru.ru_utime + ru.ru_stime,
+        "max_rss_mb": ru.ru_maxrss / 1024,
+        "exit_code": proc.returncode,
+        "timed_out": timed_out.is_set(),
+        "stdout": out_path.read_text(errors="replace"),
+        "stderr": err_path.read_text(errors="replace"),
+    }
+
+
+def helper(ctx, *args, timeout=300):
+    """Runs a helper of this file (in the venv python) and returns its JSON."""
+    out = subprocess.run([ctx.python, __file__] + list(args), stdin=subprocess.DEVNULL,
+                         capture_output=True, text=True, timeout=timeout)
+    if out.returncode != 0:
+        raise RuntimeError(f"helper {args[0]} failed: {out.stderr.strip()[-1500:]}")
+    return json.loads(out.stdout)
+
+
+def run_one(ctx, broker, client, s, attempt):
+    run_dir = Path(tempfile.mkdtemp(prefix=f"{broker.name}-{client.name}-", dir=ctx.work_dir))
+    data_dir = run_dir / "broker"
+    result = {"broker": broker.name, "client": client.name, "attempt": attempt,
+              "status": "failed", "reason": None}
+    t_start = time.monotonic()
+    try:
+        try:
+            bootstrap, broker_pid = broker.start(data_dir)
+        except Exception as e:  # noqa: BLE001 - reported, not raised
+            result["reason"] = str(e)
+            return result
+        result["broker_start_s"] = round(time.monotonic() - t_start, 2)
+        try:
+            helper(ctx, "_create-topic", bootstrap, s.topic, str(s.partitions), timeout=120)
+        except Exception as e:  # noqa: BLE001
+            result["reason"] = f"topic creation: {e}"
+            return result
+        argv, env_add, stdin_path = client.command(ctx, s, bootstrap, run_dir)
+        result["command"] = " ".join(argv)
+        load_before = os.getloadavg()[0]
+        broker_cpu0 = proc_cpu_s(broker_pid)
+        m = run_measured(argv, env_add, stdin_path, run_dir, ctx.client_timeout(s))
+        broker_cpu1 = proc_cpu_s(broker_pid)
+        result.update({k: v for k, v in m.items() if k not in ("stdout", "stderr")})
+        result["load_avg_1m_before"] = load_before
+        if broker_cpu0 is not None and broker_cpu1 is not None:
+            result["broker_cpu_s"] = round(broker_cpu1 - broker_cpu0, 3)
+        try:
+            result["client_report"] = client.parse(m["stdout"], m["stderr"])
+        except Exception as e:  # noqa: BLE001
+            result["client_report"] = {"parse_error": str(e)}
+        result["stderr_tail"] = m["stderr"][-1500:]
+        try:
+            v = helper(ctx, "_verify", bootstrap, s.topic, str(s.partitions),
+                       str(s.records), str(s.record_size),
+                       "1" if broker.list_offsets_ok else "0", timeout=300)
+        except Exception as e:  # noqa: BLE001
+            v = {"ok": False, "problems": [f"verification did not run: {e}"]}
+        result["verify"] = v
+        problems = list(v.get("problems", []))
+        if m["timed_out"]:
+            problems.insert(0, f"killed after {ctx.client_timeout(s):.0f} s")
+        elif m["exit_code"] != 0:
+            problems.insert(0, f"exit code {m['exit_code']}")
+        if problems:
+            result["reason"] = "; ".join(problems)
+            return result
+        n = s.records
+        result.update({
+            "status": "ok",
+            "records_per_s": n / m["wall_s"],
+            "mb_per_s": n * s.record_size / m["wall_s"] / 1e6,
+            "cpu_s_per_million": m["cpu_s"] * 1e6 / n,
+        })
+        return result
+    finally:
+        broker.stop(data_dir)
+        result["run_s"] = round(time.monotonic() - t_start, 2)
+        if ctx.keep:
+            result["run_dir"] = str(run_dir)
+        else:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+# ------------------------------------------------------------------- report
+
+def summarize(runs):
+    """Median (by records/s) of the successful attempts, else the last failure."""
+    ok = [r for r in runs if r["status"] == "ok"]
+    if not ok:
+        return runs[-1]
+    ok.sort(key=lambda r: r["records_per_s"])
+    return ok[(len(ok) - 1) // 2] if len(ok) % 2 else ok[len(ok) // 2]
+
+
+def add_ratios(rows):
+    base = rows.get(BASELINE)
+    for row in rows.values():
+        if row["status"] == "ok" and base and base["status"] == "ok":
+            row["throughput_vs_librdkafka"] = row["records_per_s"] / base["records_per_s"]
+            row["cpu_vs_librdkafka"] = row["cpu_s_per_million"] / base["cpu_s_per_million"]
+
+
+def print_table(broker, s, rows, order, out=sys.stdout):
+    print(f"\n== {broker.label}: {s.records:,} records x {s.record_size} B, "
+          f"{s.partitions} partitions, acks={s.acks}, linger.ms={s.linger_ms}, "
+          f"batch.size={s.batch_size}; a fresh broker per client", file=out)
+    hdr = (f"{'client':<12} {'records/s':>11} {'MB/s':>7} {'CPU-s/1M':>9} "
+           f"{'thr/rdkafka':>11} {'CPU/rdkafka':>11} {'wall s':>7} {'user s':>7} "
+           f"{'sys s':>6} {'RSS MB':>7} {'broker CPU-s':>12}")
+    print(hdr, file=out)
+    print("-" * len(hdr), file=out)
+    for name in order:
+        r = rows.get(name)
+        if r is None:
+            continue
+        if r["status"] != "ok":
+            print(f"{name:<12} FAILED: {r.get('reason')}", file=out)
+            continue
+        thr = r.get("throughput_vs_librdkafka")
+        cpu = r.get("cpu_vs_librdkafka")
+        print(f"{name:<12} {r['records_per_s']:>11,.0f} {r['mb_per_s']:>7.1f} "
+              f"{r['cpu_s_per_million']:>9.3f} "
+              f"{(f'{thr:.2f}x' if thr else '-'):>11} {(f'{cpu:.2f}x' if cpu else '-'):>11} "
+              f"{r['wall_s']:>7.2f} {r['user_s']:>7.2f} {r['sys_s']:>6.2f} "
+              f"{r['max_rss_mb']:>7.0f} {r.get('broker_cpu_s', float('nan')):>12.2f}", file=out)
+
+
+def print_notes(ctx, s, out=sys.stdout):
+    print("\nrecords/s and MB/s (10^6 bytes of record values) use the wall time from "
+          "starting the client process to its exit after every acknowledgement; CPU-s is "
+          "user+sys of that process (rusage), scaled to 1M records. Process start-up is "
+          "included for every client: for the Java client that is JVM start-up and JIT "
+          "warm-up, reported as is.", file=out)
+    print("Settings per client:", file=out)
+    for name in ctx.client_order:
+        c = CLIENTS[name]
+        print(f"  {name:<11} {c.label}; {ctx.versions.get(name, '')}", file=out)
+        print(f"  {'':<11} {json.dumps(c.settings(ctx, s))}", file=out)
+
+
+# --------------------------------------------------------------------- main
+
+class Ctx:
+    pass
+
+
+def main(argv):
+    p = argparse.ArgumentParser(
+        description="End-to-end producer benchmark: kafkite vs librdkafka, Java, rskafka.")
+    p.add_argument("--mode", choices=["produce"], default="produce",
+                   help="what to benchmark (only produce so far)")
+    p.add_argument("--brokers", default="kafka,tansu", help="comma list of: " + ",".join(BROKERS))
+    p.add_argument("--clients", default="kafkite,librdkafka,java,rskafka",
+                   help="comma list, run in this order, of: " + ",".join(CLIENTS))
+    p.add_argument("--records", type=int, default=1_000_000)
+    p.add_argument("--record-size", type=int, default=100)
+    p.add_argument("--partitions", type=int, default=3)
+    p.add_argument("--acks", default="1", choices=["0", "1", "all"])
+    p.add_argument("--linger-ms", type=int, default=5,
+                   help="linger.ms for every client (5 = Java 4.x, librdkafka and kafkite default)")
+    p.add_argument("--batch-size", type=int, default=65536,
+                   help="batch.size in bytes for every client (65536 = kafkite's default)")
+    p.add_argument("--delivery-timeout-ms", type=int, default=30000,
+                   help="delivery.timeout.ms / message.timeout.ms for every client that has one")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="runs per client and broker (each on a fresh broker); the median is shown")
+    p.add_argument("--tokio-runtime", choices=["multi", "current"], default="multi")
+    p.add_argument("--no-build", action="store_true", help="use the bench binaries as built")
+    p.add_argument("--keep", action="store_true", help="keep broker data and client logs")
+    p.add_argument("--out", help="JSON results file (default .cache/bench-e2e/<timestamp>.json)")
+    a = p.parse_args(argv)
+
+    t_all = time.monotonic()
+    s = Settings(a)
+    ctx = Ctx()
+    ctx.python = sys.executable
+    ctx.no_build = a.no_build
+    ctx.keep = a.keep
+    ctx.tokio_runtime = a.tokio_runtime
+    ctx.target_dir = Path(os.environ.get("CARGO_TARGET_DIR") or BENCH_DIR / "target")
+    ctx.bin_dir = ctx.target_dir / "release"
+    ctx.work_dir = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
+    ctx.client_timeout = lambda st: 60 + st.records / 5000
+    inputs = {}
+
+    def input_file(st):
+        key = (st.records, st.record_size)
+        if key not in inputs:
+            path = ctx.work_dir / f"input-{st.records}x{st.record_size}.txt"
+            line = payload(st.record_size) + b"\n"
+            with open(path, "wb") as f:
+                chunk = line * 10000
+                for _ in range(st.records // 10000):
+                    f.write(chunk)
+                f.write(line * (st.records % 10000))
+            inputs[key] = path
+        return inputs[key]
+
+    ctx.input_file = input_file
+
+    brokers = [BROKERS[b] for b in a.brokers.split(",") if b]
+    ctx.client_order = [c for c in a.clients.split(",") if c]
+    for name in ctx.client_order:
+        if name not in CLIENTS:
+            p.error(f"unknown client {name}")
+    unavailable = {}
+    ctx.versions = {}
+    for name in ctx.client_order:
+        why = CLIENTS[name].build(ctx)
+        if why:
+            log(f"{name}: not run: {why}")
+            unavailable[name] = why
+        else:
+            ctx.versions[name] = CLIENTS[name].version(ctx)
+
+    started = datetime.datetime.now(datetime.timezone.utc)
+    all_runs = []
+    tables = {}
+    try:
+        for broker in brokers:
+            rows = {}
+            for name in ctx.client_order:
+                if name in unavailable:
+                    rows[name] = {"broker": broker.name, "client": name, "status": "failed",
+                                  "reason": f"not run: {unavailable[name]}"}
+                    all_runs.append(rows[name])
+                    continue
+                runs = []
+                for attempt in range(1, a.repeat + 1):
+                    log(f"{broker.name} / {name} (run {attempt}/{a.repeat}): starting")
+                    r = run_one(ctx, broker, CLIENTS[name], s, attempt)
+                    if r["status"] == "ok":
+                        log(f"{broker.name} / {name}: {r['records_per_s']:,.0f} records/s, "
+                            f"{r['cpu_s_per_million']:.3f} CPU-s/1M, wall {r['wall_s']:.2f} s "
+                            f"(run took {r['run_s']} s)")
+                    else:
+                        log(f"{broker.name} / {name}: FAILED: {r['reason']}")
+                    runs.append(r)
+                    all_runs.append(r)
+                rows[name] = dict(summarize(runs))
+            add_ratios(rows)
+            tables[broker.name] = rows
+            print_table(broker, s, rows, ctx.client_order)
+    finally:
+        if not ctx.keep:
+            shutil.rmtree(ctx.work_dir, ignore_errors=True)
+    print_notes(ctx, s)
+    total = time.monotonic() - t_all
+    print(f"\nwhole run: {total:.0f} s", flush=True)
+
+    out = Path(a.out) if a.out else CACHE / "bench-e2e" / (started.strftime("%Y%m%dT%H%M%SZ") + ".json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "started": started.isoformat(),
+        "total_s": round(total, 1),
+        "machine": {"cpus": os.cpu_count(), "load_avg_at_end": os.getloadavg(),
+                    "uname": " ".join(os.uname())},
+        "settings": s.as_dict(),
+        "tokio_runtime": ctx.tokio_runtime,
+        "brokers": {b.name: b.label for b in brokers},
+        "clients": {n: {"label": CLIENTS[n].label, "version": ctx.versions.get(n),
+                        "settings": CLIENTS[n].settings(ctx, s)} for n in ctx.client_order},
+        "baseline": BASELINE,
+        "summary": {b: {n: {k: v for k, v in r.items() if k != "stderr_tail"}
+                        for n, r in rows.items()} for b, rows in tables.items()},
+        "runs": all_runs,
+    }
+    out.write_text(json.dumps(doc, indent=1, default=str))
+    print(f"results: {out}")
+    failed = [f"{r['broker']}/{r['client']}" for rows in tables.values() for r in rows.values()
+              if r["status"] != "ok"]
+    return 1 if failed else 0
+
+
+# ------------------------------------------------------- helpers (own process)
+
+def _create_topic(bootstrap, topic, partitions):
+    from confluent_kafka.admin import AdminClient, NewTopic
+    partitions = int(partitions)
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for f in admin.create_topics([NewTopic(topic, partitions, 1)], operation_timeout=30).values():
+        f.result(timeout=60)
+    deadline = time.monotonic() + 60
+    while True:
+        md = admin.list_topics(topic, timeout=10)
+        t = md.topics.get(topic)
+        if t and not t.error and len(t.partitions) == partitions and \
+                all(p.leader >= 0 for p in t.partitions.values()):
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"topic {topic} not ready: {t and t.error}")
+        time.sleep(0.1)
+    print(json.dumps({"topic": topic, "partitions": partitions}))
+
+
+def _verify(bootstrap, topic, partitions, records, record_size, list_offsets_ok):
+    """Reads the topic back: per partition the record count, value sizes, the
+    Fetch high watermark (cached from Fetch responses) and ListOffsets."""
+    from confluent_kafka import Consumer, KafkaError, TopicPartition, OFFSET_BEGINNING
+    partitions, records, size = int(partitions), int(records), int(record_size)
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-e2e-verify",
+                  "enable.auto.commit": False, "enable.partition.eof": True,
+                  "auto.offset.reset": "earliest"})
+    tps = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)]
+    c.assign(tps)
+    counts = [0] * partitions
+    wrong_size = 0
+    errors = []
+    eof = set()
+    deadline = time.monotonic() + 240
+    while len(eof) < partitions and time.monotonic() < deadline:
+        for m in c.consume(num_messages=20000, timeout=1.0):
+            err = m.error()
+            if err is None:
+                counts[m.partition()] += 1
+                v = m.value()
+                if v is None or len(v) != size:
+                    wrong_size += 1
+            elif err.code() == KafkaError._PARTITION_EOF:
+                eof.add(m.partition())
+            else:
+                errors.append(str(err))
+                if len(errors) > 5:
+                    break
+        if len(errors) > 5:
+            break
+    fetch_hwm, list_offsets = [], []
+    for p in range(partitions):
+        tp = TopicPartition(topic, p)
+        fetch_hwm.append(c.get_watermark_offsets(tp, cached=True)[1])
+        try:
+            list_offsets.append(c.get_watermark_offsets(tp, timeout=10, cached=False)[1])
+        except Exception as e:  # noqa: BLE001
+            list_offsets.append(f"error: {e}")
+    c.close()
+    problems = []
+    if len(eof) < partitions:
+        problems.append(f"read-back did not reach the end of partitions "
+                        f"{sorted(set(range(partitions)) - eof)}")
+    if sum(counts) != records:
+        problems.append(f"read back {sum(counts)} records, not {records} (per partition {counts})")
+    if wrong_size:
+        problems.append(f"{wrong_size} records without a {size}-byte value")
+    if fetch_hwm != counts:
+        problems.append(f"Fetch high watermarks {fetch_hwm} differ from records read {counts}")
+    lo_sum = sum(x for x in list_offsets if isinstance(x, int))
+    if list_offsets_ok == "1" and (lo_sum != records or
+                                   any(not isinstance(x, int) for x in list_offsets)):
+        problems.append(f"ListOffsets latest {list_offsets} sum to {lo_sum}, not {records}")
+    if errors:
+        problems.append("consumer errors: " + "; ".join(errors[:3]))
+    print(json.dumps({"ok": not problems, "problems": problems, "per_partition": counts,
+                      "fetch_high_watermarks": fetch_hwm, "list_offsets_latest": list_offsets,
+                      "list_offsets_trusted": list_offsets_ok == "1"}))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "_create-topic":
+        _create_topic(*sys.argv[2:])
+    elif len(sys.argv) > 1 and sys.argv[1] == "_verify":
+        _verify(*sys.argv[2:])
+    else:
+        sys.exit(main(sys.argv[1:]))
