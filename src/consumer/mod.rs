@@ -14,5 +14,5 @@ pub use fetcher::{FetchConfig, FetchError, FetchEvent, FetchedRecords, Fetcher, 
 // Consumer groups: committed offsets here, membership in `group`.
 pub use offsets::{
     offset_commit_outcome, offset_commit_request, offset_fetch_outcome, offset_fetch_requests,
-    Committer, OffsetAndMetadata, OffsetError,
+    reset_offsets, Committer, OffsetAndMetadata, OffsetError,
 };

@@ -18,11 +18,12 @@
 //!
 //! Resetting a group's offsets (the Dart package's resetOffsetsToEarliest
 //! and resetOffsetsToLatest) is ListOffsets
-//! ([`crate::admin::list_offsets_requests`]) then a commit of those offsets.
+//! ([`crate::admin::list_offsets_requests`]) then a commit of what it found
+//! ([`reset_offsets`]).
 
 use std::collections::BTreeMap;
 
-use crate::admin::Phrasing;
+use crate::admin::{AdminError, Phrasing};
 use crate::client::RequestError;
 use crate::consumer::group::TopicPartition;
 use crate::protocol::messages::offset_commit_request::{
@@ -356,6 +357,24 @@ pub fn offset_fetch_outcome(
     Ok(results)
 }
 
+/// The commit that moves `topic`'s partitions to the offsets ListOffsets
+/// found ([`crate::admin::list_offsets_outcome`]): the earliest or latest,
+/// as asked. Partitions ListOffsets failed for are left out.
+pub fn reset_offsets(
+    topic: &str,
+    listed: &BTreeMap<i32, Result<i64, AdminError>>,
+    metadata: &str,
+) -> BTreeMap<TopicPartition, OffsetAndMetadata> {
+    listed
+        .iter()
+        .filter_map(|(partition, offset)| {
+            let offset = offset.as_ref().ok()?;
+            let value = OffsetAndMetadata::new(*offset).with_metadata(metadata);
+            Some(((topic.to_string(), *partition), value))
+        })
+        .collect()
+}
+
 fn partition_result(
     api: ApiKey,
     group: &str,
@@ -469,6 +488,23 @@ mod tests {
                 .min,
             7
         );
+    }
+
+    #[test]
+    fn a_reset_commits_what_list_offsets_found_and_skips_failures() {
+        let listed = BTreeMap::from([
+            (0, Ok(10)),
+            (
+                1,
+                Err(AdminError::NoLeader {
+                    topic: "a".into(),
+                    partition: 1,
+                }),
+            ),
+        ]);
+        let reset = reset_offsets("a", &listed, "reset");
+        let want = OffsetAndMetadata::new(10).with_metadata("reset");
+        assert_eq!(reset, BTreeMap::from([(tp("a", 0), want)]));
     }
 
     #[test]

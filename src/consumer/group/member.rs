@@ -95,7 +95,16 @@ pub(super) enum Phase {
     /// The leader waits for metadata of topics other members subscribe to.
     AwaitingMetadata {
         join: Box<JoinGroupResponse>,
-        asked_at_generation: u64,
+        /// Topics the metadata lacked.
+        missing: Vec<String>,
+        /// The client's metadata generation when last looked at.
+        seen_generation: u64,
+        /// A second refresh was asked for: the first answer may have come
+        /// from a request already in flight, which did not name the topics.
+        asked_again: bool,
+        /// Metadata answers that change nothing raise no event: look again
+        /// then.
+        check_at: Instant,
         give_up_at: Instant,
     },
     Syncing(RequestId),
@@ -186,7 +195,8 @@ impl GroupMember {
         let mut topics: Vec<String> = topics.into_iter().map(Into::into).collect();
         topics.sort();
         topics.dedup();
-        if topics == self.topics && !matches!(self.phase, Phase::Idle) {
+        let idle = matches!(self.phase, Phase::Idle);
+        if (topics == self.topics && !idle) || (topics.is_empty() && idle) {
             return;
         }
         self.topics = topics;
@@ -291,7 +301,7 @@ impl GroupMember {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let phase = match &self.phase {
             Phase::NeedJoin { at, .. } => Some(*at),
-            Phase::AwaitingMetadata { give_up_at, .. } => Some(*give_up_at),
+            Phase::AwaitingMetadata { check_at, .. } => Some(*check_at),
             _ => None,
         };
         let heartbeat = if self.heartbeats_on() {
@@ -383,20 +393,7 @@ impl GroupMember {
                 self.send_join(client, reason, now);
             }
         }
-        if let Phase::AwaitingMetadata {
-            asked_at_generation,
-            give_up_at,
-            ..
-        } = &self.phase
-        {
-            if client.metadata_generation() > *asked_at_generation || *give_up_at <= now {
-                if let Phase::AwaitingMetadata { join, .. } =
-                    std::mem::replace(&mut self.phase, Phase::Idle)
-                {
-                    self.assign_and_sync(client, &join, now);
-                }
-            }
-        }
+        self.drive_metadata_wait(client, now);
         self.drive_offset_jobs(client, now);
     }
 

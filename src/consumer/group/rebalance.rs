@@ -117,21 +117,24 @@ impl GroupMember {
             generation_id: (self.generation_id >= 0).then_some(self.generation_id),
             rack_id: self.config.rack_id.clone(),
         };
-        let mut protocols = Vec::new();
-        for assignor in &self.config.assignors {
-            match subscription.encode(SUBSCRIPTION_VERSION) {
-                Ok(bytes) => protocols.push((assignor.name().to_string(), bytes)),
-                Err(error) => {
-                    // Only a topic name too long for its length prefix gets
-                    // here; the coordinator could not take it either.
-                    return self.fail(GroupError::BadSubscription {
-                        group: self.config.group_id.clone(),
-                        member_id: self.member_id.clone(),
-                        error,
-                    });
-                }
+        let bytes = match subscription.encode(SUBSCRIPTION_VERSION) {
+            Ok(bytes) => bytes,
+            // Only a topic name too long for its length prefix gets here;
+            // the coordinator could not take it either.
+            Err(error) => {
+                return self.fail(GroupError::BadSubscription {
+                    group: self.config.group_id.clone(),
+                    member_id: self.member_id.clone(),
+                    error,
+                })
             }
-        }
+        };
+        let protocols = self
+            .config
+            .assignors
+            .iter()
+            .map(|a| (a.name().to_string(), bytes.clone()))
+            .collect();
         let join = requests::join_group(&self.config, &self.member_id, protocols, reason);
         let timeout = Some(self.config.rebalance_timeout + REBALANCE_SLACK);
         let id = self.send_phrased(client, join, Vec::new(), Purpose::Join, timeout, now);
@@ -203,15 +206,52 @@ impl GroupMember {
             return self.assign_and_sync(client, response, now);
         }
         // Other members subscribe to topics this one has no metadata for:
-        // wait for one refresh (a topic that does not exist stays missing
-        // and gets no partitions).
-        let asked_at_generation = client.metadata_generation();
+        // ask, and wait for the answer (a topic that does not exist stays
+        // missing and gets no partitions).
         client.add_topics(&missing, now);
         self.phase = Phase::AwaitingMetadata {
             join: Box::new(response.clone()),
-            asked_at_generation,
+            missing,
+            seen_generation: client.metadata_generation(),
+            asked_again: false,
+            check_at: now + self.config.retry_backoff,
             give_up_at: now + client.config().request_timeout,
         };
+    }
+
+    /// The leader assigns once the missing topics' metadata is in, after
+    /// at most two answers, or at the request timeout.
+    pub(super) fn drive_metadata_wait(&mut self, client: &mut Client, now: Instant) {
+        // Never "now": poll_timeout must name a moment to come.
+        let retry_backoff = self.config.retry_backoff.max(Duration::from_millis(1));
+        let Phase::AwaitingMetadata {
+            missing,
+            seen_generation,
+            asked_again,
+            check_at,
+            give_up_at,
+            ..
+        } = &mut self.phase
+        else {
+            return;
+        };
+        let known = &client.metadata().topics;
+        let all_present = missing.iter().all(|t| known.contains_key(t));
+        let answered = client.metadata_generation() > *seen_generation;
+        if !(all_present || *give_up_at <= now || (answered && *asked_again)) {
+            if answered {
+                *asked_again = true;
+                *seen_generation = client.metadata_generation();
+                client.refresh_metadata(now);
+            }
+            *check_at = (now + retry_backoff).min(*give_up_at);
+            return;
+        }
+        if let Phase::AwaitingMetadata { join, .. } =
+            std::mem::replace(&mut self.phase, Phase::Idle)
+        {
+            self.assign_and_sync(client, &join, now);
+        }
     }
 
     /// The leader's part: run the chosen assignor over every member's

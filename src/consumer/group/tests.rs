@@ -463,6 +463,29 @@ fn the_leader_waits_for_metadata_of_topics_only_other_members_want() {
 }
 
 #[test]
+fn a_topic_only_another_member_wants_gets_assigned_once_it_exists() {
+    let c = Coordinator {
+        others: vec![("other".into(), subscription(&["u"], vec![]))],
+        ..Default::default()
+    };
+    let mut s = Setup::subscribed(eager(), c);
+    s.advance(Duration::from_secs(1));
+    // The leader asked twice, then assigned without "u".
+    assert_eq!(
+        s.take_events(),
+        [GroupEvent::PartitionsAssigned(tps("t", 0..4))]
+    );
+    assert_eq!(last_sync_for(&s, "other"), tps("u", []));
+    s.c.borrow_mut().topics.push(("u".into(), 3));
+    let now = s.h.now;
+    s.h.client.refresh_metadata(now);
+    s.settle();
+    s.revocation_done();
+    assert_eq!(last_sync_for(&s, "other"), tps("u", 0..3));
+    assert_eq!(s.m.assignment(), tps("t", 0..4));
+}
+
+#[test]
 fn poll_timeout_stays_in_the_future_through_errors_and_rebalances() {
     let mut s = Setup::subscribed(cooperative(), Coordinator::default());
     let codes = [
