@@ -217,11 +217,9 @@ impl GroupMember {
     /// [`GroupEvent::PartitionsRevoked`] (and committed their offsets).
     /// Does nothing when no revocation is pending.
     pub fn revocation_done(&mut self, client: &mut Client, now: Instant) {
-        if !matches!(self.phase, Phase::Revoking { .. }) {
-            return;
-        }
-        let Phase::Revoking { partitions, then } = std::mem::replace(&mut self.phase, Phase::Idle)
-        else {
+        let phase = std::mem::replace(&mut self.phase, Phase::Idle);
+        let Phase::Revoking { partitions, then } = phase else {
+            self.phase = phase;
             return;
         };
         for tp in &partitions {
