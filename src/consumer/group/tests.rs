@@ -506,3 +506,53 @@ fn poll_timeout_stays_in_the_future_through_errors_and_rebalances() {
     let t = s.m.poll_timeout().expect("a heartbeat is due");
     assert!(t > s.h.now && t <= s.h.now + Duration::from_secs(3));
 }
+
+#[test]
+fn a_kafka_0_9_coordinator_is_joined_at_v0() {
+    let mut c = Coordinator::default();
+    for api in [
+        ApiKey::JoinGroup,
+        ApiKey::SyncGroup,
+        ApiKey::Heartbeat,
+        ApiKey::LeaveGroup,
+        ApiKey::FindCoordinator,
+    ] {
+        c.max_versions.insert(api, 0);
+    }
+    let mut s = Setup::subscribed(eager(), c);
+    assert_eq!(
+        s.take_events(),
+        [GroupEvent::PartitionsAssigned(tps("t", 0..4))]
+    );
+    s.advance(Duration::from_secs(3));
+    assert_eq!(s.c.borrow().heartbeats.len(), 1);
+    let now = s.h.now;
+    s.m.leave(&mut s.h.client, now);
+    s.settle();
+    s.revocation_done();
+    let c = s.c.borrow();
+    assert_eq!(
+        (c.leaves[0].0, c.leaves[0].1.member_id.as_str()),
+        (0, "member-1")
+    );
+}
+
+#[test]
+fn a_static_member_on_a_broker_without_static_membership_fails_clearly() {
+    let mut c = Coordinator::default();
+    c.max_versions.insert(ApiKey::JoinGroup, 4);
+    let mut s = Setup::subscribed(eager().with_group_instance_id("i-1"), c);
+    let events = s.take_events();
+    assert!(
+        matches!(
+            &events[..],
+            [GroupEvent::Error(GroupError::Request {
+                api: ApiKey::JoinGroup,
+                error: crate::client::RequestError::UnsupportedVersion { .. },
+                ..
+            })]
+        ),
+        "{events:?}"
+    );
+    assert_eq!(s.m.state(), GroupState::Failed);
+}
