@@ -10,6 +10,7 @@
 //! unassigns them without committing.
 
 pub mod assignor;
+mod close;
 mod commits;
 mod config;
 mod event;
