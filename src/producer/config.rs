@@ -55,8 +55,10 @@ pub struct ProducerConfig {
     /// Longest retry delay (`retry.backoff.max.ms`). Default 1 s.
     pub retry_backoff_max: Duration,
     /// Produce requests in flight per broker
-    /// (`max.in.flight.requests.per.connection`). Default 5, the most that
-    /// idempotence keeps in order.
+    /// (`max.in.flight.requests.per.connection`). Default 5. Each carries
+    /// at most one batch per partition, and a partition has one batch in
+    /// flight at a time, so order holds even on a broker that does not
+    /// check idempotent sequences.
     pub max_in_flight: usize,
     /// `enable.idempotence`. Default true; needs acks=all and a broker
     /// with InitProducerId (0.11+), and quietly turns off without them.

@@ -171,7 +171,17 @@ impl Producer {
         self.buffered += size;
         self.outstanding.insert(id.0);
         let timestamp = record.timestamp.unwrap_or(wall_clock_ms);
-        match self.partition_count(client, &record.topic) {
+        // Records of this topic still waiting for its metadata go first,
+        // even when the metadata has just arrived: send order is partition
+        // order.
+        if self.awaiting.contains_key(&record.topic) {
+            self.place_awaiting(client, now);
+        }
+        let count = match self.awaiting.contains_key(&record.topic) {
+            true => None,
+            false => self.partition_count(client, &record.topic),
+        };
+        match count {
             Some(count) => self.place(id, record, timestamp, size, count, now),
             None => {
                 let generation = client.metadata_generation();
@@ -407,7 +417,13 @@ impl Producer {
         let mut per_broker: BTreeMap<i32, Vec<TopicPartition>> = BTreeMap::new();
         let mut missing_leader = false;
         for (tp, queue) in &self.partitions {
-            if queue.draining_for_retry && queue.in_flight > 0 {
+            // One batch of a partition in flight at a time: a broker that
+            // does not check sequences (librdkafka's mock wrote a batch
+            // whose predecessor had failed) would otherwise write a later
+            // batch ahead of a retried one, and without idempotence any
+            // broker would. Requests still pipeline across partitions, up
+            // to `max_in_flight` per broker.
+            if queue.in_flight > 0 {
                 continue;
             }
             let Some(first) = queue.ready.front() else {
@@ -711,14 +727,14 @@ impl Producer {
         let queue = self.partitions.entry(tp).or_default();
         queue.draining_for_retry = queue.in_flight > 0;
         queue.ready.push_front(batch);
-        // Sealed batches go in sequence order ahead of unsent ones.
-        let mut all: Vec<Batch> = queue.ready.drain(..).collect();
-        all.sort_by_key(|b| match (b.sealed.is_some(), b.base_sequence) {
-            (true, s) if s >= 0 => (0, i64::from(s)),
-            (true, _) => (1, 0),
-            (false, _) => (2, 0),
-        });
-        queue.ready = all.into();
+        // Back in send order: a partition's batches hold consecutive runs
+        // of its records, so the first record's delivery id orders them.
+        // (Not the sequence: batches restamped under a new producer id
+        // have none until they are sent again.)
+        queue
+            .ready
+            .make_contiguous()
+            .sort_by_key(|b| b.entries.first().map_or(u64::MAX, |e| e.id.0));
         if queue.in_flight == 0 {
             queue.draining_for_retry = false;
         }

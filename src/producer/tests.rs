@@ -457,3 +457,31 @@ fn an_unknown_producer_id_gets_a_new_id_and_the_batch_is_restamped_from_zero() {
         "new id, sequence from 0"
     );
 }
+
+#[test]
+fn records_waiting_for_metadata_stay_ahead_of_records_sent_after_it_arrived() {
+    // The async driver hands the client a Metadata answer and, in the same
+    // turn, more records before the producer hears of the answer: the
+    // records that waited must still go first.
+    let log = Rc::new(RefCell::new(Log::default()));
+    let h = Harness::new(&["b1:9092"], cluster(log.clone(), 9));
+    let now = h.now;
+    let mut s = Setup {
+        h,
+        p: Producer::new(ProducerConfig::default(), 7, now),
+        log,
+        events: Vec::new(),
+    };
+    let record = |i| ProducerRecord::new("t").partition(0).value(value(i));
+    let now = s.h.now;
+    s.p.send(&mut s.h.client, record(0), now, 1_700_000_000_000)
+        .expect("queued while the topic is unknown");
+    // The client learns the topic; the producer is not told yet.
+    s.h.run();
+    assert!(s.h.client.metadata().topics.contains_key("t"));
+    s.p.send(&mut s.h.client, record(1), now, 1_700_000_000_000)
+        .expect("queued");
+    s.settle();
+    s.flush();
+    assert_eq!(s.stored_values(0), vec![value(0), value(1)]);
+}
