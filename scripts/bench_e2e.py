@@ -414,7 +414,7 @@ def run_one(ctx, broker, client, s, attempt):
         result["verify"] = v
         problems = list(v.get("problems", []))
         if m["timed_out"]:
-            problems.insert(0, f"killed after {ctx.client_timeout(s):.0f} s")
+            problems.insert(0, f"killed after {ctx.client_timeout(s):g} s")
         elif m["exit_code"] != 0:
             problems.insert(0, f"exit code {m['exit_code']}")
         if problems:
@@ -469,6 +469,9 @@ def print_table(broker, s, rows, order, out=sys.stdout):
         r = rows.get(name)
         if r is None:
             continue
+        if r["status"] == "skipped":
+            print(f"{name:<12} skipped", file=out)
+            continue
         if r["status"] != "ok":
             print(f"{name:<12} FAILED: {r.get('reason')}", file=out)
             continue
@@ -521,6 +524,12 @@ def main(argv):
     p.add_argument("--repeat", type=int, default=1,
                    help="runs per client and broker (each on a fresh broker); the median is shown")
     p.add_argument("--tokio-runtime", choices=["multi", "current"], default="multi")
+    p.add_argument("--skip", default="",
+                   help="comma list of BROKER/CLIENT pairs not to run (reported as skipped), "
+                        "e.g. tansu/java, which fails there after ~2 min (see README)")
+    p.add_argument("--client-timeout", type=float, default=0,
+                   help="seconds before a client is killed and its run failed "
+                        "(default 60 + 1 s per 5,000 records)")
     p.add_argument("--no-build", action="store_true", help="use the bench binaries as built")
     p.add_argument("--keep", action="store_true", help="keep broker data and client logs")
     p.add_argument("--out", help="JSON results file (default .cache/bench-e2e/<timestamp>.json)")
@@ -536,7 +545,8 @@ def main(argv):
     ctx.target_dir = Path(os.environ.get("CARGO_TARGET_DIR") or BENCH_DIR / "target")
     ctx.bin_dir = ctx.target_dir / "release"
     ctx.work_dir = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
-    ctx.client_timeout = lambda st: 60 + st.records / 5000
+    ctx.client_timeout = (lambda st: a.client_timeout) if a.client_timeout else \
+        (lambda st: 60 + st.records / 5000)
     inputs = {}
 
     def input_file(st):
@@ -555,6 +565,7 @@ def main(argv):
     ctx.input_file = input_file
 
     brokers = [BROKERS[b] for b in a.brokers.split(",") if b]
+    skip = {x.strip() for x in a.skip.split(",") if x.strip()}
     ctx.client_order = [c for c in a.clients.split(",") if c]
     for name in ctx.client_order:
         if name not in CLIENTS:
@@ -576,6 +587,11 @@ def main(argv):
         for broker in brokers:
             rows = {}
             for name in ctx.client_order:
+                if f"{broker.name}/{name}" in skip:
+                    rows[name] = {"broker": broker.name, "client": name, "status": "skipped",
+                                  "reason": "skipped (--skip)"}
+                    all_runs.append(rows[name])
+                    continue
                 if name in unavailable:
                     rows[name] = {"broker": broker.name, "client": name, "status": "failed",
                                   "reason": f"not run: {unavailable[name]}"}
@@ -624,7 +640,7 @@ def main(argv):
     out.write_text(json.dumps(doc, indent=1, default=str))
     print(f"results: {out}")
     failed = [f"{r['broker']}/{r['client']}" for rows in tables.values() for r in rows.values()
-              if r["status"] != "ok"]
+              if r["status"] == "failed"]
     return 1 if failed else 0
 
 
