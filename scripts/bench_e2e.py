@@ -440,12 +440,13 @@ def run_one(ctx, broker, client, s, attempt):
 # ------------------------------------------------------------------- report
 
 def summarize(runs):
-    """Median (by records/s) of the successful attempts, else the last failure."""
+    """The median attempt by records/s (the upper one of an even count) among
+    the successful ones, else the last failure."""
     ok = [r for r in runs if r["status"] == "ok"]
     if not ok:
         return runs[-1]
     ok.sort(key=lambda r: r["records_per_s"])
-    return ok[(len(ok) - 1) // 2] if len(ok) % 2 else ok[len(ok) // 2]
+    return ok[len(ok) // 2]
 
 
 def add_ratios(rows):
@@ -481,7 +482,9 @@ def print_table(broker, s, rows, order, out=sys.stdout):
               f"{r['cpu_s_per_million']:>9.3f} "
               f"{(f'{thr:.2f}x' if thr else '-'):>11} {(f'{cpu:.2f}x' if cpu else '-'):>11} "
               f"{r['wall_s']:>7.2f} {r['user_s']:>7.2f} {r['sys_s']:>6.2f} "
-              f"{r['max_rss_mb']:>7.0f} {r.get('broker_cpu_s', float('nan')):>12.2f}", file=out)
+              f"{r['max_rss_mb']:>7.0f} {r.get('broker_cpu_s', float('nan')):>12.2f}"
+              + (f"  ({r['attempts_ok']}/{r['attempts']} runs ok)"
+                 if r.get("attempts_ok", 1) < r.get("attempts", 1) else ""), file=out)
 
 
 def print_notes(ctx, s, out=sys.stdout):
@@ -586,19 +589,23 @@ def main(argv):
     try:
         for broker in brokers:
             rows = {}
-            for name in ctx.client_order:
-                if f"{broker.name}/{name}" in skip:
-                    rows[name] = {"broker": broker.name, "client": name, "status": "skipped",
-                                  "reason": "skipped (--skip)"}
-                    all_runs.append(rows[name])
-                    continue
-                if name in unavailable:
-                    rows[name] = {"broker": broker.name, "client": name, "status": "failed",
-                                  "reason": f"not run: {unavailable[name]}"}
-                    all_runs.append(rows[name])
-                    continue
-                runs = []
-                for attempt in range(1, a.repeat + 1):
+            runs = {}
+            # Attempts round-robin over the clients (A B C D A B C D ...), so
+            # that a change in machine load spreads over all of them.
+            for attempt in range(1, a.repeat + 1):
+                for name in ctx.client_order:
+                    if f"{broker.name}/{name}" in skip:
+                        rows[name] = {"broker": broker.name, "client": name,
+                                      "status": "skipped", "reason": "skipped (--skip)"}
+                        if attempt == 1:
+                            all_runs.append(rows[name])
+                        continue
+                    if name in unavailable:
+                        rows[name] = {"broker": broker.name, "client": name, "status": "failed",
+                                      "reason": f"not run: {unavailable[name]}"}
+                        if attempt == 1:
+                            all_runs.append(rows[name])
+                        continue
                     log(f"{broker.name} / {name} (run {attempt}/{a.repeat}): starting")
                     r = run_one(ctx, broker, CLIENTS[name], s, attempt)
                     if r["status"] == "ok":
@@ -607,9 +614,12 @@ def main(argv):
                             f"(run took {r['run_s']} s)")
                     else:
                         log(f"{broker.name} / {name}: FAILED: {r['reason']}")
-                    runs.append(r)
+                    runs.setdefault(name, []).append(r)
                     all_runs.append(r)
-                rows[name] = dict(summarize(runs))
+            for name, rs in runs.items():
+                rows[name] = dict(summarize(rs))
+                rows[name]["attempts"] = len(rs)
+                rows[name]["attempts_ok"] = sum(1 for r in rs if r["status"] == "ok")
             add_ratios(rows)
             tables[broker.name] = rows
             print_table(broker, s, rows, ctx.client_order)
