@@ -60,6 +60,10 @@ pub struct ProducerConfig {
     /// flight at a time, so order holds even on a broker that does not
     /// check idempotent sequences.
     pub max_in_flight: usize,
+    /// How long records wait for their topic's metadata while the brokers
+    /// do not know the topic (`max.block.ms`). Default 60 s; then they fail
+    /// with `UnknownTopic`.
+    pub max_block: Duration,
     /// `enable.idempotence`. Default true; needs acks=all and a broker
     /// with InitProducerId (0.11+), and quietly turns off without them.
     pub idempotence: bool,
@@ -79,6 +83,7 @@ impl Default for ProducerConfig {
             retry_backoff: Duration::from_millis(100),
             retry_backoff_max: Duration::from_secs(1),
             max_in_flight: 5,
+            max_block: Duration::from_secs(60),
             idempotence: true,
         }
     }
@@ -124,6 +129,10 @@ impl ProducerConfig {
     }
     pub fn with_max_in_flight(mut self, n: usize) -> Self {
         self.max_in_flight = n.clamp(1, 5);
+        self
+    }
+    pub fn with_max_block(mut self, limit: Duration) -> Self {
+        self.max_block = limit;
         self
     }
     pub fn with_idempotence(mut self, on: bool) -> Self {

@@ -80,6 +80,9 @@ struct AwaitingTopic {
     /// The client's metadata generation when the topic was asked for.
     asked_at_generation: u64,
     asked_at: Instant,
+    /// An answer did not know the topic (yet: a topic just created takes a
+    /// moment to reach every broker): when to ask again.
+    ask_again_at: Option<Instant>,
 }
 
 /// The producer core.
@@ -193,6 +196,7 @@ impl Producer {
                         records: Vec::new(),
                         asked_at_generation: generation,
                         asked_at: now,
+                        ask_again_at: None,
                     });
                 entry.records.push((id, record, timestamp, size));
                 client.add_topics(&[topic], now);
@@ -267,6 +271,9 @@ impl Producer {
         }
         for a in self.awaiting.values() {
             consider(a.asked_at + self.config.delivery_timeout);
+            if let Some(t) = a.ask_again_at {
+                consider(t);
+            }
         }
         if let ProducerIdState::Needed { at } = self.producer_id {
             consider(at);
@@ -359,15 +366,24 @@ impl Producer {
                 continue;
             }
             let known = client.metadata().topics.contains_key(&topic);
-            let answered = self
-                .awaiting
-                .get(&topic)
-                .is_some_and(|a| client.metadata_generation() > a.asked_at_generation);
-            if !known && answered {
-                if let Some(waiting) = self.awaiting.remove(&topic) {
-                    for (id, _, _, size) in waiting.records {
-                        self.fail(id, size, ProduceError::UnknownTopic(topic.clone()));
-                    }
+            let generation = client.metadata_generation();
+            let Some(waiting) = self.awaiting.get_mut(&topic) else {
+                continue;
+            };
+            if known || generation <= waiting.asked_at_generation {
+                continue;
+            }
+            // Answered without the topic: as the Java client does for
+            // `max.block.ms`, ask again after a backoff until the limit,
+            // then fail the records.
+            if now < waiting.asked_at + self.config.max_block {
+                waiting.asked_at_generation = generation;
+                waiting.ask_again_at = Some(now + self.config.retry_backoff);
+                continue;
+            }
+            if let Some(waiting) = self.awaiting.remove(&topic) {
+                for (id, _, _, size) in waiting.records {
+                    self.fail(id, size, ProduceError::UnknownTopic(topic.clone()));
                 }
             }
         }
@@ -379,6 +395,18 @@ impl Producer {
     /// their leaders.
     fn drive(&mut self, client: &mut Client, now: Instant) {
         self.place_awaiting(client, now);
+        let again: Vec<String> = self
+            .awaiting
+            .iter_mut()
+            .filter(|(_, a)| a.ask_again_at.is_some_and(|t| t <= now))
+            .map(|(topic, a)| {
+                a.ask_again_at = None;
+                topic.clone()
+            })
+            .collect();
+        if !again.is_empty() {
+            client.add_topics(&again, now);
+        }
         if let ProducerIdState::Needed { at } = self.producer_id {
             if at <= now {
                 let request = InitProducerIdRequest {

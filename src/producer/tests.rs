@@ -369,11 +369,17 @@ fn an_old_broker_gets_legacy_message_sets_without_idempotence() {
 }
 
 #[test]
-fn an_unknown_topic_fails_with_a_typed_error() {
-    let mut s = Setup::new(ProducerConfig::default(), 9);
+fn an_unknown_topic_fails_with_a_typed_error_after_max_block() {
+    let config = ProducerConfig::default().with_max_block(Duration::from_secs(5));
+    let mut s = Setup::new(config, 9);
     s.send(ProducerRecord::new("missing").value(value(0)))
         .expect("queued");
     s.settle();
+    // A topic just created may be unknown to the first answers: it waits.
+    assert!(s.events.is_empty(), "{:?}", s.events);
+    for _ in 0..60 {
+        s.advance(Duration::from_millis(100));
+    }
     assert!(s.events.iter().any(|e| matches!(
         e,
         ProducerEvent::Failed { error: ProduceError::UnknownTopic(t), .. } if t == "missing"

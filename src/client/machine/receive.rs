@@ -37,13 +37,13 @@ impl Client {
                     Purpose::Metadata { all_topics } => {
                         self.metadata_pending = false;
                         if let AnyResponse::Metadata(m) = &body {
-                            self.apply_metadata(m, all_topics, true, now);
+                            self.apply_metadata(m, all_topics, now);
                         }
                     }
                     Purpose::User(id) => {
                         // Metadata the user asked for refreshes the cache too.
                         if let AnyResponse::Metadata(m) = &body {
-                            self.apply_metadata(m, false, false, now);
+                            self.apply_metadata(m, false, now);
                         }
                         self.events.push_back(Event::Response {
                             id,
@@ -175,7 +175,6 @@ impl Client {
         &mut self,
         response: &crate::protocol::messages::MetadataResponse,
         all_topics: bool,
-        own: bool,
         now: Instant,
     ) {
         let changed = self.metadata.apply(response, all_topics);
@@ -208,13 +207,12 @@ impl Client {
         } else {
             self.config.metadata_max_age
         };
-        // An answer to a user's request (which may not cover the wanted
-        // topics) must not push back a refresh the client had planned.
+        // A refresh planned before this answer stands: one asked for while
+        // the client's own request was in flight (for a topic that request
+        // did not name), or one an answer to a user's request (which may
+        // not cover the wanted topics) must not push back.
         let due = now + next;
-        self.metadata_due = Some(match (own, self.metadata_due) {
-            (false, Some(planned)) => planned.min(due),
-            _ => due,
-        });
+        self.metadata_due = Some(self.metadata_due.map_or(due, |planned| planned.min(due)));
         if changed {
             self.events.push_back(Event::MetadataUpdated);
         }
