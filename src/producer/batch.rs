@@ -3,6 +3,7 @@
 //! kept until the broker acknowledges it (a retry resends the same bytes,
 //! which is what lets the broker drop duplicates).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -21,7 +22,8 @@ pub(crate) struct BatchEntry {
 
 #[derive(Debug)]
 pub(crate) struct Batch {
-    pub topic: String,
+    /// Shared with every delivery of the batch (one allocation per batch).
+    pub topic: Arc<str>,
     pub partition: i32,
     pub entries: Vec<BatchEntry>,
     pub created: Instant,
@@ -43,7 +45,7 @@ pub(crate) struct Batch {
 impl Batch {
     pub fn new(topic: &str, partition: i32, compression: Compression, now: Instant) -> Self {
         Batch {
-            topic: topic.to_string(),
+            topic: Arc::from(topic),
             partition,
             entries: Vec::new(),
             created: now,

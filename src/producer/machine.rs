@@ -11,7 +11,9 @@
 //! out of order); the partition then waits until nothing of it is in flight
 //! and resends from the first failed batch.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+
+use super::outstanding::Outstanding;
 use std::time::{Duration, Instant};
 
 use super::batch::Batch;
@@ -104,7 +106,9 @@ pub struct Producer {
     flushing: bool,
     events: VecDeque<ProducerEvent>,
     /// Delivery ids not yet reported, to know when flushes complete.
-    outstanding: BTreeSet<u64>,
+    outstanding: Outstanding,
+    /// Reused to look partitions up by a record's topic.
+    lookup_key: TopicPartition,
 }
 
 impl Producer {
@@ -129,7 +133,8 @@ impl Producer {
             next_flush: 1,
             flushing: false,
             events: VecDeque::new(),
-            outstanding: BTreeSet::new(),
+            outstanding: Outstanding::default(),
+            lookup_key: (String::new(), 0),
         }
     }
 
@@ -324,10 +329,17 @@ impl Producer {
         };
         let compression = self.config.compression;
         let batch_size = self.config.batch_size;
-        let queue = self
-            .partitions
-            .entry((record.topic.clone(), partition))
-            .or_default();
+        // Looked up through a reused key: no allocation per record.
+        self.lookup_key.0.clear();
+        self.lookup_key.0.push_str(&record.topic);
+        self.lookup_key.1 = partition;
+        let queue = if self.partitions.contains_key(&self.lookup_key) {
+            self.partitions
+                .get_mut(&self.lookup_key)
+                .expect("the key was just found")
+        } else {
+            self.partitions.entry(self.lookup_key.clone()).or_default()
+        };
         let needs_new = match queue.ready.back() {
             Some(b) => !b.is_open() || b.size() + size > batch_size,
             None => true,
@@ -630,7 +642,7 @@ impl Producer {
             *n = n.saturating_sub(1);
         }
         for b in &request.batches {
-            if let Some(q) = self.partitions.get_mut(&(b.topic.clone(), b.partition)) {
+            if let Some(q) = self.partitions.get_mut(&(b.topic.to_string(), b.partition)) {
                 q.in_flight = q.in_flight.saturating_sub(1);
             }
         }
@@ -646,7 +658,7 @@ impl Producer {
                     _ => 0,
                 };
                 for b in request.batches {
-                    if let Some(q) = self.partitions.get_mut(&(b.topic.clone(), b.partition)) {
+                    if let Some(q) = self.partitions.get_mut(&(b.topic.to_string(), b.partition)) {
                         q.legacy_magic = Some(magic);
                     }
                     self.requeue(b, now, false);
@@ -687,7 +699,7 @@ impl Producer {
             Some(_) => BTreeMap::new(),
         };
         for batch in request.batches {
-            let key = (batch.topic.clone(), batch.partition);
+            let key = (batch.topic.to_string(), batch.partition);
             let Some(answer) = answers.get(&key) else {
                 // A partition missing from the answer: treat as retriable.
                 self.requeue(batch, now, true);
@@ -715,7 +727,7 @@ impl Producer {
                 self.requeue(batch, now, true);
             } else {
                 let error = ProduceError::Broker {
-                    topic: batch.topic.clone(),
+                    topic: batch.topic.to_string(),
                     partition: batch.partition,
                     code,
                 };
@@ -751,7 +763,7 @@ impl Producer {
         if batch.base_sequence >= 0 && current != Some(batch.producer) {
             batch.reset_sequence();
         }
-        let tp = (batch.topic.clone(), batch.partition);
+        let tp = (batch.topic.to_string(), batch.partition);
         let queue = self.partitions.entry(tp).or_default();
         queue.draining_for_retry = queue.in_flight > 0;
         queue.ready.push_front(batch);
@@ -799,7 +811,7 @@ impl Producer {
             } else {
                 entry.timestamp
             };
-            self.outstanding.remove(&entry.id.0);
+            self.outstanding.remove(entry.id.0);
             self.events.push_back(ProducerEvent::Delivered {
                 id: entry.id,
                 delivery: Delivery {
@@ -828,7 +840,7 @@ impl Producer {
     }
 
     fn report_failure(&mut self, id: DeliveryId, error: ProduceError) {
-        self.outstanding.remove(&id.0);
+        self.outstanding.remove(id.0);
         self.events.push_back(ProducerEvent::Failed { id, error });
     }
 
@@ -852,7 +864,7 @@ impl Producer {
         }
         for b in expired {
             let error = ProduceError::DeliveryTimeout {
-                topic: b.topic.clone(),
+                topic: b.topic.to_string(),
                 partition: b.partition,
             };
             self.fail_batch(b, error);
@@ -886,7 +898,7 @@ impl Producer {
     }
 
     fn check_flushes(&mut self) {
-        let oldest_outstanding = self.outstanding.iter().next().copied();
+        let oldest_outstanding = self.outstanding.oldest();
         let mut done = Vec::new();
         self.flushes.retain(|(token, before)| {
             let complete = oldest_outstanding.is_none_or(|o| o >= *before);

@@ -6,6 +6,7 @@ mod batch;
 mod config;
 mod explicit;
 mod machine;
+mod outstanding;
 mod partitioner;
 mod record;
 

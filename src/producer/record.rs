@@ -1,5 +1,7 @@
 //! What goes in (a record to send) and what comes out (its delivery).
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use crate::client::RequestError;
@@ -67,7 +69,8 @@ pub struct DeliveryId(pub u64);
 /// Where an acknowledged record landed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
-    pub topic: String,
+    /// Shared by the deliveries of one batch.
+    pub topic: Arc<str>,
     pub partition: i32,
     /// -1 with acks=0, or when a retry was recognised as a duplicate of a
     /// write whose offset the broker no longer reports.

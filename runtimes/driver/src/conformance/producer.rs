@@ -97,7 +97,7 @@ async fn batching_api<R: Runtime>(
         let delivery = delivery
             .await
             .unwrap_or_else(|e| panic!("{what}: delivery of #{i}: {e}"));
-        assert_eq!(delivery.topic, topic, "{what}: #{i}");
+        assert_eq!(&*delivery.topic, topic, "{what}: #{i}");
         // An explicit partition wins over the key's.
         match (&expected.key, expected.partition) {
             (_, p) if p >= 0 => assert_eq!(delivery.partition, p, "{what}: #{i}"),
