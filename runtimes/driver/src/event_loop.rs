@@ -60,10 +60,11 @@ pub(crate) enum Command {
         config: Box<ProducerConfig>,
         gauge: Arc<BufferGauge>,
     },
-    /// One record, its bytes already reserved in the producer's gauge.
+    /// One record, its bytes already reserved in the producer's gauge. Not
+    /// boxed: this is the hot path, and the channel holds it inline.
     Produce {
         producer: u64,
-        record: Box<ProducerRecord>,
+        record: ProducerRecord,
         size: usize,
         reply: DeliveryReply,
     },
@@ -318,7 +319,7 @@ impl<R: Runtime> EventLoop<R> {
                 reply,
             } => self
                 .producers
-                .produce(&mut self.client, producer, *record, size, reply, now),
+                .produce(&mut self.client, producer, record, size, reply, now),
             Command::ProducerFlush { producer, reply } => {
                 self.producers.flush(&mut self.client, producer, reply, now)
             }

@@ -172,7 +172,7 @@ impl<R: Runtime> Producer<R> {
         let (reply, delivery) = oneshot::channel();
         let command = Command::Produce {
             producer: self.inner.id,
-            record: Box::new(record),
+            record,
             size,
             reply,
         };
