@@ -189,7 +189,7 @@ impl Producer {
             true => None,
             false => self.partition_count(client, &record.topic),
         };
-        match count {
+        let batch_ready = match count {
             Some(count) => self.place(id, record, timestamp, size, count, now),
             None => {
                 let generation = client.metadata_generation();
@@ -205,9 +205,19 @@ impl Producer {
                     });
                 entry.records.push((id, record, timestamp, size));
                 client.add_topics(&[topic], now);
+                false
             }
+        };
+        // Most records only join a lingering batch: nothing to send until
+        // a batch fills or lingers out (the timer's job), so the per-record
+        // path skips the pass over every partition.
+        let idle_id = matches!(
+            self.producer_id,
+            ProducerIdState::Ready { .. } | ProducerIdState::Disabled
+        );
+        if batch_ready || self.flushing || self.config.linger.is_zero() || !idle_id {
+            self.drive(client, now);
         }
-        self.drive(client, now);
         Ok(id)
     }
 
@@ -305,7 +315,7 @@ impl Producer {
         size: usize,
         partitions: u32,
         now: Instant,
-    ) {
+    ) -> bool {
         let partition = match (record.partition, &record.key) {
             (Some(p), _) => {
                 if p < 0 || p as u32 >= partitions {
@@ -318,7 +328,7 @@ impl Producer {
                             partitions,
                         },
                     );
-                    return;
+                    return false;
                 }
                 p
             }
@@ -355,6 +365,7 @@ impl Producer {
             Some(batch) => batch.append(id, &record, timestamp, size),
             None => Err(ProduceError::Encode("no batch".into())),
         };
+        let full = queue.ready.back().is_some_and(|b| b.size() >= batch_size);
         if let Err(e) = result {
             self.fail(id, size, e);
         }
@@ -362,6 +373,7 @@ impl Producer {
             self.sticky
                 .batch_closed(&record.topic, partition, partitions, &mut self.rng);
         }
+        closed_one || full
     }
 
     /// Places records whose topic metadata arrived; fails those whose topic
