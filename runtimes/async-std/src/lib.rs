@@ -18,8 +18,9 @@ use std::time::Instant;
 
 pub use kafkite_driver::{
     Acks, AdminError, ApiVersionTable, ClientConfig, ClusterDescription, ClusterMetadata,
-    Compression, Delivery, DeliveryFuture, Error, NewTopic, OffsetSpec, ProduceError,
-    ProduceResult, ProducerConfig, ProducerRecord, RequestError, RequestOptions, Runtime, Target,
+    Compression, Delivery, DeliveryFuture, Error, NewTopic, OffsetAndMetadata, OffsetError,
+    OffsetSpec, ProduceError, ProduceResult, ProducerConfig, ProducerRecord, RequestError,
+    RequestOptions, Runtime, Target,
 };
 
 /// A kafkite session on async-std.
@@ -30,6 +31,9 @@ pub type Producer = kafkite_driver::Producer<AsyncStdRuntime>;
 
 /// The Dart package's explicit-partition producer on async-std.
 pub type ExplicitProducer = kafkite_driver::ExplicitProducer<AsyncStdRuntime>;
+
+/// The Dart package's ConsumerGroup (a group's committed offsets) on async-std.
+pub type ConsumerGroup = kafkite_driver::ConsumerGroup<AsyncStdRuntime>;
 
 /// The [`Runtime`] for async-std: `async_std::net`, `task::sleep` and
 /// `task::spawn`.

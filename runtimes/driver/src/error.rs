@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use kafkite::admin::AdminError;
 use kafkite::client::{RequestError, Target};
+use kafkite::consumer::OffsetError;
 use kafkite::protocol::ApiKey;
 
 /// Why a session call failed.
@@ -49,6 +50,10 @@ pub enum Error {
     /// An admin operation failed.
     #[error(transparent)]
     Admin(#[from] AdminError),
+    /// A group's committed offsets could not be stored or read (see
+    /// [`crate::ConsumerGroup`]). Boxed as `Request` is.
+    #[error(transparent)]
+    Offset(Box<OffsetError>),
     /// The session was closed (or its event loop has stopped).
     #[error("the session is closed")]
     Closed,
@@ -60,6 +65,7 @@ impl Error {
         match self {
             Error::Request { source, .. } => source.is_retriable(),
             Error::Admin(e) => e.is_retriable(),
+            Error::Offset(e) => e.is_retriable(),
             _ => false,
         }
     }
@@ -80,6 +86,12 @@ impl Error {
             Error::Admin(e) => e.needs_metadata_refresh(),
             _ => false,
         }
+    }
+}
+
+impl From<OffsetError> for Error {
+    fn from(error: OffsetError) -> Self {
+        Error::Offset(Box::new(error))
     }
 }
 

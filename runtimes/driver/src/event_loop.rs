@@ -51,6 +51,9 @@ pub(crate) enum Command {
     },
     /// Keep these topics in the periodic metadata refresh.
     AddTopics(Vec<String>),
+    /// The group's coordinator answered NOT_COORDINATOR (or is not
+    /// available): look it up again before the next request to it.
+    CoordinatorMoved(String),
     Close {
         reply: async_channel::Sender<()>,
     },
@@ -303,6 +306,7 @@ impl<R: Runtime> EventLoop<R> {
                 self.waiters.insert(id, reply);
             }
             Command::AddTopics(topics) => self.client.add_topics(&topics, now),
+            Command::CoordinatorMoved(group) => self.client.coordinator_moved(&group, now),
             Command::Close { reply } => {
                 self.close_waiters.push(reply);
                 self.client.close(now);

@@ -23,6 +23,7 @@
 mod admin;
 mod buffer_gauge;
 mod connection;
+mod consumer_group;
 mod error;
 mod event_loop;
 mod explicit_producer;
@@ -35,6 +36,7 @@ mod session;
 #[cfg(feature = "testing")]
 pub mod conformance;
 
+pub use consumer_group::{ConsumerGroup, TopicPartition};
 pub use error::Error;
 pub use explicit_producer::ExplicitProducer;
 pub use producer::{DeliveryFuture, Producer};
@@ -45,6 +47,7 @@ pub use kafkite::admin::{AdminError, ClusterDescription, NewTopic, OffsetSpec};
 pub use kafkite::client::{
     ApiVersionTable, ClientConfig, ClusterMetadata, RequestError, RequestOptions, Target,
 };
+pub use kafkite::consumer::{OffsetAndMetadata, OffsetError};
 pub use kafkite::producer::{
     Acks, Delivery, ProduceError, ProduceResult, ProducerConfig, ProducerRecord,
 };

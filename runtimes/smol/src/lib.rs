@@ -20,8 +20,9 @@ use std::time::Instant;
 
 pub use kafkite_driver::{
     Acks, AdminError, ApiVersionTable, ClientConfig, ClusterDescription, ClusterMetadata,
-    Compression, Delivery, DeliveryFuture, Error, NewTopic, OffsetSpec, ProduceError,
-    ProduceResult, ProducerConfig, ProducerRecord, RequestError, RequestOptions, Runtime, Target,
+    Compression, Delivery, DeliveryFuture, Error, NewTopic, OffsetAndMetadata, OffsetError,
+    OffsetSpec, ProduceError, ProduceResult, ProducerConfig, ProducerRecord, RequestError,
+    RequestOptions, Runtime, Target,
 };
 
 /// A kafkite session on smol.
@@ -32,6 +33,9 @@ pub type Producer = kafkite_driver::Producer<SmolRuntime>;
 
 /// The Dart package's explicit-partition producer on smol.
 pub type ExplicitProducer = kafkite_driver::ExplicitProducer<SmolRuntime>;
+
+/// The Dart package's ConsumerGroup (a group's committed offsets) on smol.
+pub type ConsumerGroup = kafkite_driver::ConsumerGroup<SmolRuntime>;
 
 /// The [`Runtime`] for smol: `smol::net`, `smol::Timer` and `smol::spawn`.
 #[derive(Debug, Clone, Copy, Default)]

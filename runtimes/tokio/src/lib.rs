@@ -21,8 +21,9 @@ use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 
 pub use kafkite_driver::{
     Acks, AdminError, ApiVersionTable, ClientConfig, ClusterDescription, ClusterMetadata,
-    Compression, Delivery, DeliveryFuture, Error, NewTopic, OffsetSpec, ProduceError,
-    ProduceResult, ProducerConfig, ProducerRecord, RequestError, RequestOptions, Runtime, Target,
+    Compression, Delivery, DeliveryFuture, Error, NewTopic, OffsetAndMetadata, OffsetError,
+    OffsetSpec, ProduceError, ProduceResult, ProducerConfig, ProducerRecord, RequestError,
+    RequestOptions, Runtime, Target,
 };
 
 /// A kafkite session on tokio.
@@ -33,6 +34,9 @@ pub type Producer = kafkite_driver::Producer<TokioRuntime>;
 
 /// The Dart package's explicit-partition producer on tokio.
 pub type ExplicitProducer = kafkite_driver::ExplicitProducer<TokioRuntime>;
+
+/// The Dart package's ConsumerGroup (a group's committed offsets) on tokio.
+pub type ConsumerGroup = kafkite_driver::ConsumerGroup<TokioRuntime>;
 
 /// The [`Runtime`] for tokio: its TCP stream seen through `tokio-util`'s
 /// futures-io compat layer, its timer, and `tokio::spawn`.

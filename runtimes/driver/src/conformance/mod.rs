@@ -9,6 +9,7 @@
 //! Scenarios that inject faults start a mock cluster of their own.
 
 mod brokers;
+mod consumer_group;
 mod mock;
 mod producer;
 mod producer_faults;
@@ -17,6 +18,11 @@ mod support;
 pub use brokers::{
     bootstraps_and_discovers_every_broker, creates_lists_and_deletes_topics,
     lists_earliest_and_latest_offsets, negotiated_versions_match_what_each_broker_advertises,
+};
+pub use consumer_group::{
+    commits_and_fetches_offsets_with_metadata,
+    consumer_group_follows_a_moved_and_loading_coordinator, fresh_group_has_no_committed_offsets,
+    resets_offsets_to_earliest_and_latest,
 };
 pub use kafkite_testkit::{shared, Peer, PeerKind};
 pub use mock::{
@@ -78,6 +84,11 @@ macro_rules! conformance_tests {
             fn memory_bound_holds_while_the_cluster_is_stalled() {
                 $block_on(c::memory_bound_holds_while_the_cluster_is_stalled::<$runtime>())
             }
+
+            #[test]
+            fn consumer_group_follows_a_moved_and_loading_coordinator() {
+                $block_on(c::consumer_group_follows_a_moved_and_loading_coordinator::<$runtime>())
+            }
         }
     };
     (@broker $module:ident, $kind:ident, $runtime:ty, $block_on:ident) => {
@@ -112,6 +123,21 @@ macro_rules! conformance_tests {
             #[test]
             fn produces_every_codec_with_both_apis() {
                 $block_on(c::produces_every_codec_with_both_apis::<$runtime>(peer()))
+            }
+
+            #[test]
+            fn consumer_group_fresh_group_has_no_committed_offsets() {
+                $block_on(c::fresh_group_has_no_committed_offsets::<$runtime>(peer()))
+            }
+
+            #[test]
+            fn consumer_group_commits_and_fetches_offsets_with_metadata() {
+                $block_on(c::commits_and_fetches_offsets_with_metadata::<$runtime>(peer()))
+            }
+
+            #[test]
+            fn consumer_group_resets_offsets_to_earliest_and_latest() {
+                $block_on(c::resets_offsets_to_earliest_and_latest::<$runtime>(peer()))
             }
         }
     };
