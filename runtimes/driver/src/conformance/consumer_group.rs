@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use kafkite::admin::{NewTopic, OffsetSpec};
 use kafkite::consumer::OffsetAndMetadata;
 use kafkite::protocol::{ApiKey, ErrorCode};
-use kafkite_testkit::{unique_name, CoordinatorKind, Peer, PeerKind};
+use kafkite_testkit::{run_python, unique_name, CoordinatorKind, Peer, PeerKind};
 
 use super::support::{connect, eventually, produce, within, SCENARIO_LIMIT};
 use crate::{ConsumerGroup, Runtime, Session, TopicPartition};
@@ -164,7 +164,75 @@ pub async fn consumer_group_follows_a_moved_and_loading_coordinator<R: Runtime +
     .await
 }
 
-/// A new topic with two partitions, known to the session's metadata. The
+/// confluent-kafka's consumer (librdkafka), joining a group kafkite
+/// committed for, starts reading at the committed offset; and what it
+/// commits is what kafkite fetches. Run on Apache Kafka, the reference.
+pub async fn confluent_consumer_resumes_where_the_group_committed<R: Runtime + Default>(
+    peer: &Peer,
+) {
+    let what = format!("{} confluent_consumer_resumes", peer.kind());
+    within::<R, _>(SCENARIO_LIMIT, &what, async {
+        let session = connect::<R>(peer.bootstrap()).await;
+        let topic = new_topic(peer, &session, "group-interop", &what).await;
+        produce(&session, &topic, 0, &["a", "b", "c", "d"]).await;
+        let name = unique_name("group");
+        let group = ConsumerGroup::new(session.clone(), name.clone());
+        let offsets = BTreeMap::from([((topic.clone(), 0), OffsetAndMetadata::new(2))]);
+        group
+            .commit_offsets(&offsets)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: commit_offsets: {e}"));
+
+        // Blocking, but only this scenario's task waits on it.
+        let args = [peer.bootstrap(), topic.as_str(), name.as_str()];
+        let out = run_python(RESUME_AND_COMMIT, args)
+            .unwrap_or_else(|e| panic!("{what}: confluent consumer: {e}"));
+        assert_eq!(
+            out.trim(),
+            "0 2",
+            "{what}: first record confluent-kafka read"
+        );
+
+        let fetched = group
+            .fetch_offsets(&[(topic.clone(), 0)])
+            .await
+            .unwrap_or_else(|e| panic!("{what}: fetch_offsets: {e}"));
+        let offset = fetched.values().flatten().map(|o| o.offset).next();
+        assert_eq!(offset, Some(3), "{what}: offset confluent-kafka committed");
+        session.close().await;
+    })
+    .await
+}
+
+/// Joins group argv[3] on topic argv[2], prints "PARTITION OFFSET" of the
+/// first record it reads, then commits the offset after it. Without a
+/// committed offset it would start at 0 (`auto.offset.reset=earliest`).
+const RESUME_AND_COMMIT: &str = r#"
+import sys
+from confluent_kafka import Consumer, TopicPartition
+bootstrap, topic, group = sys.argv[1:4]
+c = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+              "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+c.subscribe([topic])
+try:
+    for _ in range(60):
+        m = c.poll(1.0)
+        if m is None:
+            continue
+        if m.error():
+            sys.exit(f"consumer error: {m.error()}")
+        print(m.partition(), m.offset())
+        c.commit(offsets=[TopicPartition(topic, m.partition(), m.offset() + 1)],
+                 asynchronous=False)
+        break
+    else:
+        sys.exit("no record within 60 s")
+finally:
+    c.close()
+"#;
+
+/// A new topic with two partitions, known to the session's metadata and
+/// served by their leaders. The
 /// mock has no CreateTopics: its topics are made through its control API.
 async fn new_topic<R: Runtime>(
     peer: &Peer,
@@ -191,6 +259,13 @@ async fn new_topic<R: Runtime>(
         Ok(partitions.filter(|&n| n == 2))
     })
     .await;
+    // Kafka may name a leader in metadata a moment before that broker
+    // serves the partition (a produce then fails NOT_LEADER_OR_FOLLOWER);
+    // ListOffsets goes to the leader and is retried until it does.
+    session
+        .list_offsets(&topic, &[0, 1], OffsetSpec::Latest)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {topic} leaders serving: {e}"));
     topic
 }
 

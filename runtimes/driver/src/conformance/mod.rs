@@ -21,6 +21,7 @@ pub use brokers::{
 };
 pub use consumer_group::{
     commits_and_fetches_offsets_with_metadata,
+    confluent_consumer_resumes_where_the_group_committed,
     consumer_group_follows_a_moved_and_loading_coordinator, fresh_group_has_no_committed_offsets,
     resets_offsets_to_earliest_and_latest,
 };
@@ -54,6 +55,17 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@broker tansu, Tansu, $runtime, $block_on);
         $crate::conformance_tests!(@broker noida, Noida, $runtime, $block_on);
         $crate::conformance_tests!(@broker mock, Mock, $runtime, $block_on);
+
+        mod kafka_interop {
+            use super::*;
+            use $crate::conformance as c;
+
+            #[test]
+            fn consumer_group_confluent_consumer_resumes_where_the_group_committed() {
+                let peer = c::shared(c::PeerKind::Kafka);
+                $block_on(c::confluent_consumer_resumes_where_the_group_committed::<$runtime>(peer))
+            }
+        }
 
         mod mock_faults {
             use super::*;
