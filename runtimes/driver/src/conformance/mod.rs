@@ -37,8 +37,8 @@ pub use producer_faults::{
 };
 
 /// Expands to the conformance tests for one runtime: every broker scenario
-/// against Apache Kafka, tansu, noida-db and librdkafka's mock cluster, and
-/// the mock's fault scenarios.
+/// against Apache Kafka, tansu, noida-db and librdkafka's mock cluster, the
+/// mock's fault scenarios, and interop checks against Apache Kafka.
 ///
 /// `$runtime` is the [`Runtime`](crate::Runtime) type (it must implement
 /// `Default`); `$block_on` is a function in scope that runs a future to
