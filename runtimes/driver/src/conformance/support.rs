@@ -99,13 +99,34 @@ pub(crate) async fn leader_of<R: Runtime>(
 }
 
 /// Produces `values` as one record batch to a partition's leader (acks=all)
-/// and returns the base offset the broker gave it.
+/// and returns the base offset the broker gave it. Kafka may name a new
+/// topic's leader a moment before that broker serves the partition: a
+/// retriable answer (NOT_LEADER_OR_FOLLOWER, ...) is tried again with the
+/// leader looked up afresh, a bounded number of times.
 pub(crate) async fn produce<R: Runtime>(
     session: &Session<R>,
     topic: &str,
     partition: i32,
     values: &[&str],
 ) -> i64 {
+    let what = format!("produce to {topic}-{partition}");
+    eventually(session, &what, || async {
+        match produce_once(session, topic, partition, values).await? {
+            Ok(base_offset) => Ok(Some(base_offset)),
+            Err(code) if code.is_retriable() => Err(format!("answered {code}")),
+            Err(code) => panic!("{what}: {code}"),
+        }
+    })
+    .await
+}
+
+/// One Produce request: the base offset, or the partition's error code.
+async fn produce_once<R: Runtime>(
+    session: &Session<R>,
+    topic: &str,
+    partition: i32,
+    values: &[&str],
+) -> Result<Result<i64, ErrorCode>, String> {
     let leader = leader_of(session, topic, partition).await;
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -143,14 +164,17 @@ pub(crate) async fn produce<R: Runtime>(
     let response: ProduceResponse = session
         .send_with(Target::Broker(leader), request, options)
         .await
-        .unwrap_or_else(|e| panic!("produce to {topic}-{partition}: {e}"));
+        .map_err(|e| e.to_string())?;
     let answer = response
         .responses
         .iter()
         .flat_map(|t| t.partition_responses.iter())
         .find(|p| p.index == partition)
-        .unwrap_or_else(|| panic!("produce to {topic}-{partition}: no answer for it"));
+        .ok_or_else(|| "no answer for the partition".to_string())?;
     let code = ErrorCode(answer.error_code);
-    assert!(code.is_ok(), "produce to {topic}-{partition}: {code}");
-    answer.base_offset
+    Ok(if code.is_ok() {
+        Ok(answer.base_offset)
+    } else {
+        Err(code)
+    })
 }
