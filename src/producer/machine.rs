@@ -6,14 +6,17 @@
 //! Ordering and exactly-once per partition come from idempotence (KIP-98):
 //! a producer id from InitProducerId, a sequence number per partition
 //! stamped on each batch when it is first sent, and retries that resend the
-//! same bytes in the same order. When a batch fails, later batches of its
-//! partition that are already in flight fail too (the broker rejects them as
-//! out of order); the partition then waits until nothing of it is in flight
-//! and resends from the first failed batch.
+//! same bytes in the same order. A partition has one batch in flight at a
+//! time, so a failed batch goes back to the front of its partition and is
+//! resent before anything after it.
 
 use std::collections::{BTreeMap, VecDeque};
 
-use super::outstanding::Outstanding;
+use super::id_window::IdWindow;
+
+mod awaiting;
+
+use awaiting::AwaitingTopic;
 use std::time::{Duration, Instant};
 
 use super::batch::Batch;
@@ -60,9 +63,6 @@ struct PartitionQueue {
     in_flight: usize,
     /// The next sequence number to stamp.
     next_sequence: i32,
-    /// A batch failed while others were in flight: wait for them all to
-    /// come back before resending, to keep order.
-    draining_for_retry: bool,
     /// Broker does not take RecordBatch v2 here: magic to rewrite into.
     legacy_magic: Option<i8>,
 }
@@ -73,18 +73,6 @@ struct InFlightProduce {
     batches: Vec<Batch>,
     /// Produce v0-v2: the request carried legacy message sets.
     legacy: bool,
-}
-
-/// Records waiting for their topic's metadata.
-#[derive(Debug)]
-struct AwaitingTopic {
-    records: Vec<(DeliveryId, ProducerRecord, i64, usize)>,
-    /// The client's metadata generation when the topic was asked for.
-    asked_at_generation: u64,
-    asked_at: Instant,
-    /// An answer did not know the topic (yet: a topic just created takes a
-    /// moment to reach every broker): when to ask again.
-    ask_again_at: Option<Instant>,
 }
 
 /// The producer core.
@@ -106,7 +94,7 @@ pub struct Producer {
     flushing: bool,
     events: VecDeque<ProducerEvent>,
     /// Delivery ids not yet reported, to know when flushes complete.
-    outstanding: Outstanding,
+    outstanding: IdWindow<()>,
     /// Reused to look partitions up by a record's topic.
     lookup_key: TopicPartition,
 }
@@ -133,7 +121,7 @@ impl Producer {
             next_flush: 1,
             flushing: false,
             events: VecDeque::new(),
-            outstanding: Outstanding::default(),
+            outstanding: IdWindow::default(),
             lookup_key: (String::new(), 0),
         }
     }
@@ -177,7 +165,7 @@ impl Producer {
         let id = DeliveryId(self.next_delivery);
         self.next_delivery += 1;
         self.buffered += size;
-        self.outstanding.insert(id.0);
+        self.outstanding.insert(id.0, ());
         let timestamp = record.timestamp.unwrap_or(wall_clock_ms);
         // Records of this topic still waiting for its metadata go first,
         // even when the metadata has just arrived: send order is partition
@@ -376,61 +364,13 @@ impl Producer {
         closed_one || full
     }
 
-    /// Places records whose topic metadata arrived; fails those whose topic
-    /// is still unknown after a newer metadata answer.
-    fn place_awaiting(&mut self, client: &Client, now: Instant) {
-        let topics: Vec<String> = self.awaiting.keys().cloned().collect();
-        for topic in topics {
-            if let Some(count) = self.partition_count(client, &topic) {
-                if let Some(waiting) = self.awaiting.remove(&topic) {
-                    for (id, record, ts, size) in waiting.records {
-                        self.place(id, record, ts, size, count, now);
-                    }
-                }
-                continue;
-            }
-            let known = client.metadata().topics.contains_key(&topic);
-            let generation = client.metadata_generation();
-            let Some(waiting) = self.awaiting.get_mut(&topic) else {
-                continue;
-            };
-            if known || generation <= waiting.asked_at_generation {
-                continue;
-            }
-            // Answered without the topic: as the Java client does for
-            // `max.block.ms`, ask again after a backoff until the limit,
-            // then fail the records.
-            if now < waiting.asked_at + self.config.max_block {
-                waiting.asked_at_generation = generation;
-                waiting.ask_again_at = Some(now + self.config.retry_backoff);
-                continue;
-            }
-            if let Some(waiting) = self.awaiting.remove(&topic) {
-                for (id, _, _, size) in waiting.records {
-                    self.fail(id, size, ProduceError::UnknownTopic(topic.clone()));
-                }
-            }
-        }
-    }
-
     // ---- sending ----
 
     /// Moves everything that can move: producer id, ready batches onto
     /// their leaders.
     fn drive(&mut self, client: &mut Client, now: Instant) {
         self.place_awaiting(client, now);
-        let again: Vec<String> = self
-            .awaiting
-            .iter_mut()
-            .filter(|(_, a)| a.ask_again_at.is_some_and(|t| t <= now))
-            .map(|(topic, a)| {
-                a.ask_again_at = None;
-                topic.clone()
-            })
-            .collect();
-        if !again.is_empty() {
-            client.add_topics(&again, now);
-        }
+        self.ask_again_for_topics(client, now);
         if let ProducerIdState::Needed { at } = self.producer_id {
             if at <= now {
                 let request = InitProducerIdRequest {
@@ -724,15 +664,14 @@ impl Producer {
                 // Already written by an earlier attempt.
                 self.deliver(batch, answer.base_offset, answer.log_append_time_ms);
             } else if code == ErrorCode::UNKNOWN_PRODUCER_ID
-                || (code == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER
-                    && !self.partition_has_earlier_failure(&key))
+                || code == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER
             {
                 // The broker lost this producer's state (retention, or a
                 // gap after a timed-out batch): start a new producer id and
                 // number every pending batch from 0 again.
                 self.reset_producer_id(now);
                 self.requeue(batch, now, true);
-            } else if code.is_retriable() || code == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER {
+            } else if code.is_retriable() {
                 if code.is_stale_metadata() {
                     client.refresh_metadata(now);
                 }
@@ -748,14 +687,9 @@ impl Producer {
         }
     }
 
-    fn partition_has_earlier_failure(&self, tp: &TopicPartition) -> bool {
-        self.partitions
-            .get(tp)
-            .is_some_and(|q| q.draining_for_retry)
-    }
-
-    /// Puts a batch back at the front of its partition, in sequence order,
-    /// after a backoff.
+    /// Puts a batch back at the front of its partition, after a backoff. It
+    /// was the partition's only batch in flight, so everything queued there
+    /// comes after it.
     fn requeue(&mut self, mut batch: Batch, now: Instant, backoff: bool) {
         if backoff {
             let exp = batch.attempts.saturating_sub(1).min(10);
@@ -776,20 +710,11 @@ impl Producer {
             batch.reset_sequence();
         }
         let tp = (batch.topic.to_string(), batch.partition);
-        let queue = self.partitions.entry(tp).or_default();
-        queue.draining_for_retry = queue.in_flight > 0;
-        queue.ready.push_front(batch);
-        // Back in send order: a partition's batches hold consecutive runs
-        // of its records, so the first record's delivery id orders them.
-        // (Not the sequence: batches restamped under a new producer id
-        // have none until they are sent again.)
-        queue
+        self.partitions
+            .entry(tp)
+            .or_default()
             .ready
-            .make_contiguous()
-            .sort_by_key(|b| b.entries.first().map_or(u64::MAX, |e| e.id.0));
-        if queue.in_flight == 0 {
-            queue.draining_for_retry = false;
-        }
+            .push_front(batch);
     }
 
     fn reset_producer_id(&mut self, now: Instant) {

@@ -5,8 +5,8 @@
 mod batch;
 mod config;
 mod explicit;
+mod id_window;
 mod machine;
-mod outstanding;
 mod partitioner;
 mod record;
 
@@ -15,6 +15,7 @@ mod tests;
 
 pub use config::{Acks, ProducerConfig};
 pub use explicit::{ExplicitSend, Message, ProduceResult};
+pub use id_window::IdWindow;
 pub use machine::Producer;
 pub use partitioner::{murmur2, partition_for_key, StickyPartitioner};
 pub use record::{Delivery, DeliveryId, ProduceError, ProducerEvent, ProducerRecord};

@@ -4,13 +4,14 @@
 //! The event loop offers every client event here first, so that a Produce
 //! or InitProducerId answer reaches the producer that asked for it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use kafkite::client::{Client, Event};
 use kafkite::producer::{
-    Delivery, DeliveryId, ProduceError, Producer, ProducerConfig, ProducerEvent, ProducerRecord,
+    Delivery, DeliveryId, IdWindow, ProduceError, Producer, ProducerConfig, ProducerEvent,
+    ProducerRecord,
 };
 
 use crate::buffer_gauge::BufferGauge;
@@ -25,7 +26,7 @@ struct Slot {
     machine: Producer,
     gauge: Arc<BufferGauge>,
     /// Per record: its reserved bytes and who awaits it.
-    deliveries: ById<(usize, DeliveryReply)>,
+    deliveries: IdWindow<(usize, DeliveryReply)>,
     flushes: HashMap<u64, oneshot::Sender<()>>,
     /// The flush token of a close in progress, and the close's waiter.
     closing: Option<(u64, Option<oneshot::Sender<()>>)>,
@@ -55,7 +56,7 @@ impl ProducerSlots {
         let slot = Slot {
             machine: Producer::new(config, self.seed, now),
             gauge,
-            deliveries: ById::default(),
+            deliveries: IdWindow::default(),
             flushes: HashMap::new(),
             closing: None,
             last_timeout: None,
@@ -212,51 +213,6 @@ impl Slot {
     }
 }
 
-/// Values keyed by the producer's delivery ids, which come in order and
-/// mostly go in order: a window from the oldest id still held, so a record
-/// costs no hashing and no allocation of its own.
-struct ById<T> {
-    base: u64,
-    slots: VecDeque<Option<T>>,
-}
-
-impl<T> Default for ById<T> {
-    fn default() -> Self {
-        ById {
-            base: 0,
-            slots: VecDeque::new(),
-        }
-    }
-}
-
-impl<T> ById<T> {
-    fn insert(&mut self, id: u64, value: T) {
-        if self.slots.is_empty() {
-            self.base = id;
-        }
-        // Ids arrive in increasing order; should one not, make room.
-        while id < self.base {
-            self.slots.push_front(None);
-            self.base -= 1;
-        }
-        let index = (id - self.base) as usize;
-        while self.slots.len() <= index {
-            self.slots.push_back(None);
-        }
-        self.slots[index] = Some(value);
-    }
-
-    fn remove(&mut self, id: u64) -> Option<T> {
-        let index = usize::try_from(id.checked_sub(self.base)?).ok()?;
-        let value = self.slots.get_mut(index)?.take();
-        while matches!(self.slots.front(), Some(None)) {
-            self.slots.pop_front();
-            self.base += 1;
-        }
-        value
-    }
-}
-
 fn wall_clock_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -267,26 +223,4 @@ fn wall_clock_nanos() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::ById;
-
-    #[test]
-    fn values_come_back_by_id_in_any_order() {
-        let mut by_id = ById::default();
-        for id in 5..10 {
-            by_id.insert(id, id * 10);
-        }
-        assert_eq!(by_id.remove(7), Some(70));
-        assert_eq!(by_id.remove(5), Some(50));
-        assert_eq!(by_id.remove(7), None);
-        by_id.insert(3, 30);
-        assert_eq!(by_id.remove(3), Some(30));
-        assert_eq!(by_id.remove(6), Some(60));
-        assert_eq!(by_id.remove(9), Some(90));
-        assert_eq!(by_id.remove(8), Some(80));
-        assert_eq!(by_id.remove(100), None);
-    }
 }

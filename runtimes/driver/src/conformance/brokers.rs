@@ -9,7 +9,7 @@ use kafkite::protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
 use kafkite::protocol::{ApiKey, ErrorCode};
 use kafkite_testkit::{unique_name, Peer, PeerKind};
 
-use super::support::{connect, eventually, produce, within, SCENARIO_LIMIT};
+use super::support::{connect, create_topic, eventually, produce, within, SCENARIO_LIMIT};
 use crate::{Error, Runtime};
 
 /// The session bootstraps, finds every broker of the cluster at the
@@ -153,15 +153,7 @@ pub async fn lists_earliest_and_latest_offsets<R: Runtime + Default>(peer: &Peer
             !before.topics.contains_key(&topic),
             "{what}: {topic} known before creation"
         );
-        if peer.kind() == PeerKind::Mock {
-            peer.create_topic(&topic, 2, 1)
-                .unwrap_or_else(|e| panic!("{what}: mock create_topic: {e}"));
-        } else {
-            session
-                .create_topics(&[NewTopic::new(topic.clone(), 2, 1)])
-                .await
-                .unwrap_or_else(|e| panic!("{what}: create_topics: {e}"));
-        }
+        create_topic(&session, peer, &topic, 2, &what).await;
         // A refresh asks for the added topic again, though the cache
         // dropped it as unknown.
         eventually(

@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use kafkite::admin::{NewTopic, OffsetSpec};
+use kafkite::admin::OffsetSpec;
 use kafkite::consumer::OffsetAndMetadata;
 use kafkite::protocol::{ApiKey, ErrorCode};
 use kafkite_testkit::{run_python, unique_name, CoordinatorKind, Peer, PeerKind};
 
-use super::support::{connect, eventually, produce, within, SCENARIO_LIMIT};
+use super::support::{connect, create_topic, eventually, produce, within, SCENARIO_LIMIT};
 use crate::{ConsumerGroup, Runtime, Session, TopicPartition};
 
 /// A group nobody has committed for has no offset for any partition.
@@ -241,15 +241,7 @@ async fn new_topic<R: Runtime>(
     what: &str,
 ) -> String {
     let topic = unique_name(prefix);
-    if peer.kind() == PeerKind::Mock {
-        peer.create_topic(&topic, 2, 1)
-            .unwrap_or_else(|e| panic!("{what}: mock create_topic: {e}"));
-    } else {
-        session
-            .create_topics(&[NewTopic::new(topic.clone(), 2, 1)])
-            .await
-            .unwrap_or_else(|e| panic!("{what}: create_topics: {e}"));
-    }
+    create_topic(session, peer, &topic, 2, what).await;
     eventually(session, &format!("{what}: {topic} known"), || async {
         let metadata = session
             .add_topics(&[&topic])

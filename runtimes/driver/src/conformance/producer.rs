@@ -7,14 +7,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafkite::admin::NewTopic;
 use kafkite::producer::{partition_for_key, Message, ProducerConfig, ProducerRecord};
 use kafkite::records::Compression;
 use kafkite_testkit::{
     confluent_read_back, java_read_back, unique_name, ConsumedRecord, Peer, PeerKind,
 };
 
-use super::support::{connect, within, SCENARIO_LIMIT};
+use super::support::{connect, create_topic, wall_clock_ms, within, SCENARIO_LIMIT};
 use crate::{ExplicitProducer, Producer, Runtime, Session};
 
 /// Partitions of the scenario's topic.
@@ -51,7 +50,7 @@ pub async fn produce_every_codec<R: Runtime + Default>(
 ) -> (String, ExpectedLog) {
     let session = connect::<R>(peer.bootstrap()).await;
     let topic = unique_name("produce");
-    create_topic(&session, peer, &topic, what).await;
+    create_topic(&session, peer, &topic, PARTITIONS as i32, what).await;
     let mut logged = ExpectedLog::default();
     for compression in Compression::ALL {
         let config = ProducerConfig::default()
@@ -226,12 +225,6 @@ fn record_for(topic: &str, i: usize, what: &str) -> (ProducerRecord, LoggedRecor
     (record, expected)
 }
 
-fn wall_clock_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 fn message_for(partition: i32, round: usize, i: usize, what: &str) -> (Message, LoggedRecord) {
     let value = format!("{what} explicit p{partition} r{round} m{i}").into_bytes();
     let key = format!("k{i}").into_bytes();
@@ -249,18 +242,6 @@ fn message_for(partition: i32, round: usize, i: usize, what: &str) -> (Message, 
         headers: vec![("round".into(), Some(vec![round as u8]))],
     };
     (message, expected)
-}
-
-async fn create_topic<R: Runtime>(session: &Session<R>, peer: &Peer, topic: &str, what: &str) {
-    if peer.kind() == PeerKind::Mock {
-        peer.create_topic(topic, PARTITIONS as i32, 1)
-            .unwrap_or_else(|e| panic!("{what}: mock create_topic: {e}"));
-    } else {
-        session
-            .create_topics(&[NewTopic::new(topic, PARTITIONS as i32, 1)])
-            .await
-            .unwrap_or_else(|e| panic!("{what}: create_topics: {e}"));
-    }
 }
 
 /// Both APIs, every codec; the Java client and confluent-kafka each read

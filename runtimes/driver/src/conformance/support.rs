@@ -12,6 +12,9 @@ use kafkite::protocol::messages::{ProduceRequest, ProduceResponse};
 use kafkite::protocol::{ErrorCode, VersionRange};
 use kafkite::records::RecordBatchWriter;
 
+use kafkite::admin::NewTopic;
+use kafkite_testkit::{Peer, PeerKind};
+
 use crate::{Runtime, Session};
 
 /// The longest any one scenario may take. Generous: Kafka on a loaded
@@ -35,6 +38,33 @@ pub(crate) async fn connect<R: Runtime + Default>(bootstrap: &str) -> Session<R>
         Ok(session) => session,
         Err(e) => panic!("connect to {bootstrap}: {e}"),
     }
+}
+
+/// Creates `topic` with `partitions` partitions (replication 1): through
+/// CreateTopics, or the mock's control API (the mock has no CreateTopics).
+pub(crate) async fn create_topic<R: Runtime>(
+    session: &Session<R>,
+    peer: &Peer,
+    topic: &str,
+    partitions: i32,
+    what: &str,
+) {
+    if peer.kind() == PeerKind::Mock {
+        peer.create_topic(topic, partitions, 1)
+            .unwrap_or_else(|e| panic!("{what}: mock create_topic: {e}"));
+    } else {
+        session
+            .create_topics(&[NewTopic::new(topic, partitions, 1)])
+            .await
+            .unwrap_or_else(|e| panic!("{what}: create_topics: {e}"));
+    }
+}
+
+/// Milliseconds since the Unix epoch, as producers stamp records.
+pub(crate) fn wall_clock_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Runs `scenario`, failing the test if it takes longer than `limit`.
@@ -128,10 +158,7 @@ async fn produce_once<R: Runtime>(
     values: &[&str],
 ) -> Result<Result<i64, ErrorCode>, String> {
     let leader = leader_of(session, topic, partition).await;
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
+    let now_ms = wall_clock_ms();
     let mut writer = RecordBatchWriter::new(0);
     for value in values {
         writer
