@@ -2,6 +2,7 @@
 //! [`Fetcher`]). Group membership and the Dart package's envelope consumer
 //! build on it.
 
+mod envelopes;
 mod fetcher;
 pub mod group;
 mod offsets;
@@ -9,6 +10,7 @@ mod offsets;
 #[cfg(test)]
 mod tests;
 
+pub use envelopes::{Envelope, EnvelopeBatch, EnvelopeQueue, EnvelopeToken, Resolution, Resolved};
 pub use fetcher::{FetchConfig, FetchError, FetchEvent, FetchedRecords, Fetcher, OffsetReset};
 
 // Consumer groups: committed offsets here, membership in `group`.
