@@ -1,0 +1,63 @@
+//! What can go wrong in a command, each variant phrased as the one line
+//! the user reads on stderr: what failed and about what.
+
+use std::io;
+
+use kafkite_smol::{Error as SessionError, ProduceError};
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("no brokers given: pass -b HOST:PORT or set KAFKA_BOOTSTRAP")]
+    NoBrokers,
+    #[error("cannot reach the cluster: {0}")]
+    Connect(SessionError),
+    /// A request to the cluster failed; `what` names the operation.
+    #[error("{what}: {source}")]
+    Cluster {
+        what: String,
+        #[source]
+        source: SessionError,
+    },
+    #[error("topic {0:?} does not exist")]
+    UnknownTopic(String),
+    #[error("topic {topic:?} has no partition {partition} (partitions 0..{partitions})")]
+    UnknownPartition {
+        topic: String,
+        partition: i32,
+        partitions: usize,
+    },
+    #[error("topic {topic:?} is not usable: {reason}")]
+    TopicError { topic: String, reason: String },
+    #[error("{failed} of {sent} records were not delivered; first failure: {first}")]
+    Delivery {
+        failed: u64,
+        sent: u64,
+        first: Box<ProduceError>,
+    },
+    #[error("cannot send a record: {0}")]
+    Send(Box<ProduceError>),
+    #[error("reading stdin: {0}")]
+    Stdin(io::Error),
+    #[error("writing stdout: {0}")]
+    Stdout(io::Error),
+    /// A flag combination or value the parser could not judge alone.
+    #[error("{0}")]
+    Invalid(String),
+    /// The group named in the command is not in the answer, or failed.
+    #[error("group {group:?}: {reason}")]
+    Group { group: String, reason: String },
+}
+
+impl CliError {
+    /// A [`CliError::Send`] (boxed: the producer's error is large).
+    pub fn send(error: ProduceError) -> CliError {
+        CliError::Send(Box::new(error))
+    }
+
+    /// A [`CliError::Cluster`] for a failed `what`.
+    pub fn cluster(what: impl Into<String>) -> impl FnOnce(SessionError) -> CliError {
+        let what = what.into();
+        move |source| CliError::Cluster { what, source }
+    }
+}

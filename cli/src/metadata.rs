@@ -1,0 +1,106 @@
+//! `kafkite metadata`: brokers, topics, partitions, leaders and replicas,
+//! laid out as `kcat -L` lays them out so the two read alike.
+
+use std::io::Write;
+
+use kafkite_smol::{ClusterMetadata, Session};
+
+use crate::args::{Global, MetadataArgs};
+use crate::error::CliError;
+use crate::session::{connect, topic_partitions};
+
+pub async fn run(global: &Global, args: MetadataArgs) -> Result<(), CliError> {
+    let session = connect(global).await?;
+    let outcome = show(&session, args).await;
+    session.close().await;
+    outcome
+}
+
+async fn show(session: &Session, args: MetadataArgs) -> Result<(), CliError> {
+    let (scope, names) = match &args.topic {
+        Some(topic) => {
+            // Reports a missing topic as such, not as an empty listing.
+            topic_partitions(session, topic).await?;
+            (format!("topic {topic:?}"), vec![topic.clone()])
+        }
+        None => {
+            let names = session
+                .list_topics()
+                .await
+                .map_err(CliError::cluster("listing topics"))?;
+            ("all topics".to_string(), names.into_iter().collect())
+        }
+    };
+    let metadata = session
+        .add_topics(&names)
+        .await
+        .map_err(CliError::cluster("reading metadata"))?;
+    let mut text = Vec::new();
+    render(&metadata, &scope, &names, &mut text);
+    std::io::stdout()
+        .lock()
+        .write_all(&text)
+        .map_err(CliError::Stdout)
+}
+
+/// The listing of `names` (those of them the metadata has) in `metadata`.
+fn render(metadata: &ClusterMetadata, scope: &str, names: &[String], out: &mut Vec<u8>) {
+    let cluster = metadata.cluster_id.as_deref().unwrap_or("(no id)");
+    let _ = writeln!(out, "Metadata for {scope} (cluster {cluster}):");
+    let _ = writeln!(out, " {} brokers:", metadata.brokers.len());
+    for broker in metadata.brokers.values() {
+        let controller = if metadata.controller == Some(broker.node_id) {
+            " (controller)"
+        } else {
+            ""
+        };
+        let rack = broker
+            .rack
+            .as_deref()
+            .map(|r| format!(" rack {r}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  broker {} at {}{rack}{controller}",
+            broker.node_id,
+            broker.address()
+        );
+    }
+    let topics: Vec<_> = names
+        .iter()
+        .filter_map(|n| metadata.topics.get(n))
+        .collect();
+    let _ = writeln!(out, " {} topics:", topics.len());
+    for topic in topics {
+        let error = if topic.error.is_ok() {
+            String::new()
+        } else {
+            format!(" error: {:?}", topic.error)
+        };
+        let _ = writeln!(
+            out,
+            "  topic {:?} with {} partitions:{error}",
+            topic.name,
+            topic.partitions.len()
+        );
+        for p in &topic.partitions {
+            let error = if p.error.is_ok() {
+                String::new()
+            } else {
+                format!(", error: {:?}", p.error)
+            };
+            let _ = writeln!(
+                out,
+                "    partition {}, leader {}, replicas: {}, isrs: {}{error}",
+                p.partition,
+                p.leader,
+                join(&p.replicas),
+                join(&p.isr)
+            );
+        }
+    }
+}
+
+fn join(ids: &[i32]) -> String {
+    ids.iter().map(i32::to_string).collect::<Vec<_>>().join(",")
+}
