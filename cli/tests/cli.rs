@@ -1,0 +1,9 @@
+//! The `kafkite` binary against a real Apache Kafka (one broker shared by
+//! every test here, started by kafkite-testkit) and kcat on librdkafka
+//! 2.16 as the witness. One test binary, so Kafka starts once.
+
+mod cli {
+    pub mod bad_invocations;
+    pub mod produce_to_kcat;
+    pub mod support;
+}
