@@ -16,6 +16,7 @@
 # (a pom written into the cache; the broker artifact pulls its own
 # dependencies, plus the slf4j binding the binary distributions ship in libs/).
 #
+# Auto-created topics get 2 partitions (4.4.0: 1, as kafka.sh sets).
 # DATA_DIR holds the broker's server.properties, log4j.properties, kafka.log,
 # pid, version and log dirs (data/), and ZooKeeper's zoo.cfg, pid, log and data in
 # DATA_DIR/zookeeper/. A DATA_DIR started before is restarted with the same
@@ -193,7 +194,9 @@ zookeeper.connection.timeout.ms=30000
 # Short: a restarted broker re-registers once its old session expired.
 zookeeper.session.timeout.ms=6000
 log.dirs=$dir/data
-num.partitions=1
+# Two, so that the Dart package's producer example (partitions 0 and 1)
+# runs on 0.8.2, which creates topics only by auto-creation.
+num.partitions=2
 auto.create.topics.enable=true
 delete.topic.enable=true
 offsets.topic.replication.factor=1

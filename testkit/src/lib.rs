@@ -37,6 +37,8 @@ mod error;
 mod interop;
 mod mock;
 mod peer;
+pub mod cluster;
+pub mod release;
 
 use std::collections::hash_map::RandomState;
 use std::ffi::OsStr;
