@@ -306,6 +306,14 @@ impl Fetcher {
     /// Starts resets for partitions without a position, and one fetch per
     /// leader broker that has none in flight.
     fn drive(&mut self, client: &mut Client, now: Instant) {
+        // A backoff that has run out is over: [`Fetcher::poll_timeout`]
+        // must not keep reporting a deadline already passed (a driver would
+        // wake for it again and again).
+        for c in self.cursors.values_mut() {
+            if c.retry_at.is_some_and(|t| t <= now) {
+                c.retry_at = None;
+            }
+        }
         let mut resets = Vec::new();
         let mut per_broker: BTreeMap<i32, Vec<(TopicPartition, i64, u64)>> = BTreeMap::new();
         let mut need_metadata = false;

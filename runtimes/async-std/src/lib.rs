@@ -18,9 +18,10 @@ use std::time::Instant;
 
 pub use kafkite_driver::{
     Acks, AdminError, ApiVersionTable, ClientConfig, ClusterDescription, ClusterMetadata,
-    Compression, Delivery, DeliveryFuture, Error, NewTopic, OffsetAndMetadata, OffsetError,
-    OffsetSpec, ProduceError, ProduceResult, ProducerConfig, ProducerRecord, RequestError,
-    RequestOptions, Runtime, Target,
+    Compression, ConsumedRecord, Delivery, DeliveryFuture, Error, FetchConfig, FetchError,
+    FetchStart, NewTopic, OffsetAndMetadata, OffsetError, OffsetReset, OffsetSpec, ProduceError,
+    ProduceResult, ProducerConfig, ProducerRecord, RecordHeaders, RequestError, RequestOptions,
+    Runtime, Target, TimestampType,
 };
 
 /// A kafkite session on async-std.
@@ -34,6 +35,18 @@ pub type ExplicitProducer = kafkite_driver::ExplicitProducer<AsyncStdRuntime>;
 
 /// The Dart package's ConsumerGroup (a group's committed offsets) on async-std.
 pub type ConsumerGroup = kafkite_driver::ConsumerGroup<AsyncStdRuntime>;
+
+/// The Dart package's envelope consumer on async-std.
+pub type Consumer = kafkite_driver::Consumer<AsyncStdRuntime>;
+
+/// One record of a [`Consumer`] to commit, ack or cancel.
+pub type Envelope = kafkite_driver::Envelope<AsyncStdRuntime>;
+
+/// Reads partitions from explicit offsets, without a group, on async-std.
+pub type Fetcher = kafkite_driver::Fetcher<AsyncStdRuntime>;
+
+/// Earliest and latest offsets of partitions on async-std.
+pub type OffsetMaster = kafkite_driver::OffsetMaster<AsyncStdRuntime>;
 
 /// The [`Runtime`] for async-std: `async_std::net`, `task::sleep` and
 /// `task::spawn`.

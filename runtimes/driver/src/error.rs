@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use kafkite::admin::AdminError;
 use kafkite::client::{RequestError, Target};
-use kafkite::consumer::OffsetError;
+use kafkite::consumer::{FetchError, OffsetError};
 use kafkite::protocol::ApiKey;
 
 /// Why a session call failed.
@@ -55,6 +55,11 @@ pub enum Error {
     #[error(transparent)]
     Offset(Box<OffsetError>),
     /// The session was closed (or its event loop has stopped).
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// The consumer was cancelled: nothing more is committed.
+    #[error("the consumer was cancelled; nothing more is committed")]
+    Cancelled,
     #[error("the session is closed")]
     Closed,
 }

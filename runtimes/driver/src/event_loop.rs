@@ -16,11 +16,13 @@ use kafkite::client::{
 };
 use kafkite::protocol::{AnyRequest, ApiKey};
 
+use kafkite::consumer::{FetchConfig, FetchEvent};
 use kafkite::producer::{ProducerConfig, ProducerRecord};
 
 use crate::buffer_gauge::BufferGauge;
 use crate::connection::{ConnHandle, NetEvent};
 use crate::error::Error;
+use crate::fetch_slots::{FetchSlots, FetchStart};
 use crate::oneshot;
 use crate::producer_slots::{DeliveryReply, ProducerSlots};
 use crate::runtime::Runtime;
@@ -80,6 +82,22 @@ pub(crate) enum Command {
         producer: u64,
         reply: Option<oneshot::Sender<()>>,
     },
+    /// Start a fetcher (see `fetch_slots`).
+    FetchOpen {
+        fetcher: u64,
+        config: Box<FetchConfig>,
+        starts: Vec<FetchStart>,
+        events: async_channel::Sender<FetchEvent>,
+    },
+    /// The stream is done with one fetched chunk of this partition.
+    FetchRelease {
+        fetcher: u64,
+        topic: String,
+        partition: i32,
+    },
+    FetchClose {
+        fetcher: u64,
+    },
 }
 
 /// What sessions read without asking the event loop: copies of the core's
@@ -119,6 +137,7 @@ pub(crate) struct EventLoop<R: Runtime> {
     /// it has been acted on already.
     last_timeout: Option<Instant>,
     producers: ProducerSlots,
+    fetchers: FetchSlots,
     /// Every session is gone, and the client closes once the producers
     /// have delivered what they were sent.
     close_when_producers_done: bool,
@@ -156,6 +175,7 @@ impl<R: Runtime> EventLoop<R> {
             connection_lost: false,
             last_timeout: None,
             producers: ProducerSlots::default(),
+            fetchers: FetchSlots::default(),
             close_when_producers_done: false,
         }
     }
@@ -253,10 +273,15 @@ impl<R: Runtime> EventLoop<R> {
     /// bootstrap deadline.
     fn next_wake(&self) -> Option<Instant> {
         let bootstrap = self.bootstrap.as_ref().map(|(_, at)| *at);
-        [self.core_wake(), bootstrap, self.producers.next_wake()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.core_wake(),
+            bootstrap,
+            self.producers.next_wake(),
+            self.fetchers.next_wake(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// When to call `handle_timeout` next: the core's deadline, or a retry
@@ -276,6 +301,7 @@ impl<R: Runtime> EventLoop<R> {
             self.last_timeout = Some(now);
         }
         self.producers.on_time(&mut self.client, now);
+        self.fetchers.on_time(&mut self.client, now);
         if let Some((_, deadline)) = &self.bootstrap {
             if now >= *deadline && !self.client.has_metadata() {
                 self.fail_bootstrap(now);
@@ -330,6 +356,22 @@ impl<R: Runtime> EventLoop<R> {
             Command::ProducerClose { producer, reply } => {
                 self.producers.close(&mut self.client, producer, reply, now)
             }
+            Command::FetchOpen {
+                fetcher,
+                config,
+                starts,
+                events,
+            } => self
+                .fetchers
+                .open(&mut self.client, fetcher, *config, starts, events, now),
+            Command::FetchRelease {
+                fetcher,
+                topic,
+                partition,
+            } => self
+                .fetchers
+                .release(&mut self.client, fetcher, &topic, partition, now),
+            Command::FetchClose { fetcher } => self.fetchers.close(fetcher),
         }
     }
 
@@ -369,11 +411,14 @@ impl<R: Runtime> EventLoop<R> {
             let mut progressed = false;
             while let Some(event) = self.client.poll_event() {
                 progressed = true;
-                if !self.producers.offer(&mut self.client, &event, now) {
+                if !self.producers.offer(&mut self.client, &event, now)
+                    && !self.fetchers.offer(&mut self.client, &event, now)
+                {
                     self.on_event(event);
                 }
             }
             progressed |= self.producers.drain_events();
+            progressed |= self.fetchers.drain_events();
             if self.close_when_producers_done && self.producers.is_empty() {
                 self.close_when_producers_done = false;
                 self.client.close(now);

@@ -23,10 +23,16 @@
 mod admin;
 mod buffer_gauge;
 mod connection;
+mod consumed_record;
+mod consumer;
 mod consumer_group;
 mod error;
 mod event_loop;
 mod explicit_producer;
+mod fetch_handle;
+mod fetch_slots;
+mod fetcher;
+mod offset_master;
 mod oneshot;
 mod producer;
 mod producer_slots;
@@ -36,9 +42,13 @@ mod session;
 #[cfg(feature = "testing")]
 pub mod conformance;
 
+pub use consumed_record::ConsumedRecord;
+pub use consumer::{BatchStream, Consumer, Envelope, EnvelopeBatch, EnvelopeStream};
 pub use consumer_group::{ConsumerGroup, TopicPartition};
 pub use error::Error;
 pub use explicit_producer::ExplicitProducer;
+pub use fetcher::{FetchStart, Fetcher, RecordStream};
+pub use offset_master::OffsetMaster;
 pub use producer::{DeliveryFuture, Producer};
 pub use runtime::Runtime;
 pub use session::Session;
@@ -47,8 +57,8 @@ pub use kafkite::admin::{AdminError, ClusterDescription, NewTopic, OffsetSpec};
 pub use kafkite::client::{
     ApiVersionTable, ClientConfig, ClusterMetadata, RequestError, RequestOptions, Target,
 };
-pub use kafkite::consumer::{OffsetAndMetadata, OffsetError};
+pub use kafkite::consumer::{FetchConfig, FetchError, OffsetAndMetadata, OffsetError, OffsetReset};
 pub use kafkite::producer::{
     Acks, Delivery, ProduceError, ProduceResult, ProducerConfig, ProducerRecord,
 };
-pub use kafkite::records::Compression;
+pub use kafkite::records::{Compression, RecordHeaders, TimestampType};

@@ -20,9 +20,10 @@ use std::time::Instant;
 
 pub use kafkite_driver::{
     Acks, AdminError, ApiVersionTable, ClientConfig, ClusterDescription, ClusterMetadata,
-    Compression, Delivery, DeliveryFuture, Error, NewTopic, OffsetAndMetadata, OffsetError,
-    OffsetSpec, ProduceError, ProduceResult, ProducerConfig, ProducerRecord, RequestError,
-    RequestOptions, Runtime, Target,
+    Compression, ConsumedRecord, Delivery, DeliveryFuture, Error, FetchConfig, FetchError,
+    FetchStart, NewTopic, OffsetAndMetadata, OffsetError, OffsetReset, OffsetSpec, ProduceError,
+    ProduceResult, ProducerConfig, ProducerRecord, RecordHeaders, RequestError, RequestOptions,
+    Runtime, Target, TimestampType,
 };
 
 /// A kafkite session on smol.
@@ -36,6 +37,18 @@ pub type ExplicitProducer = kafkite_driver::ExplicitProducer<SmolRuntime>;
 
 /// The Dart package's ConsumerGroup (a group's committed offsets) on smol.
 pub type ConsumerGroup = kafkite_driver::ConsumerGroup<SmolRuntime>;
+
+/// The Dart package's envelope consumer on smol.
+pub type Consumer = kafkite_driver::Consumer<SmolRuntime>;
+
+/// One record of a [`Consumer`] to commit, ack or cancel.
+pub type Envelope = kafkite_driver::Envelope<SmolRuntime>;
+
+/// Reads partitions from explicit offsets, without a group, on smol.
+pub type Fetcher = kafkite_driver::Fetcher<SmolRuntime>;
+
+/// Earliest and latest offsets of partitions on smol.
+pub type OffsetMaster = kafkite_driver::OffsetMaster<SmolRuntime>;
 
 /// The [`Runtime`] for smol: `smol::net`, `smol::Timer` and `smol::spawn`.
 #[derive(Debug, Clone, Copy, Default)]

@@ -21,9 +21,10 @@ use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 
 pub use kafkite_driver::{
     Acks, AdminError, ApiVersionTable, ClientConfig, ClusterDescription, ClusterMetadata,
-    Compression, Delivery, DeliveryFuture, Error, NewTopic, OffsetAndMetadata, OffsetError,
-    OffsetSpec, ProduceError, ProduceResult, ProducerConfig, ProducerRecord, RequestError,
-    RequestOptions, Runtime, Target,
+    Compression, ConsumedRecord, Delivery, DeliveryFuture, Error, FetchConfig, FetchError,
+    FetchStart, NewTopic, OffsetAndMetadata, OffsetError, OffsetReset, OffsetSpec, ProduceError,
+    ProduceResult, ProducerConfig, ProducerRecord, RecordHeaders, RequestError, RequestOptions,
+    Runtime, Target, TimestampType,
 };
 
 /// A kafkite session on tokio.
@@ -37,6 +38,18 @@ pub type ExplicitProducer = kafkite_driver::ExplicitProducer<TokioRuntime>;
 
 /// The Dart package's ConsumerGroup (a group's committed offsets) on tokio.
 pub type ConsumerGroup = kafkite_driver::ConsumerGroup<TokioRuntime>;
+
+/// The Dart package's envelope consumer on tokio.
+pub type Consumer = kafkite_driver::Consumer<TokioRuntime>;
+
+/// One record of a [`Consumer`] to commit, ack or cancel.
+pub type Envelope = kafkite_driver::Envelope<TokioRuntime>;
+
+/// Reads partitions from explicit offsets, without a group, on tokio.
+pub type Fetcher = kafkite_driver::Fetcher<TokioRuntime>;
+
+/// Earliest and latest offsets of partitions on tokio.
+pub type OffsetMaster = kafkite_driver::OffsetMaster<TokioRuntime>;
 
 /// The [`Runtime`] for tokio: its TCP stream seen through `tokio-util`'s
 /// futures-io compat layer, its timer, and `tokio::spawn`.

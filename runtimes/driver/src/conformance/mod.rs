@@ -9,6 +9,7 @@
 //! Scenarios that inject faults start a mock cluster of their own.
 
 mod brokers;
+mod consumer;
 mod consumer_group;
 mod mock;
 mod producer;
@@ -18,6 +19,10 @@ mod support;
 pub use brokers::{
     bootstraps_and_discovers_every_broker, creates_lists_and_deletes_topics,
     lists_earliest_and_latest_offsets, negotiated_versions_match_what_each_broker_advertises,
+};
+pub use consumer::{
+    batches_commit_each_partitions_next_offset, envelopes_commit_ack_cancel_and_limit,
+    fetcher_and_offset_master_read_what_the_broker_holds, offset_out_of_range_policies,
 };
 pub use consumer_group::{
     commits_and_fetches_offsets_with_metadata,
@@ -150,6 +155,26 @@ macro_rules! conformance_tests {
             #[test]
             fn consumer_group_resets_offsets_to_earliest_and_latest() {
                 $block_on(c::resets_offsets_to_earliest_and_latest::<$runtime>(peer()))
+            }
+
+            #[test]
+            fn consumer_envelopes_commit_ack_cancel_and_limit() {
+                $block_on(c::envelopes_commit_ack_cancel_and_limit::<$runtime>(peer()))
+            }
+
+            #[test]
+            fn consumer_batches_commit_each_partitions_next_offset() {
+                $block_on(c::batches_commit_each_partitions_next_offset::<$runtime>(peer()))
+            }
+
+            #[test]
+            fn consumer_offset_out_of_range_policies() {
+                $block_on(c::offset_out_of_range_policies::<$runtime>(peer()))
+            }
+
+            #[test]
+            fn consumer_fetcher_and_offset_master_read_what_the_broker_holds() {
+                $block_on(c::fetcher_and_offset_master_read_what_the_broker_holds::<$runtime>(peer()))
             }
         }
     };

@@ -1,0 +1,80 @@
+//! A stream's link to its fetcher in the event loop: opens it, releases
+//! what the stream is done with, and closes it when dropped.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_lite::Stream;
+
+use kafkite::consumer::{FetchConfig, FetchEvent};
+
+use crate::error::Error;
+use crate::event_loop::Command;
+use crate::fetch_slots::FetchStart;
+use crate::runtime::Runtime;
+use crate::session::Session;
+
+pub(crate) struct FetchHandle<R: Runtime> {
+    session: Session<R>,
+    id: u64,
+    /// Boxed: the receiver is not `Unpin`, and the streams holding this
+    /// handle should be (so `stream.next()` works without pinning).
+    events: Pin<Box<async_channel::Receiver<FetchEvent>>>,
+}
+
+impl<R: Runtime> FetchHandle<R> {
+    /// Starts fetching `starts` under the id `id` (from
+    /// `Session::next_component_id`).
+    pub(crate) fn open(
+        session: &Session<R>,
+        id: u64,
+        config: FetchConfig,
+        starts: Vec<FetchStart>,
+    ) -> Result<Self, Error> {
+        // Unbounded: the fetcher's own back-pressure (one chunk ahead per
+        // partition, see `fetch_slots`) bounds what waits here.
+        let (events_tx, events) = async_channel::unbounded();
+        session.command_now(Command::FetchOpen {
+            fetcher: id,
+            config: Box::new(config),
+            starts,
+            events: events_tx,
+        })?;
+        Ok(FetchHandle {
+            session: session.clone(),
+            id,
+            events: Box::pin(events),
+        })
+    }
+
+    /// The next event; `None` once the event loop has stopped.
+    pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<FetchEvent>> {
+        self.events.as_mut().poll_next(cx)
+    }
+
+    /// The stream is done with one fetched chunk of this partition.
+    pub(crate) fn release(&self, topic: &str, partition: i32) {
+        release(&self.session, self.id, topic, partition);
+    }
+}
+
+/// Releases a chunk of fetcher `id` (for holders of just the id).
+pub(crate) fn release<R: Runtime>(session: &Session<R>, id: u64, topic: &str, partition: i32) {
+    // A closed session has no fetcher left to release.
+    let _ = session.command_now(Command::FetchRelease {
+        fetcher: id,
+        topic: topic.to_string(),
+        partition,
+    });
+}
+
+/// Stops fetcher `id`.
+pub(crate) fn close<R: Runtime>(session: &Session<R>, id: u64) {
+    let _ = session.command_now(Command::FetchClose { fetcher: id });
+}
+
+impl<R: Runtime> Drop for FetchHandle<R> {
+    fn drop(&mut self) {
+        close(&self.session, self.id);
+    }
+}

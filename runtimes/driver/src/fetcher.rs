@@ -1,0 +1,143 @@
+//! [`Fetcher`]: reads partitions from explicit offsets, outside any group
+//! (the Dart package's Fetcher), as a stream of records.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_lite::Stream;
+
+use kafkite::consumer::{FetchConfig, FetchEvent, FetchedRecords};
+use kafkite::records::Record;
+
+use crate::consumed_record::ConsumedRecord;
+use crate::error::Error;
+use crate::fetch_handle::FetchHandle;
+use crate::runtime::Runtime;
+use crate::session::Session;
+
+/// Where to start reading a partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchStart {
+    pub topic: String,
+    pub partition: i32,
+    /// The first offset to read; `None` starts where the config's
+    /// `offset_reset` says (earliest or latest).
+    pub offset: Option<i64>,
+}
+
+impl FetchStart {
+    pub fn new(topic: impl Into<String>, partition: i32, offset: Option<i64>) -> Self {
+        FetchStart {
+            topic: topic.into(),
+            partition,
+            offset,
+        }
+    }
+}
+
+/// Reads partitions without a group: nothing is committed, and positions
+/// live only in the stream. One fetch runs per leader broker (the Dart
+/// package's fetch workers), each partition one fetch ahead of the reader.
+#[derive(Debug, Clone)]
+pub struct Fetcher<R: Runtime> {
+    session: Session<R>,
+    config: FetchConfig,
+}
+
+impl<R: Runtime> Fetcher<R> {
+    pub fn new(session: &Session<R>, config: FetchConfig) -> Self {
+        Fetcher {
+            session: session.clone(),
+            config,
+        }
+    }
+
+    /// Records from `starts`, in offset order per partition, at most
+    /// `limit` in all (`None`: until the stream is dropped). A fetch error
+    /// is an `Err` item and the stream goes on (under
+    /// [`kafkite::consumer::OffsetReset::Error`] that partition stops);
+    /// the stream ends after `limit` records or when the session closes.
+    pub fn fetch(&self, starts: Vec<FetchStart>, limit: Option<usize>) -> RecordStream<R> {
+        let starts = starts
+            .into_iter()
+            .map(|s| (s.topic, s.partition, s.offset))
+            .collect();
+        let id = self.session.next_component_id();
+        let state = match FetchHandle::open(&self.session, id, self.config.clone(), starts) {
+            Ok(handle) => State::Running(handle),
+            Err(error) => State::Failed(Some(error)),
+        };
+        RecordStream {
+            state,
+            current: None,
+            queued: VecDeque::new(),
+            limit,
+            yielded: 0,
+        }
+    }
+}
+
+enum State<R: Runtime> {
+    Running(FetchHandle<R>),
+    /// The fetcher could not be opened: one error, then the end.
+    Failed(Option<Error>),
+    Done,
+}
+
+/// The records a [`Fetcher`] reads. Dropping it stops the fetching.
+pub struct RecordStream<R: Runtime> {
+    state: State<R>,
+    /// The chunk being handed out.
+    current: Option<(String, i32, std::vec::IntoIter<Record>)>,
+    queued: VecDeque<FetchedRecords>,
+    limit: Option<usize>,
+    yielded: usize,
+}
+
+impl<R: Runtime> Stream for RecordStream<R> {
+    type Item = Result<ConsumedRecord, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            let handle = match &mut this.state {
+                State::Running(handle) => handle,
+                State::Failed(error) => {
+                    let error = error.take();
+                    this.state = State::Done;
+                    return Poll::Ready(error.map(Err));
+                }
+                State::Done => return Poll::Ready(None),
+            };
+            if this.limit.is_some_and(|limit| this.yielded >= limit) {
+                this.state = State::Done;
+                return Poll::Ready(None);
+            }
+            if let Some((topic, partition, records)) = &mut this.current {
+                if let Some(record) = records.next() {
+                    this.yielded += 1;
+                    return Poll::Ready(Some(Ok(ConsumedRecord::new(topic, *partition, record))));
+                }
+                handle.release(topic, *partition);
+                this.current = None;
+            }
+            if let Some(chunk) = this.queued.pop_front() {
+                this.current = Some((chunk.topic, chunk.partition, chunk.records.into_iter()));
+                continue;
+            }
+            match handle.poll_event(cx) {
+                Poll::Ready(Some(FetchEvent::Records(chunk))) => this.queued.push_back(chunk),
+                Poll::Ready(Some(FetchEvent::Reset { .. })) => {}
+                Poll::Ready(Some(FetchEvent::Error(error))) => {
+                    return Poll::Ready(Some(Err(Error::Fetch(error))))
+                }
+                Poll::Ready(None) => {
+                    this.state = State::Done;
+                    return Poll::Ready(Some(Err(Error::Closed)));
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
