@@ -1,0 +1,280 @@
+//! An idempotent, acks=all producer keeps its promises on a real 3-broker
+//! Apache Kafka 4.4 cluster (replication factor 3, min.insync.replicas 2)
+//! while the broker leading a partition is killed with SIGKILL and started
+//! again, twice: every acknowledged record is in the log exactly once, at
+//! the offset it was acknowledged with, in send order per partition, and no
+//! client call outlives its timeout.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kafkite_smol::{
+    Acks, ClientConfig, DeliveryFuture, NewTopic, OffsetSpec, ProduceError, Producer,
+    ProducerConfig, ProducerRecord, Session,
+};
+use kafkite_testkit::cluster::KafkaCluster;
+use kafkite_testkit::{java_read_back, unique_name};
+
+const PARTITIONS: i32 = 3;
+
+/// Kill rounds: kill the leader of partition 0, wait, restart it.
+const ROUNDS: usize = 2;
+
+/// How long a killed broker stays down: past the controller's broker
+/// session timeout (2 s in kafka-cluster.sh), so leadership really moves.
+const DOWN_FOR: Duration = Duration::from_secs(5);
+
+/// The producer's `delivery.timeout.ms`: a record is acknowledged or failed
+/// within this, whatever the cluster does.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Slack on top of a client timeout before a call counts as hung.
+const HANG_SLACK: Duration = Duration::from_secs(30);
+
+#[test]
+fn idempotent_producer_loses_and_duplicates_nothing_while_leaders_are_killed() {
+    let cluster = KafkaCluster::start().expect("3-broker Kafka cluster");
+    let t0 = Instant::now();
+    let say = |what: String| eprintln!("[failover +{:6.2} s] {what}", t0.elapsed().as_secs_f64());
+
+    let config = ClientConfig::from_bootstrap(cluster.bootstrap());
+    let session = bounded("connect", config.request_timeout, Session::connect(config))
+        .expect("connect to the cluster");
+    let topic = unique_name("failover");
+    bounded(
+        "create_topics",
+        session.config().request_timeout,
+        session.create_topics(&[NewTopic::new(&topic, PARTITIONS, 3)]),
+    )
+    .expect("create the topic (RF 3)");
+    wait_for_leaders(&session, &topic);
+
+    let producer_config = ProducerConfig::default()
+        .with_acks(Acks::All)
+        .with_idempotence(true)
+        .with_delivery_timeout(DELIVERY_TIMEOUT)
+        .with_request_timeout(Duration::from_secs(10));
+    let producer = bounded(
+        "Producer::new",
+        DELIVERY_TIMEOUT,
+        Producer::new(&session, producer_config),
+    )
+    .expect("producer");
+
+    // The producer runs on smol's executor threads while this thread kills
+    // and restarts brokers.
+    let stop = Arc::new(AtomicBool::new(false));
+    let sending = smol::spawn(produce_until(
+        producer.clone(),
+        topic.clone(),
+        Arc::clone(&stop),
+    ));
+
+    for round in 1..=ROUNDS {
+        std::thread::sleep(Duration::from_secs(3));
+        let metadata = bounded(
+            "refresh_metadata",
+            session.config().request_timeout,
+            session.refresh_metadata(),
+        )
+        .expect("metadata");
+        let leader = metadata
+            .leader(&topic, 0)
+            .unwrap_or_else(|| panic!("round {round}: partition 0 has no leader"));
+        let pid = cluster
+            .kill(leader)
+            .unwrap_or_else(|e| panic!("round {round}: kill broker {leader}: {e}"));
+        say(format!(
+            "round {round}: kill -9 broker {leader} (pid {}), leader of {topic}-0",
+            pid.map_or("?".to_string(), |p| p.to_string())
+        ));
+        std::thread::sleep(DOWN_FOR);
+        let pid = cluster
+            .restart(leader)
+            .unwrap_or_else(|e| panic!("round {round}: restart broker {leader}: {e}"));
+        say(format!(
+            "round {round}: broker {leader} restarted (pid {pid})"
+        ));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    stop.store(true, Ordering::SeqCst);
+    let sent = smol::block_on(sending);
+    say(format!("stopped sending after {} records", sent.len()));
+
+    // Every delivery resolves within the delivery timeout (plus slack).
+    let mut acked: BTreeMap<i32, Vec<(u64, i64)>> = BTreeMap::new();
+    let mut failed: Vec<(u64, ProduceError)> = Vec::new();
+    for (seq, partition, delivery) in sent {
+        match bounded("delivery", DELIVERY_TIMEOUT, delivery) {
+            Ok(d) => acked.entry(partition).or_default().push((seq, d.offset)),
+            Err(e) => failed.push((seq, e)),
+        }
+    }
+    bounded("close", DELIVERY_TIMEOUT, producer.close());
+    let acked_count: usize = acked.values().map(Vec::len).sum();
+    say(format!(
+        "{acked_count} acknowledged, {} failed{}",
+        failed.len(),
+        failed
+            .first()
+            .map_or(String::new(), |(s, e)| format!(" (first: record {s}: {e})"))
+    ));
+    assert!(acked_count > 0, "nothing was acknowledged");
+
+    // The whole log, read by the Java client.
+    let latest = bounded(
+        "list_offsets",
+        session.config().request_timeout,
+        session.list_offsets(&topic, &[0, 1, 2], OffsetSpec::Latest),
+    )
+    .expect("latest offsets");
+    let total: i64 = latest.values().sum();
+    let log = java_read_back(
+        cluster.bootstrap(),
+        &topic,
+        usize::try_from(total).expect("a count"),
+        Duration::from_secs(60),
+    )
+    .expect("read the log back with the Java client");
+    smol::block_on(session.close());
+
+    // Per partition: the sequence numbers in log order, and where each is.
+    let mut in_log: BTreeMap<i32, Vec<(u64, i64)>> = BTreeMap::new();
+    let mut where_is: HashMap<u64, Vec<(i32, i64)>> = HashMap::new();
+    for record in &log {
+        let value = record.value.as_deref().expect("a value");
+        let seq = parse_seq(value);
+        in_log
+            .entry(record.partition)
+            .or_default()
+            .push((seq, record.offset));
+        where_is
+            .entry(seq)
+            .or_default()
+            .push((record.partition, record.offset));
+    }
+    // Idempotence: nothing at all is written twice, acknowledged or not.
+    let duplicated: Vec<_> = where_is.iter().filter(|(_, at)| at.len() > 1).collect();
+    assert!(
+        duplicated.is_empty(),
+        "records written more than once: {duplicated:?}"
+    );
+    for (partition, records) in &acked {
+        for (seq, offset) in records {
+            let at = where_is
+                .get(seq)
+                .unwrap_or_else(|| panic!("acknowledged record {seq} is not in the log"));
+            assert_eq!(
+                at,
+                &vec![(*partition, *offset)],
+                "record {seq}: acknowledged at {partition}/{offset}"
+            );
+        }
+        // Send order = log order, for acknowledged records.
+        let acked_seqs: Vec<u64> = records.iter().map(|(s, _)| *s).collect();
+        let log_seqs: Vec<u64> = in_log
+            .get(partition)
+            .map(|r| {
+                r.iter()
+                    .map(|(s, _)| *s)
+                    .filter(|s| acked_seqs.contains(s))
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(
+            log_seqs, acked_seqs,
+            "partition {partition}: acknowledged records in log order vs send order"
+        );
+        // And sequence numbers only grow along the log (a retried batch
+        // never lands after one sent later).
+        let all: Vec<u64> = in_log[partition].iter().map(|(s, _)| *s).collect();
+        assert!(
+            all.windows(2).all(|w| w[0] < w[1]),
+            "partition {partition}: log out of send order"
+        );
+    }
+    say(format!(
+        "log holds {} records; every acknowledged one once, in order",
+        log.len()
+    ));
+}
+
+/// Sends `p<partition> <seq>` records round-robin over the partitions,
+/// about a thousand a second, until `stop`; returns each record's sequence
+/// number, partition and delivery. A `send` that waits longer than the
+/// delivery timeout (plus slack) for buffer space fails the test.
+async fn produce_until(
+    producer: Producer,
+    topic: String,
+    stop: Arc<AtomicBool>,
+) -> Vec<(u64, i32, DeliveryFuture)> {
+    let mut sent = Vec::new();
+    let mut seq: u64 = 0;
+    while !stop.load(Ordering::SeqCst) {
+        for _ in 0..5 {
+            let partition = (seq % PARTITIONS as u64) as i32;
+            let record = ProducerRecord::new(&topic)
+                .partition(partition)
+                .value(format!("p{partition} {seq}"));
+            let delivery = within("send", DELIVERY_TIMEOUT + HANG_SLACK, producer.send(record))
+                .await
+                .unwrap_or_else(|e| panic!("send record {seq}: {e}"));
+            sent.push((seq, partition, delivery));
+            seq += 1;
+        }
+        smol::Timer::after(Duration::from_millis(5)).await;
+    }
+    sent
+}
+
+fn parse_seq(value: &[u8]) -> u64 {
+    let text = String::from_utf8_lossy(value);
+    text.rsplit(' ')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected value {text:?}"))
+}
+
+fn wait_for_leaders(session: &Session, topic: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let metadata = bounded(
+            "add_topics",
+            session.config().request_timeout,
+            session.add_topics(&[topic]),
+        )
+        .expect("metadata");
+        let led = metadata
+            .topics
+            .get(topic)
+            .map_or(0, |t| t.partitions.iter().filter(|p| p.leader >= 0).count());
+        if led == PARTITIONS as usize {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{topic}: partitions without leaders after 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Runs `future` to completion on this thread; taking longer than `limit`
+/// plus [`HANG_SLACK`] is a hung client call and fails the test.
+fn bounded<F: Future>(what: &str, limit: Duration, future: F) -> F::Output {
+    smol::block_on(within(what, limit + HANG_SLACK, future))
+}
+
+async fn within<F: Future>(what: &str, limit: Duration, future: F) -> F::Output {
+    let work = async { Some(future.await) };
+    let timer = async {
+        smol::Timer::after(limit).await;
+        None
+    };
+    smol::future::or(work, timer)
+        .await
+        .unwrap_or_else(|| panic!("{what}: no answer within {limit:?} (a hung client call)"))
+}
