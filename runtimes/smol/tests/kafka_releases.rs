@@ -6,11 +6,13 @@
 //! started in turn, one at a time, and goes through the same scenarios with
 //! no per-release client configuration:
 //!
-//! - the Dart package's producer example (explicit partitions 0 and 1);
+//! - the Dart package's producer example (explicit partitions 0 and 1) and
+//!   consumer example (five envelopes of a group, each committed with
+//!   metadata);
 //! - the batching producer with each codec the release supports, read back
 //!   by confluent-kafka;
 //! - a consumer group's offsets committed with metadata, fetched, reset;
-//! - earliest and latest offsets;
+//! - earliest and latest offsets (the session's and the Dart OffsetMaster's);
 //! - topic creation where the release has CreateTopics (0.10.1+), and the
 //!   precise refusal where it has not;
 //! - the API versions kafkite negotiated, printed and written to
@@ -30,13 +32,15 @@ use std::time::{Duration, Instant};
 use kafkite::producer::Message;
 use kafkite::protocol::ApiKey;
 use kafkite_smol::{
-    Acks, ApiVersionTable, ClientConfig, Compression, ConsumerGroup, Error, ExplicitProducer,
-    NewTopic, OffsetAndMetadata, OffsetSpec, Producer, ProducerConfig, ProducerRecord, Session,
+    Acks, ApiVersionTable, ClientConfig, Compression, Consumer, ConsumerGroup, Error,
+    ExplicitProducer, NewTopic, OffsetAndMetadata, OffsetMaster, OffsetSpec, Producer,
+    ProducerConfig, ProducerRecord, Session,
 };
 use kafkite_testkit::release::{
     legacy_read_back, predates_api_versions, selected_releases, KafkaRelease,
 };
 use kafkite_testkit::{repo_root, unique_name, ConsumedRecord};
+use smol::stream::StreamExt;
 
 /// No scenario may take longer, whatever the broker does: a hang is a
 /// failure, not a stuck CI job.
@@ -89,8 +93,9 @@ type Scenario = fn(&KafkaRelease, &Release);
 
 /// In this order: the versions scenario comes last, once the session has
 /// spoken every API the others use.
-const SCENARIOS: [(&str, Scenario); 6] = [
+const SCENARIOS: [(&str, Scenario); 7] = [
     ("dart_producer_example", dart_producer_example),
+    ("dart_consumer_example", dart_consumer_example),
     ("producer_codecs_read_back", producer_codecs_read_back),
     ("consumer_group_offsets", consumer_group_offsets),
     ("earliest_and_latest_offsets", earliest_and_latest_offsets),
@@ -188,6 +193,55 @@ fn dart_producer_example(kafka: &KafkaRelease, release: &Release) {
             ],
             "what confluent-kafka reads back"
         );
+    });
+}
+
+/// The Dart package's consumer example: a group's envelopes of partitions
+/// 0 and 1, five of them, each committed with metadata; the group then
+/// holds, per partition, the offset after the last one committed.
+fn dart_consumer_example(kafka: &KafkaRelease, release: &Release) {
+    run(kafka, "dart_consumer_example", |session| async move {
+        let topic = two_partition_topic(&session, release, "dart-consumer").await;
+        produce_to_both(&session, &topic, 3).await;
+        let group = ConsumerGroup::new(session.clone(), unique_name("dart-group"));
+        let consumer = Consumer::new(
+            &session,
+            group.clone(),
+            [(topic.clone(), vec![0, 1])],
+            Duration::from_millis(100),
+            1,
+        );
+        let mut envelopes = consumer.consume(Some(5));
+        let mut seen: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
+        while let Some(envelope) = envelopes.next().await {
+            let envelope = envelope.expect("an envelope");
+            let record = envelope.record();
+            let (partition, offset) = (record.partition, record.offset);
+            let value = format!("p{partition} {offset}");
+            assert_eq!(
+                record.value.as_deref(),
+                Some(value.as_bytes()),
+                "value at {partition}/{offset}"
+            );
+            seen.entry(partition).or_default().push(offset);
+            envelope.commit("metadata").await.expect("commit");
+        }
+        assert_eq!(
+            seen.values().map(Vec::len).sum::<usize>(),
+            5,
+            "exactly five envelopes: {seen:?}"
+        );
+        let tps = [(topic.clone(), 0), (topic.clone(), 1)];
+        let committed = group.fetch_offsets(&tps).await.expect("fetch_offsets");
+        for (partition, offsets) in &seen {
+            let in_order: Vec<i64> = (0..offsets.len() as i64).collect();
+            assert_eq!(offsets, &in_order, "partition {partition} in order, once");
+            let got = committed[&(topic.clone(), *partition)]
+                .clone()
+                .expect("a committed offset");
+            assert_eq!(got.offset, offsets.len() as i64, "partition {partition}");
+            assert_eq!(got.metadata.as_deref(), Some("metadata"));
+        }
     });
 }
 
@@ -298,6 +352,18 @@ fn earliest_and_latest_offsets(kafka: &KafkaRelease, release: &Release) {
             .expect("latest");
         assert_eq!(earliest, BTreeMap::from([(0, 0), (1, 0)]), "earliest");
         assert_eq!(latest, BTreeMap::from([(0, 4), (1, 4)]), "latest");
+        let master = OffsetMaster::new(&session);
+        let tps = [(topic.clone(), 0), (topic.clone(), 1)];
+        let earliest = master
+            .fetch_earliest(&tps)
+            .await
+            .expect("OffsetMaster earliest");
+        let latest = master
+            .fetch_latest(&tps)
+            .await
+            .expect("OffsetMaster latest");
+        assert!(earliest.values().all(|&o| o == 0), "earliest: {earliest:?}");
+        assert!(latest.values().all(|&o| o == 4), "latest: {latest:?}");
     });
 }
 
