@@ -10,14 +10,16 @@ use kafkite_smol::{Error as SessionError, ProduceError};
 pub enum CliError {
     #[error("no brokers given: pass -b HOST:PORT or set KAFKA_BOOTSTRAP")]
     NoBrokers,
+    /// (The session's errors are boxed here and below: they are large, and
+    /// every `Result` of the CLI carries this type.)
     #[error("cannot reach the cluster: {0}")]
-    Connect(SessionError),
+    Connect(Box<SessionError>),
     /// A request to the cluster failed; `what` names the operation.
     #[error("{what}: {source}")]
     Cluster {
         what: String,
         #[source]
-        source: SessionError,
+        source: Box<SessionError>,
     },
     #[error("topic {0:?} does not exist")]
     UnknownTopic(String),
@@ -50,6 +52,11 @@ pub enum CliError {
 }
 
 impl CliError {
+    /// A [`CliError::Connect`].
+    pub fn connect(error: SessionError) -> CliError {
+        CliError::Connect(Box::new(error))
+    }
+
     /// A [`CliError::Send`] (boxed: the producer's error is large).
     pub fn send(error: ProduceError) -> CliError {
         CliError::Send(Box::new(error))
@@ -58,6 +65,9 @@ impl CliError {
     /// A [`CliError::Cluster`] for a failed `what`.
     pub fn cluster(what: impl Into<String>) -> impl FnOnce(SessionError) -> CliError {
         let what = what.into();
-        move |source| CliError::Cluster { what, source }
+        move |source| CliError::Cluster {
+            what,
+            source: Box::new(source),
+        }
     }
 }

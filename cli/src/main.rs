@@ -8,12 +8,10 @@
 
 mod args;
 mod bench;
+mod consume;
 mod deliveries;
 mod error;
 mod escape;
-// Until consume is wired to the driver's consumer (coming), only the
-// unit tests use the renderer.
-#[allow(dead_code)]
 mod format;
 mod groups;
 mod metadata;
@@ -59,9 +57,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     let global = &cli.global;
     match cli.command {
         Command::Produce(args) => produce::run(global, args).await,
-        Command::Consume(_) => Err(CliError::Invalid(
-            "consume is not available yet in this build".into(),
-        )),
+        Command::Consume(args) => consume::run(global, args).await,
         Command::Metadata(args) => metadata::run(global, args).await,
         Command::Topics(command) => topics::run(global, command).await,
         Command::Offsets(args) => offsets::run(global, args).await,

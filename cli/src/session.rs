@@ -21,7 +21,7 @@ const TOPIC_RETRY: Duration = Duration::from_millis(200);
 pub async fn connect(global: &Global) -> Result<Session, CliError> {
     Session::connect(client_config(global)?)
         .await
-        .map_err(CliError::Connect)
+        .map_err(CliError::connect)
 }
 
 /// The client config for the command line's brokers and timeout.

@@ -4,6 +4,7 @@
 
 mod cli {
     pub mod bad_invocations;
+    pub mod consume_matches_kcat;
     pub mod produce_to_kcat;
     pub mod support;
 }

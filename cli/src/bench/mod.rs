@@ -46,9 +46,6 @@ pub struct BenchTopic {
     pub name: String,
     /// Named by the bench itself: deleted at the end.
     scratch: bool,
-    /// Created by this run: empty at the start.
-    #[allow(dead_code)] // for bench consume, which waits for the driver's consumer
-    pub fresh: bool,
 }
 
 impl BenchTopic {
@@ -61,13 +58,7 @@ impl BenchTopic {
         };
         if !scratch {
             match topic_partitions(session, &name).await {
-                Ok(_) => {
-                    return Ok(BenchTopic {
-                        name,
-                        scratch,
-                        fresh: false,
-                    })
-                }
+                Ok(_) => return Ok(BenchTopic { name, scratch }),
                 Err(CliError::UnknownTopic(_)) => {}
                 Err(e) => return Err(e),
             }
@@ -77,11 +68,7 @@ impl BenchTopic {
             .await
             .map_err(CliError::cluster(format!("creating bench topic {name:?}")))?;
         topic_partitions(session, &name).await?;
-        Ok(BenchTopic {
-            name,
-            scratch,
-            fresh: true,
-        })
+        Ok(BenchTopic { name, scratch })
     }
 
     async fn cleanup(self, session: &Session) -> Result<(), CliError> {

@@ -168,3 +168,23 @@ pub fn sorted_lines(bytes: &[u8]) -> Vec<Vec<u8>> {
     lines.sort();
     lines
 }
+
+/// kcat producing `input` (one record per line) to `topic` with `args`.
+pub fn kcat_produce(topic: &str, args: &[&str], input: &[u8]) {
+    ensure_kcat().expect("kcat with librdkafka 2.16");
+    let mut cmd = kcat();
+    cmd.args(["-P", "-b", kafka(), "-t", topic]).args(args);
+    let finished = run(cmd, input);
+    assert!(
+        finished.status.success(),
+        "kcat -P failed: {}",
+        finished.stderr
+    );
+}
+
+/// `kafkite consume` of `topic` with `args`, to the end (-e).
+pub fn kafkite_consume(topic: &str, args: &[&str]) -> Vec<u8> {
+    let mut all = vec!["-b", kafka(), "consume", "-t", topic, "-e"];
+    all.extend_from_slice(args);
+    run(kafkite(&all), b"").success()
+}

@@ -1,0 +1,101 @@
+//! `kafkite consume`: records of a topic printed in kcat's `-f` format.
+//!
+//! Without `-G` it reads with a [`kafkite_smol::Fetcher`] from the offsets
+//! `-o` names and stores nothing; with `-G` it reads with the Dart-style
+//! [`kafkite_smol::Consumer`] from the group's committed offsets and
+//! commits what it has printed (see [`group`]). `-e` stops each partition
+//! at its high watermark as of the start; `-c` stops after that many
+//! printed records.
+
+mod group;
+mod output;
+mod plain;
+mod plan;
+
+use std::collections::BTreeMap;
+
+use futures_lite::future::poll_once;
+use futures_lite::{Stream, StreamExt};
+use kafkite_smol::{Error as SessionError, Session};
+
+use crate::args::{ConsumeArgs, Global};
+use crate::error::CliError;
+use crate::offsets::earliest_and_latest;
+use crate::session::{check_partition, connect, topic_partitions};
+
+use self::output::{Flow, Output};
+use self::plan::Bounds;
+
+pub async fn run(global: &Global, args: ConsumeArgs) -> Result<(), CliError> {
+    let session = connect(global).await?;
+    let outcome = consume(&session, args).await;
+    session.close().await;
+    outcome
+}
+
+async fn consume(session: &Session, args: ConsumeArgs) -> Result<(), CliError> {
+    let mut partitions = topic_partitions(session, &args.topic).await?;
+    if let Some(p) = args.partition {
+        check_partition(&args.topic, &partitions, p)?;
+        partitions = vec![p];
+    }
+    let bounds = bounds(session, &args.topic, &partitions).await?;
+    let output = Output::new(args.format.clone())?;
+    match args.group.clone() {
+        Some(group) => group::run(session, &args, &group, &bounds, output).await,
+        None => plain::run(session, &args, &bounds, output).await,
+    }
+}
+
+/// Each partition's earliest and latest offset, as of now.
+async fn bounds(
+    session: &Session,
+    topic: &str,
+    partitions: &[i32],
+) -> Result<BTreeMap<i32, Bounds>, CliError> {
+    let (earliest, latest) = earliest_and_latest(session, topic, partitions).await?;
+    partitions
+        .iter()
+        .map(|p| match (earliest.get(p), latest.get(p)) {
+            (Some(&earliest), Some(&latest)) => Ok((*p, Bounds { earliest, latest })),
+            _ => Err(CliError::Invalid(format!(
+                "no offsets for partition {p} of {topic:?}"
+            ))),
+        })
+        .collect()
+}
+
+/// Whether `printed` records are all `-c` asked for.
+fn count_reached(args: &ConsumeArgs, printed: u64) -> bool {
+    args.count.is_some_and(|count| printed >= count)
+}
+
+/// The stream's next item, flushing the output first when none is ready
+/// (so records reach a reader while the consumer waits for more). `None`
+/// when the stream ends or stdout's reader is gone. Errors the consumer
+/// recovers from by itself (a moved leader, say) are reported as a
+/// warning line and skipped; any other ends the consume.
+async fn next_or_flush<S, T>(stream: &mut S, output: &mut Output) -> Result<Option<T>, CliError>
+where
+    S: Stream<Item = Result<T, SessionError>> + Unpin,
+{
+    loop {
+        let item = match poll_once(stream.next()).await {
+            Some(item) => item,
+            None => {
+                if output.flush()? == Flow::Closed {
+                    return Ok(None);
+                }
+                stream.next().await
+            }
+        };
+        match item {
+            None => return Ok(None),
+            Some(Ok(found)) => return Ok(Some(found)),
+            Some(Err(e)) if e.is_retriable() => {
+                eprintln!("kafkite: warning: {e} (retrying)");
+            }
+            Some(Err(e)) => return Err(CliError::cluster("consuming")(e)),
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Where each partition starts and, with `-e`, where it ends: pure
+//! functions of the partition's earliest and latest offsets (and the
+//! group's committed offset), so the rules are tested without a broker.
+
+use std::collections::BTreeMap;
+
+use crate::args::StartOffset;
+use crate::error::CliError;
+
+/// A partition's log bounds when the consume started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    /// The log start offset.
+    pub earliest: i64,
+    /// The high watermark: the offset the next record will get.
+    pub latest: i64,
+}
+
+/// The first offset to read in a partition for `-o`. An absolute offset
+/// outside the log is refused (kcat would silently jump to the end); `-N`
+/// stops at the log start; `stored` is the group's business, not this
+/// function's.
+pub fn start_offset(
+    topic: &str,
+    partition: i32,
+    start: StartOffset,
+    bounds: Bounds,
+) -> Result<i64, CliError> {
+    match start {
+        StartOffset::Beginning => Ok(bounds.earliest),
+        StartOffset::End => Ok(bounds.latest),
+        StartOffset::BeforeEnd(n) => Ok(bounds.latest.saturating_sub(n).max(bounds.earliest)),
+        StartOffset::At(offset) if (bounds.earliest..=bounds.latest).contains(&offset) => {
+            Ok(offset)
+        }
+        StartOffset::At(offset) => Err(CliError::Invalid(format!(
+            "offset {offset} is outside partition {partition} of {topic:?} \
+             (earliest {}, latest {})",
+            bounds.earliest, bounds.latest
+        ))),
+        StartOffset::Stored => Err(CliError::Invalid(
+            "-o stored needs a group (-G GROUP)".into(),
+        )),
+    }
+}
+
+/// What `-e` needs: each partition's end (its high watermark when the
+/// consume started) and how far it has been read.
+#[derive(Debug, Clone, Default)]
+pub struct Ends {
+    /// Partitions not yet read to their end, with that end.
+    open: BTreeMap<i32, i64>,
+}
+
+/// What to do with a record under `-e`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Before the end: print it.
+    Print,
+    /// At or past the end (written after the consume started): skip it.
+    Skip,
+}
+
+impl Ends {
+    /// Partitions with their start and end; those that start at their end
+    /// are done already.
+    pub fn new(partitions: impl IntoIterator<Item = (i32, i64, i64)>) -> Self {
+        let open = partitions
+            .into_iter()
+            .filter(|(_, start, end)| start < end)
+            .map(|(p, _, end)| (p, end))
+            .collect();
+        Ends { open }
+    }
+
+    /// Notes a record read from `partition` at `offset`.
+    pub fn record(&mut self, partition: i32, offset: i64) -> Verdict {
+        let Some(&end) = self.open.get(&partition) else {
+            return Verdict::Skip;
+        };
+        if offset >= end {
+            self.open.remove(&partition);
+            return Verdict::Skip;
+        }
+        if offset + 1 >= end {
+            self.open.remove(&partition);
+        }
+        Verdict::Print
+    }
+
+    /// Whether every partition has been read to its end.
+    pub fn all_done(&self) -> bool {
+        self.open.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BOUNDS: Bounds = Bounds {
+        earliest: 10,
+        latest: 20,
+    };
+
+    fn start(s: StartOffset) -> Result<i64, CliError> {
+        start_offset("t", 0, s, BOUNDS)
+    }
+
+    #[test]
+    fn named_starts() {
+        assert_eq!(start(StartOffset::Beginning).ok(), Some(10));
+        assert_eq!(start(StartOffset::End).ok(), Some(20));
+    }
+
+    #[test]
+    fn relative_starts_stop_at_the_log_start() {
+        assert_eq!(start(StartOffset::BeforeEnd(3)).ok(), Some(17));
+        assert_eq!(start(StartOffset::BeforeEnd(300)).ok(), Some(10));
+        assert_eq!(start(StartOffset::BeforeEnd(i64::MAX)).ok(), Some(10));
+    }
+
+    #[test]
+    fn absolute_starts_must_be_in_the_log() {
+        assert_eq!(start(StartOffset::At(10)).ok(), Some(10));
+        assert_eq!(start(StartOffset::At(20)).ok(), Some(20));
+        let error = start(StartOffset::At(21)).expect_err("past the end");
+        assert!(
+            error.to_string().contains("offset 21 is outside"),
+            "{error}"
+        );
+        assert!(start(StartOffset::At(9)).is_err());
+    }
+
+    #[test]
+    fn stored_needs_a_group() {
+        assert!(start(StartOffset::Stored).is_err());
+    }
+
+    #[test]
+    fn ends_print_up_to_the_end_and_then_are_done() {
+        let mut ends = Ends::new([(0, 0, 2), (1, 5, 6)]);
+        assert!(!ends.all_done());
+        assert_eq!(ends.record(0, 0), Verdict::Print);
+        assert_eq!(ends.record(1, 5), Verdict::Print);
+        assert!(!ends.all_done());
+        assert_eq!(ends.record(0, 1), Verdict::Print);
+        assert!(ends.all_done());
+        assert_eq!(ends.record(0, 2), Verdict::Skip);
+    }
+
+    #[test]
+    fn a_partition_starting_at_its_end_is_done_at_once() {
+        let ends = Ends::new([(0, 4, 4), (1, 0, 0)]);
+        assert!(ends.all_done());
+    }
+
+    #[test]
+    fn a_gap_before_the_end_still_finishes_on_the_next_record_past_it() {
+        // Offsets 2 and 3 are gone (compaction); 4 was written after the
+        // start: the partition is done without printing it.
+        let mut ends = Ends::new([(0, 0, 4)]);
+        assert_eq!(ends.record(0, 1), Verdict::Print);
+        assert_eq!(ends.record(0, 4), Verdict::Skip);
+        assert!(ends.all_done());
+    }
+}
