@@ -3,6 +3,7 @@
 //! 2.16 as the witness. One test binary, so Kafka starts once.
 
 mod cli {
+    pub mod admin_commands;
     pub mod bad_invocations;
     pub mod consume_matches_kcat;
     pub mod produce_to_kcat;
