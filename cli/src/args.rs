@@ -102,6 +102,10 @@ pub struct ConsumeArgs {
     /// Output format, kcat's tokens: %t %p %o %k %K %s %S %R %T %h, \n \t.
     #[arg(short = 'f', long = "format", value_parser = parse_format)]
     pub format: Option<Format>,
+    /// Print each key, this delimiter, then the value (as kcat -C -K;
+    /// -f takes precedence).
+    #[arg(short = 'K', long = "key-delimiter")]
+    pub key_delimiter: Option<String>,
 }
 
 #[derive(Debug, Args)]

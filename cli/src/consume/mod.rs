@@ -20,6 +20,7 @@ use kafkite_smol::{Error as SessionError, Session};
 
 use crate::args::{ConsumeArgs, Global};
 use crate::error::CliError;
+use crate::format::{Format, DEFAULT_FORMAT};
 use crate::offsets::earliest_and_latest;
 use crate::session::{check_partition, connect, topic_partitions};
 
@@ -40,11 +41,25 @@ async fn consume(session: &Session, args: ConsumeArgs) -> Result<(), CliError> {
         partitions = vec![p];
     }
     let bounds = bounds(session, &args.topic, &partitions).await?;
-    let output = Output::new(args.format.clone())?;
+    let output = Output::new(output_format(&args)?);
     match args.group.clone() {
         Some(group) => group::run(session, &args, &group, &bounds, output).await,
         None => plain::run(session, &args, &bounds, output).await,
     }
+}
+
+/// `-f`, else kcat's key-and-value format for `-K`, else kcat's default.
+/// Like kcat, `-K` text goes into a format string as it is, so `%%` in
+/// it prints `%`.
+fn output_format(args: &ConsumeArgs) -> Result<Format, CliError> {
+    if let Some(format) = &args.format {
+        return Ok(format.clone());
+    }
+    let text = match &args.key_delimiter {
+        Some(delimiter) => format!("%k{delimiter}%s\\n"),
+        None => DEFAULT_FORMAT.to_string(),
+    };
+    Format::parse(&text).map_err(|e| CliError::Invalid(format!("-K {text:?}: {e}")))
 }
 
 /// Each partition's earliest and latest offset, as of now.

@@ -10,7 +10,7 @@ use std::io::{self, BufWriter, StdoutLock, Write};
 use kafkite_smol::ConsumedRecord;
 
 use crate::error::CliError;
-use crate::format::{Format, HeaderView, RecordView, DEFAULT_FORMAT};
+use crate::format::{Format, HeaderView, RecordView};
 
 /// Whether to go on writing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,18 +27,12 @@ pub struct Output {
 }
 
 impl Output {
-    /// Output in `format`, or kcat's default (the value and a newline).
-    pub fn new(format: Option<Format>) -> Result<Self, CliError> {
-        let format = match format {
-            Some(format) => format,
-            None => Format::parse(DEFAULT_FORMAT)
-                .map_err(|e| CliError::Invalid(format!("default format: {e}")))?,
-        };
-        Ok(Output {
+    pub fn new(format: Format) -> Self {
+        Output {
             format,
             out: BufWriter::with_capacity(64 * 1024, io::stdout().lock()),
             line: Vec::new(),
-        })
+        }
     }
 
     pub fn write(&mut self, record: &ConsumedRecord) -> Result<Flow, CliError> {

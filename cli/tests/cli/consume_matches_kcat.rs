@@ -197,3 +197,26 @@ fn a_group_with_a_count_commits_only_what_it_printed() {
     );
     assert_same(&kafkite_consume(&topic, &["-G", &group, "-f", f]), b"2:c\n");
 }
+
+#[test]
+fn a_key_delimiter_prints_keys_like_kcat() {
+    let topic = new_topic("cli-consume-keys", 1);
+    kcat_fill(&topic, "gzip");
+    for delimiter in ["::", r"\t", "%%"] {
+        let ours = kafkite_consume(&topic, &["-K", delimiter]);
+        kafkite_testkit::ensure_kcat().expect("kcat");
+        let mut cmd = kafkite_testkit::kcat();
+        cmd.args([
+            "-C",
+            "-b",
+            kafka(),
+            "-t",
+            &topic,
+            "-e",
+            "-q",
+            "-K",
+            delimiter,
+        ]);
+        assert_same(&ours, &run(cmd, b"").success());
+    }
+}
