@@ -64,6 +64,18 @@ impl Deliveries {
         self.delivered
     }
 
+    /// Waits for the oldest pending delivery; false when none is pending.
+    pub async fn settle_oldest(&mut self) -> bool {
+        match self.pending.pop_front() {
+            Some(delivery) => {
+                let outcome = delivery.await;
+                self.note(outcome);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Waits for every delivery; fails if any record was not delivered.
     pub async fn finish(mut self) -> Result<u64, CliError> {
         while let Some(delivery) = self.pending.pop_front() {

@@ -56,6 +56,13 @@ pub async fn produce(
             progress.update(deliveries.delivered());
         }
     }
+    // Waiting delivery by delivery (lingering batches go out by
+    // themselves) keeps the bar moving until the last acknowledgement.
+    while deliveries.settle_oldest().await {
+        if deliveries.delivered() % PROGRESS_EVERY == 0 {
+            progress.update(deliveries.delivered());
+        }
+    }
     producer
         .flush()
         .await
