@@ -128,14 +128,41 @@ fn a_broker_that_hangs_up_on_api_versions_gets_the_0_8_2_versions() {
     });
     let mut h = Harness::new(&["b1:9092"], responder);
     h.run();
-    // Reconnect after the backoff.
+    // Reconnect after the backoff: a second hang-up makes it legacy.
+    h.advance(Duration::from_secs(1));
     h.advance(Duration::from_secs(1));
     assert!(h.client.has_metadata(), "events: {:?}", h.events);
-    let after_hangup: Vec<_> = h.seen.iter().skip(1).map(|(_, k, v)| (*k, *v)).collect();
+    let after_hangup: Vec<_> = h.seen.iter().skip(2).map(|(_, k, v)| (*k, *v)).collect();
     assert_eq!(after_hangup[0], (ApiKey::Metadata, 0));
     assert!(!after_hangup.iter().any(|(k, _)| *k == ApiKey::ApiVersions));
     let table = h.client.broker_versions(1).expect("ready");
     assert_eq!(table, &ApiVersionTable::kafka_0_8_2());
+}
+
+#[test]
+fn a_modern_broker_that_drops_one_negotiation_keeps_its_versions() {
+    // Found by kafkite-sim: a broker that crashed while a client waited
+    // for its ApiVersions answer was taken for Kafka 0.8 for good, and the
+    // group member then failed for want of JoinGroup.
+    let hung_up = std::rc::Rc::new(std::cell::Cell::new(false));
+    let once = hung_up.clone();
+    let responder: Responder = Box::new(move |_, _, request| match request {
+        AnyRequest::ApiVersions(_) if !once.get() => {
+            once.set(true);
+            Reply::Close
+        }
+        AnyRequest::ApiVersions(_) => Reply::Respond(modern_versions()),
+        AnyRequest::Metadata(_) => Reply::Respond(metadata(1)),
+        _ => Reply::Silence,
+    });
+    let mut h = Harness::new(&["b1:9092"], responder);
+    h.run();
+    h.advance(Duration::from_secs(1));
+    assert!(hung_up.get());
+    assert!(h.client.has_metadata(), "events: {:?}", h.events);
+    let table = h.client.broker_versions(1).expect("ready");
+    assert_ne!(table, &ApiVersionTable::kafka_0_8_2());
+    assert!(table.get(ApiKey::Produce.key()).is_some_and(|r| r.max >= 3));
 }
 
 #[test]

@@ -90,7 +90,14 @@ struct Link {
     /// The broker closed the connection on ApiVersions: it is Kafka 0.8 or
     /// 0.9, and gets the fallback version table.
     legacy: bool,
+    /// Connections in a row closed while negotiating versions. One is not
+    /// proof of an old broker (a modern one may crash or restart at that
+    /// moment, and the fallback table has no group APIs); two are.
+    api_versions_hangups: u32,
 }
+
+/// Hang-ups on ApiVersions in a row that make a broker legacy.
+const LEGACY_AFTER_HANGUPS: u32 = 2;
 
 /// A request waiting for its broker's connection.
 #[derive(Debug)]
@@ -226,7 +233,8 @@ impl Client {
         if matches!(c.state, ConnState::Negotiating { .. }) {
             let address = c.address.clone();
             if let Some(link) = self.links.get_mut(&address) {
-                link.legacy = true;
+                link.api_versions_hangups += 1;
+                link.legacy = link.api_versions_hangups >= LEGACY_AFTER_HANGUPS;
             }
         }
         self.drop_connection(conn, error, false, now);

@@ -164,6 +164,9 @@ impl Client {
         if let Some(link) = self.links.get_mut(&c.address) {
             link.failures = 0;
             link.retry_at = None;
+            if !link.legacy {
+                link.api_versions_hangups = 0;
+            }
         }
         self.events.push_back(Event::BrokerReady {
             broker: c.broker,
