@@ -104,3 +104,68 @@ fn render(metadata: &ClusterMetadata, scope: &str, names: &[String], out: &mut V
 fn join(ids: &[i32]) -> String {
     ids.iter().map(i32::to_string).collect::<Vec<_>>().join(",")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafkite::client::{BrokerAddress, PartitionMetadata, TopicMetadata};
+    use kafkite::protocol::{ErrorCode, Uuid};
+
+    fn partition(partition: i32, leader: i32, error: ErrorCode) -> PartitionMetadata {
+        PartitionMetadata {
+            partition,
+            error,
+            leader,
+            leader_epoch: 0,
+            replicas: vec![1, 2],
+            isr: vec![1],
+        }
+    }
+
+    #[test]
+    fn the_listing_reads_like_kcat_l() {
+        let mut metadata = ClusterMetadata {
+            cluster_id: Some("c1".into()),
+            controller: Some(2),
+            ..ClusterMetadata::default()
+        };
+        for id in [1, 2] {
+            metadata.brokers.insert(
+                id,
+                BrokerAddress {
+                    node_id: id,
+                    host: "h".into(),
+                    port: 9090 + id as u16,
+                    rack: (id == 2).then(|| "r2".into()),
+                },
+            );
+        }
+        metadata.topics.insert(
+            "t".into(),
+            TopicMetadata {
+                name: "t".into(),
+                error: ErrorCode(0),
+                topic_id: Uuid::default(),
+                is_internal: false,
+                partitions: vec![
+                    partition(0, 1, ErrorCode(0)),
+                    partition(1, -1, ErrorCode::LEADER_NOT_AVAILABLE),
+                ],
+            },
+        );
+        let mut out = Vec::new();
+        let names = ["t".to_string(), "gone".to_string()];
+        render(&metadata, "all topics", &names, &mut out);
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "Metadata for all topics (cluster c1):\n \
+             2 brokers:\n  \
+             broker 1 at h:9091\n  \
+             broker 2 at h:9092 rack r2 (controller)\n \
+             1 topics:\n  \
+             topic \"t\" with 2 partitions:\n    \
+             partition 0, leader 1, replicas: 1,2, isrs: 1\n    \
+             partition 1, leader -1, replicas: 1,2, isrs: 1, error: LEADER_NOT_AVAILABLE (5)\n"
+        );
+    }
+}
