@@ -3,20 +3,28 @@
 //! while the broker leading a partition is killed with SIGKILL and started
 //! again, twice: every acknowledged record is in the log exactly once, at
 //! the offset it was acknowledged with, in send order per partition, and no
-//! client call outlives its timeout.
+//! client call outlives its timeout. Meanwhile the Dart envelope consumer
+//! reads the topic for a group, committing as it goes: it delivers every
+//! acknowledged record at least once, and the group's committed offsets
+//! never go backwards.
+//!
+//! The consumer here is the envelope `Consumer` with its `ConsumerGroup`
+//! (commits without group membership); a group of members that rebalance
+//! when a broker goes away is not part of this test.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kafkite_smol::{
-    Acks, ClientConfig, DeliveryFuture, NewTopic, OffsetSpec, ProduceError, Producer,
-    ProducerConfig, ProducerRecord, Session,
+    Acks, ClientConfig, Consumer, ConsumerGroup, DeliveryFuture, NewTopic, OffsetSpec,
+    ProduceError, Producer, ProducerConfig, ProducerRecord, Session,
 };
 use kafkite_testkit::cluster::KafkaCluster;
 use kafkite_testkit::{java_read_back, unique_name};
+use smol::stream::StreamExt;
 
 const PARTITIONS: i32 = 3;
 
@@ -31,12 +39,42 @@ const DOWN_FOR: Duration = Duration::from_secs(5);
 /// within this, whatever the cluster does.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The consumer commits every this many records of a partition (and acks
+/// the others): a commit per record would be a round trip per record.
+const COMMIT_EVERY: i64 = 50;
+
+/// How long the consumer may take, after the producer is done, to deliver
+/// every acknowledged record.
+const CATCH_UP: Duration = Duration::from_secs(90);
+
 /// Slack on top of a client timeout before a call counts as hung.
 const HANG_SLACK: Duration = Duration::from_secs(30);
 
 #[test]
 fn idempotent_producer_loses_and_duplicates_nothing_while_leaders_are_killed() {
     let cluster = KafkaCluster::start().expect("3-broker Kafka cluster");
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        kill_leaders_while_producing(&cluster)
+    }));
+    if let Err(panic) = outcome {
+        // The brokers' side of the story, before Drop removes their logs.
+        for id in kafkite_testkit::cluster::CLUSTER_BROKERS {
+            let log = std::fs::read_to_string(cluster.broker_log(id)).unwrap_or_default();
+            let lines: Vec<&str> = log
+                .lines()
+                .filter(|l| l.contains(" ERROR ") || l.contains(" WARN "))
+                .collect();
+            eprintln!(
+                "broker {id}: last warnings and errors of {}:\n{}",
+                cluster.broker_log(id).display(),
+                lines[lines.len().saturating_sub(15)..].join("\n")
+            );
+        }
+        std::panic::resume_unwind(panic);
+    }
+}
+
+fn kill_leaders_while_producing(cluster: &KafkaCluster) {
     let t0 = Instant::now();
     let say = |what: String| eprintln!("[failover +{:6.2} s] {what}", t0.elapsed().as_secs_f64());
 
@@ -73,17 +111,29 @@ fn idempotent_producer_loses_and_duplicates_nothing_while_leaders_are_killed() {
         Arc::clone(&stop),
     ));
 
+    // The consumer and a watcher of the group's committed offsets, on the
+    // executor too.
+    let group = ConsumerGroup::new(session.clone(), unique_name("failover-group"));
+    let consumed = Arc::new(Consumed::default());
+    let consuming = smol::spawn(consume_until(
+        Consumer::new(
+            &session,
+            group.clone(),
+            [(topic.clone(), (0..PARTITIONS).collect::<Vec<_>>())],
+            Duration::from_millis(100),
+            1,
+        ),
+        Arc::clone(&consumed),
+    ));
+    let watching = smol::spawn(watch_commits(
+        group.clone(),
+        topic.clone(),
+        Arc::clone(&consumed),
+    ));
+
     for round in 1..=ROUNDS {
         std::thread::sleep(Duration::from_secs(3));
-        let metadata = bounded(
-            "refresh_metadata",
-            session.config().request_timeout,
-            session.refresh_metadata(),
-        )
-        .expect("metadata");
-        let leader = metadata
-            .leader(&topic, 0)
-            .unwrap_or_else(|| panic!("round {round}: partition 0 has no leader"));
+        let leader = leader_of_partition_0(&session, &topic, round);
         let pid = cluster
             .kill(leader)
             .unwrap_or_else(|e| panic!("round {round}: kill broker {leader}: {e}"));
@@ -123,6 +173,46 @@ fn idempotent_producer_loses_and_duplicates_nothing_while_leaders_are_killed() {
             .map_or(String::new(), |(s, e)| format!(" (first: record {s}: {e})"))
     ));
     assert!(acked_count > 0, "nothing was acknowledged");
+
+    // The consumer catches up with every acknowledged record.
+    let wanted: BTreeSet<u64> = acked.values().flatten().map(|(s, _)| *s).collect();
+    let deadline = Instant::now() + CATCH_UP;
+    let missing = loop {
+        let missing: Vec<u64> = {
+            let seen = consumed.lock_seen();
+            wanted
+                .iter()
+                .filter(|s| !seen.contains(s))
+                .copied()
+                .collect()
+        };
+        if missing.is_empty() || Instant::now() >= deadline {
+            break missing;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    consumed.stop.store(true, Ordering::SeqCst);
+    let (delivered, errors) = smol::block_on(consuming);
+    let backwards = smol::block_on(watching);
+    say(format!(
+        "consumer: {delivered} envelopes, {} distinct records, {} stream errors{}; {} commit checks",
+        consumed.lock_seen().len(),
+        errors.len(),
+        errors
+            .first()
+            .map_or(String::new(), |e| format!(" (first: {e})")),
+        consumed.checks.load(Ordering::SeqCst)
+    ));
+    assert!(
+        missing.is_empty(),
+        "the consumer never delivered {} acknowledged records within {CATCH_UP:?} (first: {:?})",
+        missing.len(),
+        missing.first()
+    );
+    assert!(
+        backwards.is_empty(),
+        "committed offsets went backwards: {backwards:?}"
+    );
 
     // The whole log, read by the Java client.
     let latest = bounded(
@@ -202,10 +292,12 @@ fn idempotent_producer_loses_and_duplicates_nothing_while_leaders_are_killed() {
     ));
 }
 
-/// Sends `p<partition> <seq>` records round-robin over the partitions,
-/// about a thousand a second, until `stop`; returns each record's sequence
-/// number, partition and delivery. A `send` that waits longer than the
-/// delivery timeout (plus slack) for buffer space fails the test.
+/// Sends `p<partition> <seq>` records round-robin over the partitions
+/// until `stop`; returns each record's sequence number, partition and
+/// delivery. About 400 a second: enough for batches and several in flight,
+/// few enough that the one-envelope-at-a-time consumer keeps up on 2
+/// loaded cores. A `send` that waits longer than the delivery timeout
+/// (plus slack) for buffer space fails the test.
 async fn produce_until(
     producer: Producer,
     topic: String,
@@ -225,9 +317,104 @@ async fn produce_until(
             sent.push((seq, partition, delivery));
             seq += 1;
         }
-        smol::Timer::after(Duration::from_millis(5)).await;
+        smol::Timer::after(Duration::from_millis(12)).await;
     }
     sent
+}
+
+/// What the consumer task saw, shared with the test thread.
+#[derive(Default)]
+struct Consumed {
+    /// Sequence numbers delivered at least once.
+    seen: Mutex<BTreeSet<u64>>,
+    stop: AtomicBool,
+    /// How many times the watcher read the committed offsets.
+    checks: std::sync::atomic::AtomicUsize,
+}
+
+impl Consumed {
+    fn lock_seen(&self) -> std::sync::MutexGuard<'_, BTreeSet<u64>> {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Reads envelopes until `consumed.stop`, committing every
+/// [`COMMIT_EVERY`]th offset of a partition with metadata and acking the
+/// rest. Returns how many envelopes came and the stream's errors (a fetch
+/// error is an item, not the end: leaders move while brokers are down).
+async fn consume_until(consumer: Consumer, consumed: Arc<Consumed>) -> (usize, Vec<String>) {
+    let mut envelopes = consumer.consume(None);
+    let mut delivered = 0;
+    let mut errors = Vec::new();
+    while !consumed.stop.load(Ordering::SeqCst) {
+        let next = async { Some(envelopes.next().await) };
+        let tick = async {
+            smol::Timer::after(Duration::from_millis(200)).await;
+            None
+        };
+        let Some(item) = smol::future::or(next, tick).await else {
+            continue;
+        };
+        match item {
+            None => break,
+            Some(Err(e)) => errors.push(e.to_string()),
+            Some(Ok(envelope)) => {
+                delivered += 1;
+                let record = envelope.record();
+                let seq = parse_seq(record.value.as_deref().unwrap_or(b""));
+                consumed.lock_seen().insert(seq);
+                if record.offset % COMMIT_EVERY == 0 {
+                    let metadata = format!("seq {seq}");
+                    if let Err(e) =
+                        within("commit", DELIVERY_TIMEOUT, envelope.commit(&metadata)).await
+                    {
+                        errors.push(format!("commit: {e}"));
+                    }
+                } else {
+                    envelope.ack();
+                }
+            }
+        }
+    }
+    (delivered, errors)
+}
+
+/// Reads the group's committed offsets twice a second until
+/// `consumed.stop`; returns every time one was lower than before. A failed
+/// read (the coordinator's broker killed) is retried at the next tick.
+async fn watch_commits(
+    group: ConsumerGroup,
+    topic: String,
+    consumed: Arc<Consumed>,
+) -> Vec<String> {
+    let tps: Vec<(String, i32)> = (0..PARTITIONS).map(|p| (topic.clone(), p)).collect();
+    let mut highest: BTreeMap<i32, i64> = BTreeMap::new();
+    let mut backwards = Vec::new();
+    while !consumed.stop.load(Ordering::SeqCst) {
+        let limit = group_limit() + HANG_SLACK;
+        if let Ok(fetched) = within("fetch_offsets", limit, group.fetch_offsets(&tps)).await {
+            consumed.checks.fetch_add(1, Ordering::SeqCst);
+            for ((_, partition), committed) in fetched {
+                let Some(committed) = committed else { continue };
+                let before = highest.entry(partition).or_insert(committed.offset);
+                if committed.offset < *before {
+                    backwards.push(format!(
+                        "partition {partition}: {} after {}",
+                        committed.offset, before
+                    ));
+                }
+                *before = (*before).max(committed.offset);
+            }
+        }
+        smol::Timer::after(Duration::from_millis(500)).await;
+    }
+    backwards
+}
+
+/// The bound on one ConsumerGroup call: its own limit is the session's
+/// request timeout, retries included.
+fn group_limit() -> Duration {
+    ClientConfig::from_bootstrap("127.0.0.1:0").request_timeout
 }
 
 fn parse_seq(value: &[u8]) -> u64 {
@@ -236,6 +423,29 @@ fn parse_seq(value: &[u8]) -> u64 {
         .next()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("unexpected value {text:?}"))
+}
+
+/// The current leader of `topic`-0. A metadata request can fail while the
+/// cluster moves (a broker closing connections as it fences or recovers):
+/// retried, as a user would, within the request timeout.
+fn leader_of_partition_0(session: &Session, topic: &str, round: usize) -> i32 {
+    let limit = session.config().request_timeout;
+    let deadline = Instant::now() + limit;
+    loop {
+        let last = match bounded("refresh_metadata", limit, session.refresh_metadata()) {
+            Ok(metadata) => match metadata.leader(topic, 0) {
+                Some(leader) => return leader,
+                None => "no leader".to_string(),
+            },
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            Instant::now() < deadline,
+            "round {round}: no leader for {topic}-0 within {limit:?} (last: {last})"
+        );
+        eprintln!("round {round}: leader of {topic}-0: {last}; asking again");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 fn wait_for_leaders(session: &Session, topic: &str) {
