@@ -33,11 +33,11 @@
 
 #![warn(missing_docs)]
 
+pub mod cluster;
 mod error;
 mod interop;
 mod mock;
 mod peer;
-pub mod cluster;
 pub mod release;
 
 use std::collections::hash_map::RandomState;
