@@ -18,7 +18,7 @@ use kafkite_smol::{Session, Target};
 
 use crate::args::{Global, GroupsCommand};
 use crate::error::CliError;
-use crate::session::connect;
+use crate::session::with_session;
 
 /// Tries of DescribeGroups while the coordinator is still loading the
 /// group or has moved (a coordinator answers before it has read its
@@ -27,13 +27,11 @@ const DESCRIBE_ATTEMPTS: u32 = 10;
 const DESCRIBE_BACKOFF: Duration = Duration::from_millis(200);
 
 pub async fn run(global: &Global, command: GroupsCommand) -> Result<(), CliError> {
-    let session = connect(global).await?;
-    let outcome = match command {
-        GroupsCommand::List => list(&session).await,
-        GroupsCommand::Describe { groups } => describe(&session, &groups).await,
-    };
-    session.close().await;
-    outcome
+    with_session(global, async |session| match command {
+        GroupsCommand::List => list(session).await,
+        GroupsCommand::Describe { groups } => describe(session, &groups).await,
+    })
+    .await
 }
 
 async fn list(session: &Session) -> Result<(), CliError> {

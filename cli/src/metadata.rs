@@ -7,13 +7,10 @@ use kafkite_smol::{ClusterMetadata, Session};
 
 use crate::args::{Global, MetadataArgs};
 use crate::error::CliError;
-use crate::session::{connect, topic_partitions};
+use crate::session::{topic_partitions, with_session};
 
 pub async fn run(global: &Global, args: MetadataArgs) -> Result<(), CliError> {
-    let session = connect(global).await?;
-    let outcome = show(&session, args).await;
-    session.close().await;
-    outcome
+    with_session(global, async |session| show(session, args).await).await
 }
 
 async fn show(session: &Session, args: MetadataArgs) -> Result<(), CliError> {

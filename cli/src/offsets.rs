@@ -9,21 +9,14 @@ use kafkite_smol::{OffsetSpec, Session};
 
 use crate::args::{Global, OffsetsArgs};
 use crate::error::CliError;
-use crate::session::{check_partition, connect, topic_partitions};
+use crate::session::{chosen_partitions, with_session};
 
 pub async fn run(global: &Global, args: OffsetsArgs) -> Result<(), CliError> {
-    let session = connect(global).await?;
-    let outcome = show(&session, args).await;
-    session.close().await;
-    outcome
+    with_session(global, async |session| show(session, args).await).await
 }
 
 async fn show(session: &Session, args: OffsetsArgs) -> Result<(), CliError> {
-    let mut partitions = topic_partitions(session, &args.topic).await?;
-    if let Some(p) = args.partition {
-        check_partition(&args.topic, &partitions, p)?;
-        partitions = vec![p];
-    }
+    let partitions = chosen_partitions(session, &args.topic, args.partition).await?;
     let (earliest, latest) = earliest_and_latest(session, &args.topic, &partitions).await?;
     let mut out = String::from("topic\tpartition\tearliest\tlatest\n");
     for p in &partitions {

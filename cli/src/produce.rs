@@ -8,26 +8,22 @@
 use std::io::{self, BufRead};
 
 use bytes::Bytes;
-use kafkite_smol::{Compression, Producer, ProducerConfig, ProducerRecord, Session};
+use kafkite_smol::{Acks, Compression, Producer, ProducerConfig, ProducerRecord, Session};
 
-use crate::args::{Global, HeaderArg, ProduceArgs};
+use crate::args::{Codec, Global, HeaderArg, ProduceArgs};
 use crate::deliveries::Deliveries;
 use crate::error::CliError;
 use crate::escape::unescape;
-use crate::session::{check_partition, connect, topic_partitions};
+use crate::session::{check_partition, topic_partitions, with_session};
 
 /// Delivery futures kept before the oldest is awaited.
 const MAX_PENDING: usize = 100_000;
 
 pub async fn run(global: &Global, args: ProduceArgs) -> Result<(), CliError> {
-    let session = connect(global).await?;
-    let outcome = produce(&session, args).await;
-    session.close().await;
-    outcome
+    with_session(global, async |session| produce(session, args).await).await
 }
 
 async fn produce(session: &Session, args: ProduceArgs) -> Result<(), CliError> {
-    let compression = available(args.compression.into())?;
     let key_delimiter = match &args.key_delimiter {
         Some(text) => Some(non_empty_delimiter(text)?),
         None => None,
@@ -38,12 +34,7 @@ async fn produce(session: &Session, args: ProduceArgs) -> Result<(), CliError> {
     if let Some(p) = partition {
         check_partition(&args.topic, &partitions, p)?;
     }
-    let config = ProducerConfig::default()
-        .with_acks(args.acks)
-        .with_compression(compression);
-    let producer = Producer::new(session, config)
-        .await
-        .map_err(CliError::cluster("starting the producer"))?;
+    let producer = start_producer(session, args.acks, args.compression).await?;
     let template = RecordTemplate {
         topic: args.topic,
         partition,
@@ -137,16 +128,26 @@ fn headers(args: &[HeaderArg]) -> Vec<(String, Option<Bytes>)> {
         .collect()
 }
 
-/// The codec, if this build has it.
-pub fn available(codec: Compression) -> Result<Compression, CliError> {
-    if codec.is_available() {
-        Ok(codec)
-    } else {
-        Err(CliError::Invalid(format!(
+/// A producer with the command line's acks and codec (and the driver's
+/// defaults otherwise: idempotent with acks=all, linger 5 ms).
+pub async fn start_producer(
+    session: &Session,
+    acks: Acks,
+    codec: Codec,
+) -> Result<Producer, CliError> {
+    let compression = Compression::from(codec);
+    if !compression.is_available() {
+        return Err(CliError::Invalid(format!(
             "this build has no {} codec",
-            codec.name()
-        )))
+            compression.name()
+        )));
     }
+    let config = ProducerConfig::default()
+        .with_acks(acks)
+        .with_compression(compression);
+    Producer::new(session, config)
+        .await
+        .map_err(CliError::cluster("starting the producer"))
 }
 
 #[cfg(test)]

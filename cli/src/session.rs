@@ -24,6 +24,19 @@ pub async fn connect(global: &Global) -> Result<Session, CliError> {
         .map_err(CliError::connect)
 }
 
+/// Runs a command's `work` on a session, and closes the session however
+/// the work ends (so a failing command still lets go of its connections
+/// in order).
+pub async fn with_session<T>(
+    global: &Global,
+    work: impl AsyncFnOnce(&Session) -> Result<T, CliError>,
+) -> Result<T, CliError> {
+    let session = connect(global).await?;
+    let outcome = work(&session).await;
+    session.close().await;
+    outcome
+}
+
 /// The client config for the command line's brokers and timeout.
 pub fn client_config(global: &Global) -> Result<ClientConfig, CliError> {
     let list = global.brokers.as_deref().unwrap_or_default();
@@ -84,6 +97,23 @@ pub async fn topic_partitions(session: &Session, topic: &str) -> Result<Vec<i32>
             return outcome;
         }
         smol::Timer::after(TOPIC_RETRY).await;
+    }
+}
+
+/// The partitions a command reads: `only` if given (and the topic has it),
+/// else every partition of `topic`.
+pub async fn chosen_partitions(
+    session: &Session,
+    topic: &str,
+    only: Option<i32>,
+) -> Result<Vec<i32>, CliError> {
+    let partitions = topic_partitions(session, topic).await?;
+    match only {
+        Some(p) => {
+            check_partition(topic, &partitions, p)?;
+            Ok(vec![p])
+        }
+        None => Ok(partitions),
     }
 }
 

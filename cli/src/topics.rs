@@ -6,17 +6,15 @@ use kafkite_smol::{NewTopic, Session};
 
 use crate::args::{CreateTopicArgs, Global, TopicsCommand};
 use crate::error::CliError;
-use crate::session::{connect, topic_partitions};
+use crate::session::{topic_partitions, with_session};
 
 pub async fn run(global: &Global, command: TopicsCommand) -> Result<(), CliError> {
-    let session = connect(global).await?;
-    let outcome = match command {
-        TopicsCommand::Create(args) => create(&session, args).await,
-        TopicsCommand::Delete { topics } => delete(&session, &topics).await,
-        TopicsCommand::List => list(&session).await,
-    };
-    session.close().await;
-    outcome
+    with_session(global, async |session| match command {
+        TopicsCommand::Create(args) => create(session, args).await,
+        TopicsCommand::Delete { topics } => delete(session, &topics).await,
+        TopicsCommand::List => list(session).await,
+    })
+    .await
 }
 
 async fn create(session: &Session, args: CreateTopicArgs) -> Result<(), CliError> {

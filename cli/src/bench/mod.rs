@@ -15,7 +15,7 @@ use kafkite_smol::{NewTopic, Session};
 
 use crate::args::{BenchArgs, BenchCommand, Global};
 use crate::error::CliError;
-use crate::session::{connect, topic_partitions};
+use crate::session::{topic_partitions, with_session};
 
 pub async fn run(global: &Global, command: BenchCommand) -> Result<(), CliError> {
     let args = match &command {
@@ -24,20 +24,16 @@ pub async fn run(global: &Global, command: BenchCommand) -> Result<(), CliError>
     if args.size == 0 {
         return Err(CliError::Invalid("--size must be at least 1 byte".into()));
     }
-    let session = connect(global).await?;
-    let outcome = match BenchTopic::prepare(&session, &args).await {
-        Ok(topic) => {
-            let outcome = match command {
-                BenchCommand::Produce(_) => produce::run(&session, &topic.name, &args).await,
-                BenchCommand::Consume(_) => consume::run(&session, &topic, &args).await,
-            };
-            let cleanup = topic.cleanup(&session).await;
-            outcome.and(cleanup)
-        }
-        Err(e) => Err(e),
-    };
-    session.close().await;
-    outcome
+    with_session(global, async |session| {
+        let topic = BenchTopic::prepare(session, &args).await?;
+        let outcome = match command {
+            BenchCommand::Produce(_) => produce::run(session, &topic.name, &args).await,
+            BenchCommand::Consume(_) => consume::run(session, &topic, &args).await,
+        };
+        let cleanup = topic.cleanup(session).await;
+        outcome.and(cleanup)
+    })
+    .await
 }
 
 /// The topic a bench runs on.

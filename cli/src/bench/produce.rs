@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use kafkite_smol::{Producer, ProducerConfig, ProducerRecord, Session};
+use kafkite_smol::{ProducerRecord, Session};
 
 use super::cpu::process_cpu_time;
 use super::progress::Progress;
@@ -12,7 +12,7 @@ use super::summary::Summary;
 use crate::args::BenchArgs;
 use crate::deliveries::Deliveries;
 use crate::error::CliError;
-use crate::produce::available;
+use crate::produce::start_producer;
 
 /// Delivery futures kept before the oldest is awaited.
 const MAX_PENDING: usize = 200_000;
@@ -32,13 +32,7 @@ pub async fn produce(
     args: &BenchArgs,
     label: &'static str,
 ) -> Result<Summary, CliError> {
-    let compression = available(args.compression.into())?;
-    let config = ProducerConfig::default()
-        .with_acks(args.acks)
-        .with_compression(compression);
-    let producer = Producer::new(session, config)
-        .await
-        .map_err(CliError::cluster("starting the producer"))?;
+    let producer = start_producer(session, args.acks, args.compression).await?;
     let values = ValuePool::new(args.size);
     let mut deliveries = Deliveries::new(MAX_PENDING);
     let mut progress = Progress::new(label, args.count);

@@ -22,24 +22,17 @@ use crate::args::{ConsumeArgs, Global};
 use crate::error::CliError;
 use crate::format::{Format, DEFAULT_FORMAT};
 use crate::offsets::earliest_and_latest;
-use crate::session::{check_partition, connect, topic_partitions};
+use crate::session::{chosen_partitions, with_session};
 
 use self::output::{Flow, Output};
 use self::plan::Bounds;
 
 pub async fn run(global: &Global, args: ConsumeArgs) -> Result<(), CliError> {
-    let session = connect(global).await?;
-    let outcome = consume(&session, args).await;
-    session.close().await;
-    outcome
+    with_session(global, async |session| consume(session, args).await).await
 }
 
 async fn consume(session: &Session, args: ConsumeArgs) -> Result<(), CliError> {
-    let mut partitions = topic_partitions(session, &args.topic).await?;
-    if let Some(p) = args.partition {
-        check_partition(&args.topic, &partitions, p)?;
-        partitions = vec![p];
-    }
+    let partitions = chosen_partitions(session, &args.topic, args.partition).await?;
     let bounds = bounds(session, &args.topic, &partitions).await?;
     let output = Output::new(output_format(&args)?);
     match args.group.clone() {

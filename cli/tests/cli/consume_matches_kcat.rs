@@ -4,7 +4,8 @@
 //! bytes that are not UTF-8, every codec; and `-o`, `-c`, `-e`, `-G`.
 
 use super::support::{
-    kafka, kafkite, kafkite_consume, kcat_consume, kcat_produce, new_topic, run, sorted_lines,
+    assert_same, kafka, kafkite, kafkite_consume, kcat_consume, kcat_produce, new_topic, run,
+    sorted_lines,
 };
 
 /// Every token at once.
@@ -27,15 +28,6 @@ fn kcat_fill(topic: &str, codec: &str) {
     );
     // A second batch without headers, so %h also prints nothing.
     kcat_produce(topic, &["-K", ":", "-z", codec], b"plain:record\nlast\n");
-}
-
-#[track_caller]
-fn assert_same(kafkite: &[u8], kcat: &[u8]) {
-    assert_eq!(
-        String::from_utf8_lossy(kafkite),
-        String::from_utf8_lossy(kcat)
-    );
-    assert_eq!(kafkite, kcat);
 }
 
 #[test]

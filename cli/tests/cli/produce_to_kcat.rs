@@ -3,7 +3,7 @@
 //! headers with null and empty values, bytes that are not UTF-8, with
 //! every codec.
 
-use super::support::{kafka, kafkite, kcat_consume, new_topic, run, sorted_lines};
+use super::support::{assert_same, kafka, kafkite, kcat_consume, new_topic, run, sorted_lines};
 
 /// Input lines and what kcat must print for each with [`FORMAT`].
 const CASES: &[(&[u8], &[u8])] = &[
@@ -66,15 +66,6 @@ fn produce(topic: &str, codec: &str, extra: &[&str]) {
     args.extend_from_slice(extra);
     let out = run(kafkite(&args), &input()).success();
     assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
-}
-
-#[track_caller]
-fn assert_same(actual: &[u8], expected: &[u8]) {
-    assert_eq!(
-        String::from_utf8_lossy(actual),
-        String::from_utf8_lossy(expected)
-    );
-    assert_eq!(actual, expected);
 }
 
 #[test]

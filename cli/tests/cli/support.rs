@@ -188,3 +188,13 @@ pub fn kafkite_consume(topic: &str, args: &[&str]) -> Vec<u8> {
     all.extend_from_slice(args);
     run(kafkite(&all), b"").success()
 }
+
+/// Byte equality, shown as text first so a failure reads well.
+#[track_caller]
+pub fn assert_same(actual: &[u8], expected: &[u8]) {
+    assert_eq!(
+        String::from_utf8_lossy(actual),
+        String::from_utf8_lossy(expected)
+    );
+    assert_eq!(actual, expected);
+}
