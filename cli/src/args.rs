@@ -96,7 +96,8 @@ pub struct ConsumeArgs {
     /// Exit once every partition is read up to its end (as of the start).
     #[arg(short = 'e', long = "exit-at-end")]
     pub exit_at_end: bool,
-    /// Consume as a member of this group, committing what was printed.
+    /// Start from this group's committed offsets and commit what was
+    /// printed (a simple group: no membership or rebalancing).
     #[arg(short = 'G', long = "group")]
     pub group: Option<String>,
     /// Output format, kcat's tokens: %t %p %o %k %K %s %S %R %T %h, \n \t.
