@@ -39,7 +39,11 @@ pub const RELEASES_ENV: &str = "KAFKA_RELEASES";
 /// The releases this run covers (see [`RELEASES_ENV`]). An unknown version
 /// in the list is an error, so a typo does not quietly test nothing.
 pub fn selected_releases() -> Result<Vec<&'static str>> {
-    let value = std::env::var(RELEASES_ENV).unwrap_or_default();
+    parse_releases(&std::env::var(RELEASES_ENV).unwrap_or_default())
+}
+
+/// [`selected_releases`] for a given value of [`RELEASES_ENV`].
+fn parse_releases(value: &str) -> Result<Vec<&'static str>> {
     let value = value.trim();
     if value.is_empty() {
         return Ok(DEFAULT_RELEASES.to_vec());
@@ -382,4 +386,46 @@ fn hex(s: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unset_selects_the_defaults_all_selects_every_release() {
+        assert_eq!(parse_releases("").unwrap(), DEFAULT_RELEASES.to_vec());
+        assert_eq!(parse_releases(" ").unwrap(), DEFAULT_RELEASES.to_vec());
+        assert_eq!(parse_releases("ALL").unwrap(), RELEASES.to_vec());
+    }
+
+    #[test]
+    fn a_list_selects_those_releases_and_a_typo_is_an_error() {
+        assert_eq!(
+            parse_releases("0.11.0.3, 2.8.2").unwrap(),
+            vec!["0.11.0.3", "2.8.2"]
+        );
+        assert!(parse_releases("0.11.0.3,2.8").is_err());
+    }
+
+    #[test]
+    fn legacy_records_are_decoded_from_hex() {
+        let r = parse_hex_record(
+            r#"{"partition":1,"offset":7,"timestamp":-1,"key":null,"value":"6869"}"#,
+        )
+        .unwrap();
+        assert_eq!((r.partition, r.offset, r.timestamp), (1, 7, -1));
+        assert_eq!((r.key, r.value), (None, Some(b"hi".to_vec())));
+        assert!(parse_hex_record(
+            r#"{"partition":1,"offset":7,"timestamp":0,"key":"6","value":null}"#
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn releases_before_0_10_predate_api_versions() {
+        assert!(predates_api_versions("0.8.2.2"));
+        assert!(!predates_api_versions("0.10.2.2"));
+        assert!(!predates_api_versions("4.4.0"));
+    }
 }
