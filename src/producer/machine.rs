@@ -97,6 +97,11 @@ pub struct Producer {
     outstanding: IdWindow<()>,
     /// Reused to look partitions up by a record's topic.
     lookup_key: TopicPartition,
+    /// When `drive` last ran: linger and retry deadlines up to then were
+    /// acted on, and what still holds their batches back (a batch in
+    /// flight, a missing leader, the producer id) ends with an event, not
+    /// a timer.
+    driven_at: Option<Instant>,
 }
 
 impl Producer {
@@ -123,6 +128,7 @@ impl Producer {
             events: VecDeque::new(),
             outstanding: IdWindow::default(),
             lookup_key: (String::new(), 0),
+            driven_at: None,
         }
     }
 
@@ -261,12 +267,17 @@ impl Producer {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut next: Option<Instant> = None;
         let mut consider = |t: Instant| next = Some(next.map_or(t, |n: Instant| n.min(t)));
+        // A deadline `drive` already saw would be in the past: a driver
+        // sleeping until it would spin (kafkite-sim found this while a
+        // partition's batch was in flight).
+        let driven_at = self.driven_at;
+        let pending = |t: Instant| driven_at.is_none_or(|d| t > d);
         for q in self.partitions.values() {
             for b in &q.ready {
-                if b.is_open() {
+                if b.is_open() && pending(b.created + self.config.linger) {
                     consider(b.created + self.config.linger);
                 }
-                if let Some(t) = b.retry_at {
+                if let Some(t) = b.retry_at.filter(|t| pending(*t)) {
                     consider(t);
                 }
                 consider(b.created + self.config.delivery_timeout);
@@ -369,6 +380,7 @@ impl Producer {
     /// Moves everything that can move: producer id, ready batches onto
     /// their leaders.
     fn drive(&mut self, client: &mut Client, now: Instant) {
+        self.driven_at = Some(now);
         self.place_awaiting(client, now);
         self.ask_again_for_topics(client, now);
         if let ProducerIdState::Needed { at } = self.producer_id {

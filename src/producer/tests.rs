@@ -491,3 +491,35 @@ fn records_waiting_for_metadata_stay_ahead_of_records_sent_after_it_arrived() {
     s.flush();
     assert_eq!(s.stored_values(0), vec![value(0), value(1)]);
 }
+
+#[test]
+fn a_lingered_batch_held_back_by_the_producer_id_sets_no_past_deadline() {
+    // Found by kafkite-sim: an open batch past linger.ms that cannot be
+    // sent yet (here the producer id is pending; also with a batch of the
+    // partition in flight) kept its linger deadline in poll_timeout, in the
+    // past, and a driver sleeping until it spun.
+    let responder: Responder = Box::new(|_, _, request| match request {
+        AnyRequest::ApiVersions(_) => Reply::Respond(api_versions(&[
+            (ApiKey::ApiVersions, 0, 3),
+            (ApiKey::Metadata, 0, 12),
+            (ApiKey::Produce, 0, 9),
+            (ApiKey::InitProducerId, 0, 4),
+        ])),
+        AnyRequest::Metadata(_) => Reply::Respond(metadata(2)),
+        _ => Reply::Silence,
+    });
+    let mut h = Harness::new(&["b1:9092"], responder);
+    let config = ProducerConfig::default().with_linger(Duration::from_millis(5));
+    let mut p = Producer::new(config, 7, h.now);
+    h.run();
+    let now = h.now;
+    p.send(&mut h.client, ProducerRecord::new("t").partition(0).value(value(0)), now, 0)
+        .expect("queued");
+    for _ in 0..3 {
+        h.advance(Duration::from_millis(10));
+        let now = h.now;
+        p.handle_timeout(&mut h.client, now);
+        let deadline = p.poll_timeout().expect("the delivery timeout");
+        assert!(deadline > now, "poll_timeout is {:?} in the past", now - deadline);
+    }
+}
