@@ -1,0 +1,38 @@
+//! The simulator's errors: what went wrong serving or running a cluster.
+
+use std::net::SocketAddr;
+
+/// Why the simulated cluster could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// A request frame did not decode; the broker closes the connection,
+    /// as Kafka does.
+    #[error("broker {broker}: request does not decode: {reason}")]
+    BadRequest { broker: i32, reason: String },
+    /// A response could not be encoded at the version the client asked for.
+    #[error("broker {broker}: cannot encode the {api} v{version} response: {reason}")]
+    Encode {
+        broker: i32,
+        api: &'static str,
+        version: i16,
+        reason: String,
+    },
+    /// Serving on loopback: a listener could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    /// Serving on loopback: a socket operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    /// A topic the caller named does not exist.
+    #[error("topic {0} does not exist")]
+    UnknownTopic(String),
+    /// A broker id the caller named is not in the cluster.
+    #[error("broker {0} is not in the cluster")]
+    UnknownBroker(i32),
+}

@@ -1,0 +1,212 @@
+//! What must hold at the end of every run, whatever the faults were.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kafkite::records::RecordSet;
+
+use super::{Outcome, ProducerApp, Role, RunReport, Simulation, GROUP, TOPIC};
+
+/// A broken invariant, with what is needed to see why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Violation {
+    /// An acknowledged record is not in the log (lost in a failover).
+    Lost {
+        record: usize,
+        partition: i32,
+        offset: i64,
+    },
+    /// A record is in the log more than once (idempotence failed).
+    Duplicated { record: usize, offsets: Vec<i64> },
+    /// An acknowledged record is not where its acknowledgement said.
+    WrongOffset {
+        record: usize,
+        acked: i64,
+        found: i64,
+    },
+    /// Acknowledged records of a partition are out of send order.
+    OutOfOrder {
+        partition: i32,
+        first: usize,
+        second: usize,
+    },
+    /// An acknowledged record is past the high watermark.
+    NotCommitted {
+        record: usize,
+        offset: i64,
+        high_watermark: i64,
+    },
+    /// An acknowledged record never reached a consumer.
+    NotDelivered { record: usize },
+    /// A group's committed offset moved back.
+    CommitWentBack {
+        partition: i32,
+        from: i64,
+        to: i64,
+        at_ms: u64,
+    },
+    /// Two members of one generation owned a partition at once.
+    TwoOwners {
+        generation: i32,
+        partition: i32,
+        members: (String, String),
+        at_us: u64,
+    },
+    /// A member stopped with a fatal error.
+    MemberFailed { member: String, error: String },
+    /// The run had not settled when it gave up.
+    DidNotSettle { outcomes: usize, records: usize },
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+pub(super) fn check(sim: Simulation) -> RunReport {
+    let mut violations = Vec::new();
+    if let Some(v) = sim.ownership_violation.clone() {
+        violations.push(v);
+    }
+    let mut outcomes = BTreeMap::new();
+    let mut delivered: BTreeSet<String> = BTreeSet::new();
+    let mut total = 0;
+    for a in &sim.actors {
+        match &a.role {
+            Role::Producer(p) => {
+                outcomes = p.outcomes.clone();
+                total = p.total;
+            }
+            Role::Consumer(c) => {
+                delivered.extend(c.delivered.iter().map(|(_, _, v)| v.clone()));
+                if let Some(e) = &c.fatal {
+                    violations.push(Violation::MemberFailed {
+                        member: c.name.clone(),
+                        error: e.clone(),
+                    });
+                }
+            }
+        }
+    }
+    if outcomes.len() < total {
+        violations.push(Violation::DidNotSettle {
+            outcomes: outcomes.len(),
+            records: total,
+        });
+    }
+    // The log as the leader holds it: value -> offsets, per partition.
+    let mut found: BTreeMap<usize, Vec<(i32, i64)>> = BTreeMap::new();
+    let mut high_watermarks = BTreeMap::new();
+    if let Some(topic) = sim.cluster.topics().get(TOPIC) {
+        for (p, partition) in topic.partitions.iter().enumerate() {
+            high_watermarks.insert(p as i32, partition.high_watermark);
+            for batch in &partition.log {
+                for record in RecordSet::new(batch.bytes.clone()).records().flatten() {
+                    let value = record
+                        .value
+                        .as_ref()
+                        .map(|v| String::from_utf8_lossy(v).into_owned());
+                    if let Some(index) = value
+                        .as_deref()
+                        .and_then(|v| v.strip_prefix('r'))
+                        .and_then(|n| n.parse::<usize>().ok())
+                    {
+                        found
+                            .entry(index)
+                            .or_default()
+                            .push((p as i32, record.offset));
+                    }
+                }
+            }
+        }
+    }
+    for (index, places) in &found {
+        if places.len() > 1 {
+            violations.push(Violation::Duplicated {
+                record: *index,
+                offsets: places.iter().map(|(_, o)| *o).collect(),
+            });
+        }
+    }
+    let mut acked_by_partition: BTreeMap<i32, Vec<(usize, i64)>> = BTreeMap::new();
+    for (index, outcome) in &outcomes {
+        let Outcome::Acked { partition, offset } = outcome else {
+            continue;
+        };
+        match found.get(index).and_then(|v| v.first()) {
+            None => violations.push(Violation::Lost {
+                record: *index,
+                partition: *partition,
+                offset: *offset,
+            }),
+            Some((_, at)) => {
+                if *offset >= 0 && at != offset {
+                    violations.push(Violation::WrongOffset {
+                        record: *index,
+                        acked: *offset,
+                        found: *at,
+                    });
+                }
+                let hw = high_watermarks.get(partition).copied().unwrap_or(0);
+                if *at >= hw {
+                    violations.push(Violation::NotCommitted {
+                        record: *index,
+                        offset: *at,
+                        high_watermark: hw,
+                    });
+                }
+                acked_by_partition
+                    .entry(*partition)
+                    .or_default()
+                    .push((*index, *at));
+            }
+        }
+        if !delivered.contains(&ProducerApp::value(*index)) {
+            violations.push(Violation::NotDelivered { record: *index });
+        }
+    }
+    for (partition, mut list) in acked_by_partition {
+        list.sort_unstable();
+        for w in list.windows(2) {
+            if w[1].1 < w[0].1 {
+                violations.push(Violation::OutOfOrder {
+                    partition,
+                    first: w[0].0,
+                    second: w[1].0,
+                });
+            }
+        }
+    }
+    let mut last: BTreeMap<(String, i32), i64> = BTreeMap::new();
+    for c in sim.cluster.accepted_commits() {
+        if c.group != GROUP {
+            continue;
+        }
+        let key = (c.topic.clone(), c.partition);
+        if let Some(prev) = last.get(&key) {
+            if c.offset < *prev {
+                violations.push(Violation::CommitWentBack {
+                    partition: c.partition,
+                    from: *prev,
+                    to: c.offset,
+                    at_ms: c.at_ms,
+                });
+            }
+        }
+        last.insert(key, c.offset);
+    }
+    let acked = outcomes
+        .values()
+        .filter(|o| matches!(o, Outcome::Acked { .. }))
+        .count();
+    RunReport {
+        seed: sim.scenario.seed,
+        violations,
+        trace: sim.trace.text().to_string(),
+        virtual_ms: sim.now_us / 1000,
+        acked,
+        delivered: delivered.len(),
+        steps: sim.steps,
+        stale_deadlines: sim.stale_deadlines,
+    }
+}

@@ -1,0 +1,604 @@
+//! The simulation runner: one seed in, one run out.
+//!
+//! A [`Simulation`] wires kafkite's core — a `Client` per application,
+//! with a `Producer`, or a `GroupMember` and `Fetcher` — to a
+//! [`crate::Cluster`] through a simulated [`net::Network`], on virtual
+//! time. The seed picks the [`Scenario`]: cluster shape, workload, network
+//! delays, and faults (dropped connections, broker crashes and restarts,
+//! leader elections, stalled brokers, retriable error answers). After the
+//! fault window everything heals, the run settles, and [`invariants`]
+//! checks what must hold whatever the faults were.
+//!
+//! Nothing on the path reads a clock or iterates a hash map: the same
+//! seed gives the same [`RunReport::trace`], byte for byte.
+
+mod actors;
+pub mod invariants;
+mod net;
+mod scenario;
+mod trace;
+
+use std::time::{Duration, Instant};
+
+use kafkite::client::{Client, ClientConfig, Event, Io};
+use kafkite::consumer::group::GroupConfig;
+use kafkite::consumer::{FetchConfig, Fetcher};
+use kafkite::producer::{Acks, Producer, ProducerConfig};
+
+pub use actors::{ConsumerApp, Outcome, ProducerApp};
+pub use invariants::Violation;
+pub use scenario::{Fault, Scenario};
+pub use trace::Trace;
+
+use crate::cluster::{Cluster, ClusterConfig, Output};
+use crate::rng::SimRng;
+use net::{Delivery, Link, Network};
+
+/// The topic every run produces to and consumes from.
+pub const TOPIC: &str = "sim-topic";
+/// The consumer group of every run.
+pub const GROUP: &str = "sim-group";
+/// Records are stamped from this wall-clock moment on (virtual).
+const WALL_CLOCK_START_MS: i64 = 1_700_000_000_000;
+
+/// What an application does.
+#[derive(Debug)]
+enum Role {
+    Producer(Box<ProducerApp>),
+    Consumer(Box<ConsumerApp>),
+}
+
+#[derive(Debug)]
+struct Actor {
+    name: String,
+    client: Client,
+    role: Role,
+}
+
+/// One run of one seed.
+pub struct Simulation {
+    pub scenario: Scenario,
+    base: Instant,
+    now_us: u64,
+    cluster: Cluster,
+    net: Network,
+    actors: Vec<Actor>,
+    trace: Trace,
+    /// The fault window is over and everything healed.
+    settled: bool,
+    /// The first time two members owned one partition.
+    ownership_violation: Option<Violation>,
+    /// Steps of virtual time taken, and how many were a deadline an
+    /// actor still reported after being woken for it.
+    steps: u64,
+    stale_deadlines: u64,
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub struct RunReport {
+    pub seed: u64,
+    pub violations: Vec<Violation>,
+    /// The trace, if it was kept.
+    pub trace: String,
+    /// Virtual time the run took, in ms.
+    pub virtual_ms: u64,
+    pub acked: usize,
+    pub delivered: usize,
+    /// Steps of virtual time the run took.
+    pub steps: u64,
+    /// Steps where an actor reported a deadline it had just been woken
+    /// for (served a millisecond later instead).
+    pub stale_deadlines: u64,
+}
+
+impl RunReport {
+    pub fn passed(&self) -> bool {
+        self.violations.is_empty()
+    }
+}
+
+/// The command that replays `seed` with its trace printed.
+pub fn replay_command(seed: u64) -> String {
+    format!(
+        "SIM_SEED={seed} SIM_TRACE=1 cargo test -p kafkite-sim --test seeds replay -- --nocapture"
+    )
+}
+
+impl Simulation {
+    /// Builds the run of `seed`; `trace` says whether to keep the trace.
+    pub fn new(seed: u64, trace: Trace) -> Simulation {
+        let scenario = Scenario::from_seed(seed);
+        let mut rng = SimRng::new(seed ^ 0x5eed_5eed_5eed_5eed);
+        // The core wants an Instant; only differences from it are used, so
+        // the real clock's reading never reaches the run.
+        let base = Instant::now();
+        let config = ClusterConfig::new(scenario.brokers)
+            .with_seed(rng.next_u64())
+            .with_auto_create_topics(false)
+            .with_injected_error_per_mille(scenario.injected_error_per_mille);
+        let mut cluster = Cluster::new(config);
+        let _ = cluster.create_topic(TOPIC, scenario.partitions, scenario.brokers as i16);
+        let net = Network::new(
+            rng.fork(),
+            scenario.delay_min_us,
+            scenario.delay_max_us,
+            scenario.spike_per_mille,
+            scenario.spike_max_us,
+        );
+        let bootstrap: Vec<String> = (1..=scenario.brokers)
+            .map(|b| format!("broker-{b}:9092"))
+            .collect();
+        let client_config = |name: &str, seed: u64| {
+            ClientConfig::new(bootstrap.clone())
+                .with_client_id(name)
+                .with_request_timeout(Duration::from_secs(5))
+                .with_connect_timeout(Duration::from_secs(2))
+                .with_reconnect_backoff(Duration::from_millis(50), Duration::from_secs(1))
+                .with_metadata_max_age(Duration::from_secs(10))
+                .with_seed(seed)
+        };
+        let mut actors = Vec::new();
+        let producer_config = ProducerConfig::default()
+            .with_acks(Acks::All)
+            .with_idempotence(true)
+            .with_linger(Duration::from_millis(rng.range(0, 20)))
+            .with_request_timeout(Duration::from_secs(4))
+            .with_delivery_timeout(Duration::from_secs(100))
+            .with_retry_backoff(Duration::from_millis(50), Duration::from_secs(1));
+        let to_send = scenario
+            .send_at_ms
+            .iter()
+            .enumerate()
+            .map(|(i, ms)| (i, base + Duration::from_millis(*ms)))
+            .collect();
+        actors.push(Actor {
+            name: "producer".into(),
+            client: Client::new(client_config("producer", rng.next_u64()), base),
+            role: Role::Producer(Box::new(ProducerApp {
+                producer: Producer::new(producer_config, rng.next_u64(), base),
+                topic: TOPIC.into(),
+                partitions: scenario.partitions,
+                to_send,
+                ids: Default::default(),
+                outcomes: Default::default(),
+                total: scenario.records,
+            })),
+        });
+        for c in 0..scenario.consumers {
+            let name = format!("consumer-{c}");
+            let mut client = Client::new(client_config(&name, rng.next_u64()), base);
+            let group = GroupConfig::new(GROUP)
+                .with_session_timeout(Duration::from_secs(6))
+                .with_heartbeat_interval(Duration::from_secs(1))
+                .with_rebalance_timeout(Duration::from_secs(10))
+                .with_offsets_timeout(Duration::from_secs(30));
+            let fetch = FetchConfig {
+                max_wait: Duration::from_millis(500),
+                ..FetchConfig::default()
+            };
+            let mut member = kafkite::consumer::group::GroupMember::new(group);
+            let start = base + Duration::from_millis(rng.below(2_000));
+            member.subscribe(&mut client, [TOPIC], base);
+            let commit_every = Duration::from_millis(rng.range(200, 1_500));
+            actors.push(Actor {
+                name: name.clone(),
+                client,
+                role: Role::Consumer(Box::new(ConsumerApp {
+                    name,
+                    member,
+                    fetcher: Fetcher::new(fetch),
+                    topic: TOPIC.into(),
+                    offset_reads: Default::default(),
+                    revoke_commit: None,
+                    commit_in_flight: None,
+                    revoked_positions: None,
+                    committed: Default::default(),
+                    commit_every,
+                    next_commit: start + commit_every,
+                    delivered: Vec::new(),
+                    fatal: None,
+                })),
+            });
+        }
+        let mut sim = Simulation {
+            scenario,
+            base,
+            now_us: 0,
+            cluster,
+            net,
+            actors,
+            trace,
+            settled: false,
+            ownership_violation: None,
+            steps: 0,
+            stale_deadlines: 0,
+        };
+        for i in 0..sim.scenario.faults.len() {
+            let at = sim.scenario.faults[i].0 * 1000;
+            sim.net.at(at, Delivery::Fault(i));
+        }
+        let heal = sim.scenario.fault_window_ms * 1000;
+        sim.net.at(heal, Delivery::Heal);
+        sim
+    }
+
+    fn now(&self) -> Instant {
+        self.base + Duration::from_micros(self.now_us)
+    }
+
+    fn to_us(&self, t: Instant) -> u64 {
+        let nanos = t.saturating_duration_since(self.base).as_nanos();
+        u64::try_from(nanos.div_ceil(1000)).unwrap_or(u64::MAX)
+    }
+
+    /// Runs to the end and checks the invariants.
+    pub fn run(mut self) -> RunReport {
+        let give_up_us = self.scenario.give_up_ms * 1000;
+        loop {
+            for i in 0..self.actors.len() {
+                self.pump(i);
+            }
+            self.drain_cluster();
+            if self.settled && self.done() {
+                break;
+            }
+            self.steps += 1;
+            let mut stale: Vec<String> = Vec::new();
+            let mut next: Option<u64> = self.net.next_time();
+            let mut consider = |t: u64| next = Some(next.map_or(t, |n: u64| n.min(t)));
+            if let Some(ms) = self.cluster.next_deadline() {
+                consider(ms * 1000);
+            }
+            for a in &self.actors {
+                if let Some(t) = actor_deadline(a) {
+                    // A deadline the actor was just woken for and still
+                    // reports is retried a millisecond on, not spun on.
+                    let t = self.to_us(t);
+                    if t <= self.now_us {
+                        stale.push(a.name.clone());
+                    }
+                    consider(if t <= self.now_us {
+                        self.now_us + 1_000
+                    } else {
+                        t
+                    });
+                }
+            }
+            if !stale.is_empty() {
+                self.stale_deadlines += 1;
+                if std::env::var_os("SIM_DEBUG_STALE").is_some() {
+                    eprintln!("{} stale deadline: {stale:?}", self.now_us);
+                }
+            }
+            let Some(next) = next else {
+                break;
+            };
+            // Time only moves forward; a deadline already due is served at
+            // the next microsecond rather than spinning at this one.
+            let next = next.max(self.now_us + 1);
+            if next > give_up_us {
+                self.now_us = give_up_us;
+                break;
+            }
+            self.now_us = next;
+            while let Some(d) = self.net.pop_due(self.now_us) {
+                self.deliver(d);
+            }
+            self.cluster.tick(self.now_us / 1000);
+            self.drain_cluster();
+            let now = self.now();
+            for i in 0..self.actors.len() {
+                if actor_deadline(&self.actors[i]).is_some_and(|t| t <= now) {
+                    self.timeout(i);
+                }
+            }
+            self.check_ownership();
+        }
+        self.finish()
+    }
+
+    /// Whether the run has settled: every record has an outcome and every
+    /// acknowledged one reached a consumer.
+    fn done(&self) -> bool {
+        let mut acked = std::collections::BTreeSet::new();
+        let mut delivered = std::collections::BTreeSet::new();
+        for a in &self.actors {
+            match &a.role {
+                Role::Producer(p) => {
+                    if !p.finished() {
+                        return false;
+                    }
+                    for (i, o) in &p.outcomes {
+                        if matches!(o, Outcome::Acked { .. }) {
+                            acked.insert(ProducerApp::value(*i));
+                        }
+                    }
+                }
+                Role::Consumer(c) => {
+                    delivered.extend(c.delivered.iter().map(|(_, _, v)| v.clone()));
+                }
+            }
+        }
+        acked.is_subset(&delivered)
+    }
+
+    fn timeout(&mut self, i: usize) {
+        let now = self.now();
+        let now_us = self.now_us;
+        let wall = WALL_CLOCK_START_MS + (now_us / 1000) as i64;
+        let a = &mut self.actors[i];
+        a.client.handle_timeout(now);
+        match &mut a.role {
+            Role::Producer(p) => p.on_timeout(&mut a.client, now, wall, &mut self.trace, now_us),
+            Role::Consumer(c) => c.on_timeout(&mut a.client, now),
+        }
+        self.pump(i);
+    }
+
+    /// Moves an actor's outputs until it is quiet: IO to the network,
+    /// client events to the role, the role's events to the application.
+    fn pump(&mut self, i: usize) {
+        let now = self.now();
+        let now_us = self.now_us;
+        for _ in 0..10_000 {
+            let mut moved = false;
+            while let Some(io) = self.actors[i].client.poll_io() {
+                moved = true;
+                self.io(i, io);
+            }
+            let a = &mut self.actors[i];
+            while let Some(event) = a.client.poll_event() {
+                moved = true;
+                if let Event::ConnectionLost { broker, error } = &event {
+                    let name = &a.name;
+                    self.trace.line(now_us, name, || {
+                        format!("connection to {broker} lost: {error}")
+                    });
+                }
+                match &mut a.role {
+                    Role::Producer(p) => {
+                        p.on_client_event(&mut a.client, &event, now);
+                    }
+                    Role::Consumer(c) => {
+                        c.on_client_event(&mut a.client, &event, now);
+                    }
+                }
+            }
+            moved |= match &mut a.role {
+                Role::Producer(p) => p.drain(&mut self.trace, now_us),
+                Role::Consumer(c) => c.drain(&mut a.client, now, &mut self.trace, now_us),
+            };
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn io(&mut self, i: usize, io: Io) {
+        let now_us = self.now_us;
+        match io {
+            Io::Connect { conn, host, port } => {
+                let broker = self.cluster.broker_at(&host, port).unwrap_or(-1);
+                let name = &self.actors[i].name;
+                self.trace.line(now_us, name, || {
+                    format!("connect {} to {host}:{port}", conn.0)
+                });
+                let delay = self.net.delay();
+                self.net.links.insert(
+                    (i, conn),
+                    Link {
+                        key: None,
+                        to_broker_at: 0,
+                        to_client_at: 0,
+                    },
+                );
+                self.net.at(
+                    now_us + delay,
+                    Delivery::Connect {
+                        actor: i,
+                        conn,
+                        broker,
+                    },
+                );
+            }
+            Io::Send { conn, data } => self.net.send_to_broker(now_us, i, conn, data),
+            Io::Close { conn } => {
+                if let Some(link) = self.net.links.remove(&(i, conn)) {
+                    if let Some(key) = link.key {
+                        self.net.by_key.remove(&key);
+                        self.cluster.disconnect(key);
+                    }
+                }
+            }
+        }
+    }
+
+    fn deliver(&mut self, d: Delivery) {
+        let now = self.now();
+        let now_us = self.now_us;
+        match d {
+            Delivery::Connect {
+                actor,
+                conn,
+                broker,
+            } => {
+                if !self.net.links.contains_key(&(actor, conn)) {
+                    return; // the client gave up on it
+                }
+                match self.cluster.connect(broker) {
+                    Some(key) => {
+                        if let Some(link) = self.net.links.get_mut(&(actor, conn)) {
+                            link.key = Some(key);
+                            link.to_broker_at = now_us;
+                            link.to_client_at = now_us;
+                        }
+                        self.net.by_key.insert(key, (actor, conn));
+                        self.actors[actor].client.handle_connected(conn, now);
+                    }
+                    None => {
+                        self.net.links.remove(&(actor, conn));
+                        self.actors[actor].client.handle_disconnected(
+                            conn,
+                            "connection refused",
+                            now,
+                        );
+                    }
+                }
+                self.pump(actor);
+            }
+            Delivery::ToBroker { key, data } => {
+                self.cluster.receive(key, &data, now_us / 1000);
+                self.drain_cluster();
+            }
+            Delivery::ToClient { actor, conn, data } => {
+                if self.net.links.contains_key(&(actor, conn)) {
+                    self.actors[actor].client.handle_received(conn, &data, now);
+                    self.pump(actor);
+                }
+            }
+            Delivery::Closed { actor, conn } => {
+                if self.net.links.remove(&(actor, conn)).is_some() {
+                    self.actors[actor].client.handle_disconnected(
+                        conn,
+                        "closed by the broker",
+                        now,
+                    );
+                    self.pump(actor);
+                }
+            }
+            Delivery::Fault(index) => {
+                let fault = self.scenario.faults[index].1.clone();
+                self.fault(fault);
+            }
+            Delivery::Restart(b) => {
+                self.trace
+                    .line(now_us, "cluster", || format!("broker {b} restarts"));
+                let _ = self.cluster.restart_broker(b);
+                self.drain_cluster();
+            }
+            Delivery::Resume(b) => {
+                self.trace
+                    .line(now_us, "cluster", || format!("broker {b} resumes"));
+                let _ = self.cluster.stall_broker(b, false);
+                self.drain_cluster();
+            }
+            Delivery::Heal => {
+                self.trace.line(now_us, "cluster", || {
+                    "heal: every broker up, no more faults".into()
+                });
+                self.settled = true;
+                self.cluster.set_injected_error_per_mille(0);
+                for b in self.cluster.broker_ids() {
+                    let _ = self.cluster.restart_broker(b);
+                    let _ = self.cluster.stall_broker(b, false);
+                }
+                self.drain_cluster();
+            }
+        }
+    }
+
+    fn fault(&mut self, fault: Fault) {
+        let now_us = self.now_us;
+        if self.settled {
+            return;
+        }
+        match fault {
+            Fault::DropConnection { pick } => {
+                let conns = self.cluster.connections();
+                if !conns.is_empty() {
+                    let (key, broker) = conns[(pick % conns.len() as u64) as usize];
+                    self.trace.line(now_us, "cluster", || {
+                        format!("drop a connection to broker {broker}")
+                    });
+                    self.cluster.drop_connection(key);
+                }
+            }
+            Fault::CrashBroker { broker, down_ms } => {
+                if self.cluster.is_up(broker) {
+                    self.trace.line(now_us, "cluster", || {
+                        format!("broker {broker} crashes for {down_ms} ms")
+                    });
+                    let _ = self.cluster.crash_broker(broker);
+                    self.net
+                        .at(now_us + down_ms * 1000, Delivery::Restart(broker));
+                }
+            }
+            Fault::ElectLeader { partition, pick } => {
+                let new = self.cluster.elect_leader(TOPIC, partition, pick);
+                if let Some(leader) = new {
+                    self.trace.line(now_us, "cluster", || {
+                        format!("partition {partition} leader is now {leader}")
+                    });
+                }
+            }
+            Fault::StallBroker { broker, for_ms } => {
+                if self.cluster.is_up(broker) && !self.cluster.is_stalled(broker) {
+                    self.trace.line(now_us, "cluster", || {
+                        format!("broker {broker} stalls for {for_ms} ms")
+                    });
+                    let _ = self.cluster.stall_broker(broker, true);
+                    self.net
+                        .at(now_us + for_ms * 1000, Delivery::Resume(broker));
+                }
+            }
+        }
+        self.drain_cluster();
+    }
+
+    fn drain_cluster(&mut self) {
+        let now_us = self.now_us;
+        while let Some(out) = self.cluster.poll_output() {
+            match out {
+                Output::Send { conn, data } => self.net.send_to_client(now_us, conn, Some(data)),
+                Output::Close { conn } => self.net.send_to_client(now_us, conn, None),
+            }
+        }
+    }
+
+    /// Once a rebalance completes, no partition has two owners: members
+    /// that are stable in the same generation hold disjoint partitions.
+    fn check_ownership(&mut self) {
+        if self.ownership_violation.is_some() {
+            return;
+        }
+        let mut seen: Vec<(i32, i32, usize)> = Vec::new();
+        let mut clash = None;
+        for (i, a) in self.actors.iter().enumerate() {
+            if let Role::Consumer(c) = &a.role {
+                if c.member.state() != kafkite::consumer::group::GroupState::Stable {
+                    continue;
+                }
+                let generation = c.member.generation_id();
+                for tp in c.member.assignment() {
+                    if let Some(&(_, _, other)) =
+                        seen.iter().find(|(g, p, _)| *g == generation && *p == tp.1)
+                    {
+                        clash = Some(Violation::TwoOwners {
+                            generation,
+                            partition: tp.1,
+                            members: (self.actors[other].name.clone(), a.name.clone()),
+                            at_us: self.now_us,
+                        });
+                    }
+                    seen.push((generation, tp.1, i));
+                }
+            }
+        }
+        if let Some(v) = clash {
+            self.ownership_violation.get_or_insert(v);
+        }
+    }
+
+    fn finish(self) -> RunReport {
+        invariants::check(self)
+    }
+}
+
+fn actor_deadline(a: &Actor) -> Option<Instant> {
+    let role = match &a.role {
+        Role::Producer(p) => p.next_timeout(),
+        Role::Consumer(c) => c.next_timeout(),
+    };
+    [a.client.poll_timeout(), role].into_iter().flatten().min()
+}

@@ -1,0 +1,3 @@
+//! Serve (in progress).
+pub struct ServedCluster;
+pub fn serve() {}

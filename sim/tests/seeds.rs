@@ -1,0 +1,96 @@
+//! The seed sweep: every invariant over many seeds, determinism, and the
+//! replay of one seed.
+//!
+//! `cargo test -p kafkite-sim --test seeds` runs the default sweep
+//! (10,000 seeds over two threads); `SIM_SEEDS=N` runs N;
+//! `SIM_SEED=S` with the `replay` test replays one seed, and
+//! `SIM_TRACE=1` prints its trace.
+
+use std::time::Instant;
+
+use kafkite_sim::runner::{replay_command, RunReport, Simulation, Trace};
+
+const DEFAULT_SEEDS: u64 = 10_000;
+
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
+}
+
+fn run(seed: u64, trace: bool) -> RunReport {
+    Simulation::new(seed, if trace { Trace::on() } else { Trace::off() }).run()
+}
+
+#[test]
+fn invariants_hold_over_many_seeds() {
+    let seeds = env_u64("SIM_SEEDS").unwrap_or(DEFAULT_SEEDS);
+    let first = env_u64("SIM_FIRST_SEED").unwrap_or(1);
+    let started = Instant::now();
+    // Two threads, seeds interleaved: the machine has two cores.
+    let threads: Vec<_> = (0..2u64)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut failures = Vec::new();
+                let mut seed = first + t;
+                while seed < first + seeds {
+                    let report = run(seed, false);
+                    if !report.passed() {
+                        failures.push(report);
+                    }
+                    seed += 2;
+                }
+                failures
+            })
+        })
+        .collect();
+    let mut failures: Vec<RunReport> = Vec::new();
+    for t in threads {
+        failures.extend(t.join().expect("a sweep thread panicked"));
+    }
+    failures.sort_by_key(|r| r.seed);
+    println!(
+        "simulated {seeds} seeds ({first}..{}) in {:.1} s, {} failed",
+        first + seeds,
+        started.elapsed().as_secs_f64(),
+        failures.len()
+    );
+    for f in failures.iter().take(10) {
+        println!("seed {} failed: {:?}", f.seed, f.violations);
+        println!("  replay: {}", replay_command(f.seed));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} seeds failed; the first: {}",
+        failures.len(),
+        replay_command(failures[0].seed)
+    );
+}
+
+#[test]
+fn one_seed_gives_byte_identical_traces() {
+    for seed in [7, 4242, 987_654_321] {
+        let a = run(seed, true);
+        let b = run(seed, true);
+        assert!(!a.trace.is_empty());
+        assert!(a.trace == b.trace, "seed {seed}: traces differ");
+    }
+}
+
+#[test]
+fn replay() {
+    let Some(seed) = env_u64("SIM_SEED") else {
+        return;
+    };
+    let report = run(seed, true);
+    if env_u64("SIM_TRACE").is_some() {
+        println!("{}", report.trace);
+    }
+    println!(
+        "seed {seed}: {} acked, {} delivered, {} ms of virtual time, violations: {:?}",
+        report.acked, report.delivered, report.virtual_ms, report.violations
+    );
+    assert!(
+        report.passed(),
+        "seed {seed} failed: {:?}",
+        report.violations
+    );
+}
