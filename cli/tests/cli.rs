@@ -6,6 +6,7 @@ mod cli {
     pub mod admin_commands;
     pub mod bad_invocations;
     pub mod consume_matches_kcat;
+    pub mod group_commits;
     pub mod produce_to_kcat;
     pub mod support;
 }

@@ -4,9 +4,10 @@
 //! Commits are the group's (a "simple" group: generation -1, no member
 //! id, no rebalancing; the broker refuses them while the group has active
 //! members of a real consumer). Every record is acked once written, and
-//! the positions reached are committed together at most every
-//! [`COMMIT_INTERVAL`] and once more at the end, after the output is
-//! flushed: a crash prints some records again, never skips one.
+//! the positions reached are committed together, always after the output
+//! is flushed: every [`COMMIT_INTERVAL`] while records keep coming,
+//! whenever the consumer waits for more, and at the end. A crash prints
+//! some records again, never skips one.
 //!
 //! `-o` other than `stored` moves the group first: the start offsets it
 //! names are committed before reading, so the group resumes from there.
@@ -18,7 +19,7 @@ use kafkite_smol::{Consumer, ConsumerGroup, OffsetAndMetadata, OffsetReset, Sess
 
 use super::output::{Flow, Output};
 use super::plan::{start_offset, Bounds, Ends, Verdict};
-use super::{count_reached, next_or_flush};
+use super::{count_reached, next_or_idle};
 use crate::args::{ConsumeArgs, StartOffset};
 use crate::error::CliError;
 
@@ -61,7 +62,13 @@ pub async fn run(
     let mut commits = Commits::new(group, topic);
     let mut printed = 0;
     loop {
-        let envelope = match next_or_flush(&mut envelopes, &mut output).await? {
+        // While no record is ready, what was printed is flushed and
+        // committed: a consumer left waiting has stored its position.
+        let idle = async || match output.flush()? {
+            Flow::Continue => commits.commit().await.map(|()| Flow::Continue),
+            Flow::Closed => Ok(Flow::Closed),
+        };
+        let envelope = match next_or_idle(&mut envelopes, idle).await? {
             Some(envelope) => envelope,
             None => break,
         };

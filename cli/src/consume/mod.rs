@@ -78,12 +78,15 @@ fn count_reached(args: &ConsumeArgs, printed: u64) -> bool {
     args.count.is_some_and(|count| printed >= count)
 }
 
-/// The stream's next item, flushing the output first when none is ready
-/// (so records reach a reader while the consumer waits for more). `None`
-/// when the stream ends or stdout's reader is gone. Errors the consumer
-/// recovers from by itself (a moved leader, say) are reported as a
-/// warning line and skipped; any other ends the consume.
-async fn next_or_flush<S, T>(stream: &mut S, output: &mut Output) -> Result<Option<T>, CliError>
+/// The stream's next item. When none is ready, `idle` runs first (it
+/// flushes the output, so records reach a reader while the consumer waits
+/// for more, and a group commits). `None` when the stream ends or `idle`
+/// finds stdout's reader gone. Errors the consumer recovers from by itself
+/// are reported as a warning line and skipped; any other ends the consume.
+async fn next_or_idle<S, T>(
+    stream: &mut S,
+    mut idle: impl AsyncFnMut() -> Result<Flow, CliError>,
+) -> Result<Option<T>, CliError>
 where
     S: Stream<Item = Result<T, SessionError>> + Unpin,
 {
@@ -91,7 +94,7 @@ where
         let item = match poll_once(stream.next()).await {
             Some(item) => item,
             None => {
-                if output.flush()? == Flow::Closed {
+                if idle().await? == Flow::Closed {
                     return Ok(None);
                 }
                 stream.next().await

@@ -6,7 +6,7 @@ use kafkite_smol::{FetchConfig, FetchStart, Fetcher, Session};
 
 use super::output::{Flow, Output};
 use super::plan::{start_offset, Bounds, Ends, Verdict};
-use super::{count_reached, next_or_flush};
+use super::{count_reached, next_or_idle};
 use crate::args::{ConsumeArgs, StartOffset};
 use crate::error::CliError;
 
@@ -34,7 +34,7 @@ pub async fn run(
     let mut records = fetcher.fetch(starts, None);
     let mut printed = 0;
     loop {
-        let record = match next_or_flush(&mut records, &mut output).await? {
+        let record = match next_or_idle(&mut records, async || output.flush()).await? {
             Some(record) => record,
             None => break,
         };
