@@ -5,6 +5,7 @@
 mod envelopes;
 mod fetcher;
 pub mod group;
+mod group_consumer;
 mod offsets;
 
 #[cfg(test)]
@@ -12,6 +13,7 @@ mod tests;
 
 pub use envelopes::{Envelope, EnvelopeBatch, EnvelopeQueue, EnvelopeToken, Resolution, Resolved};
 pub use fetcher::{FetchConfig, FetchError, FetchEvent, FetchedRecords, Fetcher, OffsetReset};
+pub use group_consumer::{ConsumerEvent, GroupConsumer, GroupConsumerConfig};
 
 // Consumer groups: committed offsets here, membership in `group`.
 pub use offsets::{

@@ -17,11 +17,11 @@ use std::io;
 use std::time::Instant;
 
 pub use kafkite_driver::{
-    Acks, AdminError, ApiVersionTable, ClientConfig, ClusterDescription, ClusterMetadata,
+    Acks, AdminError, ApiVersionTable, Assignor, ClientConfig, ClusterDescription, ClusterMetadata,
     Compression, ConsumedRecord, Delivery, DeliveryFuture, Error, FetchConfig, FetchError,
-    FetchStart, NewTopic, OffsetAndMetadata, OffsetError, OffsetReset, OffsetSpec, ProduceError,
-    ProduceResult, ProducerConfig, ProducerRecord, RecordHeaders, RequestError, RequestOptions,
-    Runtime, Target, TimestampType,
+    FetchStart, GroupConfig, GroupConsumerConfig, GroupMessage, NewTopic, OffsetAndMetadata,
+    OffsetError, OffsetReset, OffsetSpec, ProduceError, ProduceResult, ProducerConfig,
+    ProducerRecord, RecordHeaders, RequestError, RequestOptions, Runtime, Target, TimestampType,
 };
 
 /// A kafkite session on async-std.
@@ -47,6 +47,9 @@ pub type Fetcher = kafkite_driver::Fetcher<AsyncStdRuntime>;
 
 /// Earliest and latest offsets of partitions on async-std.
 pub type OffsetMaster = kafkite_driver::OffsetMaster<AsyncStdRuntime>;
+
+/// A consumer group member reading its assigned partitions, on async-std.
+pub type GroupConsumer = kafkite_driver::GroupConsumer<AsyncStdRuntime>;
 
 /// The [`Runtime`] for async-std: `async_std::net`, `task::sleep` and
 /// `task::spawn`.

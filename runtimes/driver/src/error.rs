@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use kafkite::admin::AdminError;
 use kafkite::client::{RequestError, Target};
+use kafkite::consumer::group::GroupError;
 use kafkite::consumer::{FetchError, OffsetError};
 use kafkite::protocol::ApiKey;
 
@@ -57,6 +58,8 @@ pub enum Error {
     /// The session was closed (or its event loop has stopped).
     #[error(transparent)]
     Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Group(Box<GroupError>),
     /// The consumer was cancelled: nothing more is committed.
     #[error("the consumer was cancelled; nothing more is committed")]
     Cancelled,

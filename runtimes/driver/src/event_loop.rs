@@ -16,13 +16,14 @@ use kafkite::client::{
 };
 use kafkite::protocol::{AnyRequest, ApiKey};
 
-use kafkite::consumer::{FetchConfig, FetchEvent};
+use kafkite::consumer::{ConsumerEvent, FetchConfig, FetchEvent, GroupConsumerConfig};
 use kafkite::producer::{ProducerConfig, ProducerRecord};
 
 use crate::buffer_gauge::BufferGauge;
 use crate::connection::{ConnHandle, NetEvent};
 use crate::error::Error;
 use crate::fetch_slots::{FetchSlots, FetchStart};
+use crate::group_slots::{GroupRequest, GroupSlots, Positions};
 use crate::oneshot;
 use crate::producer_slots::{DeliveryReply, ProducerSlots};
 use crate::runtime::Runtime;
@@ -98,6 +99,17 @@ pub(crate) enum Command {
     FetchClose {
         fetcher: u64,
     },
+    /// Start a group consumer (see `group_slots`).
+    GroupOpen {
+        consumer: u64,
+        config: Box<GroupConsumerConfig>,
+        events: async_channel::Sender<ConsumerEvent>,
+        positions: Positions,
+    },
+    Group {
+        consumer: u64,
+        request: GroupRequest,
+    },
 }
 
 /// What sessions read without asking the event loop: copies of the core's
@@ -138,6 +150,7 @@ pub(crate) struct EventLoop<R: Runtime> {
     last_timeout: Option<Instant>,
     producers: ProducerSlots,
     fetchers: FetchSlots,
+    groups: GroupSlots,
     /// Every session is gone, and the client closes once the producers
     /// have delivered what they were sent.
     close_when_producers_done: bool,
@@ -176,6 +189,7 @@ impl<R: Runtime> EventLoop<R> {
             last_timeout: None,
             producers: ProducerSlots::default(),
             fetchers: FetchSlots::default(),
+            groups: GroupSlots::default(),
             close_when_producers_done: false,
         }
     }
@@ -278,6 +292,7 @@ impl<R: Runtime> EventLoop<R> {
             bootstrap,
             self.producers.next_wake(),
             self.fetchers.next_wake(),
+            self.groups.next_wake(),
         ]
         .into_iter()
         .flatten()
@@ -302,6 +317,7 @@ impl<R: Runtime> EventLoop<R> {
         }
         self.producers.on_time(&mut self.client, now);
         self.fetchers.on_time(&mut self.client, now);
+        self.groups.on_time(&mut self.client, now);
         if let Some((_, deadline)) = &self.bootstrap {
             if now >= *deadline && !self.client.has_metadata() {
                 self.fail_bootstrap(now);
@@ -372,6 +388,16 @@ impl<R: Runtime> EventLoop<R> {
                 .fetchers
                 .release(&mut self.client, fetcher, &topic, partition, now),
             Command::FetchClose { fetcher } => self.fetchers.close(fetcher),
+            Command::GroupOpen {
+                consumer,
+                config,
+                events,
+                positions,
+            } => self.groups.open(consumer, *config, events, positions),
+            Command::Group { consumer, request } => {
+                self.groups
+                    .request(&mut self.client, consumer, request, now)
+            }
         }
     }
 
@@ -413,12 +439,14 @@ impl<R: Runtime> EventLoop<R> {
                 progressed = true;
                 if !self.producers.offer(&mut self.client, &event, now)
                     && !self.fetchers.offer(&mut self.client, &event, now)
+                    && !self.groups.offer(&mut self.client, &event, now)
                 {
                     self.on_event(event);
                 }
             }
             progressed |= self.producers.drain_events();
             progressed |= self.fetchers.drain_events();
+            progressed |= self.groups.drain_events(&mut self.client, now);
             if self.close_when_producers_done && self.producers.is_empty() {
                 self.close_when_producers_done = false;
                 self.client.close(now);

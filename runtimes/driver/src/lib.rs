@@ -32,6 +32,8 @@ mod explicit_producer;
 mod fetch_handle;
 mod fetch_slots;
 mod fetcher;
+mod group_consumer;
+mod group_slots;
 mod offset_master;
 mod oneshot;
 mod producer;
@@ -48,6 +50,7 @@ pub use consumer_group::{ConsumerGroup, TopicPartition};
 pub use error::Error;
 pub use explicit_producer::ExplicitProducer;
 pub use fetcher::{FetchStart, Fetcher, RecordStream};
+pub use group_consumer::{GroupConsumer, GroupMessage};
 pub use offset_master::OffsetMaster;
 pub use producer::{DeliveryFuture, Producer};
 pub use runtime::Runtime;
@@ -57,7 +60,10 @@ pub use kafkite::admin::{AdminError, ClusterDescription, NewTopic, OffsetSpec};
 pub use kafkite::client::{
     ApiVersionTable, ClientConfig, ClusterMetadata, RequestError, RequestOptions, Target,
 };
-pub use kafkite::consumer::{FetchConfig, FetchError, OffsetAndMetadata, OffsetError, OffsetReset};
+pub use kafkite::consumer::group::{Assignor, GroupConfig};
+pub use kafkite::consumer::{
+    FetchConfig, FetchError, GroupConsumerConfig, OffsetAndMetadata, OffsetError, OffsetReset,
+};
 pub use kafkite::producer::{
     Acks, Delivery, ProduceError, ProduceResult, ProducerConfig, ProducerRecord,
 };

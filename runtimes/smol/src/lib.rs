@@ -19,11 +19,11 @@ use std::io;
 use std::time::Instant;
 
 pub use kafkite_driver::{
-    Acks, AdminError, ApiVersionTable, ClientConfig, ClusterDescription, ClusterMetadata,
+    Acks, AdminError, ApiVersionTable, Assignor, ClientConfig, ClusterDescription, ClusterMetadata,
     Compression, ConsumedRecord, Delivery, DeliveryFuture, Error, FetchConfig, FetchError,
-    FetchStart, NewTopic, OffsetAndMetadata, OffsetError, OffsetReset, OffsetSpec, ProduceError,
-    ProduceResult, ProducerConfig, ProducerRecord, RecordHeaders, RequestError, RequestOptions,
-    Runtime, Target, TimestampType,
+    FetchStart, GroupConfig, GroupConsumerConfig, GroupMessage, NewTopic, OffsetAndMetadata,
+    OffsetError, OffsetReset, OffsetSpec, ProduceError, ProduceResult, ProducerConfig,
+    ProducerRecord, RecordHeaders, RequestError, RequestOptions, Runtime, Target, TimestampType,
 };
 
 /// A kafkite session on smol.
@@ -49,6 +49,9 @@ pub type Fetcher = kafkite_driver::Fetcher<SmolRuntime>;
 
 /// Earliest and latest offsets of partitions on smol.
 pub type OffsetMaster = kafkite_driver::OffsetMaster<SmolRuntime>;
+
+/// A consumer group member reading its assigned partitions, on smol.
+pub type GroupConsumer = kafkite_driver::GroupConsumer<SmolRuntime>;
 
 /// The [`Runtime`] for smol: `smol::net`, `smol::Timer` and `smol::spawn`.
 #[derive(Debug, Clone, Copy, Default)]

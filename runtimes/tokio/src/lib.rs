@@ -20,11 +20,11 @@ use std::time::Instant;
 use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 
 pub use kafkite_driver::{
-    Acks, AdminError, ApiVersionTable, ClientConfig, ClusterDescription, ClusterMetadata,
+    Acks, AdminError, ApiVersionTable, Assignor, ClientConfig, ClusterDescription, ClusterMetadata,
     Compression, ConsumedRecord, Delivery, DeliveryFuture, Error, FetchConfig, FetchError,
-    FetchStart, NewTopic, OffsetAndMetadata, OffsetError, OffsetReset, OffsetSpec, ProduceError,
-    ProduceResult, ProducerConfig, ProducerRecord, RecordHeaders, RequestError, RequestOptions,
-    Runtime, Target, TimestampType,
+    FetchStart, GroupConfig, GroupConsumerConfig, GroupMessage, NewTopic, OffsetAndMetadata,
+    OffsetError, OffsetReset, OffsetSpec, ProduceError, ProduceResult, ProducerConfig,
+    ProducerRecord, RecordHeaders, RequestError, RequestOptions, Runtime, Target, TimestampType,
 };
 
 /// A kafkite session on tokio.
@@ -50,6 +50,9 @@ pub type Fetcher = kafkite_driver::Fetcher<TokioRuntime>;
 
 /// Earliest and latest offsets of partitions on tokio.
 pub type OffsetMaster = kafkite_driver::OffsetMaster<TokioRuntime>;
+
+/// A consumer group member reading its assigned partitions, on tokio.
+pub type GroupConsumer = kafkite_driver::GroupConsumer<TokioRuntime>;
 
 /// The [`Runtime`] for tokio: its TCP stream seen through `tokio-util`'s
 /// futures-io compat layer, its timer, and `tokio::spawn`.

@@ -11,6 +11,7 @@
 mod brokers;
 mod consumer;
 mod consumer_group;
+mod group_members;
 mod mock;
 mod producer;
 mod producer_faults;
@@ -30,6 +31,7 @@ pub use consumer_group::{
     consumer_group_follows_a_moved_and_loading_coordinator, fresh_group_has_no_committed_offsets,
     resets_offsets_to_earliest_and_latest,
 };
+pub use group_members::group_members_split_partitions_and_take_over;
 pub use kafkite_testkit::{shared, Peer, PeerKind};
 pub use mock::{
     first_bootstrap_address_dead_second_used, follows_a_partition_leader_that_moved,
@@ -60,6 +62,9 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@broker tansu, Tansu, $runtime, $block_on);
         $crate::conformance_tests!(@broker noida, Noida, $runtime, $block_on);
         $crate::conformance_tests!(@broker mock, Mock, $runtime, $block_on);
+        $crate::conformance_tests!(@group kafka_group, Kafka, $runtime, $block_on);
+        $crate::conformance_tests!(@group tansu_group, Tansu, $runtime, $block_on);
+        $crate::conformance_tests!(@group noida_group, Noida, $runtime, $block_on);
 
         mod kafka_interop {
             use super::*;
@@ -105,6 +110,21 @@ macro_rules! conformance_tests {
             #[test]
             fn consumer_group_follows_a_moved_and_loading_coordinator() {
                 $block_on(c::consumer_group_follows_a_moved_and_loading_coordinator::<$runtime>())
+            }
+        }
+    };
+    // Group membership scenarios, on the brokers that serve the classic
+    // group protocol as specified (not librdkafka's mock: see
+    // `group_members_split_partitions_and_take_over`).
+    (@group $module:ident, $kind:ident, $runtime:ty, $block_on:ident) => {
+        mod $module {
+            use super::*;
+            use $crate::conformance as c;
+
+            #[test]
+            fn group_members_split_partitions_and_take_over() {
+                let peer = c::shared(c::PeerKind::$kind);
+                $block_on(c::group_members_split_partitions_and_take_over::<$runtime>(peer))
             }
         }
     };
