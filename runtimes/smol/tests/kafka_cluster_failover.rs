@@ -44,8 +44,9 @@ const DELIVERY_TIMEOUT: Duration = Duration::from_secs(60);
 const COMMIT_EVERY: i64 = 50;
 
 /// How long the consumer may take, after the producer is done, to deliver
-/// every acknowledged record.
-const CATCH_UP: Duration = Duration::from_secs(90);
+/// every acknowledged record (it needed ~50 s for ~23,000 records on 2
+/// cores shared with other builds; a bound, not a wait).
+const CATCH_UP: Duration = Duration::from_secs(180);
 
 /// Slack on top of a client timeout before a call counts as hung.
 const HANG_SLACK: Duration = Duration::from_secs(30);
@@ -294,7 +295,7 @@ fn kill_leaders_while_producing(cluster: &KafkaCluster) {
 
 /// Sends `p<partition> <seq>` records round-robin over the partitions
 /// until `stop`; returns each record's sequence number, partition and
-/// delivery. About 400 a second: enough for batches and several in flight,
+/// delivery. About 250 a second: enough for batches and several in flight,
 /// few enough that the one-envelope-at-a-time consumer keeps up on 2
 /// loaded cores. A `send` that waits longer than the delivery timeout
 /// (plus slack) for buffer space fails the test.
@@ -317,7 +318,7 @@ async fn produce_until(
             sent.push((seq, partition, delivery));
             seq += 1;
         }
-        smol::Timer::after(Duration::from_millis(12)).await;
+        smol::Timer::after(Duration::from_millis(20)).await;
     }
     sent
 }
