@@ -10,6 +10,7 @@
 
 mod brokers;
 mod consumer;
+mod consumer_faults;
 mod consumer_group;
 mod group_members;
 mod mock;
@@ -25,6 +26,7 @@ pub use consumer::{
     batches_commit_each_partitions_next_offset, envelopes_commit_ack_cancel_and_limit,
     fetcher_and_offset_master_read_what_the_broker_holds, offset_out_of_range_policies,
 };
+pub use consumer_faults::envelope_consumer_survives_leader_move_and_broker_restart;
 pub use consumer_group::{
     commits_and_fetches_offsets_with_metadata,
     confluent_consumer_resumes_where_the_group_committed,
@@ -105,6 +107,11 @@ macro_rules! conformance_tests {
             #[test]
             fn memory_bound_holds_while_the_cluster_is_stalled() {
                 $block_on(c::memory_bound_holds_while_the_cluster_is_stalled::<$runtime>())
+            }
+
+            #[test]
+            fn envelope_consumer_survives_leader_move_and_broker_restart() {
+                $block_on(c::envelope_consumer_survives_leader_move_and_broker_restart::<$runtime>())
             }
 
             #[test]
