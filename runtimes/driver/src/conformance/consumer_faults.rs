@@ -119,14 +119,14 @@ pub async fn envelope_consumer_survives_leader_move_and_broker_restart<R: Runtim
                 Err(e) => panic!("{what}: commit: {e}"),
             }
             let stored = group
-                .fetch_offsets(&[tp.clone()])
+                .fetch_offsets(std::slice::from_ref(&tp))
                 .await
                 .ok()
                 .and_then(|m| m.get(&tp).cloned().flatten());
             if let Some(stored) = stored {
                 let previous = committed.insert(tp.clone(), stored.offset);
                 assert!(
-                    previous.is_none_or(|p| p <= stored.offset),
+                    previous.map_or(true, |p| p <= stored.offset),
                     "{what}: {tp:?} committed offset went back from {previous:?} to {}",
                     stored.offset
                 );
