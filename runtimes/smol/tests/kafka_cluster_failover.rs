@@ -193,10 +193,11 @@ fn kill_leaders_while_producing(cluster: &KafkaCluster) {
         std::thread::sleep(Duration::from_millis(200));
     };
     consumed.stop.store(true, Ordering::SeqCst);
-    let (delivered, errors) = smol::block_on(consuming);
+    let (delivered, errors, reopened) = smol::block_on(consuming);
     let backwards = smol::block_on(watching);
     say(format!(
-        "consumer: {delivered} envelopes, {} distinct records, {} stream errors{}; {} commit checks",
+        "consumer: {delivered} envelopes, {} distinct records, {} stream errors{}, \
+         {reopened} streams reopened; {} commit checks",
         consumed.lock_seen().len(),
         errors.len(),
         errors
@@ -341,43 +342,53 @@ impl Consumed {
 
 /// Reads envelopes until `consumed.stop`, committing every
 /// [`COMMIT_EVERY`]th offset of a partition with metadata and acking the
-/// rest. Returns how many envelopes came and the stream's errors (a fetch
-/// error is an item, not the end: leaders move while brokers are down).
-async fn consume_until(consumer: Consumer, consumed: Arc<Consumed>) -> (usize, Vec<String>) {
-    let mut envelopes = consumer.consume(None);
+/// rest. Returns how many envelopes came, the stream's errors (a fetch
+/// error is an item, not the end: leaders move while brokers are down) and
+/// how many times a stream ended and was opened again. A stream ends after
+/// its opening OffsetFetch fails (seen once when a fresh cluster's
+/// coordinator took longer than the request timeout to answer on loaded
+/// cores); a user opens another, which resumes at the committed offsets.
+async fn consume_until(consumer: Consumer, consumed: Arc<Consumed>) -> (usize, Vec<String>, usize) {
     let mut delivered = 0;
     let mut errors = Vec::new();
-    while !consumed.stop.load(Ordering::SeqCst) {
-        let next = async { Some(envelopes.next().await) };
-        let tick = async {
-            smol::Timer::after(Duration::from_millis(200)).await;
-            None
-        };
-        let Some(item) = smol::future::or(next, tick).await else {
-            continue;
-        };
-        match item {
-            None => break,
-            Some(Err(e)) => errors.push(e.to_string()),
-            Some(Ok(envelope)) => {
-                delivered += 1;
-                let record = envelope.record();
-                let seq = parse_seq(record.value.as_deref().unwrap_or(b""));
-                consumed.lock_seen().insert(seq);
-                if record.offset % COMMIT_EVERY == 0 {
-                    let metadata = format!("seq {seq}");
-                    if let Err(e) =
-                        within("commit", DELIVERY_TIMEOUT, envelope.commit(&metadata)).await
-                    {
-                        errors.push(format!("commit: {e}"));
+    let mut reopened = 0;
+    'streams: while !consumed.stop.load(Ordering::SeqCst) {
+        let mut envelopes = consumer.consume(None);
+        while !consumed.stop.load(Ordering::SeqCst) {
+            let next = async { Some(envelopes.next().await) };
+            let tick = async {
+                smol::Timer::after(Duration::from_millis(200)).await;
+                None
+            };
+            let Some(item) = smol::future::or(next, tick).await else {
+                continue;
+            };
+            match item {
+                None => {
+                    reopened += 1;
+                    smol::Timer::after(Duration::from_millis(200)).await;
+                    continue 'streams;
+                }
+                Some(Err(e)) => errors.push(e.to_string()),
+                Some(Ok(envelope)) => {
+                    delivered += 1;
+                    let record = envelope.record();
+                    let seq = parse_seq(record.value.as_deref().unwrap_or(b""));
+                    consumed.lock_seen().insert(seq);
+                    if record.offset % COMMIT_EVERY == 0 {
+                        let metadata = format!("seq {seq}");
+                        let commit = envelope.commit(&metadata);
+                        if let Err(e) = within("commit", DELIVERY_TIMEOUT, commit).await {
+                            errors.push(format!("commit: {e}"));
+                        }
+                    } else {
+                        envelope.ack();
                     }
-                } else {
-                    envelope.ack();
                 }
             }
         }
     }
-    (delivered, errors)
+    (delivered, errors, reopened)
 }
 
 /// Reads the group's committed offsets twice a second until
