@@ -26,7 +26,12 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Global {
     /// Bootstrap brokers, host[:port],... (port 9092 when left out).
-    #[arg(short = 'b', long = "brokers", global = true, env = "KAFKA_BOOTSTRAP")]
+    #[arg(
+        short = 'b',
+        long = "bootstrap",
+        global = true,
+        env = "KAFKA_BOOTSTRAP"
+    )]
     pub brokers: Option<String>,
     /// Seconds to wait for the cluster: the first metadata, each admin
     /// request (like kcat's -m, with a longer default).
@@ -53,6 +58,24 @@ pub enum Command {
     /// Measure produce or consume throughput and CPU cost.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Serve kafkite's simulated cluster on loopback until stopped, and
+    /// print its bootstrap addresses.
+    Sim(SimArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Brokers.
+    // Its own id: `brokers` alone would clash with the global -b's.
+    #[arg(id = "broker_count", long = "brokers", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub brokers: u16,
+    /// A topic to create at the start, NAME or NAME:PARTITIONS (replicated
+    /// on up to 3 brokers).
+    #[arg(short = 't', long = "topic", value_parser = parse_sim_topic)]
+    pub topics: Vec<(String, i32)>,
+    /// Behave as Kafka 0.8.2: no ApiVersions, only the v0 APIs.
+    #[arg(long = "kafka-0.8.2")]
+    pub legacy_0_8_2: bool,
 }
 
 #[derive(Debug, Args)]
@@ -301,6 +324,24 @@ fn parse_start(text: &str) -> Result<StartOffset, String> {
     }
 }
 
+fn parse_sim_topic(text: &str) -> Result<(String, i32), String> {
+    let (name, partitions) = match text.split_once(':') {
+        Some((name, count)) => {
+            let count: i32 = count
+                .parse()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| format!("{text:?}: partitions must be a number from 1"))?;
+            (name, count)
+        }
+        None => (text, 1),
+    };
+    if name.is_empty() {
+        return Err(format!("{text:?} has no topic name"));
+    }
+    Ok((name.to_string(), partitions))
+}
+
 fn parse_format(text: &str) -> Result<Format, String> {
     Format::parse(text).map_err(|e| e.to_string())
 }
@@ -341,6 +382,14 @@ mod tests {
         assert_eq!(parse_start("-5"), Ok(StartOffset::BeforeEnd(5)));
         assert!(parse_start("soon").is_err());
         assert!(parse_start("-9223372036854775808").is_err());
+    }
+
+    #[test]
+    fn sim_topics() {
+        assert_eq!(parse_sim_topic("orders:3"), Ok(("orders".into(), 3)));
+        assert_eq!(parse_sim_topic("orders"), Ok(("orders".into(), 1)));
+        assert!(parse_sim_topic("orders:0").is_err());
+        assert!(parse_sim_topic(":3").is_err());
     }
 
     #[test]

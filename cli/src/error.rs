@@ -46,6 +46,9 @@ pub enum CliError {
     /// A flag combination or value the parser could not judge alone.
     #[error("{0}")]
     Invalid(String),
+    /// The simulated cluster could not be served.
+    #[error("simulated cluster: {0}")]
+    Sim(String),
     /// The group named in the command is not in the answer, or failed.
     #[error("group {group:?}: {reason}")]
     Group { group: String, reason: String },

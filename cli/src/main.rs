@@ -18,6 +18,7 @@ mod metadata;
 mod offsets;
 mod produce;
 mod session;
+mod sim;
 mod topics;
 
 use std::io::Write;
@@ -63,6 +64,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Offsets(args) => offsets::run(global, args).await,
         Command::Groups(command) => groups::run(global, command).await,
         Command::Bench(command) => bench::run(global, command).await,
+        Command::Sim(args) => sim::run(args),
     }
 }
 

@@ -8,5 +8,6 @@ mod cli {
     pub mod consume_matches_kcat;
     pub mod group_commits;
     pub mod produce_to_kcat;
+    pub mod sim;
     pub mod support;
 }
