@@ -53,9 +53,9 @@ pub struct ProducerEntry {
 pub enum SequenceCheck {
     /// Append it.
     Append,
-    /// A retry of a batch already in the log at this base offset: answer
-    /// success without writing it again.
-    Duplicate { base_offset: i64 },
+    /// A retry of a batch already in the log at these offsets: answer
+    /// success without writing it again (once committed, for acks=all).
+    Duplicate { base_offset: i64, last_offset: i64 },
     /// Fails with this error code.
     Reject(i16),
 }
@@ -149,6 +149,7 @@ impl Partition {
         {
             return SequenceCheck::Duplicate {
                 base_offset: *offset,
+                last_offset: *offset + i64::from(last_seq.wrapping_sub(base_seq)),
             };
         }
         let last = entry.batches.back().map_or(-1, |(_, last, _)| *last);
@@ -197,9 +198,9 @@ impl Partition {
                     self.isr.sort_unstable();
                     changed = true;
                 }
-            } else if self.end_of(r) == end {
-                self.caught_up_at.insert(r, now_ms);
             }
+            // A follower that cannot fetch is not caught up, even with
+            // nothing new to copy: Kafka only counts fetches.
         }
         // A follower that has not caught up for too long leaves the ISR.
         let leader = self.leader;
@@ -371,7 +372,10 @@ mod tests {
         p.append(batch(0, 2, 7, 0));
         assert_eq!(
             p.check_sequence(7, 0, 0, 1),
-            SequenceCheck::Duplicate { base_offset: 0 }
+            SequenceCheck::Duplicate {
+                base_offset: 0,
+                last_offset: 1
+            }
         );
         assert_eq!(p.check_sequence(7, 0, 2, 2), SequenceCheck::Append);
         assert_eq!(

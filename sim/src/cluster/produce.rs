@@ -76,7 +76,6 @@ pub(super) fn produce(
                         waiting.push((ti, pi, topic.name.clone(), data.index, wait_for, epoch));
                     }
                 }
-                Ok(Appended::Duplicate { base_offset }) => answer.base_offset = base_offset,
                 Err(code) => answer.error_code = code,
             }
             partition_responses.push(answer);
@@ -112,9 +111,6 @@ enum Appended {
         base_offset: i64,
         wait_for: i64,
         epoch: i32,
-    },
-    Duplicate {
-        base_offset: i64,
     },
 }
 
@@ -162,8 +158,17 @@ fn append(
             last_sequence,
         ) {
             SequenceCheck::Append => {}
-            SequenceCheck::Duplicate { base_offset } => {
-                return Ok(Appended::Duplicate { base_offset })
+            // A retry of a batch already written: not written again, but
+            // acknowledged like the original, once the ISR has it.
+            SequenceCheck::Duplicate {
+                base_offset,
+                last_offset,
+            } => {
+                return Ok(Appended::New {
+                    base_offset,
+                    wait_for: last_offset + 1,
+                    epoch: p.leader_epoch,
+                })
             }
             SequenceCheck::Reject(code) => return Err(code),
         }

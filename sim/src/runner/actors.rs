@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use kafkite::client::{Client, Event};
 use kafkite::consumer::group::{CommitId, GroupEvent, GroupMember, GroupState, OffsetFetchId};
-use kafkite::consumer::{FetchEvent, Fetcher, OffsetAndMetadata};
+use kafkite::consumer::{EnvelopeQueue, FetchEvent, Fetcher, OffsetAndMetadata, Resolution};
 use kafkite::producer::{DeliveryId, Producer, ProducerEvent, ProducerRecord};
 
 use super::trace::Trace;
@@ -149,9 +149,23 @@ pub struct ConsumerApp {
     pub committed: BTreeMap<TopicPartition, i64>,
     pub commit_every: Duration,
     pub next_commit: Instant,
-    /// Every record handed to the application: (partition, offset, value).
-    pub delivered: Vec<(i32, i64, String)>,
+    /// Every record handed to the application: (partition, offset, value,
+    /// virtual µs).
+    pub delivered: Vec<(i32, i64, String, u64)>,
     pub fatal: Option<String>,
+    /// The Dart package's envelope discipline: fetched records are handed
+    /// out one at a time per partition and each resolved (commit or ack)
+    /// before that partition's next.
+    pub envelopes: EnvelopeQueue,
+    /// Every n-th envelope is committed, the others acked.
+    pub commit_every_nth: u64,
+    pub handed_out: u64,
+    /// Offsets (next to read) of commit-resolved envelopes, to store.
+    pub to_commit: BTreeMap<TopicPartition, i64>,
+    /// Every (partition, next offset) a commit resolution asked to store.
+    pub commit_resolved: BTreeSet<(i32, i64)>,
+    /// A broken envelope rule, if one was seen.
+    pub envelope_violation: Option<String>,
 }
 
 impl ConsumerApp {
@@ -173,7 +187,7 @@ impl ConsumerApp {
         if now >= self.next_commit {
             self.next_commit = now + self.commit_every;
             if self.member.state() == GroupState::Stable && self.commit_in_flight.is_none() {
-                let positions = self.positions(self.member.assignment());
+                let positions = self.to_commit_of(self.member.assignment());
                 self.commit_in_flight = self.commit_positions(client, positions, now);
             }
         }
@@ -184,12 +198,51 @@ impl ConsumerApp {
             || self.fetcher.handle_client_event(client, event, now)
     }
 
-    /// The fetch positions of those of `partitions` that have one.
-    fn positions(&self, partitions: Vec<TopicPartition>) -> BTreeMap<TopicPartition, i64> {
+    /// What commit resolutions asked to store for `partitions`.
+    fn to_commit_of(&self, partitions: Vec<TopicPartition>) -> BTreeMap<TopicPartition, i64> {
         partitions
             .into_iter()
-            .filter_map(|tp| self.fetcher.position(&tp.0, tp.1).map(|p| (tp, p)))
+            .filter_map(|tp| self.to_commit.get(&tp).map(|o| (tp, *o)))
             .collect()
+    }
+
+    /// Hands out envelopes and resolves each at once: commit every n-th,
+    /// ack the rest. Checks that only owned partitions are handed out.
+    fn hand_out(&mut self, client: &mut Client, now: Instant, now_us: u64) -> bool {
+        let mut any = false;
+        let owned: BTreeSet<TopicPartition> = self.member.assignment().into_iter().collect();
+        while let Some(envelope) = self.envelopes.next_envelope() {
+            any = true;
+            let tp = (envelope.topic.clone(), envelope.partition);
+            if !owned.contains(&tp) && self.envelope_violation.is_none() {
+                self.envelope_violation = Some(format!(
+                    "{} handed out {}-{}@{} of a partition it does not own",
+                    self.name, tp.0, tp.1, envelope.record.offset
+                ));
+            }
+            let value = envelope
+                .record
+                .value
+                .as_ref()
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .unwrap_or_default();
+            self.delivered
+                .push((envelope.partition, envelope.record.offset, value, now_us));
+            self.handed_out += 1;
+            let resolution = if self.handed_out % self.commit_every_nth == 0 {
+                let next = envelope.record.offset + 1;
+                self.to_commit.insert(tp.clone(), next);
+                self.commit_resolved.insert((envelope.partition, next));
+                Resolution::Commit
+            } else {
+                Resolution::Ack
+            };
+            let resolved = self.envelopes.resolve(envelope.token, resolution);
+            for (topic, partition) in resolved.release {
+                self.fetcher.release(client, &topic, partition, now);
+            }
+        }
+        any
     }
 
     /// Commits the positions that moved; returns the commit, if one was
@@ -232,14 +285,6 @@ impl ConsumerApp {
             any = true;
             match e {
                 FetchEvent::Records(r) => {
-                    for rec in &r.records {
-                        let value = rec
-                            .value
-                            .as_ref()
-                            .map(|v| String::from_utf8_lossy(v).into_owned())
-                            .unwrap_or_default();
-                        self.delivered.push((r.partition, rec.offset, value));
-                    }
                     trace.line(now_us, &self.name, || {
                         format!(
                             "records {}-{} {}..={} ({})",
@@ -250,7 +295,7 @@ impl ConsumerApp {
                             r.records.len()
                         )
                     });
-                    self.fetcher.release(client, &r.topic, r.partition, now);
+                    self.envelopes.push(r);
                 }
                 FetchEvent::Reset {
                     topic,
@@ -264,6 +309,7 @@ impl ConsumerApp {
                 }
             }
         }
+        any |= self.hand_out(client, now, now_us);
         any
     }
 
@@ -315,9 +361,11 @@ impl ConsumerApp {
                 }
             }
             GroupEvent::PartitionsRevoked(tps) => {
-                let positions = self.positions(tps.clone());
+                let positions = self.to_commit_of(tps.clone());
                 for tp in &tps {
                     self.fetcher.unassign(&tp.0, tp.1);
+                    self.envelopes.forget(&tp.0, tp.1);
+                    self.to_commit.remove(tp);
                 }
                 self.revoked_positions = Some(positions);
                 if self.commit_in_flight.is_none() {
@@ -327,7 +375,9 @@ impl ConsumerApp {
             GroupEvent::PartitionsLost(tps) => {
                 for tp in &tps {
                     self.fetcher.unassign(&tp.0, tp.1);
+                    self.envelopes.forget(&tp.0, tp.1);
                     self.committed.remove(tp);
+                    self.to_commit.remove(tp);
                 }
             }
             GroupEvent::Committed { id, results } => {

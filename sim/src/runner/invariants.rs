@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use kafkite::records::RecordSet;
 
-use super::{Outcome, ProducerApp, Role, RunReport, Simulation, GROUP, TOPIC};
+use super::{Consumed, Outcome, ProducerApp, Role, RunReport, Simulation, GROUP, TOPIC};
 
 /// A broken invariant, with what is needed to see why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +53,12 @@ pub enum Violation {
     },
     /// A member stopped with a fatal error.
     MemberFailed { member: String, error: String },
+    /// The envelope consumer broke a rule (handed out a record of a
+    /// partition it did not own).
+    Envelope { rule: String },
+    /// The group stored an offset no commit resolution asked for (an ack
+    /// stored something).
+    CommitNotFromEnvelope { partition: i32, offset: i64 },
     /// The run had not settled when it gave up.
     DidNotSettle { outcomes: usize, records: usize },
 }
@@ -71,6 +77,7 @@ pub(super) fn check(sim: Simulation) -> RunReport {
     let mut outcomes = BTreeMap::new();
     let mut delivered: BTreeSet<String> = BTreeSet::new();
     let mut total = 0;
+    let mut commit_resolved: BTreeSet<(i32, i64)> = BTreeSet::new();
     for a in &sim.actors {
         match &a.role {
             Role::Producer(p) => {
@@ -78,7 +85,11 @@ pub(super) fn check(sim: Simulation) -> RunReport {
                 total = p.total;
             }
             Role::Consumer(c) => {
-                delivered.extend(c.delivered.iter().map(|(_, _, v)| v.clone()));
+                delivered.extend(c.delivered.iter().map(|(_, _, v, _)| v.clone()));
+                commit_resolved.extend(c.commit_resolved.iter().copied());
+                if let Some(rule) = &c.envelope_violation {
+                    violations.push(Violation::Envelope { rule: rule.clone() });
+                }
                 if let Some(e) = &c.fatal {
                     violations.push(Violation::MemberFailed {
                         member: c.name.clone(),
@@ -194,7 +205,31 @@ pub(super) fn check(sim: Simulation) -> RunReport {
             }
         }
         last.insert(key, c.offset);
+        if !commit_resolved.contains(&(c.partition, c.offset)) {
+            violations.push(Violation::CommitNotFromEnvelope {
+                partition: c.partition,
+                offset: c.offset,
+            });
+        }
     }
+    let mut deliveries: Vec<Consumed> = sim
+        .actors
+        .iter()
+        .filter_map(|a| match &a.role {
+            Role::Consumer(c) => Some(c),
+            _ => None,
+        })
+        .flat_map(|c| {
+            c.delivered.iter().map(|(p, o, v, t)| Consumed {
+                consumer: c.name.clone(),
+                partition: *p,
+                offset: *o,
+                value: v.clone(),
+                at_us: *t,
+            })
+        })
+        .collect();
+    deliveries.sort_by_key(|d| d.at_us);
     let acked = outcomes
         .values()
         .filter(|o| matches!(o, Outcome::Acked { .. }))
@@ -206,6 +241,7 @@ pub(super) fn check(sim: Simulation) -> RunReport {
         virtual_ms: sim.now_us / 1000,
         acked,
         delivered: delivered.len(),
+        deliveries,
         steps: sim.steps,
         stale_deadlines: sim.stale_deadlines,
     }

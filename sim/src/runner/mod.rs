@@ -74,6 +74,18 @@ pub struct Simulation {
     stale_deadlines: u64,
 }
 
+/// One record as a consumer application got it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consumed {
+    /// The consumer's name ("consumer-0", ...).
+    pub consumer: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub value: String,
+    /// Virtual time of the delivery, in microseconds.
+    pub at_us: u64,
+}
+
 /// How a run ended.
 #[derive(Debug)]
 pub struct RunReport {
@@ -85,6 +97,11 @@ pub struct RunReport {
     pub virtual_ms: u64,
     pub acked: usize,
     pub delivered: usize,
+    /// Every record handed to a consumer application, in the order the
+    /// applications got them, redeliveries included: the stream a user's
+    /// own consumer logic would see (see the `consumer_under_faults`
+    /// example).
+    pub deliveries: Vec<Consumed>,
     /// Steps of virtual time the run took.
     pub steps: u64,
     /// Steps where an actor reported a deadline it had just been woken
@@ -198,6 +215,12 @@ impl Simulation {
                     next_commit: start + commit_every,
                     delivered: Vec::new(),
                     fatal: None,
+                    envelopes: kafkite::consumer::EnvelopeQueue::new(None),
+                    commit_every_nth: rng.range(1, 4),
+                    handed_out: 0,
+                    to_commit: Default::default(),
+                    commit_resolved: Default::default(),
+                    envelope_violation: None,
                 })),
             });
         }
@@ -316,7 +339,7 @@ impl Simulation {
                     }
                 }
                 Role::Consumer(c) => {
-                    delivered.extend(c.delivered.iter().map(|(_, _, v)| v.clone()));
+                    delivered.extend(c.delivered.iter().map(|(_, _, v, _)| v.clone()));
                 }
             }
         }
@@ -469,7 +492,9 @@ impl Simulation {
             }
             Delivery::Fault(index) => {
                 let fault = self.scenario.faults[index].1.clone();
+                self.trace_partitions();
                 self.fault(fault);
+                self.trace_partitions();
             }
             Delivery::Restart(b) => {
                 self.trace
@@ -482,6 +507,7 @@ impl Simulation {
                     .line(now_us, "cluster", || format!("broker {b} resumes"));
                 let _ = self.cluster.stall_broker(b, false);
                 self.drain_cluster();
+                self.trace_partitions();
             }
             Delivery::Heal => {
                 self.trace.line(now_us, "cluster", || {
@@ -544,6 +570,40 @@ impl Simulation {
             }
         }
         self.drain_cluster();
+    }
+
+    /// Traces every partition's leader, ISR, log end, high watermark and
+    /// replica ends: after faults, to see what a failover did.
+    fn trace_partitions(&mut self) {
+        if !self.trace.is_on() {
+            return;
+        }
+        let now_us = self.now_us;
+        let lines: Vec<String> = self
+            .cluster
+            .topics()
+            .get(TOPIC)
+            .map(|t| {
+                t.partitions
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| {
+                        format!(
+                            "partition {i}: leader {} epoch {} isr {:?} end {} hw {} replicas {:?}",
+                            p.leader,
+                            p.leader_epoch,
+                            p.isr,
+                            p.log_end_offset(),
+                            p.high_watermark,
+                            p.replica_end
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        for l in lines {
+            self.trace.line(now_us, "cluster", || l);
+        }
     }
 
     fn drain_cluster(&mut self) {
