@@ -35,6 +35,7 @@
 
 pub mod cluster;
 mod error;
+pub mod group_interop;
 pub mod group_round_trip;
 mod interop;
 mod mock;
