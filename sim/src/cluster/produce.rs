@@ -192,6 +192,8 @@ fn append(
     let wait_for = stored.last_offset + 1;
     let epoch = p.leader_epoch;
     p.append(stored);
+    // An ISR of the leader alone commits at once.
+    p.advance_high_watermark();
     Ok(Appended::New {
         base_offset,
         wait_for,
