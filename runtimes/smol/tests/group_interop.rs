@@ -585,7 +585,10 @@ fn run<T>(what: &str, test: impl Future<Output = T>) -> T {
         smol::Timer::after(TEST_LIMIT).await;
         panic!("{what}: did not finish within {TEST_LIMIT:?}");
     };
-    smol::block_on(future::or(test, limit))
+    let started = Instant::now();
+    let outcome = smol::block_on(future::or(test, limit));
+    eprintln!("{what}: passed in {:.1} s", started.elapsed().as_secs_f64());
+    outcome
 }
 
 async fn connect(bootstrap: &str) -> Session {
