@@ -13,6 +13,15 @@
 //!   `Fetcher` against a [`Cluster`] through a simulated network with
 //!   seeded faults, records a trace, and checks invariants.
 //! - [`serve`]: the same cluster on real loopback ports, for any client.
+//!
+//! One seed, one run:
+//!
+//! ```
+//! use kafkite_sim::runner::{replay_command, Simulation, Trace};
+//!
+//! let report = Simulation::new(42, Trace::off()).run();
+//! assert!(report.passed(), "{:?}; replay: {}", report.violations, replay_command(42));
+//! ```
 
 pub mod cluster;
 mod error;
