@@ -12,7 +12,11 @@
 //!   6-partition topic two each with no overlap; a kafkite member leaves
 //!   and the remaining two take three each; the other client leaves and
 //!   the last kafkite member takes all six. After every settled split, a
-//!   new record on each partition is read by the member that owns it.
+//!   new record on each partition is read by the member that owns it (and
+//!   by no other). Run twice per client: with kafkite a joining alone
+//!   first, so kafkite leads (computes the assignment from the other
+//!   client's subscription), and with the other client first, leading
+//!   until it leaves (kafkite decodes its assignments).
 //!
 //! One runtime is enough here: the driver is shared by all three.
 
@@ -127,12 +131,22 @@ fn kafkite_resumes_where_confluent_committed() {
 
 #[test]
 fn two_kafkite_members_and_a_java_member_split_partitions_and_take_over() {
-    members_split_partitions_and_take_over(MemberClient::Java);
+    members_split_partitions_and_take_over(MemberClient::Java, Leader::Kafkite);
+}
+
+#[test]
+fn two_kafkite_members_and_a_java_leader_split_partitions_and_take_over() {
+    members_split_partitions_and_take_over(MemberClient::Java, Leader::Peer);
 }
 
 #[test]
 fn two_kafkite_members_and_a_confluent_member_split_partitions_and_take_over() {
-    members_split_partitions_and_take_over(MemberClient::Confluent);
+    members_split_partitions_and_take_over(MemberClient::Confluent, Leader::Kafkite);
+}
+
+#[test]
+fn two_kafkite_members_and_a_confluent_leader_split_partitions_and_take_over() {
+    members_split_partitions_and_take_over(MemberClient::Confluent, Leader::Peer);
 }
 
 /// The peer, a group member, commits offsets 3 and 7 with its metadata and
@@ -240,10 +254,26 @@ fn resumes_where_peer_committed(client: MemberClient) {
     })
 }
 
-/// Two kafkite members and the peer share a 6-partition topic; a kafkite
-/// member leaves, then the peer.
-fn members_split_partitions_and_take_over(client: MemberClient) {
-    let what = format!("two_kafkite_members_and_a_{client}_member_split_partitions_and_take_over");
+/// Which member joins alone first and so leads the group (computes the
+/// assignment: the leader decodes the others' subscriptions, they decode
+/// its assignments). It stays the leader until it leaves.
+#[derive(Clone, Copy, PartialEq)]
+enum Leader {
+    /// kafkite a.
+    Kafkite,
+    /// The reference client's member.
+    Peer,
+}
+
+/// Two kafkite members and the peer share a 6-partition topic, with the
+/// leader joining alone first; then kafkite a leaves, then the peer.
+fn members_split_partitions_and_take_over(client: MemberClient, leader: Leader) {
+    let role = if leader == Leader::Peer {
+        "leader"
+    } else {
+        "member"
+    };
+    let what = format!("two_kafkite_members_and_a_{client}_{role}_split_partitions_and_take_over");
     let what = what.as_str();
     let kafka = kafka();
     run(what, async {
@@ -253,26 +283,42 @@ fn members_split_partitions_and_take_over(client: MemberClient) {
             .await
             .unwrap_or_else(|e| panic!("{what}: producer: {e}"));
         let name = unique_name(&format!("{client}-split"));
-        // The JVM is the slowest to start: it goes first. Each kafkite
-        // member has a session of its own, as separate processes would.
-        let peer = start_peer(client, kafka, &name, &topic);
+        // Each kafkite member has a session of its own, as separate
+        // processes would.
         let (session_a, session_b) = (
             connect(kafka.bootstrap()).await,
             connect(kafka.bootstrap()).await,
         );
+        let peer_side = || PeerSide {
+            name: format!("{client} {role}"),
+            member: start_peer(client, kafka, &name, &topic),
+            view: MemberView::default(),
+        };
         let mut group = Group {
             what,
             topic: topic.clone(),
-            kafkite: vec![
-                KafkiteMember::join("kafkite a", &session_a, &name, &topic),
-                KafkiteMember::join("kafkite b", &session_b, &name, &topic),
-            ],
-            peer: Some(PeerSide {
-                name: format!("{client} member"),
-                member: peer,
-                view: MemberView::default(),
-            }),
+            kafkite: Vec::new(),
+            peer: None,
         };
+        match leader {
+            Leader::Kafkite => {
+                let a = KafkiteMember::join("kafkite a", &session_a, &name, &topic);
+                group.kafkite.push(a);
+                group
+                    .settle(SPLIT_PARTITIONS as usize, "kafkite a joins alone")
+                    .await;
+                group.peer = Some(peer_side());
+            }
+            Leader::Peer => {
+                group.peer = Some(peer_side());
+                let alone = format!("the {client} {role} joins alone");
+                group.settle(SPLIT_PARTITIONS as usize, &alone).await;
+                let a = KafkiteMember::join("kafkite a", &session_a, &name, &topic);
+                group.kafkite.push(a);
+            }
+        }
+        let b = KafkiteMember::join("kafkite b", &session_b, &name, &topic);
+        group.kafkite.push(b);
 
         group.settle(2, "three members join").await;
         produce_round(&producer, &topic, SPLIT_PARTITIONS, 0).await;
@@ -290,7 +336,7 @@ fn members_split_partitions_and_take_over(client: MemberClient) {
         group
             .settle(
                 SPLIT_PARTITIONS as usize,
-                &format!("the {client} member left"),
+                &format!("the {client} {role} left"),
             )
             .await;
         produce_round(&producer, &topic, SPLIT_PARTITIONS, 2).await;
