@@ -12,6 +12,10 @@
 //! - the batching producer with each codec the release supports, read back
 //!   by confluent-kafka;
 //! - a consumer group's offsets committed with metadata, fetched, reset;
+//! - a consumer group of two members (`GroupConsumer`, a session each)
+//!   splitting a topic's partitions, one taking all when the other leaves;
+//!   on 0.8.2 (no JoinGroup: group membership arrived in 0.9) a typed
+//!   error naming JoinGroup instead of a hang;
 //! - earliest and latest offsets (the session's and the Dart OffsetMaster's);
 //! - topic creation where the release has CreateTopics (0.10.1+), and the
 //!   precise refusal where it has not;
@@ -21,20 +25,25 @@
 //!   configuration.
 //!
 //! A scenario's failure does not stop the others: the test prints one line
-//! per release and scenario, then fails if any failed.
+//! per release and scenario ("ok", "ok, broker lacks ..." where kafkite
+//! reported the missing feature as it should, or "FAILED"), then fails if
+//! any failed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
+use kafkite::client::RequestError;
+use kafkite::consumer::group::GroupError;
 use kafkite::producer::Message;
 use kafkite::protocol::ApiKey;
 use kafkite_smol::{
     Acks, ApiVersionTable, ClientConfig, Compression, Consumer, ConsumerGroup, Error,
-    ExplicitProducer, NewTopic, OffsetAndMetadata, OffsetMaster, OffsetSpec, Producer,
-    ProducerConfig, ProducerRecord, Session,
+    ExplicitProducer, FetchConfig, GroupConfig, GroupConsumer, GroupConsumerConfig, GroupMessage,
+    NewTopic, OffsetAndMetadata, OffsetMaster, OffsetSpec, Producer, ProducerConfig,
+    ProducerRecord, Session,
 };
 use kafkite_testkit::release::{
     legacy_read_back, predates_api_versions, selected_releases, KafkaRelease,
@@ -52,7 +61,7 @@ const READ_BACK_TIMEOUT: Duration = Duration::from_secs(30);
 #[test]
 fn kafkite_speaks_every_selected_kafka_release() {
     let releases = selected_releases().expect("KAFKA_RELEASES");
-    let mut outcomes: Vec<(String, &str, Result<(), String>)> = Vec::new();
+    let mut outcomes: Vec<(String, &str, Result<Support, String>)> = Vec::new();
     for version in releases {
         let kafka = match KafkaRelease::start(version) {
             Ok(kafka) => kafka,
@@ -67,8 +76,11 @@ fn kafkite_speaks_every_selected_kafka_release() {
             let outcome = catch_unwind(AssertUnwindSafe(|| scenario(&kafka, &release)))
                 .map_err(|panic| panic_message(&panic));
             eprintln!(
-                "kafka {version} {name}: {} in {:.1} s",
-                if outcome.is_ok() { "ok" } else { "FAILED" },
+                "kafka {version} {name}: {} ({:.1} s)",
+                match &outcome {
+                    Ok(support) => support.to_string(),
+                    Err(_) => "FAILED".to_string(),
+                },
                 t0.elapsed().as_secs_f64()
             );
             outcomes.push((version.to_string(), name, outcome));
@@ -77,7 +89,7 @@ fn kafkite_speaks_every_selected_kafka_release() {
     let mut summary = String::from("compatibility suite:\n");
     for (version, name, outcome) in &outcomes {
         match outcome {
-            Ok(()) => writeln!(summary, "  {version:9} {name:30} ok"),
+            Ok(support) => writeln!(summary, "  {version:9} {name:30} {support}"),
             Err(e) => writeln!(summary, "  {version:9} {name:30} FAILED: {e}"),
         }
         .expect("write to a String");
@@ -89,15 +101,35 @@ fn kafkite_speaks_every_selected_kafka_release() {
     );
 }
 
-type Scenario = fn(&KafkaRelease, &Release);
+type Scenario = fn(&KafkaRelease, &Release) -> Support;
+
+/// What a scenario that passed found the release to have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Support {
+    Works,
+    /// The broker predates the feature, and kafkite said so with a typed
+    /// error (that much is checked): the summary's and the README table's
+    /// "what the broker lacks".
+    BrokerLacks(&'static str),
+}
+
+impl std::fmt::Display for Support {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Support::Works => f.write_str("ok"),
+            Support::BrokerLacks(what) => write!(f, "ok, broker lacks {what}"),
+        }
+    }
+}
 
 /// In this order: the versions scenario comes last, once the session has
 /// spoken every API the others use.
-const SCENARIOS: [(&str, Scenario); 7] = [
+const SCENARIOS: [(&str, Scenario); 8] = [
     ("dart_producer_example", dart_producer_example),
     ("dart_consumer_example", dart_consumer_example),
     ("producer_codecs_read_back", producer_codecs_read_back),
     ("consumer_group_offsets", consumer_group_offsets),
+    ("consumer_group_two_members", consumer_group_two_members),
     ("earliest_and_latest_offsets", earliest_and_latest_offsets),
     ("topic_creation", topic_creation),
     ("negotiated_versions", negotiated_versions),
@@ -129,6 +161,12 @@ impl Release {
         self.at_least(0, 10, 1)
     }
 
+    /// JoinGroup, SyncGroup and Heartbeat arrived in 0.9 (KIP-40's
+    /// coordinator-managed groups).
+    fn has_group_membership(&self) -> bool {
+        self.at_least(0, 9, 0)
+    }
+
     /// zstd arrived in 2.1 (KIP-110); LZ4 is there from 0.8.2.
     fn codecs(&self) -> Vec<Compression> {
         let mut codecs = vec![
@@ -148,7 +186,7 @@ impl Release {
 
 /// The Dart package's producer example: messages added to partitions 0 and
 /// 1, one `send()`, an answer per partition with the first offset of each.
-fn dart_producer_example(kafka: &KafkaRelease, release: &Release) {
+fn dart_producer_example(kafka: &KafkaRelease, release: &Release) -> Support {
     run(kafka, "dart_producer_example", |session| async move {
         let topic = two_partition_topic(&session, release, "dart-producer").await;
         let mut producer = ExplicitProducer::new(&session, Acks::Leader, Duration::from_secs(10))
@@ -194,12 +232,13 @@ fn dart_producer_example(kafka: &KafkaRelease, release: &Release) {
             "what confluent-kafka reads back"
         );
     });
+    Support::Works
 }
 
 /// The Dart package's consumer example: a group's envelopes of partitions
 /// 0 and 1, five of them, each committed with metadata; the group then
 /// holds, per partition, the offset after the last one committed.
-fn dart_consumer_example(kafka: &KafkaRelease, release: &Release) {
+fn dart_consumer_example(kafka: &KafkaRelease, release: &Release) -> Support {
     run(kafka, "dart_consumer_example", |session| async move {
         let topic = two_partition_topic(&session, release, "dart-consumer").await;
         produce_to_both(&session, &topic, 3).await;
@@ -243,13 +282,14 @@ fn dart_consumer_example(kafka: &KafkaRelease, release: &Release) {
             assert_eq!(got.metadata.as_deref(), Some("metadata"));
         }
     });
+    Support::Works
 }
 
 /// The batching producer with each codec the release supports, with its
 /// defaults (idempotence on, which turns itself off where the broker has no
 /// InitProducerId): every record acknowledged in order, and read back by
 /// confluent-kafka with its key and value.
-fn producer_codecs_read_back(kafka: &KafkaRelease, release: &Release) {
+fn producer_codecs_read_back(kafka: &KafkaRelease, release: &Release) -> Support {
     const RECORDS: i64 = 50;
     for codec in release.codecs() {
         let what = format!("producer_codecs_read_back {codec:?}");
@@ -283,11 +323,12 @@ fn producer_codecs_read_back(kafka: &KafkaRelease, release: &Release) {
             assert_eq!(record.value.as_deref(), Some(value.as_bytes()), "{what}");
         }
     }
+    Support::Works
 }
 
 /// The Dart package's ConsumerGroup: offsets committed with metadata come
 /// back as committed; a reset to the earliest moves them to 0.
-fn consumer_group_offsets(kafka: &KafkaRelease, release: &Release) {
+fn consumer_group_offsets(kafka: &KafkaRelease, release: &Release) -> Support {
     run(kafka, "consumer_group_offsets", |session| async move {
         let topic = two_partition_topic(&session, release, "group").await;
         produce_to_both(&session, &topic, 3).await;
@@ -335,10 +376,105 @@ fn consumer_group_offsets(kafka: &KafkaRelease, release: &Release) {
             assert_eq!(got.offset, 0, "{tp:?} after reset");
         }
     });
+    Support::Works
+}
+
+/// Two `GroupConsumer`s, a session each, in one group on a 4-partition
+/// topic: they split the partitions with no overlap and read every record
+/// between them; when one closes, the other takes every partition and reads
+/// what comes next. Before 0.9 there is no group membership: kafkite must
+/// answer with a typed error naming JoinGroup, not wait.
+fn consumer_group_two_members(kafka: &KafkaRelease, release: &Release) -> Support {
+    if !release.has_group_membership() {
+        run(kafka, "consumer_group_two_members", |session| async move {
+            let topic = topic_with_partitions(&session, release, "members", 2).await;
+            let group = unique_name("members");
+            let mut member =
+                GroupConsumer::new(&session, member_config(&group)).expect("GroupConsumer::new");
+            member.subscribe(&[&topic]).expect("subscribe");
+            match next_group_message(&mut member, GROUP_SETTLE_LIMIT).await {
+                Err(Error::Group(e))
+                    if matches!(
+                        *e,
+                        GroupError::Request {
+                            api: ApiKey::JoinGroup,
+                            error: RequestError::UnsupportedVersion { .. },
+                            ..
+                        }
+                    ) => {}
+                other => panic!("a member on {}: {other:?}", release.version),
+            }
+            member.close().await;
+        });
+        return Support::BrokerLacks("group membership");
+    }
+    run(kafka, "consumer_group_two_members", |session| async move {
+        const PARTITIONS: i32 = 4;
+        let topic = topic_with_partitions(&session, release, "members", PARTITIONS).await;
+        let partitions: Vec<i32> = (0..PARTITIONS).collect();
+        produce_to(&session, &topic, &partitions, 0..2).await;
+        let all: BTreeSet<(String, i32)> = partitions.iter().map(|&p| (topic.clone(), p)).collect();
+        let produced: BTreeSet<(i32, i64)> =
+            partitions.iter().flat_map(|&p| [(p, 0), (p, 1)]).collect();
+
+        // A session each, as two processes would have: the broker answers
+        // one request per connection at a time and holds a JoinGroup until
+        // the whole group has joined.
+        let group = unique_name("members");
+        let (session_a, session_b) = (connect(kafka).await, connect(kafka).await);
+        let mut a = GroupConsumer::new(&session_a, member_config(&group)).expect("member a");
+        let mut b = GroupConsumer::new(&session_b, member_config(&group)).expect("member b");
+        a.subscribe(&[&topic]).expect("a subscribes");
+        b.subscribe(&[&topic]).expect("b subscribes");
+        let (mut view_a, mut view_b) = (MemberView::new("a"), MemberView::new("b"));
+        let deadline = Instant::now() + GROUP_SETTLE_LIMIT;
+        loop {
+            let read: BTreeSet<_> = view_a.read.union(&view_b.read).copied().collect();
+            let owned: BTreeSet<_> = view_a.owned.union(&view_b.owned).cloned().collect();
+            if !view_a.owned.is_empty()
+                && !view_b.owned.is_empty()
+                && owned == all
+                && read.is_superset(&produced)
+            {
+                break;
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let from_a = async { (true, next_group_message(&mut a, remaining).await) };
+            let from_b = async { (false, next_group_message(&mut b, remaining).await) };
+            match smol::future::or(from_a, from_b).await {
+                (true, message) => view_a.apply(message),
+                (false, message) => view_b.apply(message),
+            }
+            let both: Vec<_> = view_a.owned.intersection(&view_b.owned).collect();
+            assert!(both.is_empty(), "both members own {both:?}");
+        }
+        eprintln!(
+            "kafka {}: member a owns {:?}, b owns {:?}",
+            release.version,
+            partitions_of(&view_a.owned),
+            partitions_of(&view_b.owned)
+        );
+
+        // A leaves (committing what it read): B takes every partition and
+        // reads the record that comes next in each.
+        a.close().await;
+        produce_to(&session, &topic, &partitions, 2..3).await;
+        let deadline = Instant::now() + GROUP_SETTLE_LIMIT;
+        while !(view_b.owned == all && partitions.iter().all(|&p| view_b.read.contains(&(p, 2)))) {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let message = next_group_message(&mut b, remaining).await;
+            view_b.apply(message);
+        }
+        b.close().await;
+        for member_session in [session_a, session_b] {
+            member_session.close().await;
+        }
+    });
+    Support::Works
 }
 
 /// ListOffsets earliest and latest (the Dart package's OffsetMaster).
-fn earliest_and_latest_offsets(kafka: &KafkaRelease, release: &Release) {
+fn earliest_and_latest_offsets(kafka: &KafkaRelease, release: &Release) -> Support {
     run(kafka, "earliest_and_latest_offsets", |session| async move {
         let topic = two_partition_topic(&session, release, "offsets").await;
         produce_to_both(&session, &topic, 4).await;
@@ -365,11 +501,12 @@ fn earliest_and_latest_offsets(kafka: &KafkaRelease, release: &Release) {
         assert!(earliest.values().all(|&o| o == 0), "earliest: {earliest:?}");
         assert!(latest.values().all(|&o| o == 4), "latest: {latest:?}");
     });
+    Support::Works
 }
 
 /// CreateTopics where the release has it; before 0.10.1 kafkite says the
 /// broker lacks the API instead of waiting for a controller.
-fn topic_creation(kafka: &KafkaRelease, release: &Release) {
+fn topic_creation(kafka: &KafkaRelease, release: &Release) -> Support {
     run(kafka, "topic_creation", |session| async move {
         let topic = unique_name("created");
         let created = session.create_topics(&[NewTopic::new(&topic, 3, 1)]).await;
@@ -390,12 +527,17 @@ fn topic_creation(kafka: &KafkaRelease, release: &Release) {
             }
         }
     });
+    if release.has_create_topics() {
+        Support::Works
+    } else {
+        Support::BrokerLacks("CreateTopics")
+    }
 }
 
 /// The versions kafkite uses with the broker, per API: printed, written to
 /// `.cache/compat/<release>.json`. A release older than ApiVersions must
 /// get the Dart package's 0.8.2 table, with nothing configured.
-fn negotiated_versions(kafka: &KafkaRelease, release: &Release) {
+fn negotiated_versions(kafka: &KafkaRelease, release: &Release) -> Support {
     run(kafka, "negotiated_versions", |session| async move {
         // Talk to the broker itself (not only the bootstrap connection).
         let topic = two_partition_topic(&session, release, "versions").await;
@@ -427,6 +569,7 @@ fn negotiated_versions(kafka: &KafkaRelease, release: &Release) {
             );
         }
     });
+    Support::Works
 }
 
 // ---- helpers ----
@@ -502,14 +645,131 @@ async fn wait_for_leaders(session: &Session, topic: &str, want: usize) -> usize 
     }
 }
 
-/// `count` records to each of partitions 0 and 1, acknowledged.
-async fn produce_to_both(session: &Session, topic: &str, count: usize) {
+/// A topic with `partitions` partitions, led: created where the release
+/// has CreateTopics, else auto-created with the broker's two.
+async fn topic_with_partitions(
+    session: &Session,
+    release: &Release,
+    prefix: &str,
+    partitions: i32,
+) -> String {
+    if !release.has_create_topics() {
+        assert_eq!(partitions, 2, "auto-created topics have two partitions");
+        return two_partition_topic(session, release, prefix).await;
+    }
+    let topic = unique_name(prefix);
+    session
+        .create_topics(&[NewTopic::new(&topic, partitions, 1)])
+        .await
+        .unwrap_or_else(|e| panic!("create_topics {topic}: {e}"));
+    let count = wait_for_leaders(session, &topic, partitions as usize).await;
+    assert_eq!(count, partitions as usize, "partitions of {topic}");
+    topic
+}
+
+/// Another session to the release (default config), for a group member.
+async fn connect(kafka: &KafkaRelease) -> Session {
+    Session::connect(ClientConfig::from_bootstrap(kafka.bootstrap()))
+        .await
+        .unwrap_or_else(|e| panic!("connect a member's session: {e}"))
+}
+
+/// How long a group may take to settle after a member joins or leaves
+/// (a rebalance waits for every member to rejoin, up to the session
+/// timeout for one that left without saying so).
+const GROUP_SETTLE_LIMIT: Duration = Duration::from_secs(45);
+
+/// Short session and heartbeat times, within every release's
+/// `group.min.session.timeout.ms` (6 s) and maximum; frequent auto-commits.
+fn member_config(group: &str) -> GroupConsumerConfig {
+    let mut config = GroupConsumerConfig::new(group);
+    config.group = GroupConfig::new(group)
+        .with_session_timeout(Duration::from_secs(10))
+        .with_heartbeat_interval(Duration::from_millis(500))
+        .with_rebalance_timeout(Duration::from_secs(20));
+    config.fetch = FetchConfig {
+        max_wait: Duration::from_millis(100),
+        ..FetchConfig::default()
+    };
+    config.auto_commit = Some(Duration::from_millis(500));
+    config
+}
+
+/// The member's next message or error; no message within `limit` fails
+/// the scenario (a hang), as does a stream that ends.
+async fn next_group_message(
+    member: &mut GroupConsumer,
+    limit: Duration,
+) -> Result<GroupMessage, Error> {
+    let next = async { Some(member.next().await) };
+    let timer = async {
+        smol::Timer::after(limit).await;
+        None
+    };
+    match smol::future::or(next, timer).await {
+        Some(Some(item)) => item,
+        Some(None) => panic!("the member's stream ended"),
+        None => panic!("the member had nothing to say within {limit:?}"),
+    }
+}
+
+/// One member's view: the partitions it owns, the records it read.
+struct MemberView {
+    name: &'static str,
+    owned: BTreeSet<(String, i32)>,
+    read: BTreeSet<(i32, i64)>,
+}
+
+impl MemberView {
+    fn new(name: &'static str) -> MemberView {
+        MemberView {
+            name,
+            owned: BTreeSet::new(),
+            read: BTreeSet::new(),
+        }
+    }
+
+    /// Applies a message; an error, or a record of a partition the member
+    /// does not own, fails the scenario.
+    fn apply(&mut self, message: Result<GroupMessage, Error>) {
+        let name = self.name;
+        match message.unwrap_or_else(|e| panic!("member {name}: {e}")) {
+            GroupMessage::Assigned(tps) => self.owned.extend(tps),
+            GroupMessage::Revoked(tps) | GroupMessage::Lost(tps) => {
+                for tp in tps {
+                    self.owned.remove(&tp);
+                }
+            }
+            GroupMessage::Record(record) => {
+                let tp = (record.topic.clone(), record.partition);
+                assert!(
+                    self.owned.contains(&tp),
+                    "member {name}: a record of {tp:?}, which it does not own"
+                );
+                self.read.insert((record.partition, record.offset));
+            }
+        }
+    }
+}
+
+fn partitions_of(owned: &BTreeSet<(String, i32)>) -> Vec<i32> {
+    owned.iter().map(|(_, p)| *p).collect()
+}
+
+/// Records `p<partition> <i>` for each `i` of `range` to each partition,
+/// acknowledged.
+async fn produce_to(
+    session: &Session,
+    topic: &str,
+    partitions: &[i32],
+    range: std::ops::Range<usize>,
+) {
     let producer = Producer::new(session, ProducerConfig::default())
         .await
         .expect("Producer::new");
     let mut deliveries = Vec::new();
-    for partition in [0, 1] {
-        for i in 0..count {
+    for &partition in partitions {
+        for i in range.clone() {
             let record = ProducerRecord::new(topic)
                 .partition(partition)
                 .value(format!("p{partition} {i}"));
@@ -520,6 +780,11 @@ async fn produce_to_both(session: &Session, topic: &str, count: usize) {
         delivery.await.expect("delivery");
     }
     producer.close().await;
+}
+
+/// `count` records to each of partitions 0 and 1, acknowledged.
+async fn produce_to_both(session: &Session, topic: &str, count: usize) {
+    produce_to(session, topic, &[0, 1], 0..count).await;
 }
 
 /// confluent-kafka reads `topic` back (told the release where it predates
