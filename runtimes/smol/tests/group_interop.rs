@@ -405,7 +405,10 @@ impl Group<'_> {
                 .into_iter()
                 .filter_map(|tp| {
                     let views = self.views();
-                    let (owner, view) = views.iter().find(|(_, v)| v.owned.contains(&tp))?;
+                    let Some((owner, view)) = views.iter().find(|(_, v)| v.owned.contains(&tp))
+                    else {
+                        return Some(format!("nobody owns {}", tp.1));
+                    };
                     let read = view.read.contains(&(tp.1, offset));
                     (!read).then(|| format!("{owner}: {}-{offset}", tp.1))
                 })
