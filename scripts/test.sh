@@ -25,6 +25,9 @@ cargo test --workspace --all-targets 2>&1 | tee .cache/test.log
 # cargo test stops at the first failing test binary with a non-zero exit;
 # set -o pipefail carries it here.
 
+step "quickstart (the README's first command, on the simulated cluster)"
+env -u KAFKA_BOOTSTRAP cargo run --quiet --example quickstart
+
 fuzz_seconds="${FUZZ_SECONDS:-20}"
 if [ "$fuzz_seconds" != "0" ]; then
   step "fuzz smoke (${fuzz_seconds}s per target)"

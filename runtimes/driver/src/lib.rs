@@ -65,6 +65,6 @@ pub use kafkite::consumer::{
     FetchConfig, FetchError, GroupConsumerConfig, OffsetAndMetadata, OffsetError, OffsetReset,
 };
 pub use kafkite::producer::{
-    Acks, Delivery, ProduceError, ProduceResult, ProducerConfig, ProducerRecord,
+    Acks, Delivery, Message, ProduceError, ProduceResult, ProducerConfig, ProducerRecord,
 };
 pub use kafkite::records::{Compression, RecordHeaders, TimestampType};

@@ -24,7 +24,7 @@ pub use kafkite_driver::{
     Compression, ConsumedRecord, Delivery, DeliveryFuture, Error, FetchConfig, FetchError,
     FetchStart, GroupConfig, GroupConsumerConfig, GroupMessage, NewTopic, OffsetAndMetadata,
     OffsetError, OffsetReset, OffsetSpec, ProduceError, ProduceResult, ProducerConfig,
-    ProducerRecord, RecordHeaders, RequestError, RequestOptions, Runtime, Target, TimestampType,
+    ProducerRecord, RecordHeaders, RequestError, RequestOptions, Runtime, Target, TimestampType, Message,
 };
 
 /// A kafkite session on tokio.
