@@ -92,7 +92,12 @@ impl Network {
         }
     }
 
+    /// Schedules `what`. Times are rounded up to a whole millisecond, so
+    /// messages that arrive close together are handled in one step of
+    /// the run (order is kept: rounding up never reorders, and ties go in
+    /// scheduling order).
     pub fn at(&mut self, when_us: u64, what: Delivery) {
+        let when_us = when_us.div_ceil(1000) * 1000;
         self.seq += 1;
         self.queue.insert((when_us, self.seq), what);
     }
