@@ -513,13 +513,22 @@ fn a_lingered_batch_held_back_by_the_producer_id_sets_no_past_deadline() {
     let mut p = Producer::new(config, 7, h.now);
     h.run();
     let now = h.now;
-    p.send(&mut h.client, ProducerRecord::new("t").partition(0).value(value(0)), now, 0)
-        .expect("queued");
+    p.send(
+        &mut h.client,
+        ProducerRecord::new("t").partition(0).value(value(0)),
+        now,
+        0,
+    )
+    .expect("queued");
     for _ in 0..3 {
         h.advance(Duration::from_millis(10));
         let now = h.now;
         p.handle_timeout(&mut h.client, now);
         let deadline = p.poll_timeout().expect("the delivery timeout");
-        assert!(deadline > now, "poll_timeout is {:?} in the past", now - deadline);
+        assert!(
+            deadline > now,
+            "poll_timeout is {:?} in the past",
+            now - deadline
+        );
     }
 }
