@@ -401,7 +401,10 @@ fn consumer_group_two_members(kafka: &KafkaRelease, release: &Release) -> Suppor
                             error: RequestError::UnsupportedVersion { .. },
                             ..
                         }
-                    ) => {}
+                    ) =>
+                {
+                    eprintln!("kafka {}: a group member: {e}", release.version);
+                }
                 other => panic!("a member on {}: {other:?}", release.version),
             }
             member.close().await;
