@@ -128,6 +128,7 @@ fn kill_leaders_while_producing(cluster: &KafkaCluster) {
         let member_session = bounded("connect", config.request_timeout, Session::connect(config))
             .unwrap_or_else(|e| panic!("connect member {name}'s session: {e}"));
         consuming.push(smol::spawn(member_until(
+            t0,
             member_session.clone(),
             group_id.clone(),
             topic.clone(),
@@ -398,8 +399,8 @@ struct MemberReport {
     errors: Vec<String>,
     /// How many times the stream ended and a new member joined in its place.
     rejoined: usize,
-    /// `+[partitions]` for each assignment, `-[..]` for each revocation,
-    /// `lost[..]` for each loss, in order.
+    /// `+[partitions]@time` for each assignment, `-[..]@..` for each
+    /// revocation, `lost[..]@..` for each loss, in order.
     assignments: Vec<String>,
 }
 
@@ -407,6 +408,7 @@ struct MemberReport {
 /// (which commits what it read and leaves the group) within its bound. A
 /// stream that ends is replaced by a new member, as a user would.
 async fn member_until(
+    t0: Instant,
     session: Session,
     group: String,
     topic: String,
@@ -414,8 +416,10 @@ async fn member_until(
     consumed: Arc<Consumed>,
 ) -> MemberReport {
     let mut report = MemberReport::default();
+    // "[0, 1]@12.3s": the partitions, and when (as the test's log lines).
     let partitions = |tps: Vec<(String, i32)>| {
-        format!("{:?}", tps.into_iter().map(|(_, p)| p).collect::<Vec<_>>())
+        let partitions: Vec<i32> = tps.into_iter().map(|(_, p)| p).collect();
+        format!("{partitions:?}@{:.1}s", t0.elapsed().as_secs_f64())
     };
     'members: loop {
         let mut member = GroupConsumer::new(&session, member_config(&group))
