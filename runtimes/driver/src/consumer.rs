@@ -289,9 +289,7 @@ impl<R: Runtime> Stream for EnvelopeStream<R> {
             let envelope = queue.next_envelope()?;
             Some(Envelope {
                 record: ConsumedRecord::new(&envelope.topic, envelope.partition, envelope.record),
-                token: envelope.token,
-                link: Arc::clone(&link),
-                resolved: false,
+                claim: Claim::new(envelope.token, Arc::clone(&link)),
             })
         })
     }
@@ -304,9 +302,7 @@ impl<R: Runtime> Stream for EnvelopeStream<R> {
 /// is stored, so the record is read again after a restart (at least once).
 pub struct Envelope<R: Runtime> {
     record: ConsumedRecord,
-    token: EnvelopeToken,
-    link: Arc<Link<R>>,
-    resolved: bool,
+    claim: Claim<R>,
 }
 
 impl<R: Runtime> Envelope<R> {
@@ -321,28 +317,17 @@ impl<R: Runtime> Envelope<R> {
     pub async fn commit(mut self, metadata: &str) -> Result<(), Error> {
         let tp = (self.record.topic.clone(), self.record.partition);
         let offsets = BTreeMap::from([(tp, self.record.offset + 1)]);
-        let result = self.link.commit(offsets, metadata).await;
-        self.resolve(match result {
-            Ok(()) => Resolution::Commit,
-            Err(_) => Resolution::Ack,
-        });
-        result
+        self.claim.commit(offsets, metadata).await
     }
 
     /// Moves on without storing anything.
     pub fn ack(mut self) {
-        self.resolve(Resolution::Ack);
+        self.claim.resolve(Resolution::Ack);
     }
 
     /// Ends the stream and stops all fetching; nothing more is committed.
     pub fn cancel(mut self) {
-        self.resolve(Resolution::Cancel);
-    }
-
-    fn resolve(&mut self, resolution: Resolution) {
-        if !std::mem::replace(&mut self.resolved, true) {
-            self.link.resolve(self.token, resolution);
-        }
+        self.claim.resolve(Resolution::Cancel);
     }
 }
 
@@ -359,12 +344,6 @@ impl<R: Runtime> std::fmt::Debug for Envelope<R> {
         f.debug_struct("Envelope")
             .field("record", &self.record)
             .finish_non_exhaustive()
-    }
-}
-
-impl<R: Runtime> Drop for Envelope<R> {
-    fn drop(&mut self) {
-        self.resolve(Resolution::Ack);
     }
 }
 
@@ -396,9 +375,7 @@ impl<R: Runtime> Stream for BatchStream<R> {
             Some(EnvelopeBatch {
                 records,
                 commit_offsets,
-                token: batch.token,
-                link: Arc::clone(&link),
-                resolved: false,
+                claim: Claim::new(batch.token, Arc::clone(&link)),
             })
         })
     }
@@ -409,9 +386,7 @@ impl<R: Runtime> Stream for BatchStream<R> {
 pub struct EnvelopeBatch<R: Runtime> {
     records: Vec<ConsumedRecord>,
     commit_offsets: BTreeMap<TopicPartition, i64>,
-    token: EnvelopeToken,
-    link: Arc<Link<R>>,
-    resolved: bool,
+    claim: Claim<R>,
 }
 
 impl<R: Runtime> EnvelopeBatch<R> {
@@ -423,26 +398,15 @@ impl<R: Runtime> EnvelopeBatch<R> {
     /// Stores, per partition, one past its last record with `metadata`.
     pub async fn commit(mut self, metadata: &str) -> Result<(), Error> {
         let offsets = std::mem::take(&mut self.commit_offsets);
-        let result = self.link.commit(offsets, metadata).await;
-        self.resolve(match result {
-            Ok(()) => Resolution::Commit,
-            Err(_) => Resolution::Ack,
-        });
-        result
+        self.claim.commit(offsets, metadata).await
     }
 
     pub fn ack(mut self) {
-        self.resolve(Resolution::Ack);
+        self.claim.resolve(Resolution::Ack);
     }
 
     pub fn cancel(mut self) {
-        self.resolve(Resolution::Cancel);
-    }
-
-    fn resolve(&mut self, resolution: Resolution) {
-        if !std::mem::replace(&mut self.resolved, true) {
-            self.link.resolve(self.token, resolution);
-        }
+        self.claim.resolve(Resolution::Cancel);
     }
 }
 
@@ -455,7 +419,46 @@ impl<R: Runtime> std::fmt::Debug for EnvelopeBatch<R> {
     }
 }
 
-impl<R: Runtime> Drop for EnvelopeBatch<R> {
+/// A handed-out envelope's (or batch's) hold on its token: resolved once,
+/// as an ack when dropped unresolved.
+struct Claim<R: Runtime> {
+    token: EnvelopeToken,
+    link: Arc<Link<R>>,
+    resolved: bool,
+}
+
+impl<R: Runtime> Claim<R> {
+    fn new(token: EnvelopeToken, link: Arc<Link<R>>) -> Self {
+        Claim {
+            token,
+            link,
+            resolved: false,
+        }
+    }
+
+    /// Commits `offsets`; resolves as a commit when it worked, else as an
+    /// ack (nothing stored: the records come again after a restart).
+    async fn commit(
+        &mut self,
+        offsets: BTreeMap<TopicPartition, i64>,
+        metadata: &str,
+    ) -> Result<(), Error> {
+        let result = self.link.commit(offsets, metadata).await;
+        self.resolve(match result {
+            Ok(()) => Resolution::Commit,
+            Err(_) => Resolution::Ack,
+        });
+        result
+    }
+
+    fn resolve(&mut self, resolution: Resolution) {
+        if !std::mem::replace(&mut self.resolved, true) {
+            self.link.resolve(self.token, resolution);
+        }
+    }
+}
+
+impl<R: Runtime> Drop for Claim<R> {
     fn drop(&mut self) {
         self.resolve(Resolution::Ack);
     }

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_lite::future;
 
@@ -27,16 +27,11 @@ use crate::group_slots::{GroupRequest, GroupSlots, Positions};
 use crate::oneshot;
 use crate::producer_slots::{DeliveryReply, ProducerSlots};
 use crate::runtime::Runtime;
+use crate::wake_guard;
 
 /// How many queued inputs one turn takes before it writes out what they
 /// produced, so a busy socket cannot hold up everything else.
 const INPUT_BATCH: usize = 64;
-
-/// Defence in depth: the core promises that `poll_timeout` never returns a
-/// deadline it has already been woken for (its tests check this after every
-/// step). Should one appear anyway, the loop retries after this long rather
-/// than spinning on it.
-const STALE_DEADLINE_RETRY: Duration = Duration::from_millis(100);
 
 /// How many recent connection errors a bootstrap failure reports.
 const BOOTSTRAP_ERRORS_KEPT: usize = 4;
@@ -301,13 +296,9 @@ impl<R: Runtime> EventLoop<R> {
 
     /// When to call `handle_timeout` next: the core's deadline, or a retry
     /// a little later when the core still reports a deadline it was already
-    /// woken for (see [`STALE_DEADLINE_RETRY`]).
+    /// woken for (see `wake_guard`).
     fn core_wake(&self) -> Option<Instant> {
-        let at = self.client.poll_timeout()?;
-        Some(match self.last_timeout {
-            Some(last) if at <= last => last + STALE_DEADLINE_RETRY,
-            _ => at,
-        })
+        wake_guard::next_wake(self.client.poll_timeout(), self.last_timeout)
     }
 
     fn on_time(&mut self, now: Instant) {

@@ -7,13 +7,12 @@
 //! fetch ahead), so at most two fetched chunks per partition are queued.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use kafkite::client::{Client, Event};
 use kafkite::consumer::{FetchConfig, FetchEvent, Fetcher};
 
-/// See `event_loop::STALE_DEADLINE_RETRY`: the same guard per fetcher.
-const STALE_DEADLINE_RETRY: Duration = Duration::from_millis(100);
+use crate::wake_guard;
 
 /// Where a partition starts: an offset, or `None` for the reset policy.
 pub(crate) type FetchStart = (String, i32, Option<i64>);
@@ -103,11 +102,7 @@ impl FetchSlots {
         self.slots
             .values()
             .filter_map(|slot| {
-                let at = slot.machine.poll_timeout()?;
-                Some(match slot.last_timeout {
-                    Some(last) if at <= last => last + STALE_DEADLINE_RETRY,
-                    _ => at,
-                })
+                wake_guard::next_wake(slot.machine.poll_timeout(), slot.last_timeout)
             })
             .min()
     }

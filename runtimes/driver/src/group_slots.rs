@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use kafkite::client::{Client, Event};
 use kafkite::consumer::group::{CommitId, TopicPartition};
@@ -16,9 +16,7 @@ use kafkite::consumer::{ConsumerEvent, GroupConsumer, GroupConsumerConfig, Offse
 
 use crate::error::Error;
 use crate::oneshot;
-
-/// See `event_loop::STALE_DEADLINE_RETRY`: the same guard per consumer.
-const STALE_DEADLINE_RETRY: Duration = Duration::from_millis(100);
+use crate::wake_guard;
 
 /// Next offsets to read, per partition, as the application processed them.
 pub(crate) type Positions = Arc<Mutex<BTreeMap<TopicPartition, i64>>>;
@@ -195,11 +193,7 @@ impl GroupSlots {
         self.slots
             .values()
             .filter_map(|slot| {
-                let at = slot.machine.poll_timeout()?;
-                Some(match slot.last_timeout {
-                    Some(last) if at <= last => last + STALE_DEADLINE_RETRY,
-                    _ => at,
-                })
+                wake_guard::next_wake(slot.machine.poll_timeout(), slot.last_timeout)
             })
             .min()
     }

@@ -40,6 +40,7 @@ mod producer;
 mod producer_slots;
 mod runtime;
 mod session;
+mod wake_guard;
 
 #[cfg(feature = "testing")]
 pub mod conformance;

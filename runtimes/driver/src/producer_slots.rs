@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use kafkite::client::{Client, Event};
 use kafkite::producer::{
@@ -16,11 +16,9 @@ use kafkite::producer::{
 
 use crate::buffer_gauge::BufferGauge;
 use crate::oneshot;
+use crate::wake_guard;
 
 pub(crate) type DeliveryReply = oneshot::Sender<Result<Delivery, ProduceError>>;
-
-/// See `event_loop::STALE_DEADLINE_RETRY`: the same guard per producer.
-const STALE_DEADLINE_RETRY: Duration = Duration::from_millis(100);
 
 struct Slot {
     machine: Producer,
@@ -175,11 +173,7 @@ impl ProducerSlots {
 
 impl Slot {
     fn wake(&self) -> Option<Instant> {
-        let at = self.machine.poll_timeout()?;
-        Some(match self.last_timeout {
-            Some(last) if at <= last => last + STALE_DEADLINE_RETRY,
-            _ => at,
-        })
+        wake_guard::next_wake(self.machine.poll_timeout(), self.last_timeout)
     }
 
     /// Routes one event to its waiter; true when it completes a close.
