@@ -348,8 +348,8 @@ fn kill_leaders_while_producing(cluster: &KafkaCluster) {
 /// until `stop`; returns each record's sequence number, partition and
 /// delivery. About 250 a second: enough for batches and several in flight,
 /// few enough that the group and the brokers share 2 loaded cores. A
-/// `send` that waits longer than the delivery timeout
-/// (plus slack) for buffer space fails the test.
+/// `send` that waits longer than the delivery timeout (plus slack) for
+/// buffer space fails the test.
 async fn produce_until(
     producer: Producer,
     topic: String,
