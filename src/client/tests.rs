@@ -166,6 +166,51 @@ fn a_modern_broker_that_drops_one_negotiation_keeps_its_versions() {
 }
 
 #[test]
+fn a_broker_that_answered_api_versions_is_never_taken_for_0_8() {
+    // Found by kafkite-sim (seed 4407): a broker that answered, then stalled
+    // and was restarted, hung up on two negotiations in a row and was taken
+    // for Kafka 0.8.
+    let hangups = std::rc::Rc::new(std::cell::Cell::new(0));
+    let count = hangups.clone();
+    let responder: Responder = Box::new(move |_, _, request| match request {
+        AnyRequest::ApiVersions(_) if count.get() == 0 => {
+            count.set(1);
+            Reply::Respond(modern_versions())
+        }
+        AnyRequest::ApiVersions(_) if count.get() < 3 => {
+            count.set(count.get() + 1);
+            Reply::Close
+        }
+        AnyRequest::ApiVersions(_) => Reply::Respond(modern_versions()),
+        AnyRequest::Metadata(_) => Reply::Close,
+        _ => Reply::Silence,
+    });
+    let mut h = Harness::new(&["b1:9092"], responder);
+    h.run();
+    for _ in 0..6 {
+        h.advance(Duration::from_secs(2));
+    }
+    assert!(hangups.get() >= 3, "two hang-ups after the first answer");
+    let asked_api_versions = h
+        .seen
+        .iter()
+        .filter(|(_, k, _)| *k == ApiKey::ApiVersions)
+        .count();
+    assert!(
+        asked_api_versions >= 4,
+        "it kept asking for versions: {:?}",
+        h.seen
+    );
+    assert!(
+        !h.seen
+            .iter()
+            .any(|(_, k, v)| *k == ApiKey::Metadata && *v == 0),
+        "never fell back to v0: {:?}",
+        h.seen
+    );
+}
+
+#[test]
 fn garbage_drops_only_that_connection() {
     let responder: Responder = Box::new(|address, header, request| match request {
         AnyRequest::ApiVersions(_) => Reply::Respond(modern_versions()),

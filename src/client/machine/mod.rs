@@ -94,6 +94,9 @@ struct Link {
     /// proof of an old broker (a modern one may crash or restart at that
     /// moment, and the fallback table has no group APIs); two are.
     api_versions_hangups: u32,
+    /// The broker has answered ApiVersions: it is not a 0.8/0.9 broker,
+    /// however its connections end later (brokers do not downgrade).
+    answered_api_versions: bool,
 }
 
 /// Hang-ups on ApiVersions in a row that make a broker legacy.
@@ -234,7 +237,8 @@ impl Client {
             let address = c.address.clone();
             if let Some(link) = self.links.get_mut(&address) {
                 link.api_versions_hangups += 1;
-                link.legacy = link.api_versions_hangups >= LEGACY_AFTER_HANGUPS;
+                link.legacy = !link.answered_api_versions
+                    && link.api_versions_hangups >= LEGACY_AFTER_HANGUPS;
             }
         }
         self.drop_connection(conn, error, false, now);

@@ -166,6 +166,7 @@ impl Client {
             link.retry_at = None;
             if !link.legacy {
                 link.api_versions_hangups = 0;
+                link.answered_api_versions = true;
             }
         }
         self.events.push_back(Event::BrokerReady {
