@@ -119,8 +119,10 @@ pub struct ConsumeArgs {
     /// Exit once every partition is read up to its end (as of the start).
     #[arg(short = 'e', long = "exit-at-end")]
     pub exit_at_end: bool,
-    /// Start from this group's committed offsets and commit what was
-    /// printed (a simple group: no membership or rebalancing).
+    /// Consume as a member of this group (sharing the topic's partitions
+    /// with its other members) from its committed offsets, and commit what
+    /// was printed. With -p: that partition only, as a simple group (no
+    /// membership or rebalancing).
     #[arg(short = 'G', long = "group")]
     pub group: Option<String>,
     /// Output format, kcat's tokens: %t %p %o %k %K %s %S %R %T %h, \n \t.

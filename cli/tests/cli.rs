@@ -7,6 +7,7 @@ mod cli {
     pub mod bad_invocations;
     pub mod consume_matches_kcat;
     pub mod group_commits;
+    pub mod group_members;
     pub mod produce_to_kcat;
     pub mod sim;
     pub mod support;

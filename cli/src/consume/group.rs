@@ -1,9 +1,11 @@
-//! Consuming with `-G`: the Dart-style [`Consumer`] reads from the group's
-//! committed offsets, and what has been printed is committed.
+//! Consuming with `-G` and `-p`: the Dart-style [`Consumer`] reads the one
+//! partition from the group's committed offset, and what has been printed
+//! is committed. (Without `-p`, `-G` joins the group as a member: see
+//! [`super::member`]; kcat does not combine `-G` with `-p` either.)
 //!
 //! Commits are the group's (a "simple" group: generation -1, no member
 //! id, no rebalancing; the broker refuses them while the group has active
-//! members of a real consumer). Every record is acked once written, and
+//! members). Every record is acked once written, and
 //! the positions reached are committed together, always after the output
 //! is flushed: every [`COMMIT_INTERVAL`] while records keep coming,
 //! whenever the consumer waits for more, and at the end. A crash prints
@@ -24,13 +26,13 @@ use crate::args::{ConsumeArgs, StartOffset};
 use crate::error::CliError;
 
 /// How often the positions reached are committed while consuming.
-const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
+pub(super) const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
 /// Stored with every committed offset, so `groups describe` and other
 /// tools can tell who moved the group.
-const COMMIT_METADATA: &str = "kafkite-cli";
+pub(super) const COMMIT_METADATA: &str = "kafkite-cli";
 /// The Dart package's fetch settings for its Consumer.
-const MAX_WAIT: Duration = Duration::from_millis(500);
-const MIN_BYTES: i32 = 1;
+pub(super) const MAX_WAIT: Duration = Duration::from_millis(500);
+pub(super) const MIN_BYTES: i32 = 1;
 
 pub async fn run(
     session: &Session,
@@ -135,7 +137,7 @@ async fn committed_starts(
 }
 
 /// Commits the starts `-o` names, so the consumer begins there.
-async fn move_group(
+pub(super) async fn move_group(
     group: &ConsumerGroup,
     topic: &str,
     start: StartOffset,
@@ -205,7 +207,7 @@ impl Commits {
     }
 }
 
-fn stored(offset: i64) -> OffsetAndMetadata {
+pub(super) fn stored(offset: i64) -> OffsetAndMetadata {
     OffsetAndMetadata {
         offset,
         leader_epoch: None,

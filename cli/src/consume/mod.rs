@@ -1,13 +1,18 @@
 //! `kafkite consume`: records of a topic printed in kcat's `-f` format.
 //!
 //! Without `-G` it reads with a [`kafkite_smol::Fetcher`] from the offsets
-//! `-o` names and stores nothing; with `-G` it reads with the Dart-style
-//! [`kafkite_smol::Consumer`] from the group's committed offsets and
-//! commits what it has printed (see [`group`]). `-e` stops each partition
-//! at its high watermark as of the start; `-c` stops after that many
-//! printed records.
+//! `-o` names and stores nothing. With `-G` it joins the group as a member
+//! ([`kafkite_smol::GroupConsumer`], as kcat -G), reads the partitions the
+//! group assigns it from the committed offsets and commits what it has
+//! printed (see [`member`]); with `-G` and `-p` it reads that partition
+//! with the Dart-style [`kafkite_smol::Consumer`] and commits as a
+//! "simple" group, without membership (see [`group`]). `-e` stops each
+//! partition at its high watermark as of the start (as a member: once
+//! every partition assigned is there); `-c` stops after that many printed
+//! records.
 
 mod group;
+mod member;
 mod output;
 mod plain;
 mod plan;
@@ -36,6 +41,9 @@ async fn consume(session: &Session, args: ConsumeArgs) -> Result<(), CliError> {
     let bounds = bounds(session, &args.topic, &partitions).await?;
     let output = Output::new(output_format(&args)?);
     match args.group.clone() {
+        Some(group) if args.partition.is_none() => {
+            member::run(session, &args, &group, &bounds, output).await
+        }
         Some(group) => group::run(session, &args, &group, &bounds, output).await,
         None => plain::run(session, &args, &bounds, output).await,
     }

@@ -2,7 +2,7 @@
 //! functions of the partition's earliest and latest offsets (and the
 //! group's committed offset), so the rules are tested without a broker.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::args::StartOffset;
 use crate::error::CliError;
@@ -94,6 +94,82 @@ impl Ends {
     }
 }
 
+/// What `-e` needs as a group member: each partition's end (its high
+/// watermark when the consume started) and which of the partitions the
+/// group assigned are read to it. Done once at least one assignment came
+/// and every partition assigned now is at its end.
+#[derive(Debug, Clone, Default)]
+pub struct AssignedEnds {
+    ends: BTreeMap<i32, i64>,
+    assigned: BTreeSet<i32>,
+    /// Assigned partitions read (or starting) at their end.
+    reached: BTreeSet<i32>,
+    any_assignment: bool,
+}
+
+impl AssignedEnds {
+    /// Every partition's end; one missing from it did not exist at the
+    /// start, so it has nothing to read.
+    pub fn new(ends: impl IntoIterator<Item = (i32, i64)>) -> Self {
+        AssignedEnds {
+            ends: ends.into_iter().collect(),
+            ..AssignedEnds::default()
+        }
+    }
+
+    fn end(&self, partition: i32) -> i64 {
+        self.ends.get(&partition).copied().unwrap_or(i64::MIN)
+    }
+
+    /// The group assigned `partitions` (maybe none). Whether each is at
+    /// its end is known from [`AssignedEnds::started`] or its records.
+    pub fn assigned(&mut self, partitions: impl IntoIterator<Item = i32>) {
+        self.any_assignment = true;
+        for p in partitions {
+            self.assigned.insert(p);
+            self.reached.remove(&p);
+        }
+    }
+
+    /// An assigned partition is read from `start` on: done already when
+    /// that is its end.
+    pub fn started(&mut self, partition: i32, start: i64) {
+        if self.assigned.contains(&partition) && start >= self.end(partition) {
+            self.reached.insert(partition);
+        }
+    }
+
+    /// The partitions were revoked or lost.
+    pub fn unassigned(&mut self, partitions: impl IntoIterator<Item = i32>) {
+        for p in partitions {
+            self.assigned.remove(&p);
+            self.reached.remove(&p);
+        }
+    }
+
+    /// Notes a record read from `partition` at `offset`.
+    pub fn record(&mut self, partition: i32, offset: i64) -> Verdict {
+        if self.reached.contains(&partition) {
+            return Verdict::Skip;
+        }
+        let end = self.end(partition);
+        if offset >= end {
+            self.reached.insert(partition);
+            return Verdict::Skip;
+        }
+        if offset + 1 >= end {
+            self.reached.insert(partition);
+        }
+        Verdict::Print
+    }
+
+    /// Whether an assignment came and every partition assigned now has
+    /// been read to its end.
+    pub fn all_done(&self) -> bool {
+        self.any_assignment && self.assigned.is_subset(&self.reached)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +238,53 @@ mod tests {
         let mut ends = Ends::new([(0, 0, 4)]);
         assert_eq!(ends.record(0, 1), Verdict::Print);
         assert_eq!(ends.record(0, 4), Verdict::Skip);
+        assert!(ends.all_done());
+    }
+    #[test]
+    fn assigned_ends_wait_for_an_assignment() {
+        let mut ends = AssignedEnds::new([(0, 2), (1, 1)]);
+        assert!(!ends.all_done());
+        ends.assigned([]);
+        assert!(ends.all_done(), "an empty assignment has nothing to read");
+    }
+
+    #[test]
+    fn assigned_ends_count_only_the_partitions_assigned_now() {
+        let mut ends = AssignedEnds::new([(0, 2), (1, 1), (2, 5)]);
+        ends.assigned([0, 1]);
+        ends.started(0, 0);
+        ends.started(1, 1);
+        assert!(!ends.all_done());
+        assert_eq!(ends.record(0, 0), Verdict::Print);
+        assert_eq!(ends.record(0, 1), Verdict::Print);
+        assert!(ends.all_done());
+        assert_eq!(ends.record(0, 2), Verdict::Skip);
+        // Partition 2 comes over from another member, half read.
+        ends.assigned([2]);
+        ends.started(2, 3);
+        assert!(!ends.all_done());
+        ends.unassigned([2]);
+        assert!(ends.all_done());
+    }
+
+    #[test]
+    fn a_reassigned_partition_is_judged_again() {
+        let mut ends = AssignedEnds::new([(0, 3)]);
+        ends.assigned([0]);
+        assert_eq!(ends.record(0, 2), Verdict::Print);
+        assert!(ends.all_done());
+        ends.unassigned([0]);
+        ends.assigned([0]);
+        assert!(!ends.all_done());
+        ends.started(0, 3);
+        assert!(ends.all_done());
+    }
+
+    #[test]
+    fn a_partition_unknown_at_the_start_has_nothing_to_print() {
+        let mut ends = AssignedEnds::new([(0, 3)]);
+        ends.assigned([7]);
+        assert_eq!(ends.record(7, 0), Verdict::Skip);
         assert!(ends.all_done());
     }
 }

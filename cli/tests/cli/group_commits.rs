@@ -1,6 +1,7 @@
-//! `consume -G` stores its position while it waits: a consumer left
-//! running after the records it printed has committed them, without
-//! exiting and without a newer record arriving.
+//! `consume -G` stores its position while it waits: a group member left
+//! running after the records it printed has committed them (under its
+//! generation, with the CLI's metadata), without exiting and without a
+//! newer record arriving.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
