@@ -212,10 +212,15 @@ impl GroupConsumer {
         self.pump(client, now);
     }
 
-    /// Commits what was processed (with auto-commit), gives up the
-    /// partitions and leaves the group; [`ConsumerEvent::Closed`] when done.
+    /// Commits what was processed (with auto-commit; without it, commit
+    /// before closing), gives up the partitions without waiting for
+    /// [`GroupConsumer::revocation_done`], and leaves the group;
+    /// [`ConsumerEvent::Closed`] when done.
     pub fn close(&mut self, client: &mut Client, now: Instant) {
         self.closing = true;
+        if let Some(revocation) = &mut self.revocation {
+            revocation.user_done = true;
+        }
         self.member.close(client, now);
         self.pump(client, now);
     }
@@ -325,9 +330,12 @@ impl GroupConsumer {
                 } else {
                     None
                 };
+                // Closing, nobody is left to call `revocation_done`: what
+                // was processed is committed first (auto-commit) or was the
+                // caller's to commit before `close`.
                 self.revocation = Some(Revocation {
                     commit,
-                    user_done: self.auto_commit.is_some(),
+                    user_done: self.auto_commit.is_some() || self.closing,
                 });
                 self.drop_partitions(&leaving);
                 self.events.push_back(ConsumerEvent::Revoked(leaving));

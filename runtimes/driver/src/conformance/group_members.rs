@@ -201,3 +201,43 @@ pub(crate) async fn next_message<R: Runtime + Default>(
         None => panic!("{what}: nothing within {limit:?}"),
     }
 }
+
+/// Without auto-commit, a member that owns partitions still closes: the
+/// revocation that closing starts needs no `revocation_done` from the
+/// caller, who has given the consumer up.
+pub async fn member_without_auto_commit_closes_while_owning_partitions<R: Runtime + Default>(
+    peer: &Peer,
+) {
+    let what = format!("{} member_without_auto_commit_closes", peer.kind());
+    within::<R, _>(SCENARIO_LIMIT, &what, async {
+        let session = connect::<R>(peer.bootstrap()).await;
+        let topic = unique_name("close-owning");
+        create_topic(&session, peer, &topic, 2, &what).await;
+        let mut config = member_config(&unique_name("close-owning"));
+        config.auto_commit = None;
+        let mut member =
+            GroupConsumer::new(&session, config).unwrap_or_else(|e| panic!("{what}: new: {e}"));
+        member
+            .subscribe(&[&topic])
+            .unwrap_or_else(|e| panic!("{what}: subscribe: {e}"));
+        loop {
+            match next_message::<R>(&mut member, SETTLE_LIMIT, &what).await {
+                GroupMessage::Assigned(tps) if !tps.is_empty() => break,
+                _ => {}
+            }
+        }
+        let runtime = R::default();
+        let limit = Instant::now() + SETTLE_LIMIT;
+        let closed = future::or(async { Some(member.close().await) }, async {
+            runtime.sleep_until(limit).await;
+            None
+        })
+        .await;
+        assert!(
+            closed.is_some(),
+            "{what}: close did not finish within {SETTLE_LIMIT:?}"
+        );
+        session.close().await;
+    })
+    .await
+}

@@ -33,7 +33,10 @@ pub use consumer_group::{
     consumer_group_follows_a_moved_and_loading_coordinator, fresh_group_has_no_committed_offsets,
     resets_offsets_to_earliest_and_latest,
 };
-pub use group_members::group_members_split_partitions_and_take_over;
+pub use group_members::{
+    group_members_split_partitions_and_take_over,
+    member_without_auto_commit_closes_while_owning_partitions,
+};
 pub use kafkite_testkit::{shared, Peer, PeerKind};
 pub use mock::{
     first_bootstrap_address_dead_second_used, follows_a_partition_leader_that_moved,
@@ -132,6 +135,12 @@ macro_rules! conformance_tests {
             fn group_members_split_partitions_and_take_over() {
                 let peer = c::shared(c::PeerKind::$kind);
                 $block_on(c::group_members_split_partitions_and_take_over::<$runtime>(peer))
+            }
+
+            #[test]
+            fn member_without_auto_commit_closes_while_owning_partitions() {
+                let peer = c::shared(c::PeerKind::$kind);
+                $block_on(c::member_without_auto_commit_closes_while_owning_partitions::<$runtime>(peer))
             }
         }
     };
