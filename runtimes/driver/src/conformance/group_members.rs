@@ -228,7 +228,11 @@ pub async fn member_without_auto_commit_closes_while_owning_partitions<R: Runtim
         }
         let runtime = R::default();
         let limit = Instant::now() + SETTLE_LIMIT;
-        let closed = future::or(async { Some(member.close().await) }, async {
+        let close = async {
+            member.close().await;
+            Some(())
+        };
+        let closed = future::or(close, async {
             runtime.sleep_until(limit).await;
             None
         })
