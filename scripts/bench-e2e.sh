@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# End-to-end producer benchmark: kafkite against librdkafka (kcat), the Java
-# client (ProducerPerformance) and rskafka, each on a fresh Kafka 4.4 and a
-# fresh tansu broker. See benches/e2e/README.md.
+# End-to-end producer and consumer benchmark: kafkite against librdkafka
+# (kcat), the Java client (ProducerPerformance / ConsumerPerformance) and
+# rskafka, each on a fresh Kafka 4.4 and a fresh tansu broker. See
+# benches/e2e/README.md.
 #
 #   scripts/bench-e2e.sh                      # 1,000,000 x 100 B, 3 partitions, acks=1
+#   scripts/bench-e2e.sh --mode consume       # read 1,000,000 x 100 B loaded beforehand
 #   scripts/bench-e2e.sh --records 100000     # quick
 #   scripts/bench-e2e.sh --brokers tansu --clients kafkite,librdkafka --repeat 3
 #   scripts/bench-e2e.sh --help               # every option

@@ -14,9 +14,29 @@ every value has the record size and, on brokers whose ListOffsets is right
 (Kafka; not tansu, see TEST-PEERS.md), the ListOffsets latest offsets sum to
 the record count too. Otherwise the run is reported as failed, with why.
 
-Modes: only `produce` so far. A mode is a set of per-client commands plus a
-preparation and a verification step (see MODES); `consume` would prepare by
-loading the topic once per broker and verify the count the client reports.
+Modes (`--mode`): a mode is a set of per-client commands plus a preparation
+and a verification step.
+
+  produce (default): each client produces the records; verified by reading
+      the topic back as above.
+  consume: each client's fresh broker is loaded first (kcat -P, librdkafka,
+      acks=all; on Kafka its ListOffsets latest offsets must sum to the record
+      count), then the client reads every partition from the beginning and
+      is timed. Verified from what the client reports: exactly --records
+      records read and the sum of their value lengths = records x record
+      size (Java: ConsumerPerformance's nMsg and its MB figure, rounded to
+      4 decimals of MiB).
+
+      scripts/bench-e2e.sh --mode consume                # 1M x 100 B, 3 partitions, both brokers
+      scripts/bench-e2e.sh --mode consume --repeat 3 --skip tansu/java
+
+  Consume clients: kafkite (kafkite-bench consume: kafkite_tokio::Fetcher
+  from offset 0, no group), librdkafka (kcat -C -o beginning -e: its
+  consumer assigned to every partition, -f '%S' prints each value's length),
+  Java (kafka-tools ConsumerPerformance, a group consumer that subscribes;
+  its group join is in its time) and rskafka (rskafka-bench consume: one
+  PartitionClient per partition, fetch_records from offset 0 to the high
+  watermark).
 """
 
 import argparse
@@ -122,6 +142,7 @@ class Client:
 
     name = ""
     label = ""
+    mode = "produce"  # set by command(), read by parse()
 
     def build(self, ctx):
         """Returns None when ready, else why it cannot run."""
@@ -172,6 +193,7 @@ class RustClient(Client):
         return cargo_build(ctx, self.bin, self.features)
 
     def command(self, ctx, s, bootstrap, run_dir):
+        self.mode = s.mode
         argv = [str(ctx.bin_dir / self.bin), s.mode, "--bootstrap", bootstrap,
                 "--topic", s.topic, "--records", str(s.records),
                 "--record-size", str(s.record_size), "--partitions", str(s.partitions),
@@ -186,7 +208,7 @@ class RustClient(Client):
 
 class Kafkite(RustClient):
     name = "kafkite"
-    label = "kafkite (kafkite-tokio Producer)"
+    label = "kafkite (kafkite-tokio Producer / Fetcher)"
     bin = "kafkite-bench"
 
     def version(self, ctx):
@@ -195,6 +217,11 @@ class Kafkite(RustClient):
         return f"kafkite @ {out.stdout.strip()}"
 
     def settings(self, ctx, s):
+        if s.mode == "consume":
+            return {"api": "kafkite_tokio::Fetcher, explicit offset 0 per partition, no group",
+                    "fetch": "FetchConfig::default(): 1 MiB per partition, 50 MiB per "
+                             "response, max wait 500 ms, min bytes 1",
+                    "stop": "after --records records", "tokio_runtime": ctx.tokio_runtime}
         return {"acks": s.acks, "linger_ms": s.linger_ms, "batch_size": s.batch_size,
                 "idempotence": False, "compression": "none", "partitioner": "sticky (no key)",
                 "tokio_runtime": ctx.tokio_runtime}
@@ -202,7 +229,7 @@ class Kafkite(RustClient):
 
 class Rskafka(RustClient):
     name = "rskafka"
-    label = "rskafka (BatchProducer per partition)"
+    label = "rskafka (BatchProducer / fetch_records, per partition)"
     bin = "rskafka-bench"
     features = ["--no-default-features"]
 
@@ -212,6 +239,12 @@ class Rskafka(RustClient):
         return f"rskafka {m.group(1) if m else '?'}"
 
     def settings(self, ctx, s):
+        if s.mode == "consume":
+            return {"api": "PartitionClient::fetch_records per partition, from offset 0",
+                    "fetch": "bytes 1..1 MiB, max wait 500 ms, one request at a time "
+                             "per partition",
+                    "stop": "per partition at the fetch high watermark",
+                    "tokio_runtime": ctx.tokio_runtime}
         return {"acks": "-1 (fixed by rskafka; = 1 with one replica)", "linger_ms": s.linger_ms,
                 "aggregator_max_bytes": s.batch_size, "compression": "none",
                 "partitioner": "even split by hand", "tokio_runtime": ctx.tokio_runtime}
@@ -219,7 +252,7 @@ class Rskafka(RustClient):
 
 class Librdkafka(Client):
     name = "librdkafka"
-    label = "librdkafka 2.16 (kcat -P)"
+    label = "librdkafka 2.16 (kcat)"
 
     def env(self):
         return {"LD_LIBRARY_PATH": str(RDKAFKA_LIB)}
@@ -242,13 +275,42 @@ class Librdkafka(Client):
         return {"acks": s.acks, "linger.ms": s.linger_ms, "batch.size": s.batch_size,
                 "message.timeout.ms": s.delivery_timeout_ms}
 
+    def parse(self, stdout, stderr):
+        if self.mode != "consume":
+            return {}
+        n = total = bad = 0
+        for line in stdout.splitlines():
+            try:
+                size = int(line)
+            except ValueError:
+                bad += 1
+                continue
+            n += 1
+            total += max(size, 0)
+        return {"consumed": n, "value_bytes": total, "unparsed_lines": bad}
+
     def command(self, ctx, s, bootstrap, run_dir):
+        self.mode = s.mode
+        if s.mode == "consume":
+            # Simple (assigned) consumer on every partition, from the
+            # beginning, exits at the end of all of them; one line per
+            # record: its value length.
+            argv = ["kcat", "-C", "-b", bootstrap, "-t", s.topic, "-o", "beginning", "-e",
+                    "-q", "-f", "%S\\n"]
+            return argv, self.env(), None
         argv = ["kcat", "-P", "-b", bootstrap, "-t", s.topic, "-q"]
         for k, v in self.conf(s).items():
             argv += ["-X", f"{k}={v}"]
         return argv, self.env(), ctx.input_file(s)
 
     def settings(self, ctx, s):
+        if s.mode == "consume":
+            return {"command": "kcat -C -o beginning -e -f '%S\\n' (assigned to every "
+                               "partition, no group)",
+                    "fetch": "librdkafka defaults: fetch.max.bytes 50 MiB, "
+                             "max.partition.fetch.bytes 1 MiB, fetch.wait.max.ms 500, "
+                             "queued.min.messages 100000",
+                    "stop": "end of every partition (-e)"}
         d = self.conf(s)
         d.update({"input": "stdin, one record per line", "partitioner": "default (no key)",
                   "compression": "none (default)"})
@@ -257,7 +319,7 @@ class Librdkafka(Client):
 
 class Java(Client):
     name = "java"
-    label = f"Java kafka-clients {KAFKA_VERSION} (ProducerPerformance)"
+    label = f"Java kafka-clients {KAFKA_VERSION} (ProducerPerformance / ConsumerPerformance)"
     # What kafka-producer-perf-test.sh / kafka-run-class.sh pass.
     jvm = ["-Xmx512M", "-server", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
            "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent",
@@ -285,11 +347,19 @@ class Java(Client):
         return d
 
     def command(self, ctx, s, bootstrap, run_dir):
+        self.mode = s.mode
         log4j = run_dir / "log4j2.properties"
         log4j.write_text("status = error\nappender.err.type = Console\nappender.err.name = ERR\n"
                          "appender.err.target = SYSTEM_ERR\nappender.err.layout.type = PatternLayout\n"
                          "appender.err.layout.pattern = %d %p %m (%c)%n\n"
                          "rootLogger.level = WARN\nrootLogger.appenderRef.err.ref = ERR\n")
+        if s.mode == "consume":
+            argv = ["java"] + self.jvm + [
+                f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{KAFKA_LIBS}/*",
+                "org.apache.kafka.tools.ConsumerPerformance", "--bootstrap-server", bootstrap,
+                "--topic", s.topic, "--num-records", str(s.records),
+                "--group", "bench-e2e-java", "--timeout", "30000"]
+            return argv, {}, None
         argv = (["java"] + self.jvm + [f"-Dlog4j2.configurationFile={log4j}",
                                        "-cp", f"{KAFKA_LIBS}/*",
                                        "org.apache.kafka.tools.ProducerPerformance",
@@ -300,6 +370,14 @@ class Java(Client):
         return argv, {}, None
 
     def settings(self, ctx, s):
+        if s.mode == "consume":
+            return {"jvm": " ".join(self.jvm),
+                    "command": "ConsumerPerformance --num-records N --group bench-e2e-java "
+                               "--timeout 30000 (subscribes; earliest; auto-commit default)",
+                    "fetch": "client defaults: fetch.max.bytes 50 MiB, "
+                             "max.partition.fetch.bytes 1 MiB (--fetch-size), "
+                             "fetch.max.wait.ms 500, max.poll.records 500",
+                    "stop": "after N records"}
         d = self.props(s, "-")
         del d["bootstrap.servers"]
         d.update({"jvm": " ".join(self.jvm), "partitioner": "default (no key)",
@@ -308,6 +386,21 @@ class Java(Client):
         return d
 
     def parse(self, stdout, stderr):
+        if self.mode == "consume":
+            # header "start.time, end.time, data.consumed.in.MB, MB.sec,
+            # data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms,
+            # fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec", then one line.
+            rows = [l.split(",") for l in stdout.splitlines() if l.count(",") >= 9]
+            rows = [r for r in rows if not r[0].strip().startswith("start.time")]
+            if not rows:
+                return {}
+            r = [x.strip() for x in rows[-1]]
+            mib = float(r[2])
+            return {"consumed": int(r[4]), "value_mib": mib,
+                    "value_bytes_approx": mib * 1024 * 1024,
+                    "self_reported_records_per_s": float(r[5]),
+                    "rebalance_ms": float(r[6]), "fetch_ms": float(r[7]),
+                    "self_reported_fetch_records_per_s": float(r[9])}
         # "1000000 records sent, 512032.8 records/sec (48.83 MB/sec), ..."
         m = None
         for m in re.finditer(r"^(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\)",
@@ -372,6 +465,51 @@ def helper(ctx, *args, timeout=300):
     return json.loads(out.stdout)
 
 
+def prepare_consume(ctx, broker, s, bootstrap, run_dir):
+    """Loads the topic for a consume run: kcat -P (librdkafka) with acks=all
+    from the same input file as the producer mode. Returns None or why not."""
+    argv = ["kcat", "-P", "-b", bootstrap, "-t", s.topic, "-q", "-X", "acks=all",
+            "-X", "linger.ms=20", "-X", "message.timeout.ms=60000"]
+    with open(ctx.input_file(s), "rb") as stdin:
+        out = subprocess.run(argv, env=dict(os.environ, LD_LIBRARY_PATH=str(RDKAFKA_LIB)),
+                             stdin=stdin, capture_output=True, text=True,
+                             timeout=ctx.client_timeout(s))
+    if out.returncode != 0:
+        return f"kcat -P exit {out.returncode}: {out.stderr.strip()[-500:]}"
+    if broker.list_offsets_ok:
+        try:
+            latest = helper(ctx, "_latest", bootstrap, s.topic, str(s.partitions), timeout=120)
+        except Exception as e:  # noqa: BLE001
+            return f"ListOffsets after loading: {e}"
+        if sum(latest) != s.records:
+            return f"ListOffsets latest {latest} sum to {sum(latest)}, not {s.records}"
+    return None
+
+
+def verify_consumed(s, report):
+    """A consume run counts if the client read exactly the records loaded and
+    their values add up to records x record size."""
+    problems = []
+    want_bytes = s.records * s.record_size
+    n = report.get("consumed")
+    if n is None:
+        problems.append(f"the client reported no count ({report})")
+    elif n != s.records:
+        problems.append(f"read {n} records, not {s.records}")
+    if "value_bytes" in report:
+        if report["value_bytes"] != want_bytes:
+            problems.append(f"values sum to {report['value_bytes']} bytes, not {want_bytes}")
+    elif "value_mib" in report:
+        # ConsumerPerformance prints MiB with 4 decimals.
+        if abs(report["value_mib"] - want_bytes / 1048576) > 0.00011:
+            problems.append(f"{report['value_mib']} MiB of values, not "
+                            f"{want_bytes / 1048576:.4f}")
+    if report.get("first_error"):
+        problems.append(f"client error: {report['first_error']}")
+    return {"ok": not problems, "problems": problems, "consumed": n,
+            "value_bytes": report.get("value_bytes", report.get("value_bytes_approx"))}
+
+
 def run_one(ctx, broker, client, s, attempt):
     run_dir = Path(tempfile.mkdtemp(prefix=f"{broker.name}-{client.name}-", dir=ctx.work_dir))
     data_dir = run_dir / "broker"
@@ -390,6 +528,13 @@ def run_one(ctx, broker, client, s, attempt):
         except Exception as e:  # noqa: BLE001
             result["reason"] = f"topic creation: {e}"
             return result
+        if s.mode == "consume":
+            t_prep = time.monotonic()
+            why = prepare_consume(ctx, broker, s, bootstrap, run_dir)
+            result["prepare_s"] = round(time.monotonic() - t_prep, 2)
+            if why:
+                result["reason"] = f"preparation: {why}"
+                return result
         argv, env_add, stdin_path = client.command(ctx, s, bootstrap, run_dir)
         result["command"] = " ".join(argv)
         load_before = os.getloadavg()[0]
@@ -405,12 +550,15 @@ def run_one(ctx, broker, client, s, attempt):
         except Exception as e:  # noqa: BLE001
             result["client_report"] = {"parse_error": str(e)}
         result["stderr_tail"] = m["stderr"][-1500:]
-        try:
-            v = helper(ctx, "_verify", bootstrap, s.topic, str(s.partitions),
-                       str(s.records), str(s.record_size),
-                       "1" if broker.list_offsets_ok else "0", timeout=300)
-        except Exception as e:  # noqa: BLE001
-            v = {"ok": False, "problems": [f"verification did not run: {e}"]}
+        if s.mode == "consume":
+            v = verify_consumed(s, result["client_report"])
+        else:
+            try:
+                v = helper(ctx, "_verify", bootstrap, s.topic, str(s.partitions),
+                           str(s.records), str(s.record_size),
+                           "1" if broker.list_offsets_ok else "0", timeout=300)
+            except Exception as e:  # noqa: BLE001
+                v = {"ok": False, "problems": [f"verification did not run: {e}"]}
         result["verify"] = v
         problems = list(v.get("problems", []))
         if m["timed_out"]:
@@ -458,9 +606,14 @@ def add_ratios(rows):
 
 
 def print_table(broker, s, rows, order, out=sys.stdout):
-    print(f"\n== {broker.label}: {s.records:,} records x {s.record_size} B, "
-          f"{s.partitions} partitions, acks={s.acks}, linger.ms={s.linger_ms}, "
-          f"batch.size={s.batch_size}; a fresh broker per client", file=out)
+    if s.mode == "consume":
+        print(f"\n== consume, {broker.label}: {s.records:,} records x {s.record_size} B "
+              f"in {s.partitions} partitions, read from the beginning; a fresh broker, "
+              f"loaded beforehand, per client", file=out)
+    else:
+        print(f"\n== {broker.label}: {s.records:,} records x {s.record_size} B, "
+              f"{s.partitions} partitions, acks={s.acks}, linger.ms={s.linger_ms}, "
+              f"batch.size={s.batch_size}; a fresh broker per client", file=out)
     hdr = (f"{'client':<12} {'records/s':>11} {'MB/s':>7} {'CPU-s/1M':>9} "
            f"{'thr/rdkafka':>11} {'CPU/rdkafka':>11} {'wall s':>7} {'user s':>7} "
            f"{'sys s':>6} {'RSS MB':>7} {'broker CPU-s':>12}")
@@ -489,7 +642,8 @@ def print_table(broker, s, rows, order, out=sys.stdout):
 
 def print_notes(ctx, s, out=sys.stdout):
     print("\nrecords/s and MB/s (10^6 bytes of record values) use the wall time from "
-          "starting the client process to its exit after every acknowledgement; CPU-s is "
+          "starting the client process to its exit after every acknowledgement "
+          "(consume: after reading every record); CPU-s is "
           "user+sys of that process (rusage), scaled to 1M records. Process start-up is "
           "included for every client: for the Java client that is JVM start-up and JIT "
           "warm-up, reported as is.", file=out)
@@ -508,9 +662,11 @@ class Ctx:
 
 def main(argv):
     p = argparse.ArgumentParser(
-        description="End-to-end producer benchmark: kafkite vs librdkafka, Java, rskafka.")
-    p.add_argument("--mode", choices=["produce"], default="produce",
-                   help="what to benchmark (only produce so far)")
+        description="End-to-end producer / consumer benchmark: kafkite vs librdkafka, Java, "
+                    "rskafka.")
+    p.add_argument("--mode", choices=["produce", "consume"], default="produce",
+                   help="what to benchmark: produce, or consume a topic loaded beforehand "
+                        "(see the docstring)")
     p.add_argument("--brokers", default="kafka,tansu", help="comma list of: " + ",".join(BROKERS))
     p.add_argument("--clients", default="kafkite,librdkafka,java,rskafka",
                    help="comma list, run in this order, of: " + ",".join(CLIENTS))
@@ -736,9 +892,21 @@ def _verify(bootstrap, topic, partitions, records, record_size, list_offsets_ok)
                       "list_offsets_trusted": list_offsets_ok == "1"}))
 
 
+def _latest(bootstrap, topic, partitions):
+    """ListOffsets latest per partition (trusted on Kafka only)."""
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-e2e-prepare"})
+    out = [c.get_watermark_offsets(TopicPartition(topic, p), timeout=30, cached=False)[1]
+           for p in range(int(partitions))]
+    c.close()
+    print(json.dumps(out))
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "_create-topic":
         _create_topic(*sys.argv[2:])
+    elif len(sys.argv) > 1 and sys.argv[1] == "_latest":
+        _latest(*sys.argv[2:])
     elif len(sys.argv) > 1 and sys.argv[1] == "_verify":
         _verify(*sys.argv[2:])
     else:

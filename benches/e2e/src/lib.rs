@@ -3,22 +3,26 @@
 //! each prints for `scripts/bench_e2e.py`.
 //!
 //! ```text
-//! <client>-bench produce --bootstrap HOST:PORT --topic T [--records N]
+//! <client>-bench produce|consume --bootstrap HOST:PORT --topic T [--records N]
 //!     [--record-size BYTES] [--partitions P] [--linger-ms MS]
 //!     [--batch-size BYTES] [--acks 0|1|all] [--runtime multi|current]
 //!     [--window N] [--delivery-timeout-ms MS]
 //! ```
 //!
-//! The mode is the first argument so that a `consume` mode can be added
-//! beside `produce` without changing the rest.
+//! `produce` writes `--records` records of `--record-size` bytes; `consume`
+//! reads partitions `0..--partitions` of a topic that already holds
+//! `--records` records, from offset 0, and reports how many it read and the
+//! sum of their value lengths (the producer flags are ignored there).
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
-/// What the bench does. Only `Produce` exists so far.
+/// What the bench does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Produce,
+    /// Read a loaded topic from the beginning, no group, nothing committed.
+    Consume,
 }
 
 #[derive(Debug, Clone)]
@@ -44,7 +48,7 @@ pub struct Args {
     pub delivery_timeout: Duration,
 }
 
-pub const USAGE: &str = "usage: <client>-bench produce --bootstrap HOST:PORT --topic T \
+pub const USAGE: &str = "usage: <client>-bench produce|consume --bootstrap HOST:PORT --topic T \
 [--records N] [--record-size BYTES] [--partitions P] [--linger-ms MS] [--batch-size BYTES] \
 [--acks 0|1|all] [--runtime multi|current] [--window N] [--delivery-timeout-ms MS]";
 
@@ -57,7 +61,8 @@ impl Args {
         let mut it = argv.into_iter();
         let mode = match it.next().as_deref() {
             Some("produce") => Mode::Produce,
-            Some(other) => return Err(format!("unknown mode {other:?} (known: produce)")),
+            Some("consume") => Mode::Consume,
+            Some(other) => return Err(format!("unknown mode {other:?} (known: produce, consume)")),
             None => return Err("missing mode".into()),
         };
         let mut args = Args {
@@ -148,10 +153,14 @@ pub struct Report {
     pub records: u64,
     pub acked: u64,
     pub failed: u64,
+    /// Consume mode: records read, and the sum of their value lengths.
+    pub consumed: u64,
+    pub value_bytes: u64,
     /// Seconds from process start of the bench work (before connecting)
     /// to connected and ready to send.
     pub connect_s: f64,
-    /// Seconds from the first send to the last acknowledgement.
+    /// Seconds from the first send to the last acknowledgement (produce),
+    /// or from the first fetch to the last record read (consume).
     pub produce_s: f64,
     pub first_error: Option<String>,
     pub settings: Vec<(&'static str, String)>,
@@ -162,8 +171,15 @@ impl Report {
         let mut s = String::new();
         let _ = write!(
             s,
-            "RESULT {{\"client\":\"{}\",\"records\":{},\"acked\":{},\"failed\":{},\"connect_s\":{:.6},\"produce_s\":{:.6}",
-            self.client, self.records, self.acked, self.failed, self.connect_s, self.produce_s
+            "RESULT {{\"client\":\"{}\",\"records\":{},\"acked\":{},\"failed\":{},\"connect_s\":{:.6},\"produce_s\":{:.6},\"consumed\":{},\"value_bytes\":{}",
+            self.client,
+            self.records,
+            self.acked,
+            self.failed,
+            self.connect_s,
+            self.produce_s,
+            self.consumed,
+            self.value_bytes
         );
         s.push_str(",\"first_error\":");
         match &self.first_error {
@@ -220,7 +236,8 @@ mod tests {
         assert_eq!(a.linger, Duration::from_millis(7));
         let split: Vec<u64> = (0..3).map(|p| a.records_for_partition(p)).collect();
         assert_eq!(split, [4, 3, 3]);
-        assert!(parse("consume --bootstrap h:1 --topic t").is_err());
+        assert_eq!(parse("consume --bootstrap h:1 --topic t").unwrap().mode, Mode::Consume);
+        assert!(parse("fetch --bootstrap h:1 --topic t").is_err());
         assert!(parse("produce --topic t").is_err());
         assert!(parse("produce --bootstrap h:1 --topic t --acks 2").is_err());
     }

@@ -7,6 +7,15 @@
 //! the oldest when the window is full, then `flush`es and awaits the rest,
 //! so every record's acknowledgement is checked (as the other clients'
 //! delivery callbacks do).
+//!
+//! `consume` reads partitions 0..P from offset 0 with `kafkite_tokio::Fetcher`
+//! (explicit offsets, no group, nothing committed: the same work as
+//! librdkafka's assigned consumer in kcat and rskafka's partition clients;
+//! the envelope `Consumer` would add a group and a commit or ack per
+//! envelope, which the others do not do here), default `FetchConfig`
+//! (1 MiB per partition, 500 ms max wait, one fetch per leader broker with
+//! each partition one fetch ahead), and stops after `--records` records (the
+//! stream's limit), counting them and the bytes of their values.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -14,7 +23,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use kafkite::producer::{Acks, ProducerConfig, ProducerRecord};
 use kafkite_bench_e2e::{payload, usage_exit, Args, Mode, Report};
-use kafkite_tokio::{ClientConfig, Producer, Session};
+use futures::StreamExt;
+use kafkite_tokio::{ClientConfig, FetchConfig, FetchStart, Fetcher, Producer, Session};
 
 fn main() {
     let mut args = Args::parse().unwrap_or_else(|e| usage_exit(&e));
@@ -24,9 +34,14 @@ fn main() {
     let rt = args.tokio_runtime();
     let report = match args.mode {
         Mode::Produce => rt.block_on(produce(&args)),
+        Mode::Consume => rt.block_on(consume(&args)),
     };
     report.print();
-    std::process::exit(if report.failed == 0 && report.acked == report.records { 0 } else { 1 });
+    let done = match args.mode {
+        Mode::Produce => report.acked,
+        Mode::Consume => report.consumed,
+    };
+    std::process::exit(if report.failed == 0 && done == report.records { 0 } else { 1 });
 }
 
 async fn produce(args: &Args) -> Report {
@@ -119,6 +134,70 @@ async fn produce(args: &Args) -> Report {
     }
     report.produce_s = t1.elapsed().as_secs_f64();
     producer.close().await;
+    session.close().await;
+    report
+}
+
+async fn consume(args: &Args) -> Report {
+    let config = FetchConfig::default();
+    let mut report = Report {
+        client: "kafkite",
+        records: args.records,
+        settings: vec![
+            ("api", "kafkite_tokio::Fetcher (explicit offsets, no group)".into()),
+            ("start_offset", "0".into()),
+            ("max_wait_ms", config.max_wait.as_millis().to_string()),
+            ("min_bytes", config.min_bytes.to_string()),
+            ("max_bytes", config.max_bytes.to_string()),
+            ("partition_max_bytes", config.partition_max_bytes.to_string()),
+            ("runtime", args.runtime.clone()),
+            ("stop", "after --records records (the stream limit)".into()),
+        ],
+        ..Default::default()
+    };
+    let t0 = Instant::now();
+    let session = match Session::connect(ClientConfig::from_bootstrap(&args.bootstrap)).await {
+        Ok(s) => s,
+        Err(e) => {
+            report.first_error = Some(format!("connect: {e}"));
+            report.failed = 1;
+            return report;
+        }
+    };
+    if let Err(e) = session.add_topics(&[args.topic.as_str()]).await {
+        report.first_error = Some(format!("metadata: {e}"));
+        report.failed = 1;
+        return report;
+    }
+    report.connect_s = t0.elapsed().as_secs_f64();
+
+    let fetcher = Fetcher::new(&session, config);
+    let starts = (0..args.partitions)
+        .map(|p| FetchStart::new(args.topic.as_str(), p, Some(0)))
+        .collect();
+    let t1 = Instant::now();
+    let mut stream = fetcher.fetch(starts, Some(args.records as usize));
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(record) => {
+                report.consumed += 1;
+                report.value_bytes += record.value.as_ref().map_or(0, |v| v.len() as u64);
+            }
+            Err(kafkite_tokio::Error::Closed) => {
+                report.failed += 1;
+                report.first_error.get_or_insert_with(|| "session closed".into());
+                break;
+            }
+            Err(e) => {
+                // Fetch errors are reported and the stream goes on (the
+                // fetcher retries); the run fails on any.
+                report.failed += 1;
+                report.first_error.get_or_insert_with(|| e.to_string());
+            }
+        }
+    }
+    report.produce_s = t1.elapsed().as_secs_f64();
+    drop(stream);
     session.close().await;
     report
 }

@@ -8,6 +8,12 @@
 //! rskafka always sends acks=-1 (all) with a 30 s timeout; on a broker with
 //! one replica that is the same wait as acks=1. `--acks` is recorded, not
 //! applied.
+//!
+//! `consume` reads partitions 0..P concurrently, one `PartitionClient` each,
+//! from offset 0 with `fetch_records(offset, 1..1 MiB, 500 ms)` in a loop,
+//! one request at a time per partition (rskafka's own `StreamConsumer`
+//! does the same), until the next offset reaches the high watermark the
+//! fetch response carries (end of the partition, as kcat -e stops).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -27,9 +33,14 @@ fn main() {
     let rt = args.tokio_runtime();
     let report = match args.mode {
         Mode::Produce => rt.block_on(produce(&args)),
+        Mode::Consume => rt.block_on(consume(&args)),
     };
     report.print();
-    std::process::exit(if report.failed == 0 && report.acked == report.records { 0 } else { 1 });
+    let done = match args.mode {
+        Mode::Produce => report.acked,
+        Mode::Consume => report.consumed,
+    };
+    std::process::exit(if report.failed == 0 && done == report.records { 0 } else { 1 });
 }
 
 async fn produce(args: &Args) -> Report {
@@ -135,6 +146,97 @@ async fn produce(args: &Args) -> Report {
                 }
             }
             Err(e) => {
+                report.first_error.get_or_insert_with(|| format!("task: {e}"));
+            }
+        }
+    }
+    report.produce_s = t1.elapsed().as_secs_f64();
+    report
+}
+
+async fn consume(args: &Args) -> Report {
+    const PARTITION_MAX_BYTES: i32 = 1024 * 1024;
+    const MAX_WAIT_MS: i32 = 500;
+    let mut report = Report {
+        client: "rskafka",
+        records: args.records,
+        settings: vec![
+            ("api", "PartitionClient::fetch_records per partition".into()),
+            ("start_offset", "0".into()),
+            ("fetch_bytes", format!("1..{PARTITION_MAX_BYTES}")),
+            ("max_wait_ms", MAX_WAIT_MS.to_string()),
+            ("runtime", args.runtime.clone()),
+            ("stop", "per partition at the fetch high watermark".into()),
+        ],
+        ..Default::default()
+    };
+    let t0 = Instant::now();
+    let client = match ClientBuilder::new(vec![args.bootstrap.clone()]).build().await {
+        Ok(c) => c,
+        Err(e) => {
+            report.failed = 1;
+            report.first_error = Some(format!("connect: {e}"));
+            return report;
+        }
+    };
+    let mut clients = Vec::new();
+    for p in 0..args.partitions {
+        match client
+            .partition_client(args.topic.clone(), p, UnknownTopicHandling::Retry)
+            .await
+        {
+            Ok(pc) => clients.push(pc),
+            Err(e) => {
+                report.failed = 1;
+                report.first_error = Some(format!("partition client {p}: {e}"));
+                return report;
+            }
+        }
+    }
+    report.connect_s = t0.elapsed().as_secs_f64();
+
+    let t1 = Instant::now();
+    let mut tasks = Vec::new();
+    for pc in clients {
+        tasks.push(tokio::spawn(async move {
+            let mut offset = 0i64;
+            let mut count = 0u64;
+            let mut bytes = 0u64;
+            loop {
+                match pc
+                    .fetch_records(offset, 1..PARTITION_MAX_BYTES, MAX_WAIT_MS)
+                    .await
+                {
+                    Ok((records, high_watermark)) => {
+                        for r in records {
+                            if r.offset < offset {
+                                continue;
+                            }
+                            offset = r.offset + 1;
+                            count += 1;
+                            bytes += r.record.value.as_ref().map_or(0, |v| v.len() as u64);
+                        }
+                        if offset >= high_watermark {
+                            return (count, bytes, None);
+                        }
+                    }
+                    Err(e) => return (count, bytes, Some(e.to_string())),
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        match t.await {
+            Ok((count, bytes, error)) => {
+                report.consumed += count;
+                report.value_bytes += bytes;
+                if let Some(e) = error {
+                    report.failed += 1;
+                    report.first_error.get_or_insert(e);
+                }
+            }
+            Err(e) => {
+                report.failed += 1;
                 report.first_error.get_or_insert_with(|| format!("task: {e}"));
             }
         }
