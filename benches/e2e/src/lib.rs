@@ -162,6 +162,9 @@ pub struct Report {
     /// Seconds from the first send to the last acknowledgement (produce),
     /// or from the first fetch to the last record read (consume).
     pub produce_s: f64,
+    /// Seconds spent closing the client after the work (where it has a
+    /// close; 0 otherwise).
+    pub close_s: f64,
     pub first_error: Option<String>,
     pub settings: Vec<(&'static str, String)>,
 }
@@ -171,7 +174,7 @@ impl Report {
         let mut s = String::new();
         let _ = write!(
             s,
-            "RESULT {{\"client\":\"{}\",\"records\":{},\"acked\":{},\"failed\":{},\"connect_s\":{:.6},\"produce_s\":{:.6},\"consumed\":{},\"value_bytes\":{}",
+            "RESULT {{\"client\":\"{}\",\"records\":{},\"acked\":{},\"failed\":{},\"connect_s\":{:.6},\"produce_s\":{:.6},\"consumed\":{},\"value_bytes\":{},\"close_s\":{:.6}",
             self.client,
             self.records,
             self.acked,
@@ -179,7 +182,8 @@ impl Report {
             self.connect_s,
             self.produce_s,
             self.consumed,
-            self.value_bytes
+            self.value_bytes,
+            self.close_s
         );
         s.push_str(",\"first_error\":");
         match &self.first_error {

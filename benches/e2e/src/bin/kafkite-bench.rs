@@ -197,7 +197,9 @@ async fn consume(args: &Args) -> Report {
         }
     }
     report.produce_s = t1.elapsed().as_secs_f64();
+    let t2 = Instant::now();
     drop(stream);
     session.close().await;
+    report.close_s = t2.elapsed().as_secs_f64();
     report
 }
