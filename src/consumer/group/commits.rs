@@ -5,6 +5,13 @@
 //! was asked for: should a rebalance intervene, the coordinator rejects it
 //! (ILLEGAL_GENERATION) rather than letting a former owner's offsets
 //! overwrite the new owner's.
+//!
+//! Commits of one partition never land out of order: requests go to the
+//! coordinator on one connection, in order, and a commit waiting to be
+//! retried drops the partitions a newer commit has been asked for since
+//! (reporting them as done: their stored offset is the newer commit's
+//! business). Without that, an older offset retried after a newer one
+//! succeeded would move the group back (found by kafkite-sim).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -53,6 +60,9 @@ impl GroupMember {
     ) -> CommitId {
         let id = CommitId(self.next_job);
         self.next_job += 1;
+        for tp in offsets.keys() {
+            self.newest_commit.insert(tp.clone(), id);
+        }
         let committer = Committer {
             group_id: self.config.group_id.clone(),
             generation_id: self.generation_id,
@@ -112,6 +122,17 @@ impl GroupMember {
                 continue;
             };
             job.retry_at = None;
+            let newest = &self.newest_commit;
+            let superseded: Vec<TopicPartition> = job
+                .pending
+                .keys()
+                .filter(|tp| newest.get(*tp).is_some_and(|newer| *newer > id))
+                .cloned()
+                .collect();
+            for tp in superseded {
+                job.pending.remove(&tp);
+                job.results.insert(tp, Ok(()));
+            }
             if job.pending.is_empty() {
                 self.finish_commit(id);
                 continue;

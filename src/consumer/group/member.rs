@@ -79,6 +79,9 @@ pub struct GroupMember {
     pub(super) assigned_with: Option<PartitionCounts>,
     pub(super) requests: BTreeMap<RequestId, InFlight>,
     pub(super) commits: BTreeMap<CommitId, super::commits::CommitJob>,
+    /// The newest commit asked for each partition: an older commit still
+    /// waiting to be retried must not overwrite it (see `commits`).
+    pub(super) newest_commit: BTreeMap<TopicPartition, CommitId>,
     pub(super) fetches: BTreeMap<OffsetFetchId, super::commits::FetchJob>,
     pub(super) next_job: u64,
     pub(super) events: VecDeque<GroupEvent>,
@@ -176,6 +179,7 @@ impl GroupMember {
             assigned_with: None,
             requests: BTreeMap::new(),
             commits: BTreeMap::new(),
+            newest_commit: BTreeMap::new(),
             fetches: BTreeMap::new(),
             next_job: 1,
             events: VecDeque::new(),

@@ -409,6 +409,35 @@ fn a_member_commits_under_its_generation_and_retries_a_moved_coordinator() {
 }
 
 #[test]
+fn an_older_commit_retried_after_a_newer_one_does_not_move_the_group_back() {
+    let mut s = Setup::subscribed(eager(), Coordinator::default());
+    s.take_events();
+    s.c.borrow_mut().fail_next(
+        ApiKey::OffsetCommit,
+        ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
+    );
+    let now = s.h.now;
+    let tp = ("t".to_string(), 0);
+    let older = BTreeMap::from([(tp.clone(), OffsetAndMetadata::new(5))]);
+    let newer = BTreeMap::from([(tp.clone(), OffsetAndMetadata::new(7))]);
+    s.m.commit(&mut s.h.client, older, now);
+    s.m.commit(&mut s.h.client, newer, now);
+    s.advance(Duration::from_secs(1));
+    let events = s.take_events();
+    let committed: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            GroupEvent::Committed { results, .. } => Some(results[&tp].clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(committed, [Ok(()), Ok(())], "{events:?}");
+    let c = s.c.borrow();
+    assert_eq!(c.committed[&tp].0, 7, "the newer offset stays");
+    assert_eq!(c.commits.len(), 2, "the older one is not sent again");
+}
+
+#[test]
 fn a_commit_rejected_for_its_generation_is_reported_not_retried() {
     let mut s = Setup::subscribed(eager(), Coordinator::default());
     s.take_events();
