@@ -64,8 +64,10 @@ fn kill_and_restart(kind: PeerKind) {
     let pid = peer.pid().expect("pid");
     peer.kill().expect("kill");
     assert_eq!(peer.pid(), None);
+    // The process is gone, so its listener is too. (Connecting to the port
+    // proves nothing: the other peer tests run in parallel and one may be
+    // handed the freed port at once, which made this test flaky.)
     assert!(wait_gone(pid, 5), "{kind} pid {pid} survived kill");
-    assert!(connect(&addr).is_err(), "{kind} still accepts after kill");
     peer.restart().expect("restart");
     assert_eq!(peer.bootstrap(), addr);
     assert_ne!(peer.pid(), Some(pid));
