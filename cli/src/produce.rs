@@ -36,7 +36,7 @@ async fn produce(session: &Session, args: ProduceArgs) -> Result<(), CliError> {
     }
     let producer = start_producer(session, args.acks, args.compression).await?;
     let template = RecordTemplate {
-        topic: args.topic,
+        topic: args.topic.into(),
         partition,
         headers: headers(&args.headers),
         key_delimiter,
@@ -77,7 +77,7 @@ async fn produce(session: &Session, args: ProduceArgs) -> Result<(), CliError> {
 
 /// What every record of a run shares, and how a line becomes one.
 struct RecordTemplate {
-    topic: String,
+    topic: std::sync::Arc<str>,
     partition: Option<i32>,
     headers: Vec<(String, Option<Bytes>)>,
     key_delimiter: Option<Vec<u8>>,

@@ -43,13 +43,24 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
-    pub fn new(topic: &str, partition: i32, compression: Compression, now: Instant) -> Self {
+    /// `capacity`: bytes to allocate up front (the batch size), so that
+    /// filling the batch does not grow and copy its buffer over and over.
+    pub fn new(
+        topic: Arc<str>,
+        partition: i32,
+        compression: Compression,
+        capacity: usize,
+        now: Instant,
+    ) -> Self {
         Batch {
-            topic: Arc::from(topic),
+            topic,
             partition,
             entries: Vec::new(),
             created: now,
-            writer: Some(RecordBatchWriter::new(0).compression(compression)),
+            writer: Some(
+                RecordBatchWriter::new_in(BytesMut::with_capacity(capacity), 0)
+                    .compression(compression),
+            ),
             sealed: None,
             reserved: 0,
             base_sequence: -1,

@@ -49,7 +49,7 @@ impl Message {
     /// The record that puts this message on `topic`'s `partition`.
     pub fn into_record(self, topic: &str, partition: i32) -> ProducerRecord {
         ProducerRecord {
-            topic: topic.to_string(),
+            topic: topic.into(),
             partition: Some(partition),
             key: self.key,
             value: self.value,

@@ -57,6 +57,12 @@ impl<T> IdWindow<T> {
         value
     }
 
+    /// The value held under `id`, if any, to change in place.
+    pub fn get_mut(&mut self, id: u64) -> Option<&mut T> {
+        let index = usize::try_from(id.checked_sub(self.base)?).ok()?;
+        self.slots.get_mut(index)?.as_mut()
+    }
+
     /// The oldest id still held.
     pub fn oldest(&self) -> Option<u64> {
         (!self.slots.is_empty()).then_some(self.base)
@@ -92,7 +98,10 @@ mod tests {
         for id in 5..10 {
             by_id.insert(id, id * 10);
         }
+        assert_eq!(by_id.get_mut(7), Some(&mut 70));
+        assert_eq!(by_id.get_mut(4), None);
         assert_eq!(by_id.remove(7), Some(70));
+        assert_eq!(by_id.get_mut(7), None);
         assert_eq!(by_id.remove(5), Some(50));
         assert_eq!(by_id.remove(7), None);
         by_id.insert(3, 30);

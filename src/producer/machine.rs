@@ -13,6 +13,8 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use super::id_window::IdWindow;
+use super::topic_key::TopicKey;
+use std::sync::Arc;
 
 mod awaiting;
 
@@ -29,7 +31,11 @@ use crate::protocol::messages::produce_response::PartitionProduceResponse;
 use crate::protocol::messages::{InitProducerIdRequest, ProduceRequest};
 use crate::protocol::{AnyResponse, ErrorCode, VersionRange};
 
-type TopicPartition = (String, i32);
+type TopicPartition = (TopicKey, i32);
+
+/// A new batch allocates up to this much up front (the batch size if
+/// smaller); a batch size set larger grows its buffer as it fills.
+const MAX_PREALLOCATED_BATCH: usize = 1 << 20;
 
 /// Produce versions that carry RecordBatch v2.
 const V2_PRODUCE: VersionRange = VersionRange {
@@ -95,8 +101,10 @@ pub struct Producer {
     events: VecDeque<ProducerEvent>,
     /// Delivery ids not yet reported, to know when flushes complete.
     outstanding: IdWindow<()>,
-    /// Reused to look partitions up by a record's topic.
-    lookup_key: TopicPartition,
+    /// The partition count `send` last looked up: its topic, and the
+    /// metadata generation it was read at. A run of records to one topic
+    /// then skips the metadata lookup.
+    last_count: Option<(Arc<str>, u64, u32)>,
     /// When `drive` last ran: linger and retry deadlines up to then were
     /// acted on, and what still holds their batches back (a batch in
     /// flight, a missing leader, the producer id) ends with an event, not
@@ -127,7 +135,7 @@ impl Producer {
             flushing: false,
             events: VecDeque::new(),
             outstanding: IdWindow::default(),
-            lookup_key: (String::new(), 0),
+            last_count: None,
             driven_at: None,
         }
     }
@@ -176,10 +184,10 @@ impl Producer {
         // Records of this topic still waiting for its metadata go first,
         // even when the metadata has just arrived: send order is partition
         // order.
-        if self.awaiting.contains_key(&record.topic) {
+        if self.awaiting.contains_key(&*record.topic) {
             self.place_awaiting(client, now);
         }
-        let count = match self.awaiting.contains_key(&record.topic) {
+        let count = match self.awaiting.contains_key(&*record.topic) {
             true => None,
             false => self.partition_count(client, &record.topic),
         };
@@ -188,15 +196,15 @@ impl Producer {
             None => {
                 let generation = client.metadata_generation();
                 let topic = record.topic.clone();
-                let entry = self
-                    .awaiting
-                    .entry(topic.clone())
-                    .or_insert_with(|| AwaitingTopic {
-                        records: Vec::new(),
-                        asked_at_generation: generation,
-                        asked_at: now,
-                        ask_again_at: None,
-                    });
+                let entry =
+                    self.awaiting
+                        .entry(topic.to_string())
+                        .or_insert_with(|| AwaitingTopic {
+                            records: Vec::new(),
+                            asked_at_generation: generation,
+                            asked_at: now,
+                            ask_again_at: None,
+                        });
                 entry.records.push((id, record, timestamp, size));
                 client.add_topics(&[topic], now);
                 false
@@ -301,7 +309,20 @@ impl Producer {
 
     // ---- placing records ----
 
-    fn partition_count(&self, client: &Client, topic: &str) -> Option<u32> {
+    fn partition_count(&mut self, client: &Client, topic: &Arc<str>) -> Option<u32> {
+        let generation = client.metadata_generation();
+        if let Some((last, at, count)) = &self.last_count {
+            if Arc::ptr_eq(last, topic) && *at == generation {
+                return Some(*count);
+            }
+        }
+        let count = Self::partition_count_in(client, topic)?;
+        self.last_count = Some((Arc::clone(topic), generation, count));
+        Some(count)
+    }
+
+    /// The topic's partition count in the client's metadata, if known.
+    fn partition_count_in(client: &Client, topic: &str) -> Option<u32> {
         let t = client.metadata().topics.get(topic)?;
         (!t.partitions.is_empty()).then_some(t.partitions.len() as u32)
     }
@@ -322,7 +343,7 @@ impl Producer {
                         id,
                         size,
                         ProduceError::UnknownPartition {
-                            topic: record.topic.clone(),
+                            topic: record.topic.to_string(),
                             partition: p,
                             partitions,
                         },
@@ -338,17 +359,10 @@ impl Producer {
         };
         let compression = self.config.compression;
         let batch_size = self.config.batch_size;
-        // Looked up through a reused key: no allocation per record.
-        self.lookup_key.0.clear();
-        self.lookup_key.0.push_str(&record.topic);
-        self.lookup_key.1 = partition;
-        let queue = if self.partitions.contains_key(&self.lookup_key) {
-            self.partitions
-                .get_mut(&self.lookup_key)
-                .expect("the key was just found")
-        } else {
-            self.partitions.entry(self.lookup_key.clone()).or_default()
-        };
+        // The key shares the record's topic: no allocation, and a pointer
+        // comparison where the queue's key shares it too (see `TopicKey`).
+        let key = (TopicKey(Arc::clone(&record.topic)), partition);
+        let queue = self.partitions.entry(key).or_default();
         let needs_new = match queue.ready.back() {
             Some(b) => !b.is_open() || b.size() + size > batch_size,
             None => true,
@@ -356,9 +370,13 @@ impl Producer {
         let mut closed_one = false;
         if needs_new {
             closed_one = queue.ready.back().is_some_and(Batch::is_open);
-            queue
-                .ready
-                .push_back(Batch::new(&record.topic, partition, compression, now));
+            queue.ready.push_back(Batch::new(
+                Arc::clone(&record.topic),
+                partition,
+                compression,
+                batch_size.min(MAX_PREALLOCATED_BATCH),
+                now,
+            ));
         }
         let result = match queue.ready.back_mut() {
             Some(batch) => batch.append(id, &record, timestamp, size),
@@ -436,7 +454,7 @@ impl Producer {
             if !self.batch_is_sendable(first, now) {
                 continue;
             }
-            match client.metadata().leader(&tp.0, tp.1) {
+            match client.metadata().leader(tp.0.as_str(), tp.1) {
                 Some(leader) => per_broker.entry(leader).or_default().push(tp.clone()),
                 None => missing_leader = true,
             }
@@ -606,7 +624,10 @@ impl Producer {
             *n = n.saturating_sub(1);
         }
         for b in &request.batches {
-            if let Some(q) = self.partitions.get_mut(&(b.topic.to_string(), b.partition)) {
+            if let Some(q) = self
+                .partitions
+                .get_mut(&(TopicKey(Arc::clone(&b.topic)), b.partition))
+            {
                 q.in_flight = q.in_flight.saturating_sub(1);
             }
         }
@@ -622,7 +643,10 @@ impl Producer {
                     _ => 0,
                 };
                 for b in request.batches {
-                    if let Some(q) = self.partitions.get_mut(&(b.topic.to_string(), b.partition)) {
+                    if let Some(q) = self
+                        .partitions
+                        .get_mut(&(TopicKey(Arc::clone(&b.topic)), b.partition))
+                    {
                         q.legacy_magic = Some(magic);
                     }
                     self.requeue(b, now, false);
@@ -721,7 +745,7 @@ impl Producer {
         if batch.base_sequence >= 0 && current != Some(batch.producer) {
             batch.reset_sequence();
         }
-        let tp = (batch.topic.to_string(), batch.partition);
+        let tp = (TopicKey(Arc::clone(&batch.topic)), batch.partition);
         self.partitions
             .entry(tp)
             .or_default()

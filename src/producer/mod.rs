@@ -9,6 +9,7 @@ mod id_window;
 mod machine;
 mod partitioner;
 mod record;
+mod topic_key;
 
 #[cfg(test)]
 mod tests;

@@ -3,6 +3,9 @@
 //! `murmur2_random` put it, and a sticky choice for keyless records, so
 //! they fill one batch at a time instead of many small ones (KIP-480).
 
+use std::sync::Arc;
+
+use super::topic_key::TopicKey;
 use crate::client::Rng;
 
 /// Kafka's murmur2 (`org.apache.kafka.common.utils.Utils.murmur2`),
@@ -51,26 +54,36 @@ pub fn partition_for_key(key: &[u8], partitions: u32) -> i32 {
 /// generator.
 #[derive(Debug, Default, Clone)]
 pub struct StickyPartitioner {
-    current: std::collections::BTreeMap<String, i32>,
+    /// Keyed by the records' shared topic names (see `TopicKey`): this is
+    /// looked up for every keyless record.
+    current: std::collections::BTreeMap<TopicKey, i32>,
 }
 
 impl StickyPartitioner {
     /// The partition for the next keyless record of `topic`.
-    pub fn partition(&mut self, topic: &str, partitions: u32, rng: &mut Rng) -> i32 {
-        if let Some(p) = self.current.get(topic) {
+    pub fn partition(&mut self, topic: &Arc<str>, partitions: u32, rng: &mut Rng) -> i32 {
+        let key = TopicKey(Arc::clone(topic));
+        if let Some(p) = self.current.get(&key) {
             if (*p as u32) < partitions {
                 return *p;
             }
         }
         let p = rng.below(u64::from(partitions.max(1))) as i32;
-        self.current.insert(topic.to_string(), p);
+        self.current.insert(key, p);
         p
     }
 
     /// The batch on `partition` was closed: move keyless records on, to a
     /// different partition when there is more than one.
-    pub fn batch_closed(&mut self, topic: &str, partition: i32, partitions: u32, rng: &mut Rng) {
-        if self.current.get(topic) != Some(&partition) {
+    pub fn batch_closed(
+        &mut self,
+        topic: &Arc<str>,
+        partition: i32,
+        partitions: u32,
+        rng: &mut Rng,
+    ) {
+        let key = TopicKey(Arc::clone(topic));
+        if self.current.get(&key) != Some(&partition) {
             return;
         }
         let next = if partitions > 1 {
@@ -79,7 +92,7 @@ impl StickyPartitioner {
         } else {
             0
         };
-        self.current.insert(topic.to_string(), next);
+        self.current.insert(key, next);
     }
 }
 
@@ -105,10 +118,12 @@ mod tests {
     fn sticky_partition_moves_only_when_its_batch_closes() {
         let mut rng = Rng::new(1);
         let mut s = StickyPartitioner::default();
-        let first = s.partition("t", 6, &mut rng);
-        assert_eq!(s.partition("t", 6, &mut rng), first);
-        s.batch_closed("t", first, 6, &mut rng);
-        let second = s.partition("t", 6, &mut rng);
+        let t: Arc<str> = "t".into();
+        let first = s.partition(&t, 6, &mut rng);
+        // An equal name that is not the same allocation finds it too.
+        assert_eq!(s.partition(&"t".into(), 6, &mut rng), first);
+        s.batch_closed(&t, first, 6, &mut rng);
+        let second = s.partition(&t, 6, &mut rng);
         assert_ne!(second, first);
         assert!((0..6).contains(&second));
     }

@@ -10,7 +10,10 @@ use crate::protocol::ErrorCode;
 /// A record to produce.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ProducerRecord {
-    pub topic: String,
+    /// Shared, so that sending many records to one topic clones a pointer
+    /// rather than allocating the name for each (`ProducerRecord::new`
+    /// takes a `&str`, a `String` or an `Arc<str>`).
+    pub topic: Arc<str>,
     /// `None`: chosen by the key's murmur2 hash, or sticky for no key.
     pub partition: Option<i32>,
     pub key: Option<Bytes>,
@@ -21,7 +24,7 @@ pub struct ProducerRecord {
 }
 
 impl ProducerRecord {
-    pub fn new(topic: impl Into<String>) -> Self {
+    pub fn new(topic: impl Into<Arc<str>>) -> Self {
         ProducerRecord {
             topic: topic.into(),
             ..Default::default()
@@ -100,6 +103,8 @@ pub enum ProduceError {
     },
     #[error("record of {size} bytes is larger than max.request.size {limit}")]
     RecordTooLarge { size: usize, limit: usize },
+    #[error("records of {size} bytes in one batch exceed the producer's buffer ({limit} bytes)")]
+    BatchTooLarge { size: usize, limit: usize },
     #[error("the producer's buffer ({limit} bytes) is full")]
     QueueFull { limit: usize },
     #[error("request failed: {0}")]

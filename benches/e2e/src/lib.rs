@@ -46,11 +46,15 @@ pub struct Args {
     /// Limit from send to acknowledgement, where the client has one
     /// (`delivery.timeout.ms`).
     pub delivery_timeout: Duration,
+    /// kafkite only: records per `Producer::send_batch` call; 0 sends each
+    /// record with its own `send`.
+    pub send_batch: usize,
 }
 
 pub const USAGE: &str = "usage: <client>-bench produce|consume --bootstrap HOST:PORT --topic T \
 [--records N] [--record-size BYTES] [--partitions P] [--linger-ms MS] [--batch-size BYTES] \
-[--acks 0|1|all] [--runtime multi|current] [--window N] [--delivery-timeout-ms MS]";
+[--acks 0|1|all] [--runtime multi|current] [--window N] [--delivery-timeout-ms MS] \
+[--send-batch N]";
 
 impl Args {
     pub fn parse() -> Result<Args, String> {
@@ -78,11 +82,10 @@ impl Args {
             runtime: "multi".into(),
             window: 20_000,
             delivery_timeout: Duration::from_secs(120),
+            send_batch: 0,
         };
         while let Some(flag) = it.next() {
-            let value = it
-                .next()
-                .ok_or_else(|| format!("{flag} needs a value"))?;
+            let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
             let bad = |e: &dyn std::fmt::Display| format!("{flag} {value:?}: {e}");
             match flag.as_str() {
                 "--bootstrap" => args.bootstrap = value,
@@ -107,6 +110,7 @@ impl Args {
                     _ => return Err(bad(&"expected multi or current")),
                 },
                 "--window" => args.window = value.parse().map_err(|e| bad(&e))?,
+                "--send-batch" => args.send_batch = value.parse().map_err(|e| bad(&e))?,
                 "--delivery-timeout-ms" => {
                     args.delivery_timeout =
                         Duration::from_millis(value.parse().map_err(|e| bad(&e))?)
@@ -235,12 +239,16 @@ mod tests {
 
     #[test]
     fn parses_and_splits() {
-        let a = parse("produce --bootstrap h:1 --topic t --records 10 --acks all --linger-ms 7").unwrap();
+        let a = parse("produce --bootstrap h:1 --topic t --records 10 --acks all --linger-ms 7")
+            .unwrap();
         assert_eq!(a.acks, -1);
         assert_eq!(a.linger, Duration::from_millis(7));
         let split: Vec<u64> = (0..3).map(|p| a.records_for_partition(p)).collect();
         assert_eq!(split, [4, 3, 3]);
-        assert_eq!(parse("consume --bootstrap h:1 --topic t").unwrap().mode, Mode::Consume);
+        assert_eq!(
+            parse("consume --bootstrap h:1 --topic t").unwrap().mode,
+            Mode::Consume
+        );
         assert!(parse("fetch --bootstrap h:1 --topic t").is_err());
         assert!(parse("produce --topic t").is_err());
         assert!(parse("produce --bootstrap h:1 --topic t --acks 2").is_err());

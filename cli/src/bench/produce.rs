@@ -38,9 +38,10 @@ pub async fn produce(
     let mut progress = Progress::new(label, args.count);
     let cpu_before = process_cpu_time();
     let start = Instant::now();
+    let topic: std::sync::Arc<str> = topic.into();
     for i in 0..args.count {
         let record = ProducerRecord {
-            topic: topic.to_string(),
+            topic: topic.clone(),
             value: Some(values.value(i)),
             ..ProducerRecord::default()
         };

@@ -25,7 +25,7 @@ use crate::error::Error;
 use crate::fetch_slots::{FetchSlots, FetchStart};
 use crate::group_slots::{GroupRequest, GroupSlots, Positions};
 use crate::oneshot;
-use crate::producer_slots::{DeliveryReply, ProducerSlots};
+use crate::producer_slots::{BatchReply, DeliveryReply, ProducerSlots};
 use crate::runtime::Runtime;
 use crate::wake_guard;
 
@@ -68,6 +68,13 @@ pub(crate) enum Command {
         record: ProducerRecord,
         size: usize,
         reply: DeliveryReply,
+    },
+    /// Many records in one hand-over, answered together (see
+    /// `Producer::send_batch`); their bytes are reserved already.
+    ProduceBatch {
+        producer: u64,
+        records: Vec<(ProducerRecord, usize)>,
+        reply: BatchReply,
     },
     ProducerFlush {
         producer: u64,
@@ -357,6 +364,13 @@ impl<R: Runtime> EventLoop<R> {
             } => self
                 .producers
                 .produce(&mut self.client, producer, record, size, reply, now),
+            Command::ProduceBatch {
+                producer,
+                records,
+                reply,
+            } => self
+                .producers
+                .produce_batch(&mut self.client, producer, records, reply, now),
             Command::ProducerFlush { producer, reply } => {
                 self.producers.flush(&mut self.client, producer, reply, now)
             }

@@ -21,6 +21,7 @@
 //! ```
 
 mod admin;
+mod batch_waiters;
 mod buffer_gauge;
 mod connection;
 mod consumed_record;
@@ -53,7 +54,7 @@ pub use explicit_producer::ExplicitProducer;
 pub use fetcher::{FetchStart, Fetcher, RecordStream};
 pub use group_consumer::{GroupConsumer, GroupMessage};
 pub use offset_master::OffsetMaster;
-pub use producer::{DeliveryFuture, Producer};
+pub use producer::{BatchDeliveryFuture, DeliveryFuture, Producer};
 pub use runtime::Runtime;
 pub use session::Session;
 

@@ -101,6 +101,64 @@ impl<R: Runtime> Producer<R> {
         self.hand_over(record, size)
     }
 
+    /// Queues many records with one hand-over to the event loop, waiting
+    /// while the buffer cannot take all of them. The future resolves, once
+    /// every record is acknowledged or has failed, to one outcome per
+    /// record in `records`' order.
+    ///
+    /// Records are placed exactly as the same `send`s in a row would be:
+    /// this saves the per-record hand-over and waiter (a channel message
+    /// and a one-shot each), which is most of the client's own CPU when
+    /// records are small. The records' bytes must fit the buffer together:
+    /// more than `buffer_memory` fails with
+    /// [`ProduceError::BatchTooLarge`] before anything is sent.
+    pub async fn send_batch(
+        &self,
+        records: Vec<ProducerRecord>,
+    ) -> Result<BatchDeliveryFuture, ProduceError> {
+        let mut sized = Vec::with_capacity(records.len());
+        let mut total = 0usize;
+        for record in records {
+            let size = self.admissible_size(&record)?;
+            total += size;
+            sized.push((record, size));
+        }
+        if total > self.inner.gauge.limit() {
+            return Err(ProduceError::BatchTooLarge {
+                size: total,
+                limit: self.inner.gauge.limit(),
+            });
+        }
+        loop {
+            if self.inner.gauge.is_closed() {
+                return Err(ProduceError::Closed);
+            }
+            if self.inner.gauge.try_reserve(total) {
+                break;
+            }
+            let listener = self.inner.gauge.listen();
+            if self.inner.gauge.try_reserve(total) {
+                break;
+            }
+            if self.inner.gauge.is_closed() {
+                return Err(ProduceError::Closed);
+            }
+            listener.await;
+        }
+        let count = sized.len();
+        let (reply, outcomes) = oneshot::channel();
+        let command = Command::ProduceBatch {
+            producer: self.inner.id,
+            records: sized,
+            reply,
+        };
+        if self.inner.session.command_now(command).is_err() {
+            self.inner.gauge.release(total);
+            return Err(ProduceError::Closed);
+        }
+        Ok(BatchDeliveryFuture { outcomes, count })
+    }
+
     /// Like [`Producer::send`], but fails at once with
     /// [`ProduceError::QueueFull`] instead of waiting for buffer space.
     pub fn try_send(&self, record: ProducerRecord) -> Result<DeliveryFuture, ProduceError> {
@@ -213,5 +271,33 @@ impl Future for DeliveryFuture {
         Pin::new(&mut self.delivery)
             .poll(cx)
             .map(|outcome| outcome.unwrap_or(Err(ProduceError::Closed)))
+    }
+}
+
+/// Resolves to one outcome per record of a [`Producer::send_batch`], in the
+/// order they were given.
+#[must_use = "a batch delivery future tells whether the records were acknowledged"]
+pub struct BatchDeliveryFuture {
+    outcomes: oneshot::Receiver<Vec<Result<Delivery, ProduceError>>>,
+    count: usize,
+}
+
+impl std::fmt::Debug for BatchDeliveryFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchDeliveryFuture")
+            .field("records", &self.count)
+            .finish()
+    }
+}
+
+impl Future for BatchDeliveryFuture {
+    type Output = Vec<Result<Delivery, ProduceError>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let count = self.count;
+        Pin::new(&mut self.outcomes).poll(cx).map(|outcomes| {
+            // The event loop ended without answering: nothing was confirmed.
+            outcomes.unwrap_or_else(|| (0..count).map(|_| Err(ProduceError::Closed)).collect())
+        })
     }
 }

@@ -10,21 +10,21 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use kafkite::client::{Client, Event};
 use kafkite::producer::{
-    Delivery, DeliveryId, IdWindow, ProduceError, Producer, ProducerConfig, ProducerEvent,
-    ProducerRecord,
+    DeliveryId, IdWindow, ProduceError, Producer, ProducerConfig, ProducerEvent, ProducerRecord,
 };
 
+pub(crate) use crate::batch_waiters::{BatchReply, DeliveryReply};
+use crate::batch_waiters::{BatchWaiters, Outcome, Waiter};
 use crate::buffer_gauge::BufferGauge;
 use crate::oneshot;
 use crate::wake_guard;
-
-pub(crate) type DeliveryReply = oneshot::Sender<Result<Delivery, ProduceError>>;
 
 struct Slot {
     machine: Producer,
     gauge: Arc<BufferGauge>,
     /// Per record: its reserved bytes and who awaits it.
-    deliveries: IdWindow<(usize, DeliveryReply)>,
+    deliveries: IdWindow<(usize, Waiter)>,
+    batches: BatchWaiters,
     flushes: HashMap<u64, oneshot::Sender<()>>,
     /// The flush token of a close in progress, and the close's waiter.
     closing: Option<(u64, Option<oneshot::Sender<()>>)>,
@@ -55,6 +55,7 @@ impl ProducerSlots {
             machine: Producer::new(config, self.seed, now),
             gauge,
             deliveries: IdWindow::default(),
+            batches: BatchWaiters::default(),
             flushes: HashMap::new(),
             closing: None,
             last_timeout: None,
@@ -77,13 +78,46 @@ impl ProducerSlots {
         };
         match slot.machine.send(client, record, now, wall_clock_ms()) {
             Ok(delivery) => {
-                slot.deliveries.insert(delivery.0, (size, reply));
+                slot.deliveries
+                    .insert(delivery.0, (size, Waiter::One(reply)));
             }
             Err(error) => {
                 slot.gauge.release(size);
                 reply.send(Err(error));
             }
         }
+    }
+
+    /// Places a `send_batch`'s records in order; the reply goes out when
+    /// the last of them is delivered or has failed.
+    pub(crate) fn produce_batch(
+        &mut self,
+        client: &mut Client,
+        id: u64,
+        records: Vec<(ProducerRecord, usize)>,
+        reply: BatchReply,
+        now: Instant,
+    ) {
+        let Some(slot) = self.slots.get_mut(&id) else {
+            reply.send(records.iter().map(|_| Err(ProduceError::Closed)).collect());
+            return;
+        };
+        let batch = slot.batches.open(records.len(), reply);
+        let wall_clock = wall_clock_ms();
+        for (index, (record, size)) in records.into_iter().enumerate() {
+            let index = index as u32;
+            match slot.machine.send(client, record, now, wall_clock) {
+                Ok(delivery) => {
+                    let waiter = Waiter::InBatch { batch, index };
+                    slot.deliveries.insert(delivery.0, (size, waiter));
+                }
+                Err(error) => {
+                    slot.gauge.release(size);
+                    slot.batches.resolve(batch, index, Err(error));
+                }
+            }
+        }
+        slot.batches.finish_if_done(batch);
     }
 
     pub(crate) fn flush(
@@ -141,11 +175,17 @@ impl ProducerSlots {
         let mut any = false;
         let mut closed = Vec::new();
         for (&id, slot) in self.slots.iter_mut() {
+            // Released once per drain rather than per record: each release
+            // wakes whoever waits for buffer space.
+            let mut freed = 0;
             while let Some(event) = slot.machine.poll_event() {
                 any = true;
-                if slot.deliver(event) {
+                if slot.deliver(event, &mut freed) {
                     closed.push(id);
                 }
+            }
+            if freed > 0 {
+                slot.gauge.release(freed);
             }
         }
         for id in closed {
@@ -176,11 +216,12 @@ impl Slot {
         wake_guard::next_wake(self.machine.poll_timeout(), self.last_timeout)
     }
 
-    /// Routes one event to its waiter; true when it completes a close.
-    fn deliver(&mut self, event: ProducerEvent) -> bool {
+    /// Routes one event to its waiter, adding the bytes it frees to
+    /// `freed`; true when it completes a close.
+    fn deliver(&mut self, event: ProducerEvent, freed: &mut usize) -> bool {
         match event {
-            ProducerEvent::Delivered { id, delivery } => self.resolve(id, Ok(delivery)),
-            ProducerEvent::Failed { id, error } => self.resolve(id, Err(error)),
+            ProducerEvent::Delivered { id, delivery } => *freed += self.resolve(id, Ok(delivery)),
+            ProducerEvent::Failed { id, error } => *freed += self.resolve(id, Err(error)),
             ProducerEvent::Flushed { token } => {
                 if let Some(reply) = self.flushes.remove(&token) {
                     reply.send(());
@@ -191,10 +232,14 @@ impl Slot {
         false
     }
 
-    fn resolve(&mut self, id: DeliveryId, outcome: Result<Delivery, ProduceError>) {
-        if let Some((size, reply)) = self.deliveries.remove(id.0) {
-            self.gauge.release(size);
-            reply.send(outcome);
+    /// Answers the record's waiter; returns the bytes it had reserved.
+    fn resolve(&mut self, id: DeliveryId, outcome: Outcome) -> usize {
+        match self.deliveries.remove(id.0) {
+            Some((size, waiter)) => {
+                waiter.answer(outcome, &mut self.batches);
+                size
+            }
+            None => 0,
         }
     }
 

@@ -360,7 +360,7 @@ async fn produce_until(
     while !stop.load(Ordering::SeqCst) {
         for _ in 0..5 {
             let partition = (seq % PARTITIONS as u64) as i32;
-            let record = ProducerRecord::new(&topic)
+            let record = ProducerRecord::new(topic.as_str())
                 .partition(partition)
                 .value(format!("p{partition} {seq}"));
             let delivery = within("send", DELIVERY_TIMEOUT + HANG_SLACK, producer.send(record))

@@ -301,7 +301,7 @@ fn producer_codecs_read_back(kafka: &KafkaRelease, release: &Release) -> Support
                     .expect("Producer::new");
             let mut deliveries = Vec::new();
             for i in 0..RECORDS {
-                let record = ProducerRecord::new(&topic)
+                let record = ProducerRecord::new(topic.as_str())
                     .partition(0)
                     .key(format!("key-{i}"))
                     .value(format!("{codec:?} record {i} {}", "x".repeat(100)));

@@ -26,7 +26,7 @@ impl Producer {
     pub(super) fn place_awaiting(&mut self, client: &Client, now: Instant) {
         let topics: Vec<String> = self.awaiting.keys().cloned().collect();
         for topic in topics {
-            if let Some(count) = self.partition_count(client, &topic) {
+            if let Some(count) = Self::partition_count_in(client, &topic) {
                 if let Some(waiting) = self.awaiting.remove(&topic) {
                     for (id, record, ts, size) in waiting.records {
                         self.place(id, record, ts, size, count, now);

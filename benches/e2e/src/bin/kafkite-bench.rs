@@ -21,9 +21,9 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::Bytes;
+use futures::StreamExt;
 use kafkite::producer::{Acks, ProducerConfig, ProducerRecord};
 use kafkite_bench_e2e::{payload, usage_exit, Args, Mode, Report};
-use futures::StreamExt;
 use kafkite_tokio::{ClientConfig, FetchConfig, FetchStart, Fetcher, Producer, Session};
 
 fn main() {
@@ -41,7 +41,11 @@ fn main() {
         Mode::Produce => report.acked,
         Mode::Consume => report.consumed,
     };
-    std::process::exit(if report.failed == 0 && done == report.records { 0 } else { 1 });
+    std::process::exit(if report.failed == 0 && done == report.records {
+        0
+    } else {
+        1
+    });
 }
 
 async fn produce(args: &Args) -> Report {
@@ -69,10 +73,17 @@ async fn produce(args: &Args) -> Report {
             ("max_in_flight", config.max_in_flight.to_string()),
             ("idempotence", config.idempotence.to_string()),
             ("compression", format!("{:?}", config.compression)),
-            ("delivery_timeout_ms", config.delivery_timeout.as_millis().to_string()),
+            (
+                "delivery_timeout_ms",
+                config.delivery_timeout.as_millis().to_string(),
+            ),
             ("delivery_window", args.window.to_string()),
+            ("send_batch", args.send_batch.to_string()),
             ("runtime", args.runtime.clone()),
-            ("partitioning", "no key: kafkite's sticky partitioner".into()),
+            (
+                "partitioning",
+                "no key: kafkite's sticky partitioner".into(),
+            ),
         ],
         ..Default::default()
     };
@@ -103,23 +114,33 @@ async fn produce(args: &Args) -> Report {
     report.connect_s = t0.elapsed().as_secs_f64();
 
     let value = Bytes::from(payload(args.record_size));
+    // Shared by every record: cloning it is a reference count, not an
+    // allocation.
+    let topic: std::sync::Arc<str> = args.topic.as_str().into();
     let t1 = Instant::now();
     let mut pending = VecDeque::with_capacity(args.window.min(args.records as usize));
     let note = |r: Result<kafkite::producer::Delivery, kafkite::producer::ProduceError>,
-                    report: &mut Report| match r {
+                report: &mut Report| match r {
         Ok(_) => report.acked += 1,
         Err(e) => {
             report.failed += 1;
             report.first_error.get_or_insert_with(|| e.to_string());
         }
     };
+    if args.send_batch > 0 {
+        send_batches(&producer, args, &topic, &value, &mut report).await;
+        report.produce_s = t1.elapsed().as_secs_f64();
+        producer.close().await;
+        session.close().await;
+        return report;
+    }
     for _ in 0..args.records {
         if pending.len() >= args.window {
             let oldest: kafkite_tokio::DeliveryFuture = pending.pop_front().unwrap();
             note(oldest.await, &mut report);
         }
         match producer
-            .send(ProducerRecord::new(args.topic.as_str()).value(value.clone()))
+            .send(ProducerRecord::new(topic.clone()).value(value.clone()))
             .await
         {
             Ok(delivery) => pending.push_back(delivery),
@@ -127,7 +148,9 @@ async fn produce(args: &Args) -> Report {
         }
     }
     if let Err(e) = producer.flush().await {
-        report.first_error.get_or_insert_with(|| format!("flush: {e}"));
+        report
+            .first_error
+            .get_or_insert_with(|| format!("flush: {e}"));
     }
     for delivery in pending {
         note(delivery.await, &mut report);
@@ -138,18 +161,80 @@ async fn produce(args: &Args) -> Report {
     report
 }
 
+/// `--send-batch N`: the records go out `N` at a time through
+/// `Producer::send_batch`, with up to `--window` records' batches awaited
+/// concurrently (the oldest awaited when full), as the per-record path does.
+async fn send_batches(
+    producer: &Producer,
+    args: &Args,
+    topic: &std::sync::Arc<str>,
+    value: &Bytes,
+    report: &mut Report,
+) {
+    let per_call = args.send_batch;
+    let max_pending = (args.window / per_call).max(1);
+    let mut pending: VecDeque<kafkite_tokio::BatchDeliveryFuture> = VecDeque::new();
+    let note_all =
+        |outcomes: Vec<Result<kafkite::producer::Delivery, kafkite::producer::ProduceError>>,
+         report: &mut Report| {
+            for outcome in outcomes {
+                match outcome {
+                    Ok(_) => report.acked += 1,
+                    Err(e) => {
+                        report.failed += 1;
+                        report.first_error.get_or_insert_with(|| e.to_string());
+                    }
+                }
+            }
+        };
+    let mut left = args.records as usize;
+    while left > 0 {
+        if pending.len() >= max_pending {
+            if let Some(oldest) = pending.pop_front() {
+                note_all(oldest.await, report);
+            }
+        }
+        let n = per_call.min(left);
+        left -= n;
+        let records = (0..n)
+            .map(|_| ProducerRecord::new(topic.clone()).value(value.clone()))
+            .collect();
+        match producer.send_batch(records).await {
+            Ok(batch) => pending.push_back(batch),
+            Err(e) => {
+                report.failed += n as u64;
+                report.first_error.get_or_insert_with(|| e.to_string());
+            }
+        }
+    }
+    if let Err(e) = producer.flush().await {
+        report
+            .first_error
+            .get_or_insert_with(|| format!("flush: {e}"));
+    }
+    for batch in pending {
+        note_all(batch.await, report);
+    }
+}
+
 async fn consume(args: &Args) -> Report {
     let config = FetchConfig::default();
     let mut report = Report {
         client: "kafkite",
         records: args.records,
         settings: vec![
-            ("api", "kafkite_tokio::Fetcher (explicit offsets, no group)".into()),
+            (
+                "api",
+                "kafkite_tokio::Fetcher (explicit offsets, no group)".into(),
+            ),
             ("start_offset", "0".into()),
             ("max_wait_ms", config.max_wait.as_millis().to_string()),
             ("min_bytes", config.min_bytes.to_string()),
             ("max_bytes", config.max_bytes.to_string()),
-            ("partition_max_bytes", config.partition_max_bytes.to_string()),
+            (
+                "partition_max_bytes",
+                config.partition_max_bytes.to_string(),
+            ),
             ("runtime", args.runtime.clone()),
             ("stop", "after --records records (the stream limit)".into()),
         ],
@@ -185,7 +270,9 @@ async fn consume(args: &Args) -> Report {
             }
             Err(kafkite_tokio::Error::Closed) => {
                 report.failed += 1;
-                report.first_error.get_or_insert_with(|| "session closed".into());
+                report
+                    .first_error
+                    .get_or_insert_with(|| "session closed".into());
                 break;
             }
             Err(e) => {

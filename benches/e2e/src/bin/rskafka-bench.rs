@@ -40,7 +40,11 @@ fn main() {
         Mode::Produce => report.acked,
         Mode::Consume => report.consumed,
     };
-    std::process::exit(if report.failed == 0 && done == report.records { 0 } else { 1 });
+    std::process::exit(if report.failed == 0 && done == report.records {
+        0
+    } else {
+        1
+    });
 }
 
 async fn produce(args: &Args) -> Report {
@@ -48,13 +52,22 @@ async fn produce(args: &Args) -> Report {
         client: "rskafka",
         records: args.records,
         settings: vec![
-            ("acks", "-1 (rskafka always asks for all; 1 replica here)".into()),
+            (
+                "acks",
+                "-1 (rskafka always asks for all; 1 replica here)".into(),
+            ),
             ("linger_ms", args.linger.as_millis().to_string()),
             ("aggregator_max_batch_bytes", args.batch_size.to_string()),
             ("window_per_partition", args.window.to_string()),
             ("runtime", args.runtime.clone()),
-            ("retry_deadline_ms", args.delivery_timeout.as_millis().to_string()),
-            ("partitioning", "even split, one BatchProducer per partition".into()),
+            (
+                "retry_deadline_ms",
+                args.delivery_timeout.as_millis().to_string(),
+            ),
+            (
+                "partitioning",
+                "even split, one BatchProducer per partition".into(),
+            ),
         ],
         ..Default::default()
     };
@@ -146,7 +159,9 @@ async fn produce(args: &Args) -> Report {
                 }
             }
             Err(e) => {
-                report.first_error.get_or_insert_with(|| format!("task: {e}"));
+                report
+                    .first_error
+                    .get_or_insert_with(|| format!("task: {e}"));
             }
         }
     }
@@ -171,7 +186,10 @@ async fn consume(args: &Args) -> Report {
         ..Default::default()
     };
     let t0 = Instant::now();
-    let client = match ClientBuilder::new(vec![args.bootstrap.clone()]).build().await {
+    let client = match ClientBuilder::new(vec![args.bootstrap.clone()])
+        .build()
+        .await
+    {
         Ok(c) => c,
         Err(e) => {
             report.failed = 1;
@@ -237,7 +255,9 @@ async fn consume(args: &Args) -> Report {
             }
             Err(e) => {
                 report.failed += 1;
-                report.first_error.get_or_insert_with(|| format!("task: {e}"));
+                report
+                    .first_error
+                    .get_or_insert_with(|| format!("task: {e}"));
             }
         }
     }

@@ -301,7 +301,7 @@ pub async fn fetcher_and_offset_master_read_what_the_broker_holds<R: Runtime + D
         let mut sent = Vec::new();
         for i in 0..10i64 {
             let partition = (i % 2) as i32;
-            let mut record = ProducerRecord::new(&topic)
+            let mut record = ProducerRecord::new(topic.as_str())
                 .partition(partition)
                 .value(format!("value-{i}"))
                 .timestamp(1_700_000_000_000 + i);

@@ -1,13 +1,15 @@
-//! Producer scenarios every broker must pass: both producer APIs, every
-//! codec, records read back by independent clients (the Java client and
-//! confluent-kafka) with the same partition, key, value, headers and
-//! timestamp.
+//! Producer scenarios every broker must pass: both producer APIs (the
+//! batching one's `send` and `send_batch`), every codec, records read back
+//! by independent clients (the Java client and confluent-kafka) with the
+//! same partition, key, value, headers and timestamp.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafkite::producer::{partition_for_key, Message, ProducerConfig, ProducerRecord};
+use kafkite::producer::{
+    partition_for_key, Delivery, Message, ProduceError, ProducerConfig, ProducerRecord,
+};
 use kafkite::records::Compression;
 use kafkite_testkit::{
     confluent_read_back, java_read_back, unique_name, ConsumedRecord, Peer, PeerKind,
@@ -58,6 +60,7 @@ pub async fn produce_every_codec<R: Runtime + Default>(
             .with_linger(Duration::from_millis(20));
         let what = format!("{what} {compression:?}");
         batching_api(&session, &topic, config.clone(), &what, &mut logged).await;
+        send_batch_api(&session, &topic, config.clone(), &what, &mut logged).await;
         explicit_api(&session, &topic, config, &what, &mut logged).await;
     }
     session.close().await;
@@ -92,32 +95,117 @@ async fn batching_api<R: Runtime>(
         .await
         .unwrap_or_else(|e| panic!("{what}: flush: {e}"));
     let sent_until = wall_clock_ms();
-    for (i, (delivery, mut expected)) in sent.into_iter().enumerate() {
+    for (i, (delivery, expected)) in sent.into_iter().enumerate() {
         let delivery = delivery
             .await
             .unwrap_or_else(|e| panic!("{what}: delivery of #{i}: {e}"));
-        assert_eq!(&*delivery.topic, topic, "{what}: #{i}");
-        // An explicit partition wins over the key's.
-        match (&expected.key, expected.partition) {
-            (_, p) if p >= 0 => assert_eq!(delivery.partition, p, "{what}: #{i}"),
-            (Some(key), _) => {
-                let wanted = partition_for_key(key, PARTITIONS);
-                assert_eq!(delivery.partition, wanted, "{what}: #{i} keyed partition");
-            }
-            (None, _) => {}
-        }
-        expected.partition = delivery.partition;
-        expected.offset = delivery.offset;
-        let slot = (delivery.partition, delivery.offset);
-        if expected.timestamp < 0 {
-            logged.stamped_between.insert(slot, (sent_from, sent_until));
-        }
-        assert!(
-            logged.records.insert(slot, expected).is_none(),
-            "{what}: two records delivered at {slot:?}"
+        log_delivery(
+            topic,
+            i,
+            &delivery,
+            expected,
+            (sent_from, sent_until),
+            logged,
+            what,
         );
     }
     producer.close().await;
+}
+
+/// `Producer::send_batch`: the same records in one call, plus one for a
+/// partition the topic lacks; its outcome alone is an error, in its place.
+async fn send_batch_api<R: Runtime>(
+    session: &Session<R>,
+    topic: &str,
+    config: ProducerConfig,
+    what: &str,
+    logged: &mut ExpectedLog,
+) {
+    let producer = Producer::new(session, config)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: Producer::new: {e}"));
+    let missing = RECORDS_PER_CODEC / 2;
+    let mut records = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..RECORDS_PER_CODEC {
+        if i == missing {
+            records.push(ProducerRecord::new(topic).partition(PARTITIONS as i32 + 4));
+        }
+        let (record, logged_as) = record_for(topic, i, what);
+        records.push(record);
+        expected.push(logged_as);
+    }
+    let sent_from = wall_clock_ms();
+    let outcomes = producer
+        .send_batch(records)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: send_batch: {e}"))
+        .await;
+    let sent_until = wall_clock_ms();
+    assert_eq!(
+        outcomes.len(),
+        RECORDS_PER_CODEC + 1,
+        "{what}: one outcome per record"
+    );
+    let mut outcomes = outcomes.into_iter().enumerate();
+    for (i, expected) in expected.into_iter().enumerate() {
+        let (at, outcome) = outcomes.next().expect("counted above");
+        let outcome = if at == missing {
+            match outcome {
+                Err(ProduceError::UnknownPartition { partition, .. }) => {
+                    assert_eq!(partition, PARTITIONS as i32 + 4, "{what}");
+                }
+                other => panic!("{what}: record for a missing partition: {other:?}"),
+            }
+            outcomes.next().expect("counted above").1
+        } else {
+            outcome
+        };
+        let delivery = outcome.unwrap_or_else(|e| panic!("{what}: send_batch #{i}: {e}"));
+        log_delivery(
+            topic,
+            i,
+            &delivery,
+            expected,
+            (sent_from, sent_until),
+            logged,
+            what,
+        );
+    }
+    producer.close().await;
+}
+
+/// Checks one acknowledged record's delivery against what was sent and
+/// adds it to the expected log.
+fn log_delivery(
+    topic: &str,
+    i: usize,
+    delivery: &Delivery,
+    mut expected: LoggedRecord,
+    sent_between: (i64, i64),
+    logged: &mut ExpectedLog,
+    what: &str,
+) {
+    assert_eq!(&*delivery.topic, topic, "{what}: #{i}");
+    // An explicit partition wins over the key's.
+    match (&expected.key, expected.partition) {
+        (_, p) if p >= 0 => assert_eq!(delivery.partition, p, "{what}: #{i}"),
+        (Some(key), _) => {
+            let wanted = partition_for_key(key, PARTITIONS);
+            assert_eq!(delivery.partition, wanted, "{what}: #{i} keyed partition");
+        }
+        (None, _) => {}
+    }
+    expected.partition = delivery.partition;
+    expected.offset = delivery.offset;
+    let slot = (delivery.partition, delivery.offset);
+    if expected.timestamp < 0 {
+        logged.stamped_between.insert(slot, sent_between);
+    }
+    assert!(
+        logged.records.insert(slot, expected).is_none(),
+        "{what}: two records delivered at {slot:?}"
+    );
 }
 
 /// The Dart package's API: per-partition base offsets, and a second
@@ -251,7 +339,8 @@ pub async fn produces_every_codec_with_both_apis<R: Runtime + Default>(peer: &Pe
     let what = format!("{} produces_every_codec_with_both_apis", peer.kind());
     within::<R, _>(SCENARIO_LIMIT * 2, &what, async {
         let (topic, logged) = produce_every_codec::<R>(peer, &what).await;
-        let per_codec = RECORDS_PER_CODEC + 2 * MESSAGES_PER_PARTITION * PARTITIONS as usize;
+        // `send`, `send_batch` (its one failed record not counted), explicit.
+        let per_codec = 2 * RECORDS_PER_CODEC + 2 * MESSAGES_PER_PARTITION * PARTITIONS as usize;
         let count = logged.records.len();
         assert_eq!(count, per_codec * Compression::ALL.len(), "{what}");
         // The witnesses block; the session is closed by now.

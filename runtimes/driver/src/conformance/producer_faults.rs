@@ -308,6 +308,15 @@ pub async fn memory_bound_holds_while_the_cluster_is_stalled<R: Runtime + Defaul
             "{what}: send completed while the buffer was full"
         );
         assert!(producer.buffered_bytes() <= LIMIT, "{what}");
+        // A `send_batch` that could never fit fails at once, taking nothing.
+        let too_many: Vec<_> = (0..LIMIT / 1000 + 1).map(one).collect();
+        match producer.send_batch(too_many).await {
+            Err(ProduceError::BatchTooLarge { size, limit }) => {
+                assert!(size > LIMIT && limit == LIMIT, "{what}: {size} / {limit}")
+            }
+            other => panic!("{what}: expected BatchTooLarge, got {other:?}"),
+        }
+        assert!(producer.buffered_bytes() <= LIMIT, "{what}");
 
         for &b in &brokers {
             peer.set_rtt(b, 0)
@@ -318,12 +327,21 @@ pub async fn memory_bound_holds_while_the_cluster_is_stalled<R: Runtime + Defaul
             .await
             .unwrap_or_else(|e| panic!("{what}: send after the stall: {e}"));
         assert!(producer.buffered_bytes() <= LIMIT, "{what}");
+        // A batch that fits waits for room like `send`, then is delivered.
+        let batch = producer
+            .send_batch((1_002..1_012).map(one).collect())
+            .await
+            .unwrap_or_else(|e| panic!("{what}: send_batch after the stall: {e}"));
+        assert!(producer.buffered_bytes() <= LIMIT, "{what}");
         for d in deliveries {
             d.await
                 .unwrap_or_else(|e| panic!("{what}: delivery after the stall: {e}"));
         }
         last.await
             .unwrap_or_else(|e| panic!("{what}: last delivery: {e}"));
+        for (i, outcome) in batch.await.into_iter().enumerate() {
+            outcome.unwrap_or_else(|e| panic!("{what}: send_batch record {i}: {e}"));
+        }
         producer.close().await;
         assert_eq!(producer.buffered_bytes(), 0, "{what}: all given back");
         session.close().await;

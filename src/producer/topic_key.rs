@@ -1,0 +1,68 @@
+//! [`TopicKey`]: a topic name as a map key that compares by pointer first.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+/// A topic name in the producer's per-record maps (partition queues, the
+/// sticky partitioner).
+///
+/// Records of a run usually share one `Arc<str>` (a `ProducerRecord`'s
+/// topic), and the maps keep the `Arc` of the record that created the
+/// entry, so a lookup ends in a pointer comparison rather than comparing
+/// the name byte by byte at every tree node. Names that are equal but not
+/// shared still compare equal: the order is exactly `str`'s.
+#[derive(Debug, Clone)]
+pub(crate) struct TopicKey(pub Arc<str>);
+
+impl TopicKey {
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq for TopicKey {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl Eq for TopicKey {}
+
+impl PartialOrd for TopicKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for TopicKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        if Arc::ptr_eq(&self.0, &other.0) {
+            Ordering::Equal
+        } else {
+            self.0.cmp(&other.0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orders_as_the_names_do_shared_or_not() {
+        let a: Arc<str> = "alpha".into();
+        let a2: Arc<str> = "alpha".into();
+        let b: Arc<str> = "beta".into();
+        assert_eq!(TopicKey(a.clone()), TopicKey(a2.clone()));
+        assert_eq!(
+            TopicKey(a.clone()).cmp(&TopicKey(a.clone())),
+            Ordering::Equal
+        );
+        assert_eq!(TopicKey(a.clone()).cmp(&TopicKey(a2)), Ordering::Equal);
+        assert_eq!(
+            TopicKey(a.clone()).cmp(&TopicKey(b.clone())),
+            Ordering::Less
+        );
+        assert_eq!(TopicKey(b).cmp(&TopicKey(a)), Ordering::Greater);
+    }
+}
