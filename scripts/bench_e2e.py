@@ -227,6 +227,25 @@ class Kafkite(RustClient):
                 "tokio_runtime": ctx.tokio_runtime}
 
 
+class KafkiteBatch(Kafkite):
+    """kafkite's `Producer::send_batch`: the same producer, records handed
+    over 1,000 per call (one answer per call) instead of one `send` each.
+    Produce only: consuming has no batch variant to compare."""
+    name = "kafkite-batch"
+    label = "kafkite (kafkite-tokio Producer::send_batch, 1,000 per call)"
+    send_batch = 1000
+
+    def command(self, ctx, s, bootstrap, run_dir):
+        argv, env, stdin = super().command(ctx, s, bootstrap, run_dir)
+        return argv + ["--send-batch", str(self.send_batch)], env, stdin
+
+    def settings(self, ctx, s):
+        settings = super().settings(ctx, s)
+        if s.mode != "consume":
+            settings["api"] = f"Producer::send_batch, {self.send_batch} records per call"
+        return settings
+
+
 class Rskafka(RustClient):
     name = "rskafka"
     label = "rskafka (BatchProducer / fetch_records, per partition)"
@@ -412,7 +431,7 @@ class Java(Client):
                 "self_reported_mib_per_s": float(m.group(3))}
 
 
-CLIENTS = {c.name: c for c in (Kafkite(), Librdkafka(), Java(), Rskafka())}
+CLIENTS = {c.name: c for c in (Kafkite(), KafkiteBatch(), Librdkafka(), Java(), Rskafka())}
 
 
 # ------------------------------------------------------------ run one client

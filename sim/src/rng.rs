@@ -2,35 +2,32 @@
 //! seed. Every choice (delays, faults, which broker, which error) is drawn
 //! from it in a fixed order, so one seed replays one run exactly.
 
-/// A tiny seeded generator (SplitMix64): fast, and plenty for choosing
-/// faults; nothing here needs cryptographic quality.
+use kafkite::client::Rng;
+
+/// The core's seeded SplitMix64 ([`kafkite::client::Rng`]) with the draws
+/// a fault schedule needs: fast, and plenty for choosing faults; nothing
+/// here needs cryptographic quality.
 #[derive(Debug, Clone)]
 pub struct SimRng {
-    state: u64,
+    inner: Rng,
 }
 
 impl SimRng {
     /// A generator whose sequence is fixed by `seed`.
     pub fn new(seed: u64) -> Self {
-        SimRng { state: seed }
+        SimRng {
+            inner: Rng::new(seed),
+        }
     }
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.inner.next_u64()
     }
 
     /// A value in `0..n`; 0 when `n` is 0.
     pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            0
-        } else {
-            self.next_u64() % n
-        }
+        self.inner.below(n)
     }
 
     /// A value in `lo..=hi` (`lo` when the range is empty).
