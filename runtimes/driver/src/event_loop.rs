@@ -25,7 +25,8 @@ use crate::error::Error;
 use crate::fetch_slots::{FetchSlots, FetchStart};
 use crate::group_slots::{GroupRequest, GroupSlots, Positions};
 use crate::oneshot;
-use crate::producer_slots::{BatchReply, DeliveryReply, ProducerSlots};
+use crate::producer_mailbox::Mailbox;
+use crate::producer_slots::{BatchReply, ProducerSlots};
 use crate::runtime::Runtime;
 use crate::wake_guard;
 
@@ -60,14 +61,14 @@ pub(crate) enum Command {
         producer: u64,
         config: Box<ProducerConfig>,
         gauge: Arc<BufferGauge>,
+        mailbox: Arc<Mailbox>,
     },
-    /// One record, its bytes already reserved in the producer's gauge. Not
-    /// boxed: this is the hot path, and the channel holds it inline.
-    Produce {
+    /// The producer's mailbox has records (see `producer_mailbox`). It
+    /// comes along so that records posted to a producer that has closed
+    /// since are still answered.
+    ProducerMail {
         producer: u64,
-        record: ProducerRecord,
-        size: usize,
-        reply: DeliveryReply,
+        mailbox: Arc<Mailbox>,
     },
     /// Many records in one hand-over, answered together (see
     /// `Producer::send_batch`); their bytes are reserved already.
@@ -355,15 +356,12 @@ impl<R: Runtime> EventLoop<R> {
                 producer,
                 config,
                 gauge,
-            } => self.producers.open(producer, *config, gauge, now),
-            Command::Produce {
-                producer,
-                record,
-                size,
-                reply,
-            } => self
-                .producers
-                .produce(&mut self.client, producer, record, size, reply, now),
+                mailbox,
+            } => self.producers.open(producer, *config, gauge, mailbox, now),
+            Command::ProducerMail { producer, mailbox } => {
+                self.producers
+                    .take_mail(&mut self.client, producer, &mailbox, now)
+            }
             Command::ProduceBatch {
                 producer,
                 records,

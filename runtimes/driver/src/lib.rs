@@ -38,6 +38,7 @@ mod group_slots;
 mod offset_master;
 mod oneshot;
 mod producer;
+mod producer_mailbox;
 mod producer_slots;
 mod runtime;
 mod session;

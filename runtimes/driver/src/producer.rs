@@ -16,6 +16,7 @@ use crate::buffer_gauge::BufferGauge;
 use crate::error::Error;
 use crate::event_loop::Command;
 use crate::oneshot;
+use crate::producer_mailbox::Mailbox;
 use crate::runtime::Runtime;
 use crate::session::Session;
 
@@ -32,6 +33,7 @@ struct Handle<R: Runtime> {
     session: Session<R>,
     id: u64,
     gauge: Arc<BufferGauge>,
+    mailbox: Arc<Mailbox>,
     max_request_size: usize,
 }
 
@@ -58,12 +60,14 @@ impl<R: Runtime> Producer<R> {
     pub async fn new(session: &Session<R>, config: ProducerConfig) -> Result<Self, Error> {
         let id = session.next_component_id();
         let gauge = Arc::new(BufferGauge::new(config.buffer_memory));
+        let mailbox = Arc::new(Mailbox::new(Arc::clone(&gauge)));
         let max_request_size = config.max_request_size;
         session
             .command(Command::ProducerOpen {
                 producer: id,
                 config: Box::new(config),
                 gauge: Arc::clone(&gauge),
+                mailbox: Arc::clone(&mailbox),
             })
             .await?;
         Ok(Producer {
@@ -71,6 +75,7 @@ impl<R: Runtime> Producer<R> {
                 session: session.clone(),
                 id,
                 gauge,
+                mailbox,
                 max_request_size,
             }),
         })
@@ -228,15 +233,15 @@ impl<R: Runtime> Producer<R> {
         size: usize,
     ) -> Result<DeliveryFuture, ProduceError> {
         let (reply, delivery) = oneshot::channel();
-        let command = Command::Produce {
-            producer: self.inner.id,
-            record,
-            size,
-            reply,
-        };
-        if self.inner.session.command_now(command).is_err() {
-            self.inner.gauge.release(size);
-            return Err(ProduceError::Closed);
+        if self.inner.mailbox.post((record, size, reply)) {
+            let command = Command::ProducerMail {
+                producer: self.inner.id,
+                mailbox: Arc::clone(&self.inner.mailbox),
+            };
+            if self.inner.session.command_now(command).is_err() {
+                // The event loop is gone: nothing posted will be taken.
+                self.inner.mailbox.fail_all();
+            }
         }
         Ok(DeliveryFuture { delivery })
     }

@@ -13,15 +13,17 @@ use kafkite::producer::{
     DeliveryId, IdWindow, ProduceError, Producer, ProducerConfig, ProducerEvent, ProducerRecord,
 };
 
-pub(crate) use crate::batch_waiters::{BatchReply, DeliveryReply};
+pub(crate) use crate::batch_waiters::BatchReply;
 use crate::batch_waiters::{BatchWaiters, Outcome, Waiter};
 use crate::buffer_gauge::BufferGauge;
 use crate::oneshot;
+use crate::producer_mailbox::Mailbox;
 use crate::wake_guard;
 
 struct Slot {
     machine: Producer,
     gauge: Arc<BufferGauge>,
+    mailbox: Arc<Mailbox>,
     /// Per record: its reserved bytes and who awaits it.
     deliveries: IdWindow<(usize, Waiter)>,
     batches: BatchWaiters,
@@ -48,12 +50,14 @@ impl ProducerSlots {
         id: u64,
         config: ProducerConfig,
         gauge: Arc<BufferGauge>,
+        mailbox: Arc<Mailbox>,
         now: Instant,
     ) {
         self.seed = self.seed.wrapping_add(wall_clock_nanos() ^ id);
         let slot = Slot {
             machine: Producer::new(config, self.seed, now),
             gauge,
+            mailbox,
             deliveries: IdWindow::default(),
             batches: BatchWaiters::default(),
             flushes: HashMap::new(),
@@ -63,28 +67,18 @@ impl ProducerSlots {
         self.slots.insert(id, slot);
     }
 
-    pub(crate) fn produce(
+    /// Places every record waiting in the producer's mailbox, in order;
+    /// fails them when the producer has closed.
+    pub(crate) fn take_mail(
         &mut self,
         client: &mut Client,
         id: u64,
-        record: ProducerRecord,
-        size: usize,
-        reply: DeliveryReply,
+        mailbox: &Mailbox,
         now: Instant,
     ) {
-        let Some(slot) = self.slots.get_mut(&id) else {
-            reply.send(Err(ProduceError::Closed));
-            return;
-        };
-        match slot.machine.send(client, record, now, wall_clock_ms()) {
-            Ok(delivery) => {
-                slot.deliveries
-                    .insert(delivery.0, (size, Waiter::One(reply)));
-            }
-            Err(error) => {
-                slot.gauge.release(size);
-                reply.send(Err(error));
-            }
+        match self.slots.get_mut(&id) {
+            Some(slot) => slot.take_mail(client, now),
+            None => mailbox.fail_all(),
         }
     }
 
@@ -130,6 +124,8 @@ impl ProducerSlots {
         // An unknown producer has nothing left to flush: `reply` drops, and
         // the handle reads that as closed.
         if let Some(slot) = self.slots.get_mut(&id) {
+            // Records posted before the flush but not yet taken go first.
+            slot.take_mail(client, now);
             let token = slot.machine.flush(client, now);
             slot.flushes.insert(token, reply);
         }
@@ -148,6 +144,7 @@ impl ProducerSlots {
             }
             return;
         };
+        slot.take_mail(client, now);
         slot.gauge.close();
         if slot.closing.is_none() {
             let token = slot.machine.flush(client, now);
@@ -212,6 +209,27 @@ impl ProducerSlots {
 }
 
 impl Slot {
+    /// Places the mailbox's records; the send time is read once per take.
+    fn take_mail(&mut self, client: &mut Client, now: Instant) {
+        let mail = self.mailbox.take();
+        if mail.is_empty() {
+            return;
+        }
+        let wall_clock = wall_clock_ms();
+        for (record, size, reply) in mail {
+            match self.machine.send(client, record, now, wall_clock) {
+                Ok(delivery) => {
+                    self.deliveries
+                        .insert(delivery.0, (size, Waiter::One(reply)));
+                }
+                Err(error) => {
+                    self.gauge.release(size);
+                    reply.send(Err(error));
+                }
+            }
+        }
+    }
+
     fn wake(&self) -> Option<Instant> {
         wake_guard::next_wake(self.machine.poll_timeout(), self.last_timeout)
     }
@@ -244,6 +262,8 @@ impl Slot {
     }
 
     fn finish_close(self) {
+        // Posted after the close began: the producer is gone.
+        self.mailbox.fail_all();
         if let Some((_, Some(reply))) = self.closing {
             reply.send(());
         }
