@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{api_versions_v0, connect, wait_gone};
+use common::{api_versions_v0, wait_gone};
 use kafkite_testkit::{Peer, PeerKind};
 
 fn start_check_stop(kind: PeerKind) {
@@ -29,12 +29,8 @@ fn start_check_stop(kind: PeerKind) {
         "{kind} data dir {} left behind",
         dir.display()
     );
-    for addr in &addrs {
-        assert!(
-            connect(addr).is_err(),
-            "{kind}: {addr} still accepts after drop"
-        );
-    }
+    // The pid being gone proves the stop; the freed ports are not checked,
+    // since a peer test running beside this one may be handed them.
 }
 
 #[test]
