@@ -87,22 +87,7 @@ impl<R: Runtime> Producer<R> {
     /// the record.
     pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture, ProduceError> {
         let size = self.admissible_size(&record)?;
-        loop {
-            if self.inner.gauge.is_closed() {
-                return Err(ProduceError::Closed);
-            }
-            if self.inner.gauge.try_reserve(size) {
-                break;
-            }
-            let listener = self.inner.gauge.listen();
-            if self.inner.gauge.try_reserve(size) {
-                break;
-            }
-            if self.inner.gauge.is_closed() {
-                return Err(ProduceError::Closed);
-            }
-            listener.await;
-        }
+        self.reserve(size).await?;
         self.hand_over(record, size)
     }
 
@@ -134,22 +119,7 @@ impl<R: Runtime> Producer<R> {
                 limit: self.inner.gauge.limit(),
             });
         }
-        loop {
-            if self.inner.gauge.is_closed() {
-                return Err(ProduceError::Closed);
-            }
-            if self.inner.gauge.try_reserve(total) {
-                break;
-            }
-            let listener = self.inner.gauge.listen();
-            if self.inner.gauge.try_reserve(total) {
-                break;
-            }
-            if self.inner.gauge.is_closed() {
-                return Err(ProduceError::Closed);
-            }
-            listener.await;
-        }
+        self.reserve(total).await?;
         let count = sized.len();
         let (reply, outcomes) = oneshot::channel();
         let command = Command::ProduceBatch {
@@ -216,6 +186,29 @@ impl<R: Runtime> Producer<R> {
     /// The session the producer sends through.
     pub fn session(&self) -> &Session<R> {
         &self.inner.session
+    }
+
+    /// Takes `bytes` of the buffer, waiting while it is full; fails once
+    /// the producer is closed.
+    async fn reserve(&self, bytes: usize) -> Result<(), ProduceError> {
+        let gauge = &self.inner.gauge;
+        loop {
+            if gauge.is_closed() {
+                return Err(ProduceError::Closed);
+            }
+            if gauge.try_reserve(bytes) {
+                return Ok(());
+            }
+            let listener = gauge.listen();
+            // Room may have come between the try and the listen.
+            if gauge.try_reserve(bytes) {
+                return Ok(());
+            }
+            if gauge.is_closed() {
+                return Err(ProduceError::Closed);
+            }
+            listener.await;
+        }
     }
 
     fn admissible_size(&self, record: &ProducerRecord) -> Result<usize, ProduceError> {
