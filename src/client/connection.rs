@@ -34,6 +34,10 @@ pub(crate) enum Purpose {
     ApiVersions,
     /// The client's own coordinator lookup for a group.
     FindCoordinator { group: String },
+    /// A user request whose answer nobody waits for any more
+    /// (`Client::abandon`): read and dropped when it comes, and a close
+    /// does not wait for it.
+    Abandoned,
 }
 
 /// A request written to the connection and not yet answered.

@@ -134,6 +134,9 @@ struct Cursor {
     retry_at: Option<Instant>,
     /// Bumped on seek so that answers to older requests are ignored.
     epoch: u64,
+    /// The last answer put the position at the high watermark: a fetch of
+    /// it will likely wait the whole max wait for new records.
+    caught_up: bool,
 }
 
 #[derive(Debug)]
@@ -176,6 +179,19 @@ impl Fetcher {
         }
     }
 
+    /// Stops every request in flight (see [`Client::abandon`]): for a
+    /// fetcher being dropped, so that its long-polling fetches neither
+    /// deliver to nobody nor hold up the client's close.
+    pub fn abandon_requests(&mut self, client: &mut Client, now: Instant) {
+        for (id, _) in std::mem::take(&mut self.pending) {
+            client.abandon(id, now);
+        }
+        self.brokers_busy.clear();
+        for cursor in self.cursors.values_mut() {
+            cursor.busy = false;
+        }
+    }
+
     pub fn config(&self) -> &FetchConfig {
         &self.config
     }
@@ -197,6 +213,7 @@ impl Fetcher {
             .or_default();
         cursor.position = offset;
         cursor.epoch += 1;
+        cursor.caught_up = false;
         cursor.stopped = false;
         cursor.busy = false;
         cursor.handed_out = 0;
@@ -348,8 +365,35 @@ impl Fetcher {
             self.start_reset(client, tp, spec, now);
         }
         for (broker, asked) in per_broker {
+            if self.only_long_polls(client, broker, &asked) {
+                continue;
+            }
             self.start_fetch(client, broker, asked, now);
         }
+    }
+
+    /// True when a fetch to `broker` would ask only for partitions that
+    /// are caught up while another of its partitions waits for the caller
+    /// to release records. The broker would hold such a fetch for the
+    /// whole max wait, and the waiting partition, once released, could not
+    /// be fetched until it came back (one fetch per broker): so hold it
+    /// back until the release, which fetches them all together.
+    fn only_long_polls(
+        &self,
+        client: &Client,
+        broker: i32,
+        asked: &[(TopicPartition, i64, u64)],
+    ) -> bool {
+        let all_caught_up = asked
+            .iter()
+            .all(|(tp, _, _)| self.cursors.get(tp).is_some_and(|c| c.caught_up));
+        all_caught_up
+            && self.cursors.iter().any(|(tp, c)| {
+                c.handed_out >= 2
+                    && !c.paused
+                    && !c.stopped
+                    && client.metadata().leader(&tp.0, tp.1) == Some(broker)
+            })
     }
 
     fn start_reset(
@@ -546,7 +590,11 @@ impl Fetcher {
             self.back_off(tp, now);
             return;
         }
+        let caught_up = p.high_watermark >= 0 && asked_offset >= p.high_watermark;
         let Some(bytes) = p.records.clone() else {
+            if let Some(cursor) = self.cursors.get_mut(tp) {
+                cursor.caught_up = caught_up;
+            }
             return;
         };
         let mut records = Vec::new();
@@ -612,6 +660,7 @@ impl Fetcher {
             }
         }
         cursor.position = Some(next);
+        cursor.caught_up = p.high_watermark >= 0 && next >= p.high_watermark;
         cursor.retry_at = None;
         if !records.is_empty() {
             cursor.handed_out += 1;

@@ -221,6 +221,8 @@ impl GroupConsumer {
         if let Some(revocation) = &mut self.revocation {
             revocation.user_done = true;
         }
+        // Records still coming would be dropped: do not wait for them.
+        self.fetcher.abandon_requests(client, now);
         self.member.close(client, now);
         self.pump(client, now);
     }

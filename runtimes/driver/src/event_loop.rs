@@ -390,7 +390,7 @@ impl<R: Runtime> EventLoop<R> {
             } => self
                 .fetchers
                 .release(&mut self.client, fetcher, &topic, partition, now),
-            Command::FetchClose { fetcher } => self.fetchers.close(fetcher),
+            Command::FetchClose { fetcher } => self.fetchers.close(&mut self.client, fetcher, now),
             Command::GroupOpen {
                 consumer,
                 config,

@@ -63,10 +63,12 @@ impl FetchSlots {
         }
     }
 
-    /// Stops a fetcher; answers to its requests in flight are dropped as
-    /// nobody's.
-    pub(crate) fn close(&mut self, id: u64) {
-        self.slots.remove(&id);
+    /// Stops a fetcher and abandons its requests in flight: their answers
+    /// are dropped unread, and a session close does not wait for them.
+    pub(crate) fn close(&mut self, client: &mut Client, id: u64, now: Instant) {
+        if let Some(mut slot) = self.slots.remove(&id) {
+            slot.machine.abandon_requests(client, now);
+        }
     }
 
     /// Offers a client event to each fetcher; true when one claimed it.

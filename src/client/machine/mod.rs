@@ -376,6 +376,24 @@ impl Client {
         self.pump(now);
     }
 
+    /// Gives up on a request: its answer will not be reported. Queued, it
+    /// is never sent; in flight, its answer is read and dropped, and a
+    /// close does not wait for it (a long-polling Fetch nobody will read
+    /// would otherwise hold the close for its whole max wait). Unknown or
+    /// finished ids are ignored.
+    pub fn abandon(&mut self, id: RequestId, now: Instant) {
+        self.queue
+            .retain(|q| !matches!(&q.payload, Payload::User { id: queued, .. } if *queued == id));
+        for c in self.conns.values_mut() {
+            for request in c.in_flight.iter_mut() {
+                if request.purpose == Purpose::User(id) {
+                    request.purpose = Purpose::Abandoned;
+                }
+            }
+        }
+        self.pump(now);
+    }
+
     /// Finishes what is queued and in flight, then closes every connection
     /// and reports [`Event::Closed`]. New requests fail with `Closing`.
     pub fn close(&mut self, now: Instant) {

@@ -31,6 +31,10 @@ impl Client {
             self.handle_api_versions(conn, request.version, frame, now);
             return self.conns.contains_key(&conn);
         }
+        if request.purpose == Purpose::Abandoned {
+            // Not even decoded: nobody reads it.
+            return true;
+        }
         match decode_any_response(&frame, request.api_key, request.version) {
             Ok(body) => {
                 match request.purpose.clone() {
@@ -63,7 +67,7 @@ impl Client {
                         let backoff = self.config.reconnect_backoff;
                         self.coordinators.apply(&group, response, now, backoff);
                     }
-                    Purpose::ApiVersions => {}
+                    Purpose::ApiVersions | Purpose::Abandoned => {}
                 }
                 true
             }
@@ -278,7 +282,7 @@ impl Client {
             }),
             Purpose::Metadata { .. } => self.metadata_lost(),
             Purpose::FindCoordinator { group } => self.coordinators.forget(&group),
-            Purpose::ApiVersions => {}
+            Purpose::ApiVersions | Purpose::Abandoned => {}
         }
     }
 
