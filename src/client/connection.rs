@@ -111,6 +111,11 @@ impl Connection {
         max_frame: usize,
     ) -> Result<Vec<Frame>, ConnectionError> {
         self.read_buf.extend_from_slice(data);
+        self.split_frames(max_frame)
+    }
+
+    /// Splits off every complete frame of the read buffer.
+    fn split_frames(&mut self, max_frame: usize) -> Result<Vec<Frame>, ConnectionError> {
         let mut frames = Vec::new();
         loop {
             if self.read_buf.len() < 4 {
@@ -132,6 +137,10 @@ impl Connection {
             }
             let size = size as usize;
             if self.read_buf.len() < 4 + size {
+                // Room for the rest of the frame at once: the reads still
+                // to come are appended without growing (and copying) the
+                // buffer again and again.
+                self.read_buf.reserve(4 + size - self.read_buf.len());
                 break;
             }
             self.read_buf.advance(4);

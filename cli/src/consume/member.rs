@@ -144,7 +144,7 @@ impl Member {
             };
             match message {
                 GroupMessage::Record(record) => {
-                    if record.topic != topic {
+                    if *record.topic != *topic {
                         continue;
                     }
                     if args.exit_at_end

@@ -1,5 +1,7 @@
 //! [`ConsumedRecord`]: one record as the consumers hand it out.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use kafkite::records::{Record, RecordHeaders, TimestampType};
@@ -8,7 +10,9 @@ use kafkite::records::{Record, RecordHeaders, TimestampType};
 /// the fetched buffer: no copy was made.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConsumedRecord {
-    pub topic: String,
+    /// Shared by the records of one fetched chunk: no allocation per
+    /// record.
+    pub topic: Arc<str>,
     pub partition: i32,
     pub offset: i64,
     /// Milliseconds since the epoch; -1 for records without one (magic 0).
@@ -22,9 +26,9 @@ pub struct ConsumedRecord {
 }
 
 impl ConsumedRecord {
-    pub(crate) fn new(topic: &str, partition: i32, record: Record) -> Self {
+    pub(crate) fn new(topic: &Arc<str>, partition: i32, record: Record) -> Self {
         ConsumedRecord {
-            topic: topic.to_string(),
+            topic: Arc::clone(topic),
             partition,
             offset: record.offset,
             timestamp: record.timestamp,

@@ -288,7 +288,11 @@ impl<R: Runtime> Stream for EnvelopeStream<R> {
         this.source.poll_take(cx, |queue| {
             let envelope = queue.next_envelope()?;
             Some(Envelope {
-                record: ConsumedRecord::new(&envelope.topic, envelope.partition, envelope.record),
+                record: ConsumedRecord::new(
+                    &Arc::from(envelope.topic.as_str()),
+                    envelope.partition,
+                    envelope.record,
+                ),
                 claim: Claim::new(envelope.token, Arc::clone(&link)),
             })
         })
@@ -315,7 +319,7 @@ impl<R: Runtime> Envelope<R> {
     /// nothing and counts as an ack; after a cancel it fails with
     /// [`Error::Cancelled`] and sends nothing.
     pub async fn commit(mut self, metadata: &str) -> Result<(), Error> {
-        let tp = (self.record.topic.clone(), self.record.partition);
+        let tp = (self.record.topic.to_string(), self.record.partition);
         let offsets = BTreeMap::from([(tp, self.record.offset + 1)]);
         self.claim.commit(offsets, metadata).await
     }
@@ -367,6 +371,7 @@ impl<R: Runtime> Stream for BatchStream<R> {
                 .partitions
                 .into_iter()
                 .flat_map(|((topic, partition), records)| {
+                    let topic: Arc<str> = topic.into();
                     records
                         .into_iter()
                         .map(move |r| ConsumedRecord::new(&topic, partition, r))

@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_lite::Stream;
@@ -89,7 +90,7 @@ enum State<R: Runtime> {
 pub struct RecordStream<R: Runtime> {
     state: State<R>,
     /// The chunk being handed out.
-    current: Option<(String, i32, std::vec::IntoIter<Record>)>,
+    current: Option<(Arc<str>, i32, std::vec::IntoIter<Record>)>,
     queued: VecDeque<FetchedRecords>,
     limit: Option<usize>,
     yielded: usize,
@@ -123,7 +124,8 @@ impl<R: Runtime> Stream for RecordStream<R> {
                 this.current = None;
             }
             if let Some(chunk) = this.queued.pop_front() {
-                this.current = Some((chunk.topic, chunk.partition, chunk.records.into_iter()));
+                let topic: Arc<str> = chunk.topic.into();
+                this.current = Some((topic, chunk.partition, chunk.records.into_iter()));
                 continue;
             }
             match handle.poll_event(cx) {

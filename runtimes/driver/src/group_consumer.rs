@@ -59,7 +59,7 @@ pub struct GroupConsumer<R: Runtime> {
     events: Pin<Box<async_channel::Receiver<ConsumerEvent>>>,
     positions: Positions,
     /// The chunk being handed out.
-    current: Option<(String, i32, std::vec::IntoIter<Record>)>,
+    current: Option<(Arc<str>, i32, std::vec::IntoIter<Record>)>,
     /// The record handed out last, processed once the stream is polled.
     handed: Option<(TopicPartition, i64)>,
     closed: bool,
@@ -176,11 +176,11 @@ impl<R: Runtime> Stream for GroupConsumer<R> {
             }
             if let Some((topic, partition, records)) = &mut this.current {
                 if let Some(record) = records.next() {
-                    this.handed = Some(((topic.clone(), *partition), record.offset + 1));
+                    this.handed = Some(((topic.to_string(), *partition), record.offset + 1));
                     let record = ConsumedRecord::new(topic, *partition, record);
                     return Poll::Ready(Some(Ok(GroupMessage::Record(record))));
                 }
-                let tp = (topic.clone(), *partition);
+                let tp = (topic.to_string(), *partition);
                 this.current = None;
                 // A consumer that is gone has nothing left to release.
                 let _ = this.request(GroupRequest::Release(tp));
@@ -195,7 +195,8 @@ impl<R: Runtime> Stream for GroupConsumer<R> {
             };
             let message = match event {
                 ConsumerEvent::Records(chunk) => {
-                    this.current = Some((chunk.topic, chunk.partition, chunk.records.into_iter()));
+                    let topic: Arc<str> = chunk.topic.into();
+                    this.current = Some((topic, chunk.partition, chunk.records.into_iter()));
                     continue;
                 }
                 ConsumerEvent::Assigned(tps) => Ok(GroupMessage::Assigned(tps)),

@@ -744,7 +744,7 @@ impl MemberView {
                 }
             }
             GroupMessage::Record(record) => {
-                let tp = (record.topic.clone(), record.partition);
+                let tp = (record.topic.to_string(), record.partition);
                 assert!(
                     self.owned.contains(&tp),
                     "member {name}: a record of {tp:?}, which it does not own"

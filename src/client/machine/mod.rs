@@ -203,6 +203,15 @@ impl Client {
             Some(c) => c.receive(data, max),
             None => return,
         };
+        self.handle_frames(conn, frames, now);
+    }
+
+    fn handle_frames(
+        &mut self,
+        conn: ConnectionId,
+        frames: Result<Vec<Frame>, ConnectionError>,
+        now: Instant,
+    ) {
         match frames {
             Ok(frames) => {
                 for frame in frames {

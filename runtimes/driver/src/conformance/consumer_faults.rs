@@ -104,7 +104,7 @@ pub async fn envelope_consumer_survives_leader_move_and_broker_restart<R: Runtim
                 .map(|v| String::from_utf8_lossy(v).into_owned())
                 .unwrap_or_default();
             delivered.insert(value);
-            let tp = (envelope.topic.clone(), envelope.partition);
+            let tp = (envelope.topic.to_string(), envelope.partition);
             if envelope.offset % 10 != 9 {
                 envelope.ack();
                 continue;

@@ -54,7 +54,7 @@ impl MemberView {
             GroupMessage::Record(record) => {
                 assert!(
                     self.owned
-                        .contains(&(record.topic.clone(), record.partition)),
+                        .contains(&(record.topic.to_string(), record.partition)),
                     "{what}: a record of {}-{} it does not own",
                     record.topic,
                     record.partition
