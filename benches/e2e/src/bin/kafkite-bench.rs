@@ -6,7 +6,9 @@
 //! bench keeps up to `--window` (default 100,000) of those futures and awaits
 //! the oldest when the window is full, then `flush`es and awaits the rest,
 //! so every record's acknowledgement is checked (as the other clients'
-//! delivery callbacks do).
+//! delivery callbacks do). `--send-batch N` hands records over N at a time
+//! with `Producer::send_batch` instead (one future per call, each record's
+//! outcome still checked).
 //!
 //! `consume` reads partitions 0..P from offset 0 with `kafkite_tokio::Fetcher`
 //! (explicit offsets, no group, nothing committed: the same work as
