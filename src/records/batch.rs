@@ -161,7 +161,7 @@ impl RecordBatch {
             .in_field("magic"));
         }
         let crc = reader.read_u32()?;
-        let computed = crc32c::crc32c(&bytes[ATTRIBUTES_OFFSET..]);
+        let computed = super::checksum::crc32c(&bytes[ATTRIBUTES_OFFSET..]);
         if crc != computed {
             return Err(DecodeError::new(DecodeErrorKind::ChecksumMismatch {
                 stored: crc,
@@ -516,7 +516,7 @@ mod tests {
         let length = (bytes.len() - LOG_OVERHEAD) as i32;
         bytes[8..12].copy_from_slice(&length.to_be_bytes());
         bytes[57..61].copy_from_slice(&count.to_be_bytes());
-        let crc = crc32c::crc32c(&bytes[ATTRIBUTES_OFFSET..]);
+        let crc = crate::records::checksum::crc32c(&bytes[ATTRIBUTES_OFFSET..]);
         bytes[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
         bytes.freeze()
     }

@@ -98,7 +98,7 @@ fn put(batch: &mut [u8], at: usize, bytes: &[u8]) {
 }
 
 fn fix_crc(batch: &mut [u8]) {
-    let crc = crc32c::crc32c(&batch[ATTRIBUTES_OFFSET..]);
+    let crc = super::checksum::crc32c(&batch[ATTRIBUTES_OFFSET..]);
     put(batch, CRC_OFFSET, &crc.to_be_bytes());
 }
 

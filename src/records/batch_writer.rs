@@ -128,6 +128,7 @@ impl RecordBatchWriter {
     /// `headers` is any cloneable iterator of (key, value) pairs, so owned
     /// headers need no temporary vector: pass `[]` for none, or e.g.
     /// `owned.iter().map(|(k, v)| (k.as_str(), v.as_deref()))`.
+    #[inline]
     pub fn append<'h, H>(
         &mut self,
         timestamp: i64,
@@ -189,6 +190,7 @@ impl RecordBatchWriter {
         self.append_delta(delta, timestamp, key, value, headers)
     }
 
+    #[inline]
     fn append_delta<'h, H>(
         &mut self,
         offset_delta: i32,
@@ -324,7 +326,7 @@ impl RecordBatchWriter {
         header.put_i32(self.base_sequence);
         header.put_i32(self.record_count);
 
-        let crc = crc32c::crc32c(&self.buf[start + ATTRIBUTES_OFFSET..]);
+        let crc = super::checksum::crc32c(&self.buf[start + ATTRIBUTES_OFFSET..]);
         self.buf[start + CRC_OFFSET..start + CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
         Ok(self.buf)
     }
@@ -437,21 +439,34 @@ impl SliceWriter<'_> {
                 self.put_zigzag((bytes.len() as u64) << 1);
                 let end = self.pos + bytes.len();
                 let out = &mut self.out[self.pos..end];
+                // Keys, header keys, ids and small values (8 to 128 bytes)
+                // are copied as two overlapping fixed-size moves, which
+                // compile to a few vector loads and stores, instead of a
+                // call to memcpy; larger fields go to memcpy.
                 match bytes.len() {
-                    // Keys, header keys and ids are often 8 to 16 bytes: two
-                    // overlapping 8-byte moves instead of a call to memcpy.
-                    len @ 8..=16 => {
-                        let head: [u8; 8] = bytes[..8].try_into().unwrap_or_default();
-                        let tail: [u8; 8] = bytes[len - 8..].try_into().unwrap_or_default();
-                        out[..8].copy_from_slice(&head);
-                        out[len - 8..].copy_from_slice(&tail);
-                    }
+                    8..=16 => copy_overlapping::<8>(bytes, out),
+                    17..=32 => copy_overlapping::<16>(bytes, out),
+                    33..=64 => copy_overlapping::<32>(bytes, out),
+                    65..=128 => copy_overlapping::<64>(bytes, out),
                     _ => out.copy_from_slice(bytes),
                 }
                 self.pos = end;
             }
         }
     }
+}
+
+/// Copies `from` (between `N` and `2 * N` bytes long) into `to` (as long)
+/// as its first `N` bytes and its last `N` bytes, which overlap in the
+/// middle: two fixed-size moves for any length in that range.
+#[inline(always)]
+fn copy_overlapping<const N: usize>(from: &[u8], to: &mut UninitSlice) {
+    let len = from.len();
+    debug_assert!((N..=2 * N).contains(&len) && to.len() == len);
+    let head: [u8; N] = from[..N].try_into().unwrap_or([0; N]);
+    let tail: [u8; N] = from[len - N..].try_into().unwrap_or([0; N]);
+    to[..N].copy_from_slice(&head);
+    to[len - N..].copy_from_slice(&tail);
 }
 
 /// A varint of three bytes or more at `pos`; returns the position after it.

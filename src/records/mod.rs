@@ -20,6 +20,7 @@
 mod batch;
 pub mod batch_rewrite;
 mod batch_writer;
+mod checksum;
 mod compression;
 mod control;
 mod cursor;

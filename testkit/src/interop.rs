@@ -336,7 +336,7 @@ fn base64_decode(s: &str) -> std::result::Result<Vec<u8>, String> {
         }
     }
     let bytes = s.as_bytes();
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(format!("base64 {s:?} is not a multiple of 4 long"));
     }
     let mut out = Vec::with_capacity(bytes.len() / 4 * 3);

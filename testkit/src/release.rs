@@ -379,7 +379,7 @@ fn parse_hex_record(line: &str) -> Option<ConsumedRecord> {
 }
 
 fn hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())

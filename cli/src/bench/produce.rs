@@ -54,7 +54,7 @@ pub async fn produce(
     // Waiting delivery by delivery (lingering batches go out by
     // themselves) keeps the bar moving until the last acknowledgement.
     while deliveries.settle_oldest().await {
-        if deliveries.delivered() % PROGRESS_EVERY == 0 {
+        if deliveries.delivered().is_multiple_of(PROGRESS_EVERY) {
             progress.update(deliveries.delivered());
         }
     }

@@ -229,7 +229,7 @@ impl ConsumerApp {
             self.delivered
                 .push((envelope.partition, envelope.record.offset, value, now_us));
             self.handed_out += 1;
-            let resolution = if self.handed_out % self.commit_every_nth == 0 {
+            let resolution = if self.handed_out.is_multiple_of(self.commit_every_nth) {
                 let next = envelope.record.offset + 1;
                 self.to_commit.insert(tp.clone(), next);
                 self.commit_resolved.insert((envelope.partition, next));

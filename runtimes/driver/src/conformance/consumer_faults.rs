@@ -126,7 +126,7 @@ pub async fn envelope_consumer_survives_leader_move_and_broker_restart<R: Runtim
             if let Some(stored) = stored {
                 let previous = committed.insert(tp.clone(), stored.offset);
                 assert!(
-                    previous.map_or(true, |p| p <= stored.offset),
+                    previous.is_none_or(|p| p <= stored.offset),
                     "{what}: {tp:?} committed offset went back from {previous:?} to {}",
                     stored.offset
                 );

@@ -283,17 +283,17 @@ fn record_for(topic: &str, i: usize, what: &str) -> (ProducerRecord, LoggedRecor
         value: None,
         headers: Vec::new(),
     };
-    if i % 7 != 0 {
+    if !i.is_multiple_of(7) {
         let key = format!("key-{}", i % 13).into_bytes();
         record = record.key(key.clone());
         expected.key = Some(key);
     }
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         let partition = (i / 5 % PARTITIONS as usize) as i32;
         record = record.partition(partition);
         expected.partition = partition;
     }
-    if i % 11 != 0 {
+    if !i.is_multiple_of(11) {
         let value = format!("{what} value {i} {}", "x".repeat(i % 40)).into_bytes();
         record = record.value(value.clone());
         expected.value = Some(value);
@@ -301,11 +301,11 @@ fn record_for(topic: &str, i: usize, what: &str) -> (ProducerRecord, LoggedRecor
     let header = format!("h{i}").into_bytes();
     record = record.header("index", Some(Bytes::from(header.clone())));
     expected.headers.push(("index".into(), Some(header)));
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         record = record.header("absent", None);
         expected.headers.push(("absent".into(), None));
     }
-    if i % 4 == 0 {
+    if i.is_multiple_of(4) {
         let ms = 1_700_000_000_000 + i as i64;
         record = record.timestamp(ms);
         expected.timestamp = ms;
