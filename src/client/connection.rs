@@ -9,6 +9,7 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use super::error::ConnectionError;
 use super::io::{ConnectionId, RequestId};
+use super::read_buffer::ReadBuffer;
 use super::versions::ApiVersionTable;
 use crate::protocol::ApiKey;
 
@@ -63,7 +64,7 @@ pub(crate) struct Connection {
     /// Encoded requests not yet handed to the driver; coalesced into one
     /// write per poll.
     pub outgoing: BytesMut,
-    read_buf: BytesMut,
+    read_buf: ReadBuffer,
     next_correlation_id: i32,
     pub closing: bool,
 }
@@ -85,7 +86,7 @@ impl Connection {
             versions: ApiVersionTable::new(),
             in_flight: VecDeque::new(),
             outgoing: BytesMut::new(),
-            read_buf: BytesMut::new(),
+            read_buf: ReadBuffer::default(),
             next_correlation_id: 1,
             closing: false,
         }
@@ -110,7 +111,7 @@ impl Connection {
         data: &[u8],
         max_frame: usize,
     ) -> Result<Vec<Frame>, ConnectionError> {
-        self.read_buf.extend_from_slice(data);
+        self.read_buf.buf.extend_from_slice(data);
         self.split_frames(max_frame)
     }
 
@@ -118,15 +119,11 @@ impl Connection {
     fn split_frames(&mut self, max_frame: usize) -> Result<Vec<Frame>, ConnectionError> {
         let mut frames = Vec::new();
         loop {
-            if self.read_buf.len() < 4 {
+            let buf = &mut self.read_buf.buf;
+            if buf.len() < 4 {
                 break;
             }
-            let size = i32::from_be_bytes([
-                self.read_buf[0],
-                self.read_buf[1],
-                self.read_buf[2],
-                self.read_buf[3],
-            ]);
+            let size = i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
             // A response holds at least its correlation id.
             if size < 4 || size as usize > max_frame {
                 return Err(ConnectionError::FrameTooLarge {
@@ -136,20 +133,23 @@ impl Connection {
                 });
             }
             let size = size as usize;
-            if self.read_buf.len() < 4 + size {
+            if buf.len() < 4 + size {
                 // Room for the rest of the frame at once: the reads still
                 // to come are appended without growing (and copying) the
                 // buffer again and again.
-                self.read_buf.reserve(4 + size - self.read_buf.len());
+                self.read_buf.make_room(4 + size);
                 break;
             }
-            self.read_buf.advance(4);
-            let data = self.read_buf.split_to(size).freeze();
+            buf.advance(4);
+            let data = buf.split_to(size).freeze();
             let correlation_id = i32::from_be_bytes([data[0], data[1], data[2], data[3]]);
             frames.push(Frame {
                 correlation_id,
                 data,
             });
+        }
+        if !frames.is_empty() {
+            self.read_buf.frames_cut();
         }
         Ok(frames)
     }
@@ -186,6 +186,45 @@ mod tests {
         assert_eq!(frames.len(), 1);
         assert_eq!(frames[0].correlation_id, 9);
         assert_eq!(&frames[0].data[4..], &[0xaa, 0xbb]);
+    }
+
+    /// A large frame's buffer is reused for the next large frame once the
+    /// first frame is dropped, and not while it is alive.
+    #[test]
+    fn large_frame_buffers_are_reused_once_their_frames_are_dropped() {
+        fn frame(correlation_id: i32, body: usize) -> Vec<u8> {
+            let mut bytes = ((4 + body) as i32).to_be_bytes().to_vec();
+            bytes.extend_from_slice(&correlation_id.to_be_bytes());
+            bytes.resize(8 + body, correlation_id as u8);
+            bytes
+        }
+        let max = 4 << 20;
+        let mut c = conn();
+        let first = frame(1, 1 << 20);
+        // The first read holds only the frame's start; the buffer is made
+        // for the whole frame.
+        assert!(c.receive(&first[..1000], max).unwrap().is_empty());
+        let first_frame = c.receive(&first[1000..], max).unwrap().remove(0);
+        let first_ptr = first_frame.data.as_ptr();
+        assert_eq!(c.read_buf.spares(), 1);
+
+        // While the first frame lives, the second gets a new buffer.
+        let second = frame(2, 1 << 20);
+        assert!(c.receive(&second[..1000], max).unwrap().is_empty());
+        let second_frame = c.receive(&second[1000..], max).unwrap().remove(0);
+        assert_ne!(second_frame.data.as_ptr(), first_ptr);
+        assert_eq!(c.read_buf.spares(), 2);
+
+        // Once it is dropped, the third reuses its allocation.
+        drop(first_frame);
+        let third = frame(3, 1 << 20);
+        assert!(c.receive(&third[..1000], max).unwrap().is_empty());
+        let third_frame = c.receive(&third[1000..], max).unwrap().remove(0);
+        assert_eq!(third_frame.data.as_ptr(), first_ptr);
+        assert_eq!(third_frame.correlation_id, 3);
+        assert!(third_frame.data[4..].iter().all(|&b| b == 3));
+        assert_eq!(second_frame.data.len(), 4 + (1 << 20));
+        assert!(second_frame.data[4..].iter().all(|&b| b == 2));
     }
 
     #[test]

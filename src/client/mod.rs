@@ -8,6 +8,7 @@ mod error;
 mod io;
 mod machine;
 mod metadata;
+mod read_buffer;
 mod rng;
 mod versions;
 

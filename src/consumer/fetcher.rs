@@ -17,7 +17,7 @@ use crate::client::{Client, Event, RequestError, RequestId, RequestOptions, Targ
 use crate::protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use crate::protocol::messages::{FetchRequest, FetchResponse};
 use crate::protocol::{AnyResponse, ErrorCode, Uuid, VersionRange};
-use crate::records::{Record, RecordSet};
+use crate::records::{Batch, Compression, Record, RecordSet};
 
 type TopicPartition = (String, i32);
 
@@ -597,6 +597,7 @@ impl Fetcher {
             }
             return;
         };
+        let total_bytes = bytes.len();
         let mut records = Vec::new();
         let mut next = asked_offset;
         let mut aborted = self
@@ -620,6 +621,9 @@ impl Fetcher {
             if skip {
                 next = next.max(batch_next);
                 continue;
+            }
+            if records.capacity() == 0 {
+                records.reserve(records_estimate(&batch, total_bytes));
             }
             match batch.records() {
                 Ok(iter) => {
@@ -772,5 +776,68 @@ impl AbortedTransactions {
             return true;
         }
         batch.is_transactional() && self.aborting.contains(&pid)
+    }
+}
+
+/// How many records a partition's fetched bytes probably hold, from its
+/// first uncompressed v2 batch (its record count per byte, times the
+/// bytes), so the records vector is allocated once rather than grown (and
+/// copied, and its fresh pages faulted in) a dozen times over a megabyte of
+/// records. Only an estimate, and capped so that a hostile record count
+/// cannot make the vector take more than twice the bytes it was decoded
+/// from. Compressed and legacy data get no estimate.
+fn records_estimate(first: &Batch, total_bytes: usize) -> usize {
+    let Batch::V2(batch) = first else {
+        return 0;
+    };
+    if batch.compression() != Compression::None {
+        return 0;
+    }
+    let count = usize::try_from(batch.header().record_count).unwrap_or(0);
+    let batch_bytes = batch.as_bytes().len().max(1);
+    let estimate = count.saturating_mul(total_bytes) / batch_bytes;
+    // A little over, so a last batch slightly denser than the first does
+    // not double the vector.
+    let estimate = estimate.saturating_add(estimate / 16 + 1);
+    estimate.min(2 * total_bytes / std::mem::size_of::<Record>())
+}
+
+#[cfg(test)]
+mod estimate_tests {
+    use super::*;
+    use crate::records::{RecordBatch, RecordBatchWriter};
+
+    fn batch_of(records: usize, value: &[u8], compression: Compression) -> Batch {
+        let mut writer = RecordBatchWriter::new(0).compression(compression);
+        for i in 0..records {
+            writer.append(i as i64, None, Some(value), []).unwrap();
+        }
+        Batch::V2(RecordBatch::decode(writer.finish().unwrap().freeze()).unwrap())
+    }
+
+    #[test]
+    fn scales_the_first_batch_to_the_fetched_bytes() {
+        let batch = batch_of(100, &[b'v'; 100], Compression::None);
+        let bytes = batch.as_bytes().len();
+        let estimate = records_estimate(&batch, 10 * bytes);
+        assert!((1_000..=1_100).contains(&estimate), "{estimate}");
+    }
+
+    #[test]
+    fn never_asks_for_more_than_twice_the_bytes() {
+        // Records of a few bytes each: their count is far above what twice
+        // the bytes hold as decoded records, and the cap wins.
+        let batch = batch_of(1_000, b"v", Compression::None);
+        let bytes = batch.as_bytes().len();
+        let cap = 2 * bytes / std::mem::size_of::<Record>();
+        assert!(cap < 1_000);
+        assert_eq!(records_estimate(&batch, bytes), cap);
+    }
+
+    #[cfg(feature = "lz4")]
+    #[test]
+    fn compressed_data_gets_no_estimate() {
+        let batch = batch_of(100, &[b'v'; 100], Compression::Lz4);
+        assert_eq!(records_estimate(&batch, 1 << 20), 0);
     }
 }

@@ -8,6 +8,7 @@ use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
 
 use kafkite::client::ConnectionId;
 
+use crate::receive_pool::ReceivePool;
 use crate::runtime::Runtime;
 
 /// Read buffer per connection: large enough that a big fetch response
@@ -18,6 +19,8 @@ const READ_BUFFER: usize = 64 * 1024;
 #[derive(Debug)]
 pub(crate) enum NetEvent {
     Connected(ConnectionId),
+    /// Bytes read, in a buffer of the event loop's [`ReceivePool`], to
+    /// be given back once used.
     Received(ConnectionId, Vec<u8>),
     /// The connect failed or the connection broke; the text says why.
     Disconnected(ConnectionId, String),
@@ -41,6 +44,7 @@ impl ConnHandle {
         conn: ConnectionId,
         (host, port): (String, u16),
         events: async_channel::Sender<NetEvent>,
+        pool: ReceivePool,
         alive: async_channel::Sender<()>,
     ) -> ConnHandle {
         let (writes, write_rx) = async_channel::unbounded();
@@ -52,6 +56,7 @@ impl ConnHandle {
             writes: write_rx,
             close: close_rx,
             events,
+            pool,
         };
         let runtime_for_task = runtime.clone();
         runtime.spawn(async move {
@@ -83,6 +88,7 @@ struct Task {
     writes: async_channel::Receiver<Bytes>,
     close: async_channel::Receiver<()>,
     events: async_channel::Sender<NetEvent>,
+    pool: ReceivePool,
 }
 
 impl Task {
@@ -94,6 +100,7 @@ impl Task {
             writes,
             close,
             events,
+            pool,
         } = self;
         let connect = async { Some(runtime.connect(&host, port).await) };
         // The core may give up on the connect (its connect timeout, or
@@ -116,7 +123,7 @@ impl Task {
             return;
         }
         let (reader, writer) = futures_lite::io::split(stream);
-        let reading = read_loop(reader, conn, &events);
+        let reading = read_loop(reader, conn, &events, &pool);
         let broken = future::or(reading, write_loop(writer, writes)).await;
         if let Some(reason) = broken {
             let _ = events.send(NetEvent::Disconnected(conn, reason)).await;
@@ -130,16 +137,17 @@ async fn read_loop(
     mut reader: impl AsyncRead + Unpin,
     conn: ConnectionId,
     events: &async_channel::Sender<NetEvent>,
+    pool: &ReceivePool,
 ) -> Option<String> {
-    let mut buf = vec![0u8; READ_BUFFER];
     loop {
+        let mut buf = pool.take(READ_BUFFER);
         match reader.read(&mut buf).await {
             Ok(0) => return Some("closed by the broker".into()),
             Ok(n) => {
-                let data = buf.get(..n).unwrap_or_default().to_vec();
-                events.send(NetEvent::Received(conn, data)).await.ok()?;
+                buf.truncate(n);
+                events.send(NetEvent::Received(conn, buf)).await.ok()?;
             }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => pool.give(buf),
             Err(e) => return Some(e.to_string()),
         }
     }

@@ -27,6 +27,7 @@ use crate::group_slots::{GroupRequest, GroupSlots, Positions};
 use crate::oneshot;
 use crate::producer_mailbox::Mailbox;
 use crate::producer_slots::{BatchReply, ProducerSlots};
+use crate::receive_pool::ReceivePool;
 use crate::runtime::Runtime;
 use crate::wake_guard;
 
@@ -131,6 +132,8 @@ pub(crate) struct EventLoop<R: Runtime> {
     commands_open: bool,
     net: async_channel::Receiver<NetEvent>,
     net_tx: async_channel::Sender<NetEvent>,
+    /// Read buffers, shared with the connection tasks.
+    receive_pool: ReceivePool,
     conns: HashMap<ConnectionId, ConnHandle>,
     /// Cloned into every connection task, which holds it while it runs;
     /// `None` once the loop is done starting tasks.
@@ -178,6 +181,7 @@ impl<R: Runtime> EventLoop<R> {
             commands_open: true,
             net,
             net_tx,
+            receive_pool: ReceivePool::default(),
             conns: HashMap::new(),
             tasks_alive: Some(tasks_alive),
             tasks_ended,
@@ -327,7 +331,10 @@ impl<R: Runtime> EventLoop<R> {
     fn on_net(&mut self, event: NetEvent, now: Instant) {
         match event {
             NetEvent::Connected(conn) => self.client.handle_connected(conn, now),
-            NetEvent::Received(conn, data) => self.client.handle_received(conn, &data, now),
+            NetEvent::Received(conn, data) => {
+                self.client.handle_received(conn, &data, now);
+                self.receive_pool.give(data);
+            }
             NetEvent::Disconnected(conn, reason) => {
                 self.conns.remove(&conn);
                 self.client.handle_disconnected(conn, &reason, now);
@@ -488,7 +495,14 @@ impl<R: Runtime> EventLoop<R> {
                     return;
                 };
                 let events = self.net_tx.clone();
-                let handle = ConnHandle::open(&self.runtime, conn, (host, port), events, alive);
+                let handle = ConnHandle::open(
+                    &self.runtime,
+                    conn,
+                    (host, port),
+                    events,
+                    self.receive_pool.clone(),
+                    alive,
+                );
                 self.conns.insert(conn, handle);
             }
             Io::Send { conn, data } => {

@@ -40,6 +40,7 @@ mod oneshot;
 mod producer;
 mod producer_mailbox;
 mod producer_slots;
+mod receive_pool;
 mod runtime;
 mod session;
 mod wake_guard;
