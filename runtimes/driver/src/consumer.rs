@@ -135,7 +135,7 @@ impl<R: Runtime> Link<R> {
             (resolved, shared.waker.take())
         };
         for (topic, partition) in &resolved.release {
-            fetch_handle::release(&self.session, self.fetcher, topic, *partition);
+            fetch_handle::release(&self.session, self.fetcher, topic, *partition, Vec::new());
         }
         if resolved.stop {
             fetch_handle::close(&self.session, self.fetcher);

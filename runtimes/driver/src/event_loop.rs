@@ -18,6 +18,7 @@ use kafkite::protocol::{AnyRequest, ApiKey};
 
 use kafkite::consumer::{ConsumerEvent, FetchConfig, FetchEvent, GroupConsumerConfig};
 use kafkite::producer::{ProducerConfig, ProducerRecord};
+use kafkite::records::Record;
 
 use crate::buffer_gauge::BufferGauge;
 use crate::connection::{ConnHandle, NetEvent};
@@ -99,6 +100,8 @@ pub(crate) enum Command {
         fetcher: u64,
         topic: String,
         partition: i32,
+        /// The chunk's emptied record vector, for reuse (or an empty one).
+        records: Vec<Record>,
     },
     FetchClose {
         fetcher: u64,
@@ -394,9 +397,10 @@ impl<R: Runtime> EventLoop<R> {
                 fetcher,
                 topic,
                 partition,
+                records,
             } => self
                 .fetchers
-                .release(&mut self.client, fetcher, &topic, partition, now),
+                .release(&mut self.client, fetcher, &topic, partition, records, now),
             Command::FetchClose { fetcher } => self.fetchers.close(&mut self.client, fetcher, now),
             Command::GroupOpen {
                 consumer,

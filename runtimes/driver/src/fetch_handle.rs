@@ -7,6 +7,7 @@ use std::task::{Context, Poll};
 use futures_lite::Stream;
 
 use kafkite::consumer::{FetchConfig, FetchEvent};
+use kafkite::records::Record;
 
 use crate::error::Error;
 use crate::event_loop::Command;
@@ -52,19 +53,27 @@ impl<R: Runtime> FetchHandle<R> {
         self.events.as_mut().poll_next(cx)
     }
 
-    /// The stream is done with one fetched chunk of this partition.
-    pub(crate) fn release(&self, topic: &str, partition: i32) {
-        release(&self.session, self.id, topic, partition);
+    /// The stream is done with one fetched chunk of this partition; its
+    /// emptied record vector goes back to the fetcher for reuse.
+    pub(crate) fn release(&self, topic: &str, partition: i32, records: Vec<Record>) {
+        release(&self.session, self.id, topic, partition, records);
     }
 }
 
 /// Releases a chunk of fetcher `id` (for holders of just the id).
-pub(crate) fn release<R: Runtime>(session: &Session<R>, id: u64, topic: &str, partition: i32) {
+pub(crate) fn release<R: Runtime>(
+    session: &Session<R>,
+    id: u64,
+    topic: &str,
+    partition: i32,
+    records: Vec<Record>,
+) {
     // A closed session has no fetcher left to release.
     let _ = session.command_now(Command::FetchRelease {
         fetcher: id,
         topic: topic.to_string(),
         partition,
+        records,
     });
 }
 

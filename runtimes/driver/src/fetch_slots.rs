@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use kafkite::client::{Client, Event};
 use kafkite::consumer::{FetchConfig, FetchEvent, Fetcher};
+use kafkite::records::Record;
 
 use crate::wake_guard;
 
@@ -56,9 +57,11 @@ impl FetchSlots {
         id: u64,
         topic: &str,
         partition: i32,
+        records: Vec<Record>,
         now: Instant,
     ) {
         if let Some(slot) = self.slots.get_mut(&id) {
+            slot.machine.recycle(records);
             slot.machine.release(client, topic, partition, now);
         }
     }

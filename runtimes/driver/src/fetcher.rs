@@ -90,7 +90,10 @@ enum State<R: Runtime> {
 pub struct RecordStream<R: Runtime> {
     state: State<R>,
     /// The chunk being handed out.
-    current: Option<(Arc<str>, i32, std::vec::IntoIter<Record>)>,
+    /// A deque rather than a vector iterator so that its allocation can
+    /// go back to the fetcher once empty (`Vec` from an empty `VecDeque`
+    /// moves nothing).
+    current: Option<(Arc<str>, i32, VecDeque<Record>)>,
     queued: VecDeque<FetchedRecords>,
     limit: Option<usize>,
     yielded: usize,
@@ -116,16 +119,16 @@ impl<R: Runtime> Stream for RecordStream<R> {
                 return Poll::Ready(None);
             }
             if let Some((topic, partition, records)) = &mut this.current {
-                if let Some(record) = records.next() {
+                if let Some(record) = records.pop_front() {
                     this.yielded += 1;
                     return Poll::Ready(Some(Ok(ConsumedRecord::new(topic, *partition, record))));
                 }
-                handle.release(topic, *partition);
+                handle.release(topic, *partition, Vec::from(std::mem::take(records)));
                 this.current = None;
             }
             if let Some(chunk) = this.queued.pop_front() {
                 let topic: Arc<str> = chunk.topic.into();
-                this.current = Some((topic, chunk.partition, chunk.records.into_iter()));
+                this.current = Some((topic, chunk.partition, VecDeque::from(chunk.records)));
                 continue;
             }
             match handle.poll_event(cx) {
