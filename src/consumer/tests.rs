@@ -304,3 +304,46 @@ fn a_leader_change_moves_the_partition_to_the_new_leader() {
     );
     assert_eq!(from.last().map(String::as_str), Some("b2:9092"), "{from:?}");
 }
+
+/// A chunk's vector handed back with `recycle` is the one the next chunk's
+/// records are decoded into, and the records in it are the right ones.
+#[test]
+fn recycled_record_vectors_carry_the_next_chunks() {
+    let mut s = Setup::new(30, FetchConfig::default());
+    let now = s.h.now;
+    s.f.assign(&mut s.h.client, "t", 0, Some(0), now);
+    s.settle();
+    let mut recycled = Vec::new();
+    let mut blockers = Vec::new();
+    let mut offsets = Vec::new();
+    for _ in 0..20 {
+        let events: Vec<FetchEvent> = s.events.drain(..).collect();
+        for e in events {
+            if let FetchEvent::Records(mut r) = e {
+                let ptr = r.records.as_ptr();
+                let capacity = r.records.capacity();
+                offsets.extend(r.records.iter().map(|rec| rec.offset));
+                r.records.clear();
+                s.f.recycle(r.records);
+                recycled.push(ptr);
+                // Had the fetcher freed it, this same-sized allocation
+                // (kept to the end) would take its place, and the next
+                // chunk could not come in it.
+                blockers.push(Vec::<crate::records::Record>::with_capacity(capacity));
+                let now = s.h.now;
+                s.f.release(&mut s.h.client, &r.topic, r.partition, now);
+            }
+        }
+        s.settle();
+        if offsets.len() >= 30 {
+            break;
+        }
+    }
+    assert_eq!(offsets, (0..30).collect::<Vec<i64>>());
+    // After the first two chunks (handed out before any was recycled),
+    // every chunk came in a vector recycled before it.
+    assert!(recycled.len() > 3, "{} chunks", recycled.len());
+    for (i, ptr) in recycled.iter().enumerate().skip(2) {
+        assert!(recycled[..i].contains(ptr), "chunk {i} in a new vector");
+    }
+}
