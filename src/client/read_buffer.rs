@@ -19,6 +19,10 @@ use bytes::BytesMut;
 /// grown for larger ones are worth keeping.
 const LARGE: usize = 256 * 1024;
 
+/// The most room made beyond the bytes received, for a frame that says it
+/// is larger.
+const AHEAD: usize = 16 << 20;
+
 /// Spare buffers kept per connection: a consumer typically holds the
 /// records of one or two responses while the next arrives.
 const MAX_SPARES: usize = 3;
@@ -39,6 +43,16 @@ impl ReadBuffer {
     /// Makes room for `total` bytes in all (what is buffered included), so
     /// the rest of a frame of that size is appended without growing again.
     pub(crate) fn make_room(&mut self, total: usize) {
+        // The size is the peer's claim, checked only against the maximum
+        // response size: room is made for at most `AHEAD` more than has
+        // arrived (or double that, for frames already that large), so a
+        // bogus prefix does not reserve hundreds of megabytes at once.
+        let total = total.min(
+            self.buf
+                .len()
+                .saturating_add(AHEAD)
+                .max(self.buf.len().saturating_mul(2)),
+        );
         let additional = total.saturating_sub(self.buf.len());
         if self.buf.capacity() - self.buf.len() >= additional {
             return;
@@ -100,5 +114,34 @@ impl ReadBuffer {
     #[cfg(test)]
     pub(crate) fn spares(&self) -> usize {
         self.spares.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_made_at_once_is_bounded_by_what_arrived() {
+        let mut read = ReadBuffer::default();
+        read.buf.extend_from_slice(&[0; 1000]);
+        read.make_room(200 << 20);
+        assert!(read.buf.capacity() >= 1000 + (1 << 20));
+        assert!(
+            read.buf.capacity() <= 1000 + AHEAD + 4096,
+            "{}",
+            read.buf.capacity()
+        );
+        // Grown past that, room doubles with what arrived.
+        let mut read = ReadBuffer::default();
+        read.buf.extend_from_slice(&vec![0; 40 << 20]);
+        read.make_room(200 << 20);
+        assert!(read.buf.capacity() >= 80 << 20);
+        assert!(read.buf.capacity() < 100 << 20);
+        // A frame that fits is given room for all of it.
+        let mut read = ReadBuffer::default();
+        read.buf.extend_from_slice(&[0; 1000]);
+        read.make_room(3 << 20);
+        assert!(read.buf.capacity() >= 3 << 20);
     }
 }
