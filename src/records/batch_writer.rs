@@ -463,10 +463,10 @@ impl SliceWriter<'_> {
 fn copy_overlapping<const N: usize>(from: &[u8], to: &mut UninitSlice) {
     let len = from.len();
     debug_assert!((N..=2 * N).contains(&len) && to.len() == len);
-    let head: [u8; N] = from[..N].try_into().unwrap_or([0; N]);
-    let tail: [u8; N] = from[len - N..].try_into().unwrap_or([0; N]);
-    to[..N].copy_from_slice(&head);
-    to[len - N..].copy_from_slice(&tail);
+    // Both ranges are N bytes long, which the compiler sees, so each copy
+    // is a fixed-size move.
+    to[..N].copy_from_slice(&from[..N]);
+    to[len - N..].copy_from_slice(&from[len - N..]);
 }
 
 /// A varint of three bytes or more at `pos`; returns the position after it.
