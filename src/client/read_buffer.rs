@@ -80,9 +80,7 @@ impl ReadBuffer {
     /// an ordinary one), before ordinary growth would drop the only handle
     /// this connection has on it.
     pub(crate) fn frames_cut(&mut self) {
-        if self.large.is_some() {
-            self.retire_large();
-        }
+        self.retire_large();
     }
 
     /// Moves a large `buf` to the spares, leaving its unread bytes in an
@@ -91,11 +89,8 @@ impl ReadBuffer {
         let Some(size) = self.large.take() else {
             return;
         };
-        let rest = if self.buf.is_empty() {
-            BytesMut::new()
-        } else {
-            BytesMut::from(&self.buf[..])
-        };
+        // Empty, this allocates nothing.
+        let rest = BytesMut::from(&self.buf[..]);
         let mut old = std::mem::replace(&mut self.buf, rest);
         old.clear();
         if self.spares.len() == MAX_SPARES {
