@@ -219,39 +219,47 @@ impl RecordBatchWriter {
         let timestamp_delta = timestamp.wrapping_sub(base_timestamp);
         let headers = headers.into_iter();
 
-        // Size everything first: the record's length prefix comes first.
-        // Sums saturate, and one check of the total covers every field (a
-        // field longer than an INT32 makes the record longer too); which
-        // field it was is worked out only then.
+        // The record's length comes first, as a varint, but is known only
+        // once the record is written. Rather than size every field exactly
+        // first (a bit scan per varint), bound it with the widest varints,
+        // leave room for the length that the bound needs, write the record
+        // after that room and then its length into it. The body moves back
+        // only when its length needs a shorter varint than the bound's:
+        // where the two straddle 64 bytes or 8 KiB.
         let mut header_count = 0usize;
-        let mut headers_size = 0usize;
+        let mut headers_bound = 0usize;
         for (header_key, header_value) in headers.clone() {
             header_count += 1;
-            headers_size = headers_size
-                .saturating_add(field_size(Some(header_key.as_bytes())))
-                .saturating_add(field_size(header_value));
+            headers_bound = headers_bound
+                .saturating_add(2 * MAX_VARINT)
+                .saturating_add(header_key.len())
+                .saturating_add(header_value.map_or(0, <[u8]>::len));
         }
-        let body_size = (1
-            + zigzag_size(zigzag64(timestamp_delta))
-            + zigzag_size(zigzag32(offset_delta))
-            + zigzag_size((header_count as u64) << 1))
-        .saturating_add(field_size(key))
-        .saturating_add(field_size(value))
-        .saturating_add(headers_size);
-        let Ok(body_len) = i32::try_from(body_size) else {
-            return Err(too_long(key, value, headers, body_size));
+        let body_bound = (1 + MAX_VARLONG + 4 * MAX_VARINT)
+            .saturating_add(key.map_or(0, <[u8]>::len))
+            .saturating_add(value.map_or(0, <[u8]>::len))
+            .saturating_add(headers_bound);
+        let body_bound = match i32::try_from(body_bound) {
+            Ok(bound) => bound,
+            // Within a few bytes per field of 2 GiB: size it exactly, which
+            // also says which field is too long when one is.
+            Err(_) => exact_body_size(timestamp_delta, offset_delta, key, value, headers.clone())?,
         };
-        // Fits an INT32, and so does every part of it.
+        // Fits an INT32, as does every part of the record.
         let header_count = header_count as i32;
-        let record_size = zigzag_size(zigzag32(body_len)) + body_size;
+        let room = zigzag_size(zigzag32(body_bound));
+        let body_bound = body_bound as usize;
 
-        // Then write it through one slice of the buffer's spare capacity,
+        // Write it through one slice of the buffer's spare capacity,
         // reserved once: one capacity check per record, none per byte, and
         // no zeroing first.
-        self.buf.reserve(record_size);
-        let spare = &mut self.buf.chunk_mut()[..record_size];
-        let mut out = SliceWriter { out: spare, pos: 0 };
-        out.put_zigzag(zigzag32(body_len));
+        let start = self.buf.len();
+        self.buf.reserve(room + body_bound);
+        let spare = &mut self.buf.chunk_mut()[..room + body_bound];
+        let mut out = SliceWriter {
+            out: spare,
+            pos: room,
+        };
         out.put_u8(0); // record attributes: unused
         out.put_zigzag(zigzag64(timestamp_delta));
         out.put_zigzag(zigzag32(offset_delta));
@@ -263,12 +271,26 @@ impl RecordBatchWriter {
             out.put_bytes(header_value);
         }
         let written = out.pos;
-        debug_assert_eq!(written, record_size);
-        // SAFETY: `SliceWriter` writes its bytes in order from the start of
-        // the spare capacity and counts in `pos` only bytes it has written
-        // (every write is bounds-checked against the reserved slice), so the
-        // first `written` bytes after `len` are initialized.
+        let body_len = written - room;
+        debug_assert!(body_len <= body_bound);
+        // At most the bound, so an INT32 whose varint fits the room.
+        let length = zigzag32(body_len as i32);
+        let length_size = zigzag_size(length);
+        out.pos = 0;
+        out.put_zigzag(length);
+        while out.pos < room {
+            out.put_u8(0); // the gap, closed below
+        }
+        // SAFETY: `SliceWriter` counts in `pos` only bytes it has written
+        // (every write is bounds-checked against the reserved slice): it
+        // wrote `room..written` first, then `0..room`, so the first
+        // `written` bytes after `len` are initialized.
         unsafe { self.buf.advance_mut(written) };
+        if length_size < room {
+            let body = start + room..start + written;
+            self.buf.copy_within(body, start + length_size);
+            self.buf.truncate(start + length_size + body_len);
+        }
 
         if self.last_offset_delta.is_none() {
             self.base_timestamp = timestamp;
@@ -330,6 +352,41 @@ impl RecordBatchWriter {
         self.buf[start + CRC_OFFSET..start + CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
         Ok(self.buf)
     }
+}
+
+/// The most bytes a varint (32 bits) and a varlong (64) take.
+const MAX_VARINT: usize = 5;
+const MAX_VARLONG: usize = 10;
+
+/// A record body's exact size, for records whose bound is over 2 GiB: an
+/// error naming the field when it does not fit an INT32.
+#[cold]
+fn exact_body_size<'h>(
+    timestamp_delta: i64,
+    offset_delta: i32,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+    headers: impl Iterator<Item = (&'h str, Option<&'h [u8]>)> + Clone,
+) -> Result<i32, RecordEncodeError> {
+    // Sums saturate, and one check of the total covers every field (a
+    // field longer than an INT32 makes the record longer too); which field
+    // it was is worked out only then.
+    let mut header_count = 0usize;
+    let mut headers_size = 0usize;
+    for (header_key, header_value) in headers.clone() {
+        header_count += 1;
+        headers_size = headers_size
+            .saturating_add(field_size(Some(header_key.as_bytes())))
+            .saturating_add(field_size(header_value));
+    }
+    let body_size = (1
+        + zigzag_size(zigzag64(timestamp_delta))
+        + zigzag_size(zigzag32(offset_delta))
+        + zigzag_size((header_count as u64) << 1))
+    .saturating_add(field_size(key))
+    .saturating_add(field_size(value))
+    .saturating_add(headers_size);
+    i32::try_from(body_size).map_err(|_| too_long(key, value, headers, body_size))
 }
 
 /// Encoded size of nullable bytes with a varint length, saturating.
@@ -519,6 +576,48 @@ mod tests {
             assert_eq!(header.key.len(), len.min(20));
             assert_eq!(header.value, Some(field));
         }
+    }
+
+    #[test]
+    fn records_are_packed_where_the_length_needs_fewer_bytes_than_its_bound() {
+        // Bodies just under 64 bytes and 8 KiB have a bound (widest varints)
+        // whose length varint is a byte longer: the body is moved back over
+        // the spare byte, leaving no gap.
+        use crate::protocol::wire::varint_size;
+        let data = vec![7u8; 9000];
+        let mut writer = RecordBatchWriter::new(0);
+        let mut expected = 0;
+        let mut sizes = Vec::new();
+        for len in (40..70).chain(8150..8200) {
+            let value = &data[..len];
+            let before = writer.size_in_bytes();
+            writer.append(5, None, Some(value), []).unwrap();
+            // attributes, timestamp delta, offset delta, null key, value,
+            // header count
+            let body = 1
+                + varlong_size(0) // every timestamp is 5
+                + varint_size(sizes.len() as i32)
+                + 1
+                + varint_size(len as i32)
+                + len
+                + 1;
+            let record = varint_size(body as i32) + body;
+            assert_eq!(writer.size_in_bytes() - before, record, "value of {len}");
+            expected += record;
+            sizes.push(len);
+        }
+        let batch = writer.finish().unwrap();
+        assert_eq!(
+            batch.len(),
+            crate::records::batch::RECORD_BATCH_OVERHEAD + expected
+        );
+        let batch = crate::records::RecordBatch::decode(batch.freeze()).unwrap();
+        let lengths: Vec<usize> = batch
+            .records()
+            .unwrap()
+            .map(|r| r.unwrap().value.unwrap().len())
+            .collect();
+        assert_eq!(lengths, sizes);
     }
 
     #[test]
