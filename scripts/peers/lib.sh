@@ -31,13 +31,33 @@ site_packages() {
     return 1
 }
 
-# free_ports N: prints N distinct free TCP ports on 127.0.0.1, chosen by the OS
-# (all N sockets are held open together, so they are distinct).
+# free_ports N: prints N distinct free TCP ports on 127.0.0.1 (all N sockets
+# are held open together, so they are distinct). Picked at random below the
+# OS's ephemeral range rather than by binding port 0: those come from the
+# range that outgoing connections take their local ports from, so any
+# connection made before the server binds (an earlier test's broker
+# reconnecting in a loop) could take the port. Falls back to port 0.
 free_ports() {
     "$PY" - "$1" <<'EOF'
-import socket, sys
+import random, socket, sys
+n = int(sys.argv[1])
+try:
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        ephemeral_start = int(f.read().split()[0])
+except (OSError, ValueError, IndexError):
+    ephemeral_start = 32768
+first = 10000
 socks = []
-for _ in range(int(sys.argv[1])):
+attempts = 0
+while len(socks) < n and ephemeral_start > first + 1000 and attempts < 500:
+    attempts += 1
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", random.randrange(first, ephemeral_start)))
+        socks.append(s)
+    except OSError:
+        s.close()
+while len(socks) < n:
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.bind(("127.0.0.1", 0))
     socks.append(s)

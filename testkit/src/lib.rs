@@ -189,10 +189,28 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{}-{n}-{rand}", std::process::id())
 }
 
-/// A TCP port on 127.0.0.1 that the OS says is free right now (bound to port
-/// 0, then released). Another process may take it before you bind it; the
-/// peer scripts pick their own ports, so this is for test servers of yours.
+/// A TCP port on 127.0.0.1 that is free right now (it could be bound, and
+/// was released). Another process may still take it before you bind it;
+/// the peer scripts pick their own ports the same way.
+///
+/// The port is picked at random below the OS's ephemeral range, not by
+/// binding port 0: the OS hands those out from the same range that
+/// outgoing connections take their local ports from, so any connection
+/// made meanwhile (a broker of an earlier test reconnecting in a loop takes
+/// hundreds a second) could take it. Below the range only another picker
+/// choosing the same port can.
 pub fn free_port() -> Result<u16> {
+    let (first, end) = port_range_below_ephemeral();
+    if end > first {
+        let mut random = RandomState::new().build_hasher();
+        for attempt in 0u32..200 {
+            random.write_u32(attempt);
+            let port = first + (random.finish() % u64::from(end - first)) as u16;
+            if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return Ok(port);
+            }
+        }
+    }
     let what = || "free_port: bind 127.0.0.1:0".to_string();
     let l = TcpListener::bind("127.0.0.1:0").map_err(|source| TestkitError::Io {
         what: what(),
@@ -203,6 +221,22 @@ pub fn free_port() -> Result<u16> {
         source,
     })?;
     Ok(addr.port())
+}
+
+/// Ports from 10000 up to the start of the ephemeral range (Linux's
+/// `ip_local_port_range`, 32768 when it cannot be read), or an empty range
+/// when the ephemeral range starts too low to leave room.
+fn port_range_below_ephemeral() -> (u16, u16) {
+    const FIRST: u16 = 10_000;
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    if ephemeral_start > FIRST + 1_000 {
+        (FIRST, ephemeral_start)
+    } else {
+        (FIRST, FIRST)
+    }
 }
 
 /// Runs `scripts/peers/install.sh COMPONENT` once per process (on success).

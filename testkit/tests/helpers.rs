@@ -20,8 +20,19 @@ fn unique_names_differ_and_are_legal_topic_names() {
 
 #[test]
 fn free_port_can_be_bound() {
-    let port = free_port().expect("free port");
-    TcpListener::bind(("127.0.0.1", port)).expect("bind the free port");
+    let ephemeral_start: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .expect("the ephemeral port range")
+        .split_whitespace()
+        .next()
+        .and_then(|start| start.parse().ok())
+        .expect("its start");
+    for _ in 0..20 {
+        let port = free_port().expect("free port");
+        // Below the ephemeral range, where outgoing connections cannot
+        // take it between the pick and the bind.
+        assert!((10_000..ephemeral_start).contains(&port), "{port}");
+        TcpListener::bind(("127.0.0.1", port)).expect("bind the free port");
+    }
 }
 
 #[test]
