@@ -128,7 +128,9 @@ impl EnvelopeQueue {
         }
         let tp = (fetched.topic, fetched.partition);
         let queue = self.partitions.entry(tp.clone()).or_default();
-        queue.chunks.push_back(fetched.records.into());
+        queue
+            .chunks
+            .push_back(fetched.records.into_iter().collect());
         if !self.turn.contains(&tp) {
             self.turn.push_back(tp);
         }

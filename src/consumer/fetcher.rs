@@ -16,8 +16,11 @@ use crate::admin::{list_offsets_outcome, list_offsets_requests, OffsetSpec};
 use crate::client::{Client, Event, RequestError, RequestId, RequestOptions, Target};
 use crate::protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use crate::protocol::messages::{FetchRequest, FetchResponse};
+use crate::protocol::DecodeError;
 use crate::protocol::{AnyResponse, ErrorCode, Uuid, VersionRange};
 use crate::records::{Batch, Compression, Record, RecordSet};
+
+use super::record_chunk::RecordChunk;
 
 type TopicPartition = (String, i32);
 
@@ -104,7 +107,7 @@ pub struct FetchedRecords {
     pub partition: i32,
     pub high_watermark: i64,
     /// In offset order, all at or after the position the fetch asked for.
-    pub records: Vec<Record>,
+    pub records: RecordChunk,
 }
 
 /// What the fetcher reports.
@@ -159,12 +162,12 @@ pub struct Fetcher {
     pending: BTreeMap<RequestId, Pending>,
     brokers_busy: BTreeSet<i32>,
     events: VecDeque<FetchEvent>,
-    /// Emptied record vectors handed back with [`Fetcher::recycle`], reused
+    /// Emptied record chunks handed back with [`Fetcher::recycle`], reused
     /// for the next chunks.
-    spare_records: Vec<Vec<Record>>,
+    spare_records: Vec<RecordChunk>,
 }
 
-/// Emptied record vectors kept for reuse: about one per partition being
+/// Emptied record chunks kept for reuse: about one per partition being
 /// handed out at a time.
 const MAX_SPARE_RECORD_VECS: usize = 4;
 
@@ -280,11 +283,11 @@ impl Fetcher {
         self.drive(client, now);
     }
 
-    /// Hands back the vector of a chunk's records once they were all
-    /// taken out, so the next chunk is decoded into memory already
-    /// allocated and touched: a megabyte of records in a fresh allocation
-    /// costs more in page faults than decoding them does.
-    pub fn recycle(&mut self, mut records: Vec<Record>) {
+    /// Hands back a chunk once its records were all taken out, so the
+    /// next chunk is decoded into memory already allocated and touched: a
+    /// megabyte of records in a fresh allocation costs more in page faults
+    /// than decoding them does.
+    pub fn recycle(&mut self, mut records: RecordChunk) {
         records.clear();
         if records.capacity() > 0 && self.spare_records.len() < MAX_SPARE_RECORD_VECS {
             self.spare_records.push(records);
@@ -646,28 +649,16 @@ impl Fetcher {
                 estimated = true;
                 records.reserve(records_estimate(&batch, total_bytes));
             }
-            match batch.records() {
-                Ok(iter) => {
-                    for r in iter {
-                        match r {
-                            Ok(r) if r.offset >= asked_offset => records.push(r),
-                            Ok(_) => {}
-                            Err(e) => {
-                                failure = Some(e.to_string());
-                                break;
-                            }
-                        }
-                    }
-                }
-                Err(e) => failure = Some(e.to_string()),
+            if let Err(error) = collect_records(&batch, asked_offset, &mut records) {
+                failure = Some(error.to_string());
             }
             if failure.is_some() {
                 break;
             }
             next = next.max(batch_next);
         }
-        if let Some(last) = records.last() {
-            next = next.max(last.offset + 1);
+        if let Some(last) = records.last_offset() {
+            next = next.max(last + 1);
         }
         let Some(cursor) = self.cursors.get_mut(tp) else {
             return;
@@ -800,6 +791,47 @@ impl AbortedTransactions {
         }
         batch.is_transactional() && self.aborting.contains(&pid)
     }
+}
+
+/// Adds the records of `batch` at or after `from_offset` to `records`: v2
+/// records as positions in their batch's records section, legacy ones
+/// decoded. On an error, the records before it are in.
+fn collect_records(
+    batch: &Batch,
+    from_offset: i64,
+    records: &mut RecordChunk,
+) -> Result<(), DecodeError> {
+    match batch {
+        Batch::V2(batch) => {
+            let mut iter = batch.records()?;
+            let Some(section) = records.add_section(iter.section()) else {
+                // A records section of 4 GiB or more.
+                return push_decoded(iter, from_offset, records);
+            };
+            while let Some(record) = iter.next_in_place() {
+                let record = record?;
+                if record.offset >= from_offset {
+                    records.push_in_place(section, record);
+                }
+            }
+            Ok(())
+        }
+        Batch::Legacy(_) => push_decoded(batch.records()?, from_offset, records),
+    }
+}
+
+fn push_decoded(
+    iter: impl Iterator<Item = Result<Record, DecodeError>>,
+    from_offset: i64,
+    records: &mut RecordChunk,
+) -> Result<(), DecodeError> {
+    for record in iter {
+        let record = record?;
+        if record.offset >= from_offset {
+            records.push(record);
+        }
+    }
+    Ok(())
 }
 
 /// How many records a partition's fetched bytes probably hold, from its

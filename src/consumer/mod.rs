@@ -7,6 +7,7 @@ mod fetcher;
 pub mod group;
 mod group_consumer;
 mod offsets;
+mod record_chunk;
 
 #[cfg(test)]
 mod tests;
@@ -14,6 +15,7 @@ mod tests;
 pub use envelopes::{Envelope, EnvelopeBatch, EnvelopeQueue, EnvelopeToken, Resolution, Resolved};
 pub use fetcher::{FetchConfig, FetchError, FetchEvent, FetchedRecords, Fetcher, OffsetReset};
 pub use group_consumer::{ConsumerEvent, GroupConsumer, GroupConsumerConfig};
+pub use record_chunk::{RecordChunk, RecordChunkIntoIter};
 
 // Consumer groups: committed offsets here, membership in `group`.
 pub use offsets::{

@@ -159,7 +159,7 @@ impl Setup {
         let events: Vec<FetchEvent> = self.events.drain(..).collect();
         for e in events {
             if let FetchEvent::Records(r) = e {
-                for rec in &r.records {
+                for rec in r.records.iter() {
                     out.push((rec.offset, rec.value.clone().unwrap_or_default()));
                 }
                 let now = self.h.now;
@@ -305,10 +305,10 @@ fn a_leader_change_moves_the_partition_to_the_new_leader() {
     assert_eq!(from.last().map(String::as_str), Some("b2:9092"), "{from:?}");
 }
 
-/// A chunk's vector handed back with `recycle` is the one the next chunk's
-/// records are decoded into, and the records in it are the right ones.
+/// A chunk handed back with `recycle` is the one the next chunk's records
+/// are decoded into, and the records in it are the right ones.
 #[test]
-fn recycled_record_vectors_carry_the_next_chunks() {
+fn recycled_record_chunks_carry_the_next_chunks() {
     let mut s = Setup::new(30, FetchConfig::default());
     let now = s.h.now;
     s.f.assign(&mut s.h.client, "t", 0, Some(0), now);
@@ -320,7 +320,7 @@ fn recycled_record_vectors_carry_the_next_chunks() {
         let events: Vec<FetchEvent> = s.events.drain(..).collect();
         for e in events {
             if let FetchEvent::Records(mut r) = e {
-                let ptr = r.records.as_ptr();
+                let ptr = r.records.entries_ptr();
                 let capacity = r.records.capacity();
                 offsets.extend(r.records.iter().map(|rec| rec.offset));
                 r.records.clear();
@@ -329,7 +329,9 @@ fn recycled_record_vectors_carry_the_next_chunks() {
                 // Had the fetcher freed it, this same-sized allocation
                 // (kept to the end) would take its place, and the next
                 // chunk could not come in it.
-                blockers.push(Vec::<crate::records::Record>::with_capacity(capacity));
+                blockers.push(Vec::<u8>::with_capacity(
+                    capacity * super::record_chunk::RecordChunk::ENTRY_SIZE,
+                ));
                 let now = s.h.now;
                 s.f.release(&mut s.h.client, &r.topic, r.partition, now);
             }

@@ -296,45 +296,23 @@ impl Iterator for BatchRecords {
     type Item = Result<Record, DecodeError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.failed {
-            return None;
-        }
-        if self.remaining == 0 {
-            let trailing = self.records.len().saturating_sub(self.pos);
-            if trailing == 0 {
-                return None;
-            }
-            self.failed = true;
-            let error = DecodeError::new(DecodeErrorKind::TrailingBytes(trailing));
-            return Some(Err(error.in_field("records").in_message("RecordBatch", 2)));
-        }
-        self.remaining -= 1;
-        match self.parse_record() {
-            // Built here, in the caller's slot, rather than moved out of a
-            // helper: a record is 16 words.
-            Ok(parsed) => Some(Ok(Record {
-                offset: self.base_offset.wrapping_add(parsed.offset_delta.into()),
-                timestamp: match self.log_append_time {
-                    Some(max_timestamp) => max_timestamp,
-                    None => self.base_timestamp.wrapping_add(parsed.timestamp_delta),
-                },
-                timestamp_type: if self.log_append_time.is_some() {
-                    TimestampType::LogAppendTime
-                } else {
-                    TimestampType::CreateTime
-                },
-                key: parsed.key.map(|range| self.records.slice(range)),
-                value: parsed.value.map(|range| self.records.slice(range)),
-                headers: RecordHeaders::from_checked(
-                    self.records.slice(parsed.headers),
-                    parsed.header_count,
-                ),
-            })),
-            Err(error) => {
-                self.failed = true;
-                Some(Err(error.in_field("records").in_message("RecordBatch", 2)))
-            }
-        }
+        let parsed = match self.next_in_place()? {
+            Ok(parsed) => parsed,
+            Err(error) => return Some(Err(error)),
+        };
+        // Built here, in the caller's slot, rather than moved out of a
+        // helper: a record is 16 words.
+        Some(Ok(Record {
+            offset: parsed.offset,
+            timestamp: parsed.timestamp,
+            timestamp_type: parsed.timestamp_type,
+            key: parsed.key.map(|range| self.records.slice(range)),
+            value: parsed.value.map(|range| self.records.slice(range)),
+            headers: RecordHeaders::from_checked(
+                self.records.slice(parsed.headers),
+                parsed.header_count,
+            ),
+        }))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -346,6 +324,21 @@ impl Iterator for BatchRecords {
         // One more item when trailing bytes turn into an error.
         (0, Some(remaining + 1))
     }
+}
+
+/// One record as positions in its batch's records section
+/// ([`BatchRecords::section`]): what [`BatchRecords::next_in_place`] gives
+/// when the caller makes its own `Bytes` of the fields, or none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RecordInPlace {
+    pub offset: i64,
+    pub timestamp: i64,
+    pub timestamp_type: TimestampType,
+    pub key: Option<Range<usize>>,
+    pub value: Option<Range<usize>>,
+    pub header_count: usize,
+    /// The headers after their count.
+    pub headers: Range<usize>,
 }
 
 /// Where one record's fields are in the records section.
@@ -360,6 +353,60 @@ struct ParsedRecord {
 }
 
 impl BatchRecords {
+    /// The records section (decompressed) that the ranges of
+    /// [`next_in_place`](Self::next_in_place) point into.
+    pub(crate) fn section(&self) -> &Bytes {
+        &self.records
+    }
+
+    /// The next record, checked as [`next`](Iterator::next) checks it, as
+    /// positions in [`section`](Self::section): no `Bytes` is made, so no
+    /// reference count is touched. The iterator's other items follow as
+    /// usual.
+    #[inline]
+    pub(crate) fn next_in_place(&mut self) -> Option<Result<RecordInPlace, DecodeError>> {
+        if self.failed {
+            return None;
+        }
+        if self.remaining == 0 {
+            let trailing = self.records.len().saturating_sub(self.pos);
+            if trailing == 0 {
+                return None;
+            }
+            self.failed = true;
+            let error = DecodeError::new(DecodeErrorKind::TrailingBytes(trailing));
+            return Some(Err(error.in_field("records").in_message("RecordBatch", 2)));
+        }
+        self.remaining -= 1;
+        Some(self.parse_in_place())
+    }
+
+    #[inline]
+    fn parse_in_place(&mut self) -> Result<RecordInPlace, DecodeError> {
+        match self.parse_record() {
+            Ok(parsed) => Ok(RecordInPlace {
+                offset: self.base_offset.wrapping_add(parsed.offset_delta.into()),
+                timestamp: match self.log_append_time {
+                    Some(max_timestamp) => max_timestamp,
+                    None => self.base_timestamp.wrapping_add(parsed.timestamp_delta),
+                },
+                timestamp_type: if self.log_append_time.is_some() {
+                    TimestampType::LogAppendTime
+                } else {
+                    TimestampType::CreateTime
+                },
+                key: parsed.key,
+                value: parsed.value,
+                header_count: parsed.header_count,
+                headers: parsed.headers,
+            }),
+            Err(error) => {
+                self.failed = true;
+                Err(error.in_field("records").in_message("RecordBatch", 2))
+            }
+        }
+    }
+
     /// Parses and checks the next record on the borrowed records section,
     /// touching no reference count: the caller makes `Bytes` of the key,
     /// the value and the raw headers (none for null or empty fields).

@@ -17,7 +17,7 @@
 //! panics on input, and caps decompression at a configurable size
 //! ([`DEFAULT_DECOMPRESSION_LIMIT`]).
 
-mod batch;
+pub(crate) mod batch;
 pub mod batch_rewrite;
 mod batch_writer;
 mod checksum;

@@ -163,6 +163,11 @@ impl RecordHeaders {
         RecordHeaders { raw, count }
     }
 
+    /// The encoded headers, after their count.
+    pub(crate) fn raw(&self) -> &Bytes {
+        &self.raw
+    }
+
     /// How many headers the record has.
     pub fn len(&self) -> usize {
         self.count

@@ -18,7 +18,7 @@ use futures_lite::Stream;
 
 use kafkite::consumer::{
     EnvelopeQueue, EnvelopeToken, FetchConfig, FetchEvent, OffsetAndMetadata, OffsetReset,
-    Resolution,
+    RecordChunk, Resolution,
 };
 
 use crate::consumed_record::ConsumedRecord;
@@ -135,7 +135,13 @@ impl<R: Runtime> Link<R> {
             (resolved, shared.waker.take())
         };
         for (topic, partition) in &resolved.release {
-            fetch_handle::release(&self.session, self.fetcher, topic, *partition, Vec::new());
+            fetch_handle::release(
+                &self.session,
+                self.fetcher,
+                topic,
+                *partition,
+                RecordChunk::new(),
+            );
         }
         if resolved.stop {
             fetch_handle::close(&self.session, self.fetcher);

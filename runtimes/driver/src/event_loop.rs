@@ -16,9 +16,8 @@ use kafkite::client::{
 };
 use kafkite::protocol::{AnyRequest, ApiKey};
 
-use kafkite::consumer::{ConsumerEvent, FetchConfig, FetchEvent, GroupConsumerConfig};
+use kafkite::consumer::{ConsumerEvent, FetchConfig, FetchEvent, GroupConsumerConfig, RecordChunk};
 use kafkite::producer::{ProducerConfig, ProducerRecord};
-use kafkite::records::Record;
 
 use crate::buffer_gauge::BufferGauge;
 use crate::connection::{ConnHandle, NetEvent};
@@ -100,8 +99,8 @@ pub(crate) enum Command {
         fetcher: u64,
         topic: String,
         partition: i32,
-        /// The chunk's emptied record vector, for reuse (or an empty one).
-        records: Vec<Record>,
+        /// The emptied chunk, for reuse (or an empty one).
+        records: RecordChunk,
     },
     FetchClose {
         fetcher: u64,

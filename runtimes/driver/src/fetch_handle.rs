@@ -6,8 +6,8 @@ use std::task::{Context, Poll};
 
 use futures_lite::Stream;
 
+use kafkite::consumer::RecordChunk;
 use kafkite::consumer::{FetchConfig, FetchEvent};
-use kafkite::records::Record;
 
 use crate::error::Error;
 use crate::event_loop::Command;
@@ -54,8 +54,8 @@ impl<R: Runtime> FetchHandle<R> {
     }
 
     /// The stream is done with one fetched chunk of this partition; its
-    /// emptied record vector goes back to the fetcher for reuse.
-    pub(crate) fn release(&self, topic: &str, partition: i32, records: Vec<Record>) {
+    /// emptied record chunk goes back to the fetcher for reuse.
+    pub(crate) fn release(&self, topic: &str, partition: i32, records: RecordChunk) {
         release(&self.session, self.id, topic, partition, records);
     }
 }
@@ -66,7 +66,7 @@ pub(crate) fn release<R: Runtime>(
     id: u64,
     topic: &str,
     partition: i32,
-    records: Vec<Record>,
+    records: RecordChunk,
 ) {
     // A closed session has no fetcher left to release.
     let _ = session.command_now(Command::FetchRelease {

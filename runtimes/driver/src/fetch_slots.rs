@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use kafkite::client::{Client, Event};
+use kafkite::consumer::RecordChunk;
 use kafkite::consumer::{FetchConfig, FetchEvent, Fetcher};
-use kafkite::records::Record;
 
 use crate::wake_guard;
 
@@ -57,7 +57,7 @@ impl FetchSlots {
         id: u64,
         topic: &str,
         partition: i32,
-        records: Vec<Record>,
+        records: RecordChunk,
         now: Instant,
     ) {
         if let Some(slot) = self.slots.get_mut(&id) {

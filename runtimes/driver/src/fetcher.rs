@@ -8,8 +8,7 @@ use std::task::{Context, Poll};
 
 use futures_lite::Stream;
 
-use kafkite::consumer::{FetchConfig, FetchEvent, FetchedRecords};
-use kafkite::records::Record;
+use kafkite::consumer::{FetchConfig, FetchEvent, FetchedRecords, RecordChunkIntoIter};
 
 use crate::consumed_record::ConsumedRecord;
 use crate::error::Error;
@@ -89,11 +88,9 @@ enum State<R: Runtime> {
 /// The records a [`Fetcher`] reads. Dropping it stops the fetching.
 pub struct RecordStream<R: Runtime> {
     state: State<R>,
-    /// The chunk being handed out.
-    /// A deque rather than a vector iterator so that its allocation can
-    /// go back to the fetcher once empty (`Vec` from an empty `VecDeque`
-    /// moves nothing).
-    current: Option<(Arc<str>, i32, VecDeque<Record>)>,
+    /// The chunk being handed out; it goes back to the fetcher once
+    /// empty, for the next chunk's records.
+    current: Option<(Arc<str>, i32, RecordChunkIntoIter)>,
     queued: VecDeque<FetchedRecords>,
     limit: Option<usize>,
     yielded: usize,
@@ -119,16 +116,17 @@ impl<R: Runtime> Stream for RecordStream<R> {
                 return Poll::Ready(None);
             }
             if let Some((topic, partition, records)) = &mut this.current {
-                if let Some(record) = records.pop_front() {
+                if let Some(record) = records.next() {
                     this.yielded += 1;
                     return Poll::Ready(Some(Ok(ConsumedRecord::new(topic, *partition, record))));
                 }
-                handle.release(topic, *partition, Vec::from(std::mem::take(records)));
+                let records = std::mem::take(records).into_chunk();
+                handle.release(topic, *partition, records);
                 this.current = None;
             }
             if let Some(chunk) = this.queued.pop_front() {
                 let topic: Arc<str> = chunk.topic.into();
-                this.current = Some((topic, chunk.partition, VecDeque::from(chunk.records)));
+                this.current = Some((topic, chunk.partition, chunk.records.into_iter()));
                 continue;
             }
             match handle.poll_event(cx) {

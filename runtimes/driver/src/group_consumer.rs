@@ -9,8 +9,9 @@ use std::task::{Context, Poll};
 
 use futures_lite::Stream;
 
-use kafkite::consumer::{ConsumerEvent, GroupConsumerConfig, OffsetAndMetadata};
-use kafkite::records::Record;
+use kafkite::consumer::{
+    ConsumerEvent, GroupConsumerConfig, OffsetAndMetadata, RecordChunkIntoIter,
+};
 
 use crate::consumed_record::ConsumedRecord;
 use crate::consumer_group::TopicPartition;
@@ -59,7 +60,7 @@ pub struct GroupConsumer<R: Runtime> {
     events: Pin<Box<async_channel::Receiver<ConsumerEvent>>>,
     positions: Positions,
     /// The chunk being handed out.
-    current: Option<(Arc<str>, i32, std::vec::IntoIter<Record>)>,
+    current: Option<(Arc<str>, i32, RecordChunkIntoIter)>,
     /// The record handed out last, processed once the stream is polled.
     handed: Option<(TopicPartition, i64)>,
     closed: bool,

@@ -290,8 +290,8 @@ impl ConsumerApp {
                             "records {}-{} {}..={} ({})",
                             r.topic,
                             r.partition,
-                            r.records.first().map_or(-1, |x| x.offset),
-                            r.records.last().map_or(-1, |x| x.offset),
+                            r.records.first_offset().unwrap_or(-1),
+                            r.records.last_offset().unwrap_or(-1),
                             r.records.len()
                         )
                     });
