@@ -228,20 +228,26 @@ class Kafkite(RustClient):
 
 
 class KafkiteBatch(Kafkite):
-    """kafkite's `Producer::send_batch`: the same producer, records handed
-    over 1,000 per call (one answer per call) instead of one `send` each.
-    Produce only: consuming has no batch variant to compare."""
+    """kafkite's batch APIs: producing, `Producer::send_batch`, the same
+    producer with records handed over 1,000 per call (one answer per call)
+    instead of one `send` each; consuming, `Fetcher::fetch_chunks`, the same
+    fetcher read a fetched chunk at a time instead of a record per poll."""
     name = "kafkite-batch"
-    label = "kafkite (kafkite-tokio Producer::send_batch, 1,000 per call)"
+    label = ("kafkite (kafkite-tokio Producer::send_batch, 1,000 per call / "
+             "Fetcher::fetch_chunks)")
     send_batch = 1000
 
     def command(self, ctx, s, bootstrap, run_dir):
         argv, env, stdin = super().command(ctx, s, bootstrap, run_dir)
+        if s.mode == "consume":
+            return argv + ["--chunks"], env, stdin
         return argv + ["--send-batch", str(self.send_batch)], env, stdin
 
     def settings(self, ctx, s):
         settings = super().settings(ctx, s)
-        if s.mode != "consume":
+        if s.mode == "consume":
+            settings["api"] = "kafkite_tokio::Fetcher::fetch_chunks, explicit offset 0, no group"
+        else:
             settings["api"] = f"Producer::send_batch, {self.send_batch} records per call"
         return settings
 

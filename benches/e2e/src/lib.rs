@@ -49,12 +49,15 @@ pub struct Args {
     /// kafkite only: records per `Producer::send_batch` call; 0 sends each
     /// record with its own `send`.
     pub send_batch: usize,
+    /// kafkite only, consume: read through `Fetcher::fetch_chunks` (a
+    /// fetched chunk at a time) instead of the per-record stream.
+    pub chunks: bool,
 }
 
 pub const USAGE: &str = "usage: <client>-bench produce|consume --bootstrap HOST:PORT --topic T \
 [--records N] [--record-size BYTES] [--partitions P] [--linger-ms MS] [--batch-size BYTES] \
 [--acks 0|1|all] [--runtime multi|current] [--window N] [--delivery-timeout-ms MS] \
-[--send-batch N]";
+[--send-batch N] [--chunks]";
 
 impl Args {
     pub fn parse() -> Result<Args, String> {
@@ -83,8 +86,13 @@ impl Args {
             window: 20_000,
             delivery_timeout: Duration::from_secs(120),
             send_batch: 0,
+            chunks: false,
         };
         while let Some(flag) = it.next() {
+            if flag == "--chunks" {
+                args.chunks = true;
+                continue;
+            }
             let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
             let bad = |e: &dyn std::fmt::Display| format!("{flag} {value:?}: {e}");
             match flag.as_str() {
@@ -249,6 +257,9 @@ mod tests {
             parse("consume --bootstrap h:1 --topic t").unwrap().mode,
             Mode::Consume
         );
+        let chunks = parse("consume --bootstrap h:1 --chunks --topic t --records 5").unwrap();
+        assert!(chunks.chunks && chunks.records == 5 && chunks.topic == "t");
+        assert!(!parse("consume --bootstrap h:1 --topic t").unwrap().chunks);
         assert!(parse("fetch --bootstrap h:1 --topic t").is_err());
         assert!(parse("produce --topic t").is_err());
         assert!(parse("produce --bootstrap h:1 --topic t --acks 2").is_err());

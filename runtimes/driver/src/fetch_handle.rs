@@ -53,6 +53,12 @@ impl<R: Runtime> FetchHandle<R> {
         self.events.as_mut().poll_next(cx)
     }
 
+    /// The session and fetcher id, for releasing chunks that outlive a
+    /// borrow of the handle.
+    pub(crate) fn release_target(&self) -> (Session<R>, u64) {
+        (self.session.clone(), self.id)
+    }
+
     /// The stream is done with one fetched chunk of this partition; its
     /// emptied record chunk goes back to the fetcher for reuse.
     pub(crate) fn release(&self, topic: &str, partition: i32, records: RecordChunk) {

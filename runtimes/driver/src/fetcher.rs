@@ -13,6 +13,7 @@ use kafkite::consumer::{FetchConfig, FetchEvent, FetchedRecords, RecordChunkInto
 use crate::consumed_record::ConsumedRecord;
 use crate::error::Error;
 use crate::fetch_handle::FetchHandle;
+use crate::fetched_chunk::ChunkStream;
 use crate::runtime::Runtime;
 use crate::session::Session;
 
@@ -74,6 +75,27 @@ impl<R: Runtime> Fetcher<R> {
             queued: VecDeque::new(),
             limit,
             yielded: 0,
+        }
+    }
+}
+
+impl<R: Runtime> Fetcher<R> {
+    /// The same records as [`fetch`](Self::fetch), a fetched chunk (one
+    /// partition's records from one fetch) at a time: for readers of many
+    /// small records, which then pay one poll per chunk rather than per
+    /// record. At most `limit` records in all (the last chunk cut short);
+    /// errors and the end as in `fetch`.
+    pub fn fetch_chunks(&self, starts: Vec<FetchStart>, limit: Option<usize>) -> ChunkStream<R> {
+        let starts = starts
+            .into_iter()
+            .map(|s| (s.topic, s.partition, s.offset))
+            .collect();
+        let id = self.session.next_component_id();
+        ChunkStream {
+            handle: FetchHandle::open(&self.session, id, self.config.clone(), starts).map_err(Some),
+            limit,
+            yielded: 0,
+            done: false,
         }
     }
 }

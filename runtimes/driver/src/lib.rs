@@ -32,6 +32,7 @@ mod event_loop;
 mod explicit_producer;
 mod fetch_handle;
 mod fetch_slots;
+mod fetched_chunk;
 mod fetcher;
 mod group_consumer;
 mod group_slots;
@@ -53,6 +54,7 @@ pub use consumer::{BatchStream, Consumer, Envelope, EnvelopeBatch, EnvelopeStrea
 pub use consumer_group::{ConsumerGroup, TopicPartition};
 pub use error::Error;
 pub use explicit_producer::ExplicitProducer;
+pub use fetched_chunk::{ChunkRecords, ChunkStream, FetchedChunk};
 pub use fetcher::{FetchStart, Fetcher, RecordStream};
 pub use group_consumer::{GroupConsumer, GroupMessage};
 pub use offset_master::OffsetMaster;

@@ -238,6 +238,15 @@ async fn consume(args: &Args) -> Report {
                 config.partition_max_bytes.to_string(),
             ),
             ("runtime", args.runtime.clone()),
+            (
+                "read",
+                if args.chunks {
+                    "Fetcher::fetch_chunks (a fetched chunk at a time)"
+                } else {
+                    "Fetcher::fetch (the record stream)"
+                }
+                .into(),
+            ),
             ("stop", "after --records records (the stream limit)".into()),
         ],
         ..Default::default()
@@ -263,6 +272,33 @@ async fn consume(args: &Args) -> Report {
         .map(|p| FetchStart::new(args.topic.as_str(), p, Some(0)))
         .collect();
     let t1 = Instant::now();
+    if args.chunks {
+        let mut chunks = fetcher.fetch_chunks(starts, Some(args.records as usize));
+        while let Some(item) = chunks.next().await {
+            match item {
+                Ok(chunk) => {
+                    for record in chunk {
+                        report.consumed += 1;
+                        report.value_bytes += record.value.as_ref().map_or(0, |v| v.len() as u64);
+                    }
+                }
+                Err(e) => {
+                    report.failed += 1;
+                    let closed = matches!(e, kafkite_tokio::Error::Closed);
+                    report.first_error.get_or_insert_with(|| e.to_string());
+                    if closed {
+                        break;
+                    }
+                }
+            }
+        }
+        report.produce_s = t1.elapsed().as_secs_f64();
+        let t2 = Instant::now();
+        drop(chunks);
+        session.close().await;
+        report.close_s = t2.elapsed().as_secs_f64();
+        return report;
+    }
     let mut stream = fetcher.fetch(starts, Some(args.records as usize));
     while let Some(item) = stream.next().await {
         match item {

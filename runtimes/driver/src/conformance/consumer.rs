@@ -387,6 +387,53 @@ pub async fn fetcher_and_offset_master_read_what_the_broker_holds<R: Runtime + D
                 "{what}: headers at {partition}/{offset}"
             );
         }
+
+        // The same a chunk at a time, one batch per fetch (so each
+        // partition's next chunk comes only once the last is dropped and
+        // released): the same records; under a limit of 7, exactly 7, each
+        // partition's from its start offset on.
+        let small_fetches = FetchConfig {
+            partition_max_bytes: 1,
+            ..FetchConfig::default()
+        };
+        let fetcher = Fetcher::new(&session, small_fetches);
+        for limit in [9, 7] {
+            let starts = vec![
+                FetchStart::new(&topic, 0, Some(1)),
+                FetchStart::new(&topic, 1, Some(0)),
+            ];
+            let mut chunks = fetcher.fetch_chunks(starts, Some(limit));
+            let mut in_chunks: Vec<ConsumedRecord> = Vec::new();
+            while let Some(chunk) = next::<R, _>(&mut chunks, &what).await {
+                let chunk = chunk.unwrap_or_else(|e| panic!("{what}: fetch_chunks: {e}"));
+                let (topic, partition, len) =
+                    (chunk.topic().to_string(), chunk.partition(), chunk.len());
+                let records: Vec<ConsumedRecord> = chunk.into_iter().collect();
+                assert_eq!(records.len(), len, "{what}: chunk length");
+                assert!(records
+                    .iter()
+                    .all(|r| *r.topic == topic && r.partition == partition));
+                in_chunks.extend(records);
+            }
+            assert_eq!(in_chunks.len(), limit, "{what}: records in chunks");
+            in_chunks.sort_by_key(|r| (r.partition, r.offset));
+            if limit == got.len() {
+                assert_eq!(in_chunks, got, "{what}: chunks against the stream");
+            }
+            for partition in [0, 1] {
+                let offsets: Vec<i64> = in_chunks
+                    .iter()
+                    .filter(|r| r.partition == partition)
+                    .map(|r| r.offset)
+                    .collect();
+                let first = if partition == 0 { 1 } else { 0 };
+                let expected: Vec<i64> = (first..first + offsets.len() as i64).collect();
+                assert_eq!(
+                    offsets, expected,
+                    "{what}: partition {partition} under limit {limit}"
+                );
+            }
+        }
         session.close().await;
     })
     .await

@@ -1,0 +1,179 @@
+//! [`ChunkStream`] and [`FetchedChunk`]: a [`Fetcher`](crate::Fetcher)'s
+//! records a fetched chunk at a time.
+//!
+//! The record stream hands out one 144-byte `ConsumedRecord` per poll,
+//! which the caller's `while let Some(..) = stream.next().await` moves a few
+//! times over; with small records those moves and polls are most of what
+//! reading costs the reading thread. A chunk is polled for once and its
+//! records are then taken in a plain loop, as Java's `poll()` hands out a
+//! batch of records.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_lite::Stream;
+
+use kafkite::consumer::{FetchEvent, RecordChunkIntoIter};
+
+use crate::consumed_record::ConsumedRecord;
+use crate::error::Error;
+use crate::fetch_handle::{self, FetchHandle};
+use crate::runtime::Runtime;
+use crate::session::Session;
+
+/// The chunks a [`Fetcher`](crate::Fetcher) reads: see
+/// [`Fetcher::fetch_chunks`](crate::Fetcher::fetch_chunks). Dropping it
+/// stops the fetching.
+pub struct ChunkStream<R: Runtime> {
+    pub(crate) handle: Result<FetchHandle<R>, Option<Error>>,
+    pub(crate) limit: Option<usize>,
+    pub(crate) yielded: usize,
+    pub(crate) done: bool,
+}
+
+/// One partition's records from one fetch, in offset order. Iterating
+/// yields them; dropping the chunk hands it back to the fetcher, which
+/// reads that partition at most one chunk ahead of what is handed back, so
+/// a chunk held on to holds up its partition.
+pub struct FetchedChunk<R: Runtime> {
+    topic: Arc<str>,
+    partition: i32,
+    records: RecordChunkIntoIter,
+    /// Records this chunk may still yield under the stream's limit.
+    left: usize,
+    release: Option<(Session<R>, u64)>,
+}
+
+impl<R: Runtime> FetchedChunk<R> {
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    pub fn partition(&self) -> i32 {
+        self.partition
+    }
+
+    /// Records not taken yet.
+    pub fn len(&self) -> usize {
+        self.left
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.left == 0
+    }
+}
+
+impl<R: Runtime> FetchedChunk<R> {
+    /// The next record, if the chunk has one left.
+    #[inline]
+    pub fn next_record(&mut self) -> Option<ConsumedRecord> {
+        if self.left == 0 {
+            return None;
+        }
+        let record = self.records.next()?;
+        self.left -= 1;
+        Some(ConsumedRecord::new(&self.topic, self.partition, record))
+    }
+}
+
+/// `for record in chunk`: the chunk goes back to the fetcher when the loop
+/// is done with it.
+impl<R: Runtime> IntoIterator for FetchedChunk<R> {
+    type Item = ConsumedRecord;
+    type IntoIter = ChunkRecords<R>;
+
+    fn into_iter(self) -> ChunkRecords<R> {
+        ChunkRecords { chunk: self }
+    }
+}
+
+/// The records of a [`FetchedChunk`] (its `into_iter`). Not the chunk
+/// itself, whose `partition()` would clash with `Iterator::partition`.
+#[derive(Debug)]
+pub struct ChunkRecords<R: Runtime> {
+    chunk: FetchedChunk<R>,
+}
+
+impl<R: Runtime> Iterator for ChunkRecords<R> {
+    type Item = ConsumedRecord;
+
+    #[inline]
+    fn next(&mut self) -> Option<ConsumedRecord> {
+        self.chunk.next_record()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.chunk.left.min(self.chunk.records.remaining());
+        (left, Some(left))
+    }
+}
+
+impl<R: Runtime> ExactSizeIterator for ChunkRecords<R> {}
+
+impl<R: Runtime> Drop for FetchedChunk<R> {
+    fn drop(&mut self) {
+        if let Some((session, id)) = self.release.take() {
+            let records = std::mem::take(&mut self.records).into_chunk();
+            fetch_handle::release(&session, id, &self.topic, self.partition, records);
+        }
+    }
+}
+
+impl<R: Runtime> std::fmt::Debug for FetchedChunk<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FetchedChunk")
+            .field("topic", &self.topic)
+            .field("partition", &self.partition)
+            .field("left", &self.left)
+            .finish()
+    }
+}
+
+impl<R: Runtime> Stream for ChunkStream<R> {
+    type Item = Result<FetchedChunk<R>, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if this.done {
+                return Poll::Ready(None);
+            }
+            let handle = match &mut this.handle {
+                Ok(handle) => handle,
+                Err(error) => {
+                    this.done = true;
+                    return Poll::Ready(error.take().map(Err));
+                }
+            };
+            let left = this.limit.map_or(usize::MAX, |limit| limit - this.yielded);
+            if left == 0 {
+                this.done = true;
+                return Poll::Ready(None);
+            }
+            match handle.poll_event(cx) {
+                Poll::Ready(Some(FetchEvent::Records(chunk))) => {
+                    let records = chunk.records.into_iter();
+                    let left = left.min(records.remaining());
+                    this.yielded += left;
+                    return Poll::Ready(Some(Ok(FetchedChunk {
+                        topic: chunk.topic.into(),
+                        partition: chunk.partition,
+                        records,
+                        left,
+                        release: Some(handle.release_target()),
+                    })));
+                }
+                Poll::Ready(Some(FetchEvent::Reset { .. })) => {}
+                Poll::Ready(Some(FetchEvent::Error(error))) => {
+                    return Poll::Ready(Some(Err(Error::Fetch(error))))
+                }
+                Poll::Ready(None) => {
+                    this.done = true;
+                    return Poll::Ready(Some(Err(Error::Closed)));
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
