@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::net::TcpListener;
+use std::sync::{Mutex, MutexGuard};
 
 use kafkite_testkit::{ensure_kcat, free_port, kcat, python, run_python, unique_name};
 
@@ -18,8 +19,21 @@ fn unique_names_differ_and_are_legal_topic_names() {
     }
 }
 
+/// Held by the tests here that start processes, and by the one that binds
+/// a port twice: a process forked by another test thread holds a copy of
+/// every socket open at that moment until it execs, so a listener closed
+/// meanwhile stays bound for that long, and binding its port again fails
+/// (as it did in CI). Servers are started on free ports the same way, but
+/// a server that loses that race fails to start, loudly.
+static SPAWNING: Mutex<()> = Mutex::new(());
+
+fn spawning() -> MutexGuard<'static, ()> {
+    SPAWNING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn free_port_can_be_bound() {
+    let _no_forks = spawning();
     let ephemeral_start: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .expect("the ephemeral port range")
         .split_whitespace()
@@ -37,6 +51,7 @@ fn free_port_can_be_bound() {
 
 #[test]
 fn run_python_returns_stdout_and_fails_with_stderr() {
+    let _spawning = spawning();
     let out = run_python(
         "import sys, confluent_kafka; print(sys.argv[1], confluent_kafka.libversion()[0])",
         ["hello"],
@@ -59,6 +74,7 @@ fn run_python_returns_stdout_and_fails_with_stderr() {
 
 #[test]
 fn kcat_runs_on_librdkafka_2_16() {
+    let _spawning = spawning();
     ensure_kcat().expect("kcat installed");
     let out = kcat().arg("-V").output().expect("run kcat");
     let text =
