@@ -189,9 +189,10 @@ impl RecordChunk {
         let (key_buffer, key) = self.add_field(record.key);
         let (value_buffer, value) = self.add_field(record.value);
         let header_count = record.headers.len() as u32;
-        let (headers_buffer, headers) = match record.headers.raw() {
-            raw if header_count == 0 || raw.is_empty() => (0, Span::EMPTY),
-            raw => self.add_field(Some(raw.clone())),
+        let (headers_buffer, headers) = if header_count == 0 {
+            (0, Span::EMPTY)
+        } else {
+            self.add_field(Some(record.headers.raw().clone()))
         };
         self.entries.push(Entry {
             offset: record.offset,

@@ -17,8 +17,8 @@ use std::time::Duration;
 use futures_lite::Stream;
 
 use kafkite::consumer::{
-    EnvelopeQueue, EnvelopeToken, FetchConfig, FetchEvent, OffsetAndMetadata, OffsetReset,
-    RecordChunk, Resolution,
+    EnvelopeQueue, EnvelopeToken, FetchConfig, OffsetAndMetadata, OffsetReset, RecordChunk,
+    Resolution,
 };
 
 use crate::consumed_record::ConsumedRecord;
@@ -263,12 +263,9 @@ impl<R: Runtime> Source<R> {
                 // another task after this point wakes this stream.
                 shared.waker = Some(cx.waker().clone());
             }
-            match handle.poll_event(cx) {
-                Poll::Ready(Some(FetchEvent::Records(chunk))) => self.link.lock().queue.push(chunk),
-                Poll::Ready(Some(FetchEvent::Reset { .. })) => {}
-                Poll::Ready(Some(FetchEvent::Error(error))) => {
-                    return Poll::Ready(Some(Err(Error::Fetch(error))))
-                }
+            match handle.poll_records(cx) {
+                Poll::Ready(Some(Ok(chunk))) => self.link.lock().queue.push(chunk),
+                Poll::Ready(Some(Err(error))) => return Poll::Ready(Some(Err(error))),
                 Poll::Ready(None) => {
                     self.state = State::Done;
                     return Poll::Ready(Some(Err(Error::Closed)));

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use futures_lite::Stream;
 
 use kafkite::consumer::RecordChunk;
-use kafkite::consumer::{FetchConfig, FetchEvent};
+use kafkite::consumer::{FetchConfig, FetchEvent, FetchedRecords};
 
 use crate::error::Error;
 use crate::event_loop::Command;
@@ -48,9 +48,23 @@ impl<R: Runtime> FetchHandle<R> {
         })
     }
 
-    /// The next event; `None` once the event loop has stopped.
-    pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<FetchEvent>> {
-        self.events.as_mut().poll_next(cx)
+    /// The next fetched chunk, passing over position resets: a fetch
+    /// error is an `Err`, and `None` means the event loop has stopped.
+    pub(crate) fn poll_records(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<FetchedRecords, Error>>> {
+        loop {
+            return match self.events.as_mut().poll_next(cx) {
+                Poll::Ready(Some(FetchEvent::Records(chunk))) => Poll::Ready(Some(Ok(chunk))),
+                Poll::Ready(Some(FetchEvent::Reset { .. })) => continue,
+                Poll::Ready(Some(FetchEvent::Error(error))) => {
+                    Poll::Ready(Some(Err(Error::Fetch(error))))
+                }
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            };
+        }
     }
 
     /// The session and fetcher id, for releasing chunks that outlive a

@@ -14,11 +14,12 @@ use std::task::{Context, Poll};
 
 use futures_lite::Stream;
 
-use kafkite::consumer::{FetchEvent, RecordChunkIntoIter};
+use kafkite::consumer::RecordChunkIntoIter;
 
 use crate::consumed_record::ConsumedRecord;
 use crate::error::Error;
-use crate::fetch_handle::{self, FetchHandle};
+use crate::fetch_handle;
+use crate::fetcher::State;
 use crate::runtime::Runtime;
 use crate::session::Session;
 
@@ -26,10 +27,9 @@ use crate::session::Session;
 /// [`Fetcher::fetch_chunks`](crate::Fetcher::fetch_chunks). Dropping it
 /// stops the fetching.
 pub struct ChunkStream<R: Runtime> {
-    pub(crate) handle: Result<FetchHandle<R>, Option<Error>>,
+    pub(crate) state: State<R>,
     pub(crate) limit: Option<usize>,
     pub(crate) yielded: usize,
-    pub(crate) done: bool,
 }
 
 /// One partition's records from one fetch, in offset order. Iterating
@@ -40,9 +40,12 @@ pub struct FetchedChunk<R: Runtime> {
     topic: Arc<str>,
     partition: i32,
     records: RecordChunkIntoIter,
-    /// Records this chunk may still yield under the stream's limit.
+    /// Records this chunk may still yield under the stream's limit (at
+    /// most what `records` has left).
     left: usize,
-    release: Option<(Session<R>, u64)>,
+    /// Where the chunk goes back to when dropped.
+    session: Session<R>,
+    fetcher: u64,
 }
 
 impl<R: Runtime> FetchedChunk<R> {
@@ -62,9 +65,7 @@ impl<R: Runtime> FetchedChunk<R> {
     pub fn is_empty(&self) -> bool {
         self.left == 0
     }
-}
 
-impl<R: Runtime> FetchedChunk<R> {
     /// The next record, if the chunk has one left.
     #[inline]
     pub fn next_record(&mut self) -> Option<ConsumedRecord> {
@@ -104,8 +105,7 @@ impl<R: Runtime> Iterator for ChunkRecords<R> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.chunk.left.min(self.chunk.records.remaining());
-        (left, Some(left))
+        (self.chunk.left, Some(self.chunk.left))
     }
 }
 
@@ -113,10 +113,14 @@ impl<R: Runtime> ExactSizeIterator for ChunkRecords<R> {}
 
 impl<R: Runtime> Drop for FetchedChunk<R> {
     fn drop(&mut self) {
-        if let Some((session, id)) = self.release.take() {
-            let records = std::mem::take(&mut self.records).into_chunk();
-            fetch_handle::release(&session, id, &self.topic, self.partition, records);
-        }
+        let records = std::mem::take(&mut self.records).into_chunk();
+        fetch_handle::release(
+            &self.session,
+            self.fetcher,
+            &self.topic,
+            self.partition,
+            records,
+        );
     }
 }
 
@@ -135,45 +139,36 @@ impl<R: Runtime> Stream for ChunkStream<R> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        loop {
-            if this.done {
-                return Poll::Ready(None);
+        let handle = match this.state.running() {
+            Ok(handle) => handle,
+            Err(end) => return Poll::Ready(end),
+        };
+        let left = this.limit.map_or(usize::MAX, |limit| limit - this.yielded);
+        if left == 0 {
+            this.state = State::Done;
+            return Poll::Ready(None);
+        }
+        match handle.poll_records(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                let records = chunk.records.into_iter();
+                let left = left.min(records.remaining());
+                this.yielded += left;
+                let (session, fetcher) = handle.release_target();
+                Poll::Ready(Some(Ok(FetchedChunk {
+                    topic: chunk.topic.into(),
+                    partition: chunk.partition,
+                    records,
+                    left,
+                    session,
+                    fetcher,
+                })))
             }
-            let handle = match &mut this.handle {
-                Ok(handle) => handle,
-                Err(error) => {
-                    this.done = true;
-                    return Poll::Ready(error.take().map(Err));
-                }
-            };
-            let left = this.limit.map_or(usize::MAX, |limit| limit - this.yielded);
-            if left == 0 {
-                this.done = true;
-                return Poll::Ready(None);
+            Poll::Ready(Some(Err(error))) => Poll::Ready(Some(Err(error))),
+            Poll::Ready(None) => {
+                this.state = State::Done;
+                Poll::Ready(Some(Err(Error::Closed)))
             }
-            match handle.poll_event(cx) {
-                Poll::Ready(Some(FetchEvent::Records(chunk))) => {
-                    let records = chunk.records.into_iter();
-                    let left = left.min(records.remaining());
-                    this.yielded += left;
-                    return Poll::Ready(Some(Ok(FetchedChunk {
-                        topic: chunk.topic.into(),
-                        partition: chunk.partition,
-                        records,
-                        left,
-                        release: Some(handle.release_target()),
-                    })));
-                }
-                Poll::Ready(Some(FetchEvent::Reset { .. })) => {}
-                Poll::Ready(Some(FetchEvent::Error(error))) => {
-                    return Poll::Ready(Some(Err(Error::Fetch(error))))
-                }
-                Poll::Ready(None) => {
-                    this.done = true;
-                    return Poll::Ready(Some(Err(Error::Closed)));
-                }
-                Poll::Pending => return Poll::Pending,
-            }
+            Poll::Pending => Poll::Pending,
         }
     }
 }

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 
 use futures_lite::Stream;
 
-use kafkite::consumer::{FetchConfig, FetchEvent, FetchedRecords, RecordChunkIntoIter};
+use kafkite::consumer::{FetchConfig, FetchedRecords, RecordChunkIntoIter};
 
 use crate::consumed_record::ConsumedRecord;
 use crate::error::Error;
@@ -60,51 +60,63 @@ impl<R: Runtime> Fetcher<R> {
     /// [`kafkite::consumer::OffsetReset::Error`] that partition stops);
     /// the stream ends after `limit` records or when the session closes.
     pub fn fetch(&self, starts: Vec<FetchStart>, limit: Option<usize>) -> RecordStream<R> {
-        let starts = starts
-            .into_iter()
-            .map(|s| (s.topic, s.partition, s.offset))
-            .collect();
-        let id = self.session.next_component_id();
-        let state = match FetchHandle::open(&self.session, id, self.config.clone(), starts) {
-            Ok(handle) => State::Running(handle),
-            Err(error) => State::Failed(Some(error)),
-        };
         RecordStream {
-            state,
+            state: self.open(starts),
             current: None,
             queued: VecDeque::new(),
             limit,
             yielded: 0,
         }
     }
-}
 
-impl<R: Runtime> Fetcher<R> {
     /// The same records as [`fetch`](Self::fetch), a fetched chunk (one
     /// partition's records from one fetch) at a time: for readers of many
     /// small records, which then pay one poll per chunk rather than per
     /// record. At most `limit` records in all (the last chunk cut short);
     /// errors and the end as in `fetch`.
     pub fn fetch_chunks(&self, starts: Vec<FetchStart>, limit: Option<usize>) -> ChunkStream<R> {
+        ChunkStream {
+            state: self.open(starts),
+            limit,
+            yielded: 0,
+        }
+    }
+
+    fn open(&self, starts: Vec<FetchStart>) -> State<R> {
         let starts = starts
             .into_iter()
             .map(|s| (s.topic, s.partition, s.offset))
             .collect();
         let id = self.session.next_component_id();
-        ChunkStream {
-            handle: FetchHandle::open(&self.session, id, self.config.clone(), starts).map_err(Some),
-            limit,
-            yielded: 0,
-            done: false,
+        match FetchHandle::open(&self.session, id, self.config.clone(), starts) {
+            Ok(handle) => State::Running(handle),
+            Err(error) => State::Failed(Some(error)),
         }
     }
 }
 
-enum State<R: Runtime> {
+/// Where a fetcher's stream is.
+pub(crate) enum State<R: Runtime> {
     Running(FetchHandle<R>),
     /// The fetcher could not be opened: one error, then the end.
     Failed(Option<Error>),
     Done,
+}
+
+impl<R: Runtime> State<R> {
+    /// The running fetcher, or what the stream yields instead: the error
+    /// of a failed open once, then the end.
+    pub(crate) fn running<T>(&mut self) -> Result<&mut FetchHandle<R>, Option<Result<T, Error>>> {
+        match self {
+            State::Running(handle) => Ok(handle),
+            State::Failed(error) => {
+                let error = error.take();
+                *self = State::Done;
+                Err(error.map(Err))
+            }
+            State::Done => Err(None),
+        }
+    }
 }
 
 /// The records a [`Fetcher`] reads. Dropping it stops the fetching.
@@ -124,14 +136,9 @@ impl<R: Runtime> Stream for RecordStream<R> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         loop {
-            let handle = match &mut this.state {
-                State::Running(handle) => handle,
-                State::Failed(error) => {
-                    let error = error.take();
-                    this.state = State::Done;
-                    return Poll::Ready(error.map(Err));
-                }
-                State::Done => return Poll::Ready(None),
+            let handle = match this.state.running() {
+                Ok(handle) => handle,
+                Err(end) => return Poll::Ready(end),
             };
             if this.limit.is_some_and(|limit| this.yielded >= limit) {
                 this.state = State::Done;
@@ -151,12 +158,9 @@ impl<R: Runtime> Stream for RecordStream<R> {
                 this.current = Some((topic, chunk.partition, chunk.records.into_iter()));
                 continue;
             }
-            match handle.poll_event(cx) {
-                Poll::Ready(Some(FetchEvent::Records(chunk))) => this.queued.push_back(chunk),
-                Poll::Ready(Some(FetchEvent::Reset { .. })) => {}
-                Poll::Ready(Some(FetchEvent::Error(error))) => {
-                    return Poll::Ready(Some(Err(Error::Fetch(error))))
-                }
+            match handle.poll_records(cx) {
+                Poll::Ready(Some(Ok(chunk))) => this.queued.push_back(chunk),
+                Poll::Ready(Some(Err(error))) => return Poll::Ready(Some(Err(error))),
                 Poll::Ready(None) => {
                     this.state = State::Done;
                     return Poll::Ready(Some(Err(Error::Closed)));

@@ -26,7 +26,9 @@ use bytes::Bytes;
 use futures::StreamExt;
 use kafkite::producer::{Acks, ProducerConfig, ProducerRecord};
 use kafkite_bench_e2e::{payload, usage_exit, Args, Mode, Report};
-use kafkite_tokio::{ClientConfig, FetchConfig, FetchStart, Fetcher, Producer, Session};
+use kafkite_tokio::{
+    ClientConfig, ConsumedRecord, FetchConfig, FetchStart, Fetcher, Producer, Session,
+};
 
 fn main() {
     let mut args = Args::parse().unwrap_or_else(|e| usage_exit(&e));
@@ -272,59 +274,55 @@ async fn consume(args: &Args) -> Report {
         .map(|p| FetchStart::new(args.topic.as_str(), p, Some(0)))
         .collect();
     let t1 = Instant::now();
-    if args.chunks {
-        let mut chunks = fetcher.fetch_chunks(starts, Some(args.records as usize));
+    let limit = Some(args.records as usize);
+    let (mut chunks, mut stream) = if args.chunks {
+        (Some(fetcher.fetch_chunks(starts, limit)), None)
+    } else {
+        (None, Some(fetcher.fetch(starts, limit)))
+    };
+    if let Some(chunks) = &mut chunks {
         while let Some(item) = chunks.next().await {
             match item {
-                Ok(chunk) => {
-                    for record in chunk {
-                        report.consumed += 1;
-                        report.value_bytes += record.value.as_ref().map_or(0, |v| v.len() as u64);
-                    }
-                }
-                Err(e) => {
-                    report.failed += 1;
-                    let closed = matches!(e, kafkite_tokio::Error::Closed);
-                    report.first_error.get_or_insert_with(|| e.to_string());
-                    if closed {
-                        break;
-                    }
-                }
+                Ok(chunk) => chunk.into_iter().for_each(|r| count_read(&mut report, &r)),
+                Err(e) if note_read_error(&mut report, &e) => break,
+                Err(_) => {}
             }
         }
-        report.produce_s = t1.elapsed().as_secs_f64();
-        let t2 = Instant::now();
-        drop(chunks);
-        session.close().await;
-        report.close_s = t2.elapsed().as_secs_f64();
-        return report;
     }
-    let mut stream = fetcher.fetch(starts, Some(args.records as usize));
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(record) => {
-                report.consumed += 1;
-                report.value_bytes += record.value.as_ref().map_or(0, |v| v.len() as u64);
-            }
-            Err(kafkite_tokio::Error::Closed) => {
-                report.failed += 1;
-                report
-                    .first_error
-                    .get_or_insert_with(|| "session closed".into());
-                break;
-            }
-            Err(e) => {
-                // Fetch errors are reported and the stream goes on (the
-                // fetcher retries); the run fails on any.
-                report.failed += 1;
-                report.first_error.get_or_insert_with(|| e.to_string());
+    if let Some(stream) = &mut stream {
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(record) => count_read(&mut report, &record),
+                Err(e) if note_read_error(&mut report, &e) => break,
+                Err(_) => {}
             }
         }
     }
     report.produce_s = t1.elapsed().as_secs_f64();
     let t2 = Instant::now();
-    drop(stream);
+    drop((chunks, stream));
     session.close().await;
     report.close_s = t2.elapsed().as_secs_f64();
     report
+}
+
+fn count_read(report: &mut Report, record: &ConsumedRecord) {
+    report.consumed += 1;
+    report.value_bytes += record.value.as_ref().map_or(0, |v| v.len() as u64);
+}
+
+/// Notes an error read from the stream; true when it ends the run (the
+/// session closed). Fetch errors are reported and reading goes on (the
+/// fetcher retries); the run fails on any.
+fn note_read_error(report: &mut Report, error: &kafkite_tokio::Error) -> bool {
+    report.failed += 1;
+    let closed = matches!(error, kafkite_tokio::Error::Closed);
+    report.first_error.get_or_insert_with(|| {
+        if closed {
+            "session closed".into()
+        } else {
+            error.to_string()
+        }
+    });
+    closed
 }
