@@ -5,11 +5,11 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use super::error::ConnectionError;
+use super::frame_reader::{FrameError, FrameReader};
 use super::io::{ConnectionId, RequestId};
-use super::read_buffer::ReadBuffer;
 use super::versions::ApiVersionTable;
 use crate::protocol::ApiKey;
 
@@ -64,7 +64,9 @@ pub(crate) struct Connection {
     /// Encoded requests not yet handed to the driver; coalesced into one
     /// write per poll.
     pub outgoing: BytesMut,
-    read_buf: ReadBuffer,
+    /// Frames the bytes given to `receive` (a driver that frames on its
+    /// own hands complete frames instead).
+    frames: FrameReader,
     next_correlation_id: i32,
     pub closing: bool,
 }
@@ -76,8 +78,27 @@ pub(crate) struct Frame {
     pub data: Bytes,
 }
 
+impl Frame {
+    /// The frame `data` (after its size prefix); `None` when it is too
+    /// short to hold a correlation id.
+    pub fn parse(data: Bytes) -> Option<Frame> {
+        let id: [u8; 4] = data.get(..4)?.try_into().ok()?;
+        Some(Frame {
+            correlation_id: i32::from_be_bytes(id),
+            data,
+        })
+    }
+}
+
 impl Connection {
-    pub fn new(id: ConnectionId, broker: i32, address: String, deadline: Instant) -> Self {
+    /// Frames over `max_frame` bytes are errors.
+    pub fn new(
+        id: ConnectionId,
+        broker: i32,
+        address: String,
+        deadline: Instant,
+        max_frame: usize,
+    ) -> Self {
         Connection {
             id,
             broker,
@@ -86,7 +107,7 @@ impl Connection {
             versions: ApiVersionTable::new(),
             in_flight: VecDeque::new(),
             outgoing: BytesMut::new(),
-            read_buf: ReadBuffer::default(),
+            frames: FrameReader::new(max_frame),
             next_correlation_id: 1,
             closing: false,
         }
@@ -106,52 +127,22 @@ impl Connection {
     }
 
     /// Appends received bytes and splits off every complete frame.
-    pub fn receive(
-        &mut self,
-        data: &[u8],
-        max_frame: usize,
-    ) -> Result<Vec<Frame>, ConnectionError> {
-        self.read_buf.buf.extend_from_slice(data);
-        self.split_frames(max_frame)
+    pub fn receive(&mut self, data: &[u8]) -> Result<Vec<Frame>, ConnectionError> {
+        let mut frames = Vec::new();
+        self.frames
+            .push(data, &mut frames)
+            .map_err(|error| self.bad_frame(error))?;
+        // Frames from the reader hold at least a correlation id.
+        Ok(frames.into_iter().filter_map(Frame::parse).collect())
     }
 
-    /// Splits off every complete frame of the read buffer.
-    fn split_frames(&mut self, max_frame: usize) -> Result<Vec<Frame>, ConnectionError> {
-        let mut frames = Vec::new();
-        loop {
-            let buf = &mut self.read_buf.buf;
-            if buf.len() < 4 {
-                break;
-            }
-            let size = i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
-            // A response holds at least its correlation id.
-            if size < 4 || size as usize > max_frame {
-                return Err(ConnectionError::FrameTooLarge {
-                    address: self.address.clone(),
-                    size: i64::from(size),
-                    limit: max_frame,
-                });
-            }
-            let size = size as usize;
-            if buf.len() < 4 + size {
-                // Room for the rest of the frame at once: the reads still
-                // to come are appended without growing (and copying) the
-                // buffer again and again.
-                self.read_buf.make_room(4 + size);
-                break;
-            }
-            buf.advance(4);
-            let data = buf.split_to(size).freeze();
-            let correlation_id = i32::from_be_bytes([data[0], data[1], data[2], data[3]]);
-            frames.push(Frame {
-                correlation_id,
-                data,
-            });
+    /// The error for a frame with a bad size prefix.
+    pub fn bad_frame(&self, error: FrameError) -> ConnectionError {
+        ConnectionError::FrameTooLarge {
+            address: self.address.clone(),
+            size: error.size,
+            limit: error.limit,
         }
-        if !frames.is_empty() {
-            self.read_buf.frames_cut();
-        }
-        Ok(frames)
     }
 
     /// The earliest deadline among the requests in flight or the connect.
@@ -173,68 +164,29 @@ mod tests {
     use super::*;
 
     fn conn() -> Connection {
-        Connection::new(ConnectionId(1), 1, "h:1".into(), Instant::now())
+        Connection::new(ConnectionId(1), 1, "h:1".into(), Instant::now(), 1024)
     }
 
     #[test]
     fn frames_split_across_reads_are_reassembled() {
         let mut c = conn();
         let frame = [0, 0, 0, 6, 0, 0, 0, 9, 0xaa, 0xbb];
-        assert!(c.receive(&frame[..3], 100).unwrap().is_empty());
-        assert!(c.receive(&frame[3..7], 100).unwrap().is_empty());
-        let frames = c.receive(&frame[7..], 100).unwrap();
+        assert!(c.receive(&frame[..3]).unwrap().is_empty());
+        assert!(c.receive(&frame[3..7]).unwrap().is_empty());
+        let frames = c.receive(&frame[7..]).unwrap();
         assert_eq!(frames.len(), 1);
         assert_eq!(frames[0].correlation_id, 9);
         assert_eq!(&frames[0].data[4..], &[0xaa, 0xbb]);
-    }
-
-    /// A large frame's buffer is reused for the next large frame once the
-    /// first frame is dropped, and not while it is alive.
-    #[test]
-    fn large_frame_buffers_are_reused_once_their_frames_are_dropped() {
-        fn frame(correlation_id: i32, body: usize) -> Vec<u8> {
-            let mut bytes = ((4 + body) as i32).to_be_bytes().to_vec();
-            bytes.extend_from_slice(&correlation_id.to_be_bytes());
-            bytes.resize(8 + body, correlation_id as u8);
-            bytes
-        }
-        let max = 4 << 20;
-        let mut c = conn();
-        let first = frame(1, 1 << 20);
-        // The first read holds only the frame's start; the buffer is made
-        // for the whole frame.
-        assert!(c.receive(&first[..1000], max).unwrap().is_empty());
-        let first_frame = c.receive(&first[1000..], max).unwrap().remove(0);
-        let first_ptr = first_frame.data.as_ptr();
-        assert_eq!(c.read_buf.spares(), 1);
-
-        // While the first frame lives, the second gets a new buffer.
-        let second = frame(2, 1 << 20);
-        assert!(c.receive(&second[..1000], max).unwrap().is_empty());
-        let second_frame = c.receive(&second[1000..], max).unwrap().remove(0);
-        assert_ne!(second_frame.data.as_ptr(), first_ptr);
-        assert_eq!(c.read_buf.spares(), 2);
-
-        // Once it is dropped, the third reuses its allocation.
-        drop(first_frame);
-        let third = frame(3, 1 << 20);
-        assert!(c.receive(&third[..1000], max).unwrap().is_empty());
-        let third_frame = c.receive(&third[1000..], max).unwrap().remove(0);
-        assert_eq!(third_frame.data.as_ptr(), first_ptr);
-        assert_eq!(third_frame.correlation_id, 3);
-        assert!(third_frame.data[4..].iter().all(|&b| b == 3));
-        assert_eq!(second_frame.data.len(), 4 + (1 << 20));
-        assert!(second_frame.data[4..].iter().all(|&b| b == 2));
     }
 
     #[test]
     fn oversized_and_negative_frames_are_errors() {
         let mut c = conn();
         assert!(matches!(
-            c.receive(&[0x7f, 0xff, 0xff, 0xff], 1024),
+            c.receive(&[0x7f, 0xff, 0xff, 0xff]),
             Err(ConnectionError::FrameTooLarge { .. })
         ));
         let mut c = conn();
-        assert!(c.receive(&[0xff, 0xff, 0xff, 0xff], 1024).is_err());
+        assert!(c.receive(&[0xff, 0xff, 0xff, 0xff]).is_err());
     }
 }

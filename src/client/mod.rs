@@ -5,10 +5,10 @@ mod config;
 mod connection;
 mod coordinator;
 mod error;
+mod frame_reader;
 mod io;
 mod machine;
 mod metadata;
-mod read_buffer;
 mod rng;
 mod versions;
 
@@ -19,6 +19,7 @@ mod tests;
 
 pub use config::ClientConfig;
 pub use error::{ConnectionError, RequestError};
+pub use frame_reader::{FrameError, FrameReader};
 pub use io::{ConnectionId, Event, Io, RequestId, Response, Target};
 pub use machine::{Client, RequestOptions};
 pub use metadata::{BrokerAddress, ClusterMetadata, PartitionMetadata, TopicMetadata};

@@ -15,7 +15,7 @@ mod tests;
 pub use envelopes::{Envelope, EnvelopeBatch, EnvelopeQueue, EnvelopeToken, Resolution, Resolved};
 pub use fetcher::{FetchConfig, FetchError, FetchEvent, FetchedRecords, Fetcher, OffsetReset};
 pub use group_consumer::{ConsumerEvent, GroupConsumer, GroupConsumerConfig};
-pub use record_chunk::{RecordChunk, RecordChunkIntoIter};
+pub use record_chunk::{RecordChunk, RecordChunkIntoIter, RecordView};
 
 // Consumer groups: committed offsets here, membership in `group`.
 pub use offsets::{

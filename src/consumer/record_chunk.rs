@@ -16,7 +16,7 @@ use std::ops::Range;
 use bytes::Bytes;
 
 use crate::records::batch::RecordInPlace;
-use crate::records::{Record, RecordHeaders, TimestampType};
+use crate::records::{Record, RecordHeaders, RecordHeadersIter, TimestampType};
 
 /// The records of one partition from one fetch, in offset order. Iterating
 /// makes each [`Record`] (its key, value and headers slices of the fetched
@@ -77,6 +77,16 @@ impl Span {
         range.map_or(Span::NULL, Span::of)
     }
 
+    /// The field's bytes in `buffers[buffer]`; none for null.
+    fn bytes(self, buffers: &[Bytes], buffer: u32) -> Option<&[u8]> {
+        if self.len == Span::NULL_LEN {
+            return None;
+        }
+        let start = self.start as usize;
+        // In bounds, as for `slice`.
+        buffers[buffer as usize].get(start..start + self.len as usize)
+    }
+
     /// The field in `buffers[buffer]`; none for null (whose buffer index
     /// means nothing).
     fn slice(self, buffers: &[Bytes], buffer: u32) -> Option<Bytes> {
@@ -115,12 +125,31 @@ impl RecordChunk {
 
     /// The record at `index` (0 is the first).
     pub fn get(&self, index: usize) -> Option<Record> {
-        self.entries.get(index).map(|entry| self.record(entry))
+        self.entries
+            .get(index)
+            .map(|entry| record_of(&self.buffers, entry))
     }
 
     /// The records, made one by one.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Record> + '_ {
-        self.entries.iter().map(|entry| self.record(entry))
+        self.entries
+            .iter()
+            .map(|entry| record_of(&self.buffers, entry))
+    }
+
+    /// The records, borrowed: nothing made, no reference count touched.
+    pub fn views(&self) -> impl ExactSizeIterator<Item = RecordView<'_>> + '_ {
+        self.views_from(0)
+    }
+
+    /// The records from `index` on, borrowed.
+    fn views_from(&self, index: usize) -> impl ExactSizeIterator<Item = RecordView<'_>> + '_ {
+        let buffers = &self.buffers[..];
+        self.entries
+            .get(index..)
+            .unwrap_or_default()
+            .iter()
+            .map(move |entry| RecordView { buffers, entry })
     }
 
     /// The records as decoded [`Record`]s, all made at once.
@@ -224,27 +253,88 @@ impl RecordChunk {
             }
         }
     }
+}
 
-    fn record(&self, entry: &Entry) -> Record {
-        let buffers = &self.buffers[..];
-        Record {
-            offset: entry.offset,
-            timestamp: entry.timestamp,
-            timestamp_type: entry.timestamp_type,
-            key: entry.key.slice(buffers, entry.key_buffer),
-            value: entry.value.slice(buffers, entry.value_buffer),
-            headers: if entry.header_count == 0 {
-                RecordHeaders::default()
-            } else {
-                RecordHeaders::from_checked(
-                    entry
-                        .headers
-                        .slice(buffers, entry.headers_buffer)
-                        .unwrap_or_default(),
-                    entry.header_count as usize,
-                )
-            },
+/// One record of a [`RecordChunk`], borrowed from it: key, value and
+/// headers are slices of the fetched buffer. Reading a record this way
+/// makes nothing and bumps no reference count, which is most of what a
+/// [`Record`] costs when records are small; [`to_record`](Self::to_record)
+/// makes the owned one when it must outlive the chunk.
+#[derive(Clone, Copy)]
+pub struct RecordView<'a> {
+    buffers: &'a [Bytes],
+    entry: &'a Entry,
+}
+
+impl<'a> RecordView<'a> {
+    pub fn offset(&self) -> i64 {
+        self.entry.offset
+    }
+
+    pub fn timestamp(&self) -> i64 {
+        self.entry.timestamp
+    }
+
+    pub fn timestamp_type(&self) -> TimestampType {
+        self.entry.timestamp_type
+    }
+
+    /// `None` is a null key, distinct from an empty one.
+    pub fn key(&self) -> Option<&'a [u8]> {
+        self.entry.key.bytes(self.buffers, self.entry.key_buffer)
+    }
+
+    /// `None` is a null value (a tombstone), distinct from an empty one.
+    pub fn value(&self) -> Option<&'a [u8]> {
+        self.entry
+            .value
+            .bytes(self.buffers, self.entry.value_buffer)
+    }
+
+    /// The headers in wire order, borrowed.
+    pub fn headers(&self) -> RecordHeadersIter<'a> {
+        let entry = self.entry;
+        let count = entry.header_count as usize;
+        match self.buffers.get(entry.headers_buffer as usize) {
+            Some(buffer) if count > 0 => {
+                RecordHeadersIter::at(buffer, entry.headers.start as usize, count)
+            }
+            _ => RecordHeadersIter::default(),
         }
+    }
+
+    /// The record as an owned [`Record`] (its fields slices of the same
+    /// buffer, as the chunk's iterators make them).
+    pub fn to_record(&self) -> Record {
+        record_of(self.buffers, self.entry)
+    }
+}
+
+impl fmt::Debug for RecordView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.to_record(), f)
+    }
+}
+
+/// The owned record `entry` says is in `buffers`.
+fn record_of(buffers: &[Bytes], entry: &Entry) -> Record {
+    Record {
+        offset: entry.offset,
+        timestamp: entry.timestamp,
+        timestamp_type: entry.timestamp_type,
+        key: entry.key.slice(buffers, entry.key_buffer),
+        value: entry.value.slice(buffers, entry.value_buffer),
+        headers: if entry.header_count == 0 {
+            RecordHeaders::default()
+        } else {
+            RecordHeaders::from_checked(
+                entry
+                    .headers
+                    .slice(buffers, entry.headers_buffer)
+                    .unwrap_or_default(),
+                entry.header_count as usize,
+            )
+        },
     }
 }
 
@@ -287,6 +377,11 @@ impl RecordChunkIntoIter {
     /// Records not taken yet.
     pub fn remaining(&self) -> usize {
         self.chunk.len() - self.next
+    }
+
+    /// The records not taken yet, borrowed.
+    pub fn views(&self) -> impl ExactSizeIterator<Item = RecordView<'_>> + '_ {
+        self.chunk.views_from(self.next)
     }
 
     /// The chunk, cleared (its allocations kept), whatever was taken.
@@ -385,6 +480,48 @@ mod tests {
         // come back the same too.
         let pushed: RecordChunk = decoded.iter().cloned().collect();
         assert_eq!(pushed.into_records(), decoded);
+    }
+
+    /// A view's fields, compared field by field with the decoded record.
+    fn assert_view_is(view: RecordView<'_>, record: &Record) {
+        assert_eq!(view.offset(), record.offset);
+        assert_eq!(view.timestamp(), record.timestamp);
+        assert_eq!(view.timestamp_type(), record.timestamp_type);
+        assert_eq!(view.key(), record.key.as_deref());
+        assert_eq!(view.value(), record.value.as_deref());
+        assert!(view.headers().eq(record.headers.iter()), "{view:?}");
+        assert_eq!(view.headers().len(), record.headers.len());
+        assert_eq!(&view.to_record(), record);
+    }
+
+    #[test]
+    fn views_borrow_the_same_records_in_place_and_pushed() {
+        let bytes = batch();
+        let decoded: Vec<Record> = RecordBatch::decode(bytes.clone())
+            .unwrap()
+            .records()
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let pushed: RecordChunk = decoded.iter().cloned().collect();
+        for chunk in [in_place(bytes.clone(), 0), pushed] {
+            assert_eq!(chunk.views().len(), decoded.len());
+            for (view, record) in chunk.views().zip(&decoded) {
+                assert_view_is(view, record);
+            }
+            // Views of what an iterator has not taken yet.
+            let mut iter = chunk.into_iter();
+            iter.next();
+            iter.next();
+            assert_eq!(iter.views().len(), 2);
+            for (view, record) in iter.views().zip(&decoded[2..]) {
+                assert_view_is(view, record);
+            }
+        }
+        // Fields in place are the fetched bytes themselves.
+        let chunk = in_place(bytes.clone(), 0);
+        let value = chunk.views().next().unwrap().value().unwrap();
+        assert!(bytes.as_ptr_range().contains(&value.as_ptr()));
     }
 
     #[test]

@@ -246,7 +246,29 @@ impl<'a> Iterator for RecordHeadersIter<'a> {
 
 impl ExactSizeIterator for RecordHeadersIter<'_> {}
 
+/// No headers.
+impl Default for RecordHeadersIter<'_> {
+    fn default() -> Self {
+        static NONE: Bytes = Bytes::new();
+        RecordHeadersIter {
+            raw: &NONE,
+            pos: 0,
+            remaining: 0,
+        }
+    }
+}
+
 impl<'a> RecordHeadersIter<'a> {
+    /// The `count` headers at `pos` in `raw`, whose structure
+    /// [`RecordHeaders::check`] accepted.
+    pub(crate) fn at(raw: &'a Bytes, pos: usize, count: usize) -> RecordHeadersIter<'a> {
+        RecordHeadersIter {
+            raw,
+            pos,
+            remaining: count,
+        }
+    }
+
     #[inline]
     fn read_header(&mut self) -> Option<RecordHeader<'a>> {
         let raw: &'a Bytes = self.raw;

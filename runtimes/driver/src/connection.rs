@@ -1,27 +1,28 @@
-//! One broker connection as a task: connect, then copy bytes both ways
-//! between the socket and the event loop until either side ends it.
+//! One broker connection as a task: connect, then write what the event
+//! loop sends and hand it every response frame read, until either side
+//! ends it.
+//!
+//! The task cuts the frames itself ([`FrameReader`]), so a large response
+//! is read straight into the buffer its records will live in, on the
+//! task's thread, and the event loop is woken once per response rather
+//! than once per read.
 
 use bytes::Bytes;
 use futures_lite::future;
 use futures_lite::io::{AsyncRead, AsyncWrite};
 use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
 
-use kafkite::client::ConnectionId;
+use kafkite::client::{ConnectionId, FrameError, FrameReader};
 
-use crate::receive_pool::ReceivePool;
 use crate::runtime::Runtime;
-
-/// Read buffer per connection: large enough that a big fetch response
-/// arrives in few reads, small enough to keep idle connections cheap.
-const READ_BUFFER: usize = 64 * 1024;
 
 /// What a connection task tells the event loop, in the order it happened.
 #[derive(Debug)]
 pub(crate) enum NetEvent {
     Connected(ConnectionId),
-    /// Bytes read, in a buffer of the event loop's [`ReceivePool`], to
-    /// be given back once used.
-    Received(ConnectionId, Vec<u8>),
+    /// A response frame read (after its size prefix), or why the stream
+    /// could not be framed (the last event of the connection).
+    Frame(ConnectionId, Result<Bytes, FrameError>),
     /// The connect failed or the connection broke; the text says why.
     Disconnected(ConnectionId, String),
 }
@@ -44,7 +45,7 @@ impl ConnHandle {
         conn: ConnectionId,
         (host, port): (String, u16),
         events: async_channel::Sender<NetEvent>,
-        pool: ReceivePool,
+        frames: FrameReader,
         alive: async_channel::Sender<()>,
     ) -> ConnHandle {
         let (writes, write_rx) = async_channel::unbounded();
@@ -56,7 +57,7 @@ impl ConnHandle {
             writes: write_rx,
             close: close_rx,
             events,
-            pool,
+            frames,
         };
         let runtime_for_task = runtime.clone();
         runtime.spawn(async move {
@@ -88,7 +89,7 @@ struct Task {
     writes: async_channel::Receiver<Bytes>,
     close: async_channel::Receiver<()>,
     events: async_channel::Sender<NetEvent>,
-    pool: ReceivePool,
+    frames: FrameReader,
 }
 
 impl Task {
@@ -100,7 +101,7 @@ impl Task {
             writes,
             close,
             events,
-            pool,
+            frames,
         } = self;
         let connect = async { Some(runtime.connect(&host, port).await) };
         // The core may give up on the connect (its connect timeout, or
@@ -123,7 +124,7 @@ impl Task {
             return;
         }
         let (reader, writer) = futures_lite::io::split(stream);
-        let reading = read_loop(reader, conn, &events, &pool);
+        let reading = read_loop(reader, conn, &events, frames);
         let broken = future::or(reading, write_loop(writer, writes)).await;
         if let Some(reason) = broken {
             let _ = events.send(NetEvent::Disconnected(conn, reason)).await;
@@ -131,23 +132,29 @@ impl Task {
     }
 }
 
-/// Hands received bytes to the event loop. Returns why the connection
-/// broke, or `None` when the event loop is gone.
+/// Hands the event loop every frame read. Returns why the connection
+/// broke, or `None` when the event loop is gone (or was told the stream
+/// cannot be framed, which ends the connection there).
 async fn read_loop(
     mut reader: impl AsyncRead + Unpin,
     conn: ConnectionId,
     events: &async_channel::Sender<NetEvent>,
-    pool: &ReceivePool,
+    mut frames: FrameReader,
 ) -> Option<String> {
     loop {
-        let mut buf = pool.take(READ_BUFFER);
-        match reader.read(&mut buf).await {
+        match reader.read(frames.read_space()).await {
             Ok(0) => return Some("closed by the broker".into()),
             Ok(n) => {
-                buf.truncate(n);
-                events.send(NetEvent::Received(conn, buf)).await.ok()?;
+                frames.filled(n);
+                while let Some(frame) = frames.next_frame() {
+                    let failed = frame.is_err();
+                    events.send(NetEvent::Frame(conn, frame)).await.ok()?;
+                    if failed {
+                        return None;
+                    }
+                }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => pool.give(buf),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Some(e.to_string()),
         }
     }

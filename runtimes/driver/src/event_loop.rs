@@ -27,7 +27,6 @@ use crate::group_slots::{GroupRequest, GroupSlots, Positions};
 use crate::oneshot;
 use crate::producer_mailbox::Mailbox;
 use crate::producer_slots::{BatchReply, ProducerSlots};
-use crate::receive_pool::ReceivePool;
 use crate::runtime::Runtime;
 use crate::wake_guard;
 
@@ -134,8 +133,6 @@ pub(crate) struct EventLoop<R: Runtime> {
     commands_open: bool,
     net: async_channel::Receiver<NetEvent>,
     net_tx: async_channel::Sender<NetEvent>,
-    /// Read buffers, shared with the connection tasks.
-    receive_pool: ReceivePool,
     conns: HashMap<ConnectionId, ConnHandle>,
     /// Cloned into every connection task, which holds it while it runs;
     /// `None` once the loop is done starting tasks.
@@ -183,7 +180,6 @@ impl<R: Runtime> EventLoop<R> {
             commands_open: true,
             net,
             net_tx,
-            receive_pool: ReceivePool::default(),
             conns: HashMap::new(),
             tasks_alive: Some(tasks_alive),
             tasks_ended,
@@ -333,10 +329,7 @@ impl<R: Runtime> EventLoop<R> {
     fn on_net(&mut self, event: NetEvent, now: Instant) {
         match event {
             NetEvent::Connected(conn) => self.client.handle_connected(conn, now),
-            NetEvent::Received(conn, data) => {
-                self.client.handle_received(conn, &data, now);
-                self.receive_pool.give(data);
-            }
+            NetEvent::Frame(conn, frame) => self.client.handle_frame(conn, frame, now),
             NetEvent::Disconnected(conn, reason) => {
                 self.conns.remove(&conn);
                 self.client.handle_disconnected(conn, &reason, now);
@@ -503,7 +496,7 @@ impl<R: Runtime> EventLoop<R> {
                     conn,
                     (host, port),
                     events,
-                    self.receive_pool.clone(),
+                    self.client.frame_reader(),
                     alive,
                 );
                 self.conns.insert(conn, handle);

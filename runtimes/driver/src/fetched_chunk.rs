@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 
 use futures_lite::Stream;
 
-use kafkite::consumer::RecordChunkIntoIter;
+use kafkite::consumer::{RecordChunkIntoIter, RecordView};
 
 use crate::consumed_record::ConsumedRecord;
 use crate::error::Error;
@@ -64,6 +64,14 @@ impl<R: Runtime> FetchedChunk<R> {
 
     pub fn is_empty(&self) -> bool {
         self.left == 0
+    }
+
+    /// The records not taken yet, borrowed from the chunk: key, value and
+    /// headers are slices of the fetched buffer, and nothing is made or
+    /// reference-counted per record (cheapest when records are small).
+    /// [`RecordView::to_record`] makes an owned one.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = RecordView<'_>> + '_ {
+        self.records.views().take(self.left)
     }
 
     /// The next record, if the chunk has one left.

@@ -41,7 +41,6 @@ mod oneshot;
 mod producer;
 mod producer_mailbox;
 mod producer_slots;
-mod receive_pool;
 mod runtime;
 mod session;
 mod wake_guard;
@@ -69,8 +68,11 @@ pub use kafkite::client::{
 pub use kafkite::consumer::group::{Assignor, GroupConfig};
 pub use kafkite::consumer::{
     FetchConfig, FetchError, GroupConsumerConfig, OffsetAndMetadata, OffsetError, OffsetReset,
+    RecordView,
 };
 pub use kafkite::producer::{
     Acks, Delivery, Message, ProduceError, ProduceResult, ProducerConfig, ProducerRecord,
 };
-pub use kafkite::records::{Compression, RecordHeaders, TimestampType};
+pub use kafkite::records::{
+    Compression, RecordHeader, RecordHeaders, RecordHeadersIter, TimestampType,
+};

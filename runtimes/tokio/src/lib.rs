@@ -24,8 +24,8 @@ pub use kafkite_driver::{
     ClusterDescription, ClusterMetadata, Compression, ConsumedRecord, Delivery, DeliveryFuture,
     Error, FetchConfig, FetchError, FetchStart, GroupConfig, GroupConsumerConfig, GroupMessage,
     Message, NewTopic, OffsetAndMetadata, OffsetError, OffsetReset, OffsetSpec, ProduceError,
-    ProduceResult, ProducerConfig, ProducerRecord, RecordHeaders, RequestError, RequestOptions,
-    Runtime, Target, TimestampType,
+    ProduceResult, ProducerConfig, ProducerRecord, RecordHeader, RecordHeaders, RecordHeadersIter,
+    RecordView, RequestError, RequestOptions, Runtime, Target, TimestampType,
 };
 
 /// A kafkite session on tokio.

@@ -25,6 +25,7 @@ use super::config::ClientConfig;
 use super::connection::{ConnState, Connection, Frame, InFlight, Purpose};
 use super::coordinator::{Coordinators, Lookup};
 use super::error::{ConnectionError, RequestError};
+use super::frame_reader::{FrameError, FrameReader};
 use super::io::{ConnectionId, Event, Io, RequestId, Response, Target};
 use super::metadata::ClusterMetadata;
 use super::rng::Rng;
@@ -198,12 +199,50 @@ impl Client {
 
     /// Bytes arrived on `conn`.
     pub fn handle_received(&mut self, conn: ConnectionId, data: &[u8], now: Instant) {
-        let max = self.config.max_response_size;
         let frames = match self.conns.get_mut(&conn) {
-            Some(c) => c.receive(data, max),
+            Some(c) => c.receive(data),
             None => return,
         };
         self.handle_frames(conn, frames, now);
+    }
+
+    /// A [`FrameReader`] for a connection, for a driver that cuts frames
+    /// on its own (off the event loop's thread, reading large frames
+    /// straight into their own buffers) and hands them to
+    /// [`handle_frame`](Self::handle_frame) instead of giving bytes to
+    /// [`handle_received`](Self::handle_received). One per connection,
+    /// made when the driver connects it.
+    pub fn frame_reader(&self) -> FrameReader {
+        FrameReader::new(self.config.max_response_size)
+    }
+
+    /// A complete response frame arrived on `conn`, cut by its
+    /// [`FrameReader`]: the frame after its size prefix, or the reader's
+    /// error, which drops the connection. A driver uses either this or
+    /// [`handle_received`](Self::handle_received) for a connection, not
+    /// both.
+    pub fn handle_frame(
+        &mut self,
+        conn: ConnectionId,
+        frame: Result<bytes::Bytes, FrameError>,
+        now: Instant,
+    ) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let frame = match frame {
+            Ok(data) => {
+                let len = data.len();
+                Frame::parse(data).ok_or_else(|| {
+                    c.bad_frame(FrameError {
+                        size: len as i64,
+                        limit: self.config.max_response_size,
+                    })
+                })
+            }
+            Err(error) => Err(c.bad_frame(error)),
+        };
+        self.handle_frames(conn, frame.map(|frame| vec![frame]), now);
     }
 
     fn handle_frames(
@@ -215,7 +254,7 @@ impl Client {
         match frames {
             Ok(frames) => {
                 for frame in frames {
-                    if !self.handle_frame(conn, frame, now) {
+                    if !self.handle_response(conn, frame, now) {
                         break;
                     }
                 }

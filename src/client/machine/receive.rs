@@ -8,7 +8,12 @@ use super::*;
 use crate::protocol::DecodeError;
 
 impl Client {
-    pub(super) fn handle_frame(&mut self, conn: ConnectionId, frame: Frame, now: Instant) -> bool {
+    pub(super) fn handle_response(
+        &mut self,
+        conn: ConnectionId,
+        frame: Frame,
+        now: Instant,
+    ) -> bool {
         let Some(c) = self.conns.get_mut(&conn) else {
             return false;
         };

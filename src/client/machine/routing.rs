@@ -141,6 +141,7 @@ impl Client {
                 broker,
                 address.to_string(),
                 now + self.config.connect_timeout,
+                self.config.max_response_size,
             ),
         );
         self.io.push_back(Io::Connect { conn, host, port });

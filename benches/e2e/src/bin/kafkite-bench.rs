@@ -26,9 +26,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use kafkite::producer::{Acks, ProducerConfig, ProducerRecord};
 use kafkite_bench_e2e::{payload, usage_exit, Args, Mode, Report};
-use kafkite_tokio::{
-    ClientConfig, ConsumedRecord, FetchConfig, FetchStart, Fetcher, Producer, Session,
-};
+use kafkite_tokio::{ClientConfig, FetchConfig, FetchStart, Fetcher, Producer, Session};
 
 fn main() {
     let mut args = Args::parse().unwrap_or_else(|e| usage_exit(&e));
@@ -243,7 +241,7 @@ async fn consume(args: &Args) -> Report {
             (
                 "read",
                 if args.chunks {
-                    "Fetcher::fetch_chunks (a fetched chunk at a time)"
+                    "Fetcher::fetch_chunks (a fetched chunk at a time, records borrowed from it)"
                 } else {
                     "Fetcher::fetch (the record stream)"
                 }
@@ -283,7 +281,11 @@ async fn consume(args: &Args) -> Report {
     if let Some(chunks) = &mut chunks {
         while let Some(item) = chunks.next().await {
             match item {
-                Ok(chunk) => chunk.into_iter().for_each(|r| count_read(&mut report, &r)),
+                Ok(chunk) => {
+                    for record in chunk.iter() {
+                        count_read(&mut report, record.value());
+                    }
+                }
                 Err(e) if note_read_error(&mut report, &e) => break,
                 Err(_) => {}
             }
@@ -292,7 +294,7 @@ async fn consume(args: &Args) -> Report {
     if let Some(stream) = &mut stream {
         while let Some(item) = stream.next().await {
             match item {
-                Ok(record) => count_read(&mut report, &record),
+                Ok(record) => count_read(&mut report, record.value.as_deref()),
                 Err(e) if note_read_error(&mut report, &e) => break,
                 Err(_) => {}
             }
@@ -306,9 +308,9 @@ async fn consume(args: &Args) -> Report {
     report
 }
 
-fn count_read(report: &mut Report, record: &ConsumedRecord) {
+fn count_read(report: &mut Report, value: Option<&[u8]>) {
     report.consumed += 1;
-    report.value_bytes += record.value.as_ref().map_or(0, |v| v.len() as u64);
+    report.value_bytes += value.map_or(0, |v| v.len() as u64);
 }
 
 /// Notes an error read from the stream; true when it ends the run (the

@@ -408,8 +408,41 @@ pub async fn fetcher_and_offset_master_read_what_the_broker_holds<R: Runtime + D
                 let chunk = chunk.unwrap_or_else(|e| panic!("{what}: fetch_chunks: {e}"));
                 let (topic, partition, len) =
                     (chunk.topic().to_string(), chunk.partition(), chunk.len());
+                // The borrowed records are the owned ones, field by field.
+                let borrowed: Vec<RecordFields> = chunk
+                    .iter()
+                    .map(|r| {
+                        let headers = r
+                            .headers()
+                            .map(|h| (h.key.to_vec(), h.value.map(<[u8]>::to_vec)));
+                        (
+                            r.offset(),
+                            r.timestamp(),
+                            r.key().map(<[u8]>::to_vec),
+                            r.value().map(<[u8]>::to_vec),
+                            headers.collect(),
+                        )
+                    })
+                    .collect();
                 let records: Vec<ConsumedRecord> = chunk.into_iter().collect();
                 assert_eq!(records.len(), len, "{what}: chunk length");
+                let owned: Vec<RecordFields> = records
+                    .iter()
+                    .map(|r| {
+                        let headers = r
+                            .headers
+                            .iter()
+                            .map(|h| (h.key.to_vec(), h.value.map(<[u8]>::to_vec)));
+                        (
+                            r.offset,
+                            r.timestamp,
+                            r.key.as_deref().map(<[u8]>::to_vec),
+                            r.value.as_deref().map(<[u8]>::to_vec),
+                            headers.collect(),
+                        )
+                    })
+                    .collect();
+                assert_eq!(borrowed, owned, "{what}: borrowed records against owned");
                 assert!(records
                     .iter()
                     .all(|r| *r.topic == topic && r.partition == partition));
@@ -438,6 +471,106 @@ pub async fn fetcher_and_offset_master_read_what_the_broker_holds<R: Runtime + D
     })
     .await
 }
+
+/// Responses far larger than one socket read (each is read straight into a
+/// buffer of its own, and those buffers are reused once their records are
+/// dropped) arrive whole: every byte of every value, read twice over, once
+/// with the records held until the end and once with each chunk dropped as
+/// it is read.
+pub async fn large_responses_arrive_whole<R: Runtime + Default>(peer: &Peer) {
+    const PER_PARTITION: usize = 150;
+    const VALUE: usize = 8 * 1024;
+    let what = format!("{} large_responses", peer.kind());
+    // Each value's bytes depend on its partition and offset.
+    let value_of = |partition: i32, offset: i64| -> Vec<u8> {
+        (0..VALUE)
+            .map(|i| (i as i64 * 31 + offset * 7 + i64::from(partition) * 13) as u8)
+            .collect()
+    };
+    within::<R, _>(SCENARIO_LIMIT, &what, async {
+        let session = connect::<R>(peer.bootstrap()).await;
+        let topic = new_topic(peer, &session, "large", 2, &what).await;
+        let producer = crate::Producer::new(&session, ProducerConfig::default())
+            .await
+            .unwrap_or_else(|e| panic!("{what}: producer: {e}"));
+        let mut deliveries = Vec::new();
+        for offset in 0..PER_PARTITION as i64 {
+            for partition in [0, 1] {
+                let record = ProducerRecord::new(topic.as_str())
+                    .partition(partition)
+                    .value(value_of(partition, offset));
+                let delivery = producer
+                    .send(record)
+                    .await
+                    .unwrap_or_else(|e| panic!("{what}: send: {e}"));
+                deliveries.push(delivery);
+            }
+        }
+        for delivery in deliveries {
+            delivery
+                .await
+                .unwrap_or_else(|e| panic!("{what}: delivery: {e}"));
+        }
+        producer.close().await;
+
+        let fetcher = Fetcher::new(&session, FetchConfig::default());
+        let starts = || {
+            vec![
+                FetchStart::new(&topic, 0, Some(0)),
+                FetchStart::new(&topic, 1, Some(0)),
+            ]
+        };
+        let total = 2 * PER_PARTITION;
+        let mut held = Vec::new();
+        let mut stream = fetcher.fetch(starts(), Some(total));
+        while let Some(record) = next::<R, _>(&mut stream, &what).await {
+            held.push(record.unwrap_or_else(|e| panic!("{what}: fetch: {e}")));
+        }
+        drop(stream);
+        let mut read = 0;
+        let mut chunks = fetcher.fetch_chunks(starts(), Some(total));
+        while let Some(chunk) = next::<R, _>(&mut chunks, &what).await {
+            let chunk = chunk.unwrap_or_else(|e| panic!("{what}: fetch_chunks: {e}"));
+            for record in chunk.iter() {
+                let expected = value_of(chunk.partition(), record.offset());
+                assert!(
+                    record.value() == Some(&expected[..]),
+                    "{what}: chunk value at {}/{}",
+                    chunk.partition(),
+                    record.offset()
+                );
+                read += 1;
+            }
+        }
+        assert_eq!(read, total, "{what}: records in chunks");
+        assert_eq!(held.len(), total, "{what}: records held");
+        held.sort_by_key(|r| (r.partition, r.offset));
+        for (i, record) in held.iter().enumerate() {
+            let (partition, offset) = ((i / PER_PARTITION) as i32, (i % PER_PARTITION) as i64);
+            assert_eq!(
+                (record.partition, record.offset),
+                (partition, offset),
+                "{what}"
+            );
+            let expected = value_of(partition, offset);
+            assert!(
+                record.value.as_deref() == Some(&expected[..]),
+                "{what}: value at {partition}/{offset}"
+            );
+        }
+        session.close().await;
+    })
+    .await
+}
+
+/// A record's offset, timestamp, key, value and headers, owned.
+type RecordFields = (
+    i64,
+    i64,
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+    Vec<(Vec<u8>, Option<Vec<u8>>)>,
+);
 
 /// The next stream item, or a failed test after [`NEXT_LIMIT`].
 async fn next<R: Runtime + Default, S: futures_lite::Stream + Unpin>(

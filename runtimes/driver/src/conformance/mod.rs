@@ -24,7 +24,8 @@ pub use brokers::{
 };
 pub use consumer::{
     batches_commit_each_partitions_next_offset, envelopes_commit_ack_cancel_and_limit,
-    fetcher_and_offset_master_read_what_the_broker_holds, offset_out_of_range_policies,
+    fetcher_and_offset_master_read_what_the_broker_holds, large_responses_arrive_whole,
+    offset_out_of_range_policies,
 };
 pub use consumer_faults::envelope_consumer_survives_leader_move_and_broker_restart;
 pub use consumer_group::{
@@ -211,6 +212,11 @@ macro_rules! conformance_tests {
             #[test]
             fn consumer_fetcher_and_offset_master_read_what_the_broker_holds() {
                 $block_on(c::fetcher_and_offset_master_read_what_the_broker_holds::<$runtime>(peer()))
+            }
+
+            #[test]
+            fn consumer_large_responses_arrive_whole() {
+                $block_on(c::large_responses_arrive_whole::<$runtime>(peer()))
             }
         }
     };
