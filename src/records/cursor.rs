@@ -83,15 +83,19 @@ impl<'a> Cursor<'a> {
     #[inline]
     pub(crate) fn read_unsigned_varint(&mut self) -> Result<u32, DecodeError> {
         // Record fields are almost always one or two bytes (lengths below
-        // 8 KiB, small deltas): those are read inline.
-        if let Some(&[first, second]) = self.buf.get(self.pos..self.pos + 2) {
+        // 8 KiB, small deltas): those are read inline. A record's last
+        // field (its header count) ends its cursor, so a one-byte varint
+        // is taken without looking for a second byte.
+        if let Some(&first) = self.buf.get(self.pos) {
             if first < 0x80 {
                 self.pos += 1;
                 return Ok(u32::from(first));
             }
-            if second < 0x80 {
-                self.pos += 2;
-                return Ok(u32::from(first & 0x7f) | u32::from(second) << 7);
+            if let Some(&second) = self.buf.get(self.pos + 1) {
+                if second < 0x80 {
+                    self.pos += 2;
+                    return Ok(u32::from(first & 0x7f) | u32::from(second) << 7);
+                }
             }
         }
         // The slow path takes the position by value, so the cursor can
@@ -104,14 +108,16 @@ impl<'a> Cursor<'a> {
     /// An unsigned LEB128 varint of at most 64 bits.
     #[inline]
     pub(crate) fn read_unsigned_varlong(&mut self) -> Result<u64, DecodeError> {
-        if let Some(&[first, second]) = self.buf.get(self.pos..self.pos + 2) {
+        if let Some(&first) = self.buf.get(self.pos) {
             if first < 0x80 {
                 self.pos += 1;
                 return Ok(u64::from(first));
             }
-            if second < 0x80 {
-                self.pos += 2;
-                return Ok(u64::from(first & 0x7f) | u64::from(second) << 7);
+            if let Some(&second) = self.buf.get(self.pos + 1) {
+                if second < 0x80 {
+                    self.pos += 2;
+                    return Ok(u64::from(first & 0x7f) | u64::from(second) << 7);
+                }
             }
         }
         let (value, pos) = read_unsigned_varlong_slow(self.buf, self.pos)?;
