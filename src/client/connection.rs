@@ -10,8 +10,16 @@ use bytes::{Bytes, BytesMut};
 use super::error::ConnectionError;
 use super::frame_reader::{FrameError, FrameReader};
 use super::io::{ConnectionId, RequestId};
+use super::spare_buffers::SpareBuffers;
 use super::versions::ApiVersionTable;
 use crate::protocol::ApiKey;
+
+/// Writes at least this long are made in buffers kept for reuse.
+const LARGE_WRITE: usize = 64 * 1024;
+
+/// Buffers of large writes kept per connection: a few requests may be in
+/// the driver's hands at once.
+const MAX_WRITE_BUFFERS: usize = 4;
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +72,9 @@ pub(crate) struct Connection {
     /// Encoded requests not yet handed to the driver; coalesced into one
     /// write per poll.
     pub outgoing: BytesMut,
+    /// Large writes handed to the driver, for `outgoing` to reuse once
+    /// written (see [`SpareBuffers`]).
+    written: SpareBuffers,
     /// Frames the bytes given to `receive` (a driver that frames on its
     /// own hands complete frames instead).
     frames: FrameReader,
@@ -107,6 +118,7 @@ impl Connection {
             versions: ApiVersionTable::new(),
             in_flight: VecDeque::new(),
             outgoing: BytesMut::new(),
+            written: SpareBuffers::new(MAX_WRITE_BUFFERS),
             frames: FrameReader::new(max_frame),
             next_correlation_id: 1,
             closing: false,
@@ -124,6 +136,34 @@ impl Connection {
         let id = self.next_correlation_id;
         self.next_correlation_id = self.next_correlation_id.wrapping_add(1).max(1);
         id
+    }
+
+    /// `outgoing`, to encode a request into. When it is empty with little
+    /// room, a large write's buffer that the driver has written and
+    /// dropped since is taken back first: the request is encoded into warm
+    /// memory of the size it needs rather than a new buffer grown (and
+    /// copied) as it fills.
+    pub fn outgoing_buf(&mut self) -> &mut BytesMut {
+        if self.outgoing.is_empty() && self.outgoing.capacity() < LARGE_WRITE {
+            if let Some(mut buf) = self.written.take(0) {
+                buf.clear();
+                self.outgoing = buf;
+            }
+        }
+        &mut self.outgoing
+    }
+
+    /// The bytes waiting to be written, as one write for the driver. A
+    /// large write's buffer is kept for [`outgoing_buf`](Self::outgoing_buf)
+    /// to reuse; a small one leaves `outgoing` the rest of its allocation,
+    /// as `split` does.
+    pub fn take_outgoing(&mut self) -> Bytes {
+        if self.outgoing.len() < LARGE_WRITE {
+            return self.outgoing.split().freeze();
+        }
+        let data = std::mem::take(&mut self.outgoing).freeze();
+        self.written.keep(data.clone());
+        data
     }
 
     /// Appends received bytes and splits off every complete frame.
@@ -177,6 +217,33 @@ mod tests {
         assert_eq!(frames.len(), 1);
         assert_eq!(frames[0].correlation_id, 9);
         assert_eq!(&frames[0].data[4..], &[0xaa, 0xbb]);
+    }
+
+    /// A large write's buffer is encoded into again once the driver has
+    /// dropped what it wrote, and not before.
+    #[test]
+    fn large_write_buffers_are_reused_once_written() {
+        let mut c = conn();
+        c.outgoing_buf().extend_from_slice(&[1; LARGE_WRITE]);
+        let first = c.take_outgoing();
+        assert!(c.outgoing.is_empty());
+        c.outgoing_buf().extend_from_slice(&[2; LARGE_WRITE]);
+        let second = c.take_outgoing();
+        assert_ne!(second.as_ptr(), first.as_ptr());
+        let first_ptr = first.as_ptr();
+        drop(first);
+        c.outgoing_buf().extend_from_slice(&[3; LARGE_WRITE]);
+        let third = c.take_outgoing();
+        assert_eq!(third.as_ptr(), first_ptr);
+        assert!(third.iter().all(|&b| b == 3) && third.len() == LARGE_WRITE);
+        assert!(
+            second.iter().all(|&b| b == 2),
+            "an unwritten buffer is left alone"
+        );
+        // Small writes are split off as before.
+        c.outgoing.extend_from_slice(b"small");
+        assert_eq!(&c.take_outgoing()[..], b"small");
+        assert!(c.outgoing.is_empty());
     }
 
     #[test]

@@ -23,6 +23,8 @@
 
 use bytes::{Bytes, BytesMut};
 
+use super::spare_buffers::SpareBuffers;
+
 /// Bytes of the small buffer: frames that fit are copied out of it, larger
 /// ones get a buffer of their own.
 const STAGING: usize = 64 * 1024;
@@ -59,7 +61,7 @@ pub struct FrameReader {
     /// The large frame being read, if one is.
     large: Option<LargeFrame>,
     /// Whole buffers of earlier large frames, some still backing frames.
-    spares: Vec<Bytes>,
+    spares: SpareBuffers,
     /// Set by a bad size prefix: the stream cannot be framed any more.
     failed: bool,
 }
@@ -84,7 +86,7 @@ impl FrameReader {
             start: 0,
             end: 0,
             large: None,
-            spares: Vec::new(),
+            spares: SpareBuffers::new(MAX_SPARES),
             failed: false,
         }
     }
@@ -152,7 +154,7 @@ impl FrameReader {
             let large = self.large.take()?;
             let whole = large.buf.freeze();
             let frame = whole.slice(4..large.total);
-            self.keep_spare(whole);
+            self.spares.keep(whole);
             return Some(Ok(frame));
         }
         let available = &self.staging[self.start..self.end];
@@ -189,39 +191,21 @@ impl FrameReader {
     /// An initialized buffer of at least `len` bytes: a spare nothing else
     /// holds any more, or a new one.
     fn buffer_for(&mut self, len: usize) -> BytesMut {
-        let mut at = 0;
-        while at < self.spares.len() {
-            if self.spares[at].len() >= len && self.spares[at].is_unique() {
-                match self.spares.swap_remove(at).try_into_mut() {
-                    Ok(buf) => return buf,
-                    Err(still_shared) => self.spares.push(still_shared),
-                }
-            }
-            at += 1;
-        }
-        BytesMut::zeroed(len)
-    }
-
-    /// Keeps a large frame's whole buffer for reuse once its frame is gone;
-    /// when full, the larger buffers are kept (they serve any frame the
-    /// smaller do).
-    fn keep_spare(&mut self, whole: Bytes) {
-        if self.spares.len() == MAX_SPARES {
-            let smallest = (0..self.spares.len()).min_by_key(|&i| self.spares[i].len());
-            match smallest {
-                Some(i) if self.spares[i].len() < whole.len() => {
-                    self.spares.swap_remove(i);
-                }
-                _ => return,
-            }
-        }
-        self.spares.push(whole);
+        self.spares
+            .take(len)
+            .unwrap_or_else(|| BytesMut::zeroed(len))
     }
 
     /// Buffers kept for reuse (for tests).
     #[cfg(test)]
     pub(crate) fn spares(&self) -> usize {
         self.spares.len()
+    }
+
+    /// The spare buffers' lengths (for tests).
+    #[cfg(test)]
+    pub(crate) fn spare_lens(&self) -> Vec<usize> {
+        self.spares.lens()
     }
 }
 
@@ -360,7 +344,7 @@ mod tests {
             held.extend(read_in(&mut reader, &frame(i as i32, size), usize::MAX));
         }
         assert_eq!(reader.spares(), MAX_SPARES);
-        let kept: Vec<usize> = reader.spares.iter().map(Bytes::len).collect();
+        let kept = reader.spare_lens();
         assert!(kept.iter().all(|&len| len >= 2 << 20), "{kept:?}");
     }
 

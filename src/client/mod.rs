@@ -10,6 +10,7 @@ mod io;
 mod machine;
 mod metadata;
 mod rng;
+mod spare_buffers;
 mod versions;
 
 #[cfg(test)]

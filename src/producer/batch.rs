@@ -43,24 +43,23 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
-    /// `capacity`: bytes to allocate up front (the batch size), so that
-    /// filling the batch does not grow and copy its buffer over and over.
+    /// `buf`: an empty buffer with room for the batch (the batch size), so
+    /// that filling the batch does not grow and copy it over and over;
+    /// `records`: how many records to make room for.
     pub fn new(
         topic: Arc<str>,
         partition: i32,
         compression: Compression,
-        capacity: usize,
+        buf: BytesMut,
+        records: usize,
         now: Instant,
     ) -> Self {
         Batch {
             topic,
             partition,
-            entries: Vec::new(),
+            entries: Vec::with_capacity(records),
             created: now,
-            writer: Some(
-                RecordBatchWriter::new_in(BytesMut::with_capacity(capacity), 0)
-                    .compression(compression),
-            ),
+            writer: Some(RecordBatchWriter::new_in(buf, 0).compression(compression)),
             sealed: None,
             reserved: 0,
             base_sequence: -1,
@@ -114,6 +113,15 @@ impl Batch {
         self.entries.push(BatchEntry { id, timestamp });
         self.reserved += reserved;
         Ok(())
+    }
+
+    /// The batch's sealed buffer, emptied, once nothing else holds it (the
+    /// request it went out in has been written and dropped), for a later
+    /// batch to fill.
+    pub fn into_buffer(self) -> Option<BytesMut> {
+        let mut buf = self.sealed?.try_into_mut().ok()?;
+        buf.clear();
+        Some(buf)
     }
 
     /// Seals the batch with its producer id, epoch and first sequence, or

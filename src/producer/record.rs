@@ -107,13 +107,19 @@ pub enum ProduceError {
     BatchTooLarge { size: usize, limit: usize },
     #[error("the producer's buffer ({limit} bytes) is full")]
     QueueFull { limit: usize },
+    /// Boxed: the request error is large, and every record's outcome
+    /// (and every producer event) is as large as its largest variant.
     #[error("request failed: {0}")]
-    Request(RequestError),
+    Request(Box<RequestError>),
     #[error("cannot encode the record: {0}")]
     Encode(String),
     #[error("the producer is closed")]
     Closed,
 }
+
+// A record's outcome is a `Result<Delivery, ProduceError>`, made and moved
+// once per record: kept small (checked when compiling).
+const _: () = assert!(std::mem::size_of::<ProduceError>() <= 48);
 
 /// What the producer reports.
 #[derive(Debug, Clone, PartialEq)]

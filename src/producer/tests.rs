@@ -532,3 +532,22 @@ fn a_lingered_batch_held_back_by_the_producer_id_sets_no_past_deadline() {
         );
     }
 }
+
+/// An acknowledged batch's buffer goes to the next batch (warm, no new
+/// allocation), emptied: the next batch stores exactly its own records.
+#[test]
+fn an_acknowledged_batch_buffer_is_filled_again() {
+    let mut s = Setup::new(ProducerConfig::default(), 9);
+    s.send(ProducerRecord::new("t").partition(0).value(value(0)))
+        .expect("queued");
+    s.advance(Duration::from_millis(5));
+    assert_eq!(s.delivered().len(), 1);
+    assert_eq!(s.p.spare_buffers(), 1, "kept once acknowledged");
+    s.send(ProducerRecord::new("t").partition(0).value(value(1)))
+        .expect("queued");
+    assert_eq!(s.p.spare_buffers(), 0, "taken by the new batch");
+    s.advance(Duration::from_millis(5));
+    assert_eq!(s.delivered().len(), 2);
+    assert_eq!(s.stored_values(0), vec![value(0), value(1)]);
+    assert_eq!(s.p.spare_buffers(), 1);
+}

@@ -21,7 +21,9 @@ pub(crate) enum Waiter {
 
 /// One `send_batch` still collecting its records' outcomes.
 struct Pending {
-    outcomes: Vec<Option<Outcome>>,
+    /// `Closed` until the record's outcome arrives (each arrives once: a
+    /// record's waiter is taken when it is answered).
+    outcomes: Vec<Outcome>,
     remaining: usize,
     reply: BatchReply,
 }
@@ -41,7 +43,7 @@ impl BatchWaiters {
         let batch = self.next;
         self.next += 1;
         let pending = Pending {
-            outcomes: (0..count).map(|_| None).collect(),
+            outcomes: vec![Err(ProduceError::Closed); count],
             remaining: count,
             reply,
         };
@@ -54,9 +56,9 @@ impl BatchWaiters {
         let Some(pending) = self.pending.get_mut(batch) else {
             return;
         };
-        if let Some(slot @ None) = pending.outcomes.get_mut(index as usize) {
-            *slot = Some(outcome);
-            pending.remaining -= 1;
+        if let Some(slot) = pending.outcomes.get_mut(index as usize) {
+            *slot = outcome;
+            pending.remaining = pending.remaining.saturating_sub(1);
         }
         if pending.remaining == 0 {
             self.finish(batch);
@@ -76,12 +78,7 @@ impl BatchWaiters {
 
     fn finish(&mut self, batch: u64) {
         if let Some(pending) = self.pending.remove(batch) {
-            let outcomes = pending
-                .outcomes
-                .into_iter()
-                .map(|o| o.unwrap_or(Err(ProduceError::Closed)))
-                .collect();
-            pending.reply.send(outcomes);
+            pending.reply.send(pending.outcomes);
         }
     }
 }

@@ -185,7 +185,7 @@ impl Client {
         let mark = c.outgoing.len();
         let encoded = match &q.payload {
             Payload::User { request, .. } => {
-                encode_request_with(&mut c.outgoing, &ctx, |b| request.encode(b, version))
+                encode_request_with(c.outgoing_buf(), &ctx, |b| request.encode(b, version))
             }
             Payload::Metadata { topics } => {
                 let body = metadata_request(topics.as_deref(), version, allow_auto_create);
@@ -236,7 +236,7 @@ impl Client {
     pub(super) fn flush_outgoing(&mut self) {
         for c in self.conns.values_mut() {
             if !c.outgoing.is_empty() {
-                let data = c.outgoing.split().freeze();
+                let data = c.take_outgoing();
                 self.io.push_back(Io::Send { conn: c.id, data });
             }
         }
