@@ -30,9 +30,15 @@ impl<T> Default for IdWindow<T> {
 impl<T> IdWindow<T> {
     /// Holds `value` under `id`. Ids come in increasing order; ids skipped
     /// count as taken.
+    #[inline]
     pub fn insert(&mut self, id: u64, value: T) {
         if self.slots.is_empty() {
             self.base = id;
+        }
+        // Almost always the next id: one push.
+        if id.checked_sub(self.base) == Some(self.slots.len() as u64) {
+            self.slots.push_back(Some(value));
+            return;
         }
         // Should an id come out of order, make room for it.
         while id < self.base {

@@ -117,6 +117,8 @@ pub struct Producer {
     /// metadata generation it was read at. A run of records to one topic
     /// then skips the metadata lookup.
     last_count: Option<(Arc<str>, u64, u32)>,
+    /// The partition queue the last record went to (see `place`).
+    last_queue: Option<TopicPartition>,
     /// Emptied buffers of acknowledged batches (see [`MAX_SPARE_BUFFERS`]).
     spare_buffers: Vec<BytesMut>,
     /// When `drive` last ran: linger and retry deadlines up to then were
@@ -150,6 +152,7 @@ impl Producer {
             events: VecDeque::new(),
             outstanding: IdWindow::default(),
             last_count: None,
+            last_queue: None,
             spare_buffers: Vec::new(),
             driven_at: None,
         }
@@ -374,10 +377,22 @@ impl Producer {
         };
         let compression = self.config.compression;
         let batch_size = self.config.batch_size;
-        // The key shares the record's topic: no allocation, and a pointer
-        // comparison where the queue's key shares it too (see `TopicKey`).
-        let key = (TopicKey(Arc::clone(&record.topic)), partition);
-        let queue = self.partitions.entry(key).or_default();
+        // The key of the last record's queue is kept: a run of records to
+        // one partition looks its queue up without cloning the topic's
+        // `Arc` (an atomic count the sending threads bump too), and the
+        // key's pointer comparison (see `TopicKey`) ends the lookup.
+        let key = match self.last_queue.take() {
+            Some(key) if key.1 == partition && Arc::ptr_eq(&key.0 .0, &record.topic) => key,
+            _ => (TopicKey(Arc::clone(&record.topic)), partition),
+        };
+        if !self.partitions.contains_key(&key) {
+            self.partitions
+                .insert(key.clone(), PartitionQueue::default());
+        }
+        let Some(queue) = self.partitions.get_mut(&key) else {
+            return false;
+        };
+        self.last_queue = Some(key);
         let needs_new = match queue.ready.back() {
             Some(b) => !b.is_open() || b.size() + size > batch_size,
             None => true,

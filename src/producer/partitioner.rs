@@ -62,14 +62,13 @@ pub struct StickyPartitioner {
 impl StickyPartitioner {
     /// The partition for the next keyless record of `topic`.
     pub fn partition(&mut self, topic: &Arc<str>, partitions: u32, rng: &mut Rng) -> i32 {
-        let key = TopicKey(Arc::clone(topic));
-        if let Some(p) = self.current.get(&key) {
+        if let Some(p) = self.current.get(&**topic) {
             if (*p as u32) < partitions {
                 return *p;
             }
         }
         let p = rng.below(u64::from(partitions.max(1))) as i32;
-        self.current.insert(key, p);
+        self.current.insert(TopicKey(Arc::clone(topic)), p);
         p
     }
 
@@ -82,17 +81,18 @@ impl StickyPartitioner {
         partitions: u32,
         rng: &mut Rng,
     ) {
-        let key = TopicKey(Arc::clone(topic));
-        if self.current.get(&key) != Some(&partition) {
+        let Some(current) = self.current.get_mut(&**topic) else {
+            return;
+        };
+        if *current != partition {
             return;
         }
-        let next = if partitions > 1 {
+        *current = if partitions > 1 {
             let step = 1 + rng.below(u64::from(partitions - 1)) as i32;
             (partition + step) % partitions as i32
         } else {
             0
         };
-        self.current.insert(key, next);
     }
 }
 

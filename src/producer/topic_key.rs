@@ -1,5 +1,6 @@
 //! [`TopicKey`]: a topic name as a map key that compares by pointer first.
 
+use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
@@ -41,6 +42,15 @@ impl Ord for TopicKey {
         } else {
             self.0.cmp(&other.0)
         }
+    }
+}
+
+/// Maps keyed by topic are looked up by name, without cloning the `Arc`
+/// (an atomic count shared with every thread holding records of that
+/// topic). The order is `str`'s, as `Borrow` requires.
+impl Borrow<str> for TopicKey {
+    fn borrow(&self) -> &str {
+        &self.0
     }
 }
 

@@ -74,7 +74,8 @@ pub(crate) enum Command {
     /// `Producer::send_batch`); their bytes are reserved already.
     ProduceBatch {
         producer: u64,
-        records: Vec<(ProducerRecord, usize)>,
+        /// Their bytes (`estimated_size` each) are reserved already.
+        records: Vec<ProducerRecord>,
         reply: BatchReply,
     },
     ProducerFlush {

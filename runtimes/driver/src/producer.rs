@@ -106,12 +106,9 @@ impl<R: Runtime> Producer<R> {
         &self,
         records: Vec<ProducerRecord>,
     ) -> Result<BatchDeliveryFuture, ProduceError> {
-        let mut sized = Vec::with_capacity(records.len());
         let mut total = 0usize;
-        for record in records {
-            let size = self.admissible_size(&record)?;
-            total += size;
-            sized.push((record, size));
+        for record in &records {
+            total += self.admissible_size(record)?;
         }
         if total > self.inner.gauge.limit() {
             return Err(ProduceError::BatchTooLarge {
@@ -120,11 +117,11 @@ impl<R: Runtime> Producer<R> {
             });
         }
         self.reserve(total).await?;
-        let count = sized.len();
+        let count = records.len();
         let (reply, outcomes) = oneshot::channel();
         let command = Command::ProduceBatch {
             producer: self.inner.id,
-            records: sized,
+            records,
             reply,
         };
         if self.inner.session.command_now(command).is_err() {

@@ -83,12 +83,13 @@ impl ProducerSlots {
     }
 
     /// Places a `send_batch`'s records in order; the reply goes out when
-    /// the last of them is delivered or has failed.
+    /// the last of them is delivered or has failed. Each record's
+    /// `estimated_size` was reserved by the handle.
     pub(crate) fn produce_batch(
         &mut self,
         client: &mut Client,
         id: u64,
-        records: Vec<(ProducerRecord, usize)>,
+        records: Vec<ProducerRecord>,
         reply: BatchReply,
         now: Instant,
     ) {
@@ -98,8 +99,9 @@ impl ProducerSlots {
         };
         let batch = slot.batches.open(records.len(), reply);
         let wall_clock = wall_clock_ms();
-        for (index, (record, size)) in records.into_iter().enumerate() {
+        for (index, record) in records.into_iter().enumerate() {
             let index = index as u32;
+            let size = record.estimated_size();
             match slot.machine.send(client, record, now, wall_clock) {
                 Ok(delivery) => {
                     let waiter = Waiter::InBatch { batch, index };
