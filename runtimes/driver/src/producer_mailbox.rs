@@ -55,6 +55,14 @@ impl Mailbox {
         std::mem::take(&mut *self.lock())
     }
 
+    /// Swaps what is waiting into `into` (which must be empty), leaving the
+    /// mailbox `into`'s allocation: the two vectors trade places, so
+    /// neither grows from nothing again on every fill.
+    pub(crate) fn swap_into(&self, into: &mut Vec<Queued>) {
+        debug_assert!(into.is_empty());
+        std::mem::swap(&mut *self.lock(), into);
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Queued>> {
         // A panic while holding the lock cannot leave the vector invalid.
         self.queued

@@ -17,13 +17,16 @@ pub(crate) use crate::batch_waiters::BatchReply;
 use crate::batch_waiters::{BatchWaiters, Outcome, Waiter};
 use crate::buffer_gauge::BufferGauge;
 use crate::oneshot;
-use crate::producer_mailbox::Mailbox;
+use crate::producer_mailbox::{Mailbox, Queued};
 use crate::wake_guard;
 
 struct Slot {
     machine: Producer,
     gauge: Arc<BufferGauge>,
     mailbox: Arc<Mailbox>,
+    /// The vector the mailbox's records are swapped into, kept (empty)
+    /// between takes.
+    mail: Vec<Queued>,
     /// Per record: its reserved bytes and who awaits it.
     deliveries: IdWindow<(usize, Waiter)>,
     batches: BatchWaiters,
@@ -58,6 +61,7 @@ impl ProducerSlots {
             machine: Producer::new(config, self.seed, now),
             gauge,
             mailbox,
+            mail: Vec::new(),
             deliveries: IdWindow::default(),
             batches: BatchWaiters::default(),
             flushes: HashMap::new(),
@@ -213,12 +217,14 @@ impl ProducerSlots {
 impl Slot {
     /// Places the mailbox's records; the send time is read once per take.
     fn take_mail(&mut self, client: &mut Client, now: Instant) {
-        let mail = self.mailbox.take();
+        let mut mail = std::mem::take(&mut self.mail);
+        self.mailbox.swap_into(&mut mail);
         if mail.is_empty() {
+            self.mail = mail;
             return;
         }
         let wall_clock = wall_clock_ms();
-        for (record, size, reply) in mail {
+        for (record, size, reply) in mail.drain(..) {
             match self.machine.send(client, record, now, wall_clock) {
                 Ok(delivery) => {
                     self.deliveries
@@ -230,6 +236,8 @@ impl Slot {
                 }
             }
         }
+        // Emptied, its allocation kept for the next swap.
+        self.mail = mail;
     }
 
     fn wake(&self) -> Option<Instant> {
