@@ -458,15 +458,20 @@ mod tests {
         chunk
     }
 
-    #[test]
-    fn records_in_place_are_the_records_the_batch_decodes_to() {
-        let bytes = batch();
-        let decoded: Vec<Record> = RecordBatch::decode(bytes.clone())
+    /// The batch's records, decoded as a `Record` each.
+    fn decoded(bytes: &Bytes) -> Vec<Record> {
+        RecordBatch::decode(bytes.clone())
             .unwrap()
             .records()
             .unwrap()
             .map(Result::unwrap)
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn records_in_place_are_the_records_the_batch_decodes_to() {
+        let bytes = batch();
+        let decoded = decoded(&bytes);
         let chunk = in_place(bytes, 0);
         assert_eq!(chunk.len(), 4);
         assert_eq!(
@@ -497,12 +502,7 @@ mod tests {
     #[test]
     fn views_borrow_the_same_records_in_place_and_pushed() {
         let bytes = batch();
-        let decoded: Vec<Record> = RecordBatch::decode(bytes.clone())
-            .unwrap()
-            .records()
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
+        let decoded = decoded(&bytes);
         let pushed: RecordChunk = decoded.iter().cloned().collect();
         for chunk in [in_place(bytes.clone(), 0), pushed] {
             assert_eq!(chunk.views().len(), decoded.len());

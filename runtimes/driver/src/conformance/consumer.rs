@@ -18,7 +18,7 @@ use kafkite::protocol::{ApiKey, ErrorCode};
 use kafkite_testkit::{unique_name, Peer, PeerKind};
 
 use super::support::{
-    connect, create_topic, eventually, leader_of, produce, within, SCENARIO_LIMIT,
+    connect, create_topic, eventually, leader_of, produce, send_all, within, SCENARIO_LIMIT,
 };
 use crate::{
     ConsumedRecord, Consumer, ConsumerGroup, Error, FetchConfig, FetchStart, Fetcher, OffsetMaster,
@@ -493,24 +493,14 @@ pub async fn large_responses_arrive_whole<R: Runtime + Default>(peer: &Peer) {
         let producer = crate::Producer::new(&session, ProducerConfig::default())
             .await
             .unwrap_or_else(|e| panic!("{what}: producer: {e}"));
-        let mut deliveries = Vec::new();
-        for offset in 0..PER_PARTITION as i64 {
-            for partition in [0, 1] {
-                let record = ProducerRecord::new(topic.as_str())
+        let records = (0..PER_PARTITION as i64).flat_map(|offset| {
+            [0, 1].map(|partition| {
+                ProducerRecord::new(topic.as_str())
                     .partition(partition)
-                    .value(value_of(partition, offset));
-                let delivery = producer
-                    .send(record)
-                    .await
-                    .unwrap_or_else(|e| panic!("{what}: send: {e}"));
-                deliveries.push(delivery);
-            }
-        }
-        for delivery in deliveries {
-            delivery
-                .await
-                .unwrap_or_else(|e| panic!("{what}: delivery: {e}"));
-        }
+                    .value(value_of(partition, offset))
+            })
+        });
+        send_all(&producer, records, &what).await;
         producer.close().await;
 
         let fetcher = Fetcher::new(&session, FetchConfig::default());

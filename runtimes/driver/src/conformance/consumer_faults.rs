@@ -9,7 +9,7 @@ use futures_lite::{future, StreamExt};
 use kafkite::producer::{ProducerConfig, ProducerRecord};
 use kafkite_testkit::{unique_name, Peer, PeerKind};
 
-use super::support::{connect, within, SCENARIO_LIMIT};
+use super::support::{connect, send_all, within, SCENARIO_LIMIT};
 use crate::{Consumer, ConsumerGroup, Producer, Runtime, Session, TopicPartition};
 
 const PARTITIONS: i32 = 3;
@@ -157,22 +157,12 @@ async fn produce<R: Runtime>(
     let producer = Producer::new(session, ProducerConfig::default())
         .await
         .unwrap_or_else(|e| panic!("{what}: producer: {e}"));
-    let mut deliveries = Vec::new();
-    for i in first..first + BATCH {
-        let record = ProducerRecord::new(topic)
+    let records = (first..first + BATCH).map(|i| {
+        ProducerRecord::new(topic)
             .partition((i % PARTITIONS as usize) as i32)
-            .value(format!("v{i}"));
-        let delivery = producer
-            .send(record)
-            .await
-            .unwrap_or_else(|e| panic!("{what}: send: {e}"));
-        deliveries.push(delivery);
-    }
-    for delivery in deliveries {
-        delivery
-            .await
-            .unwrap_or_else(|e| panic!("{what}: delivery: {e}"));
-    }
+            .value(format!("v{i}"))
+    });
+    send_all(&producer, records, what).await;
     producer.close().await;
     (first..first + BATCH).map(|i| format!("v{i}")).collect()
 }

@@ -150,6 +150,28 @@ pub(crate) async fn produce<R: Runtime>(
     .await
 }
 
+/// Sends `records` through `producer`, then waits for every delivery;
+/// any failure fails the test.
+pub(crate) async fn send_all<R: Runtime>(
+    producer: &crate::Producer<R>,
+    records: impl IntoIterator<Item = crate::ProducerRecord>,
+    what: &str,
+) {
+    let mut deliveries = Vec::new();
+    for record in records {
+        let delivery = producer
+            .send(record)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: send: {e}"));
+        deliveries.push(delivery);
+    }
+    for delivery in deliveries {
+        delivery
+            .await
+            .unwrap_or_else(|e| panic!("{what}: delivery: {e}"));
+    }
+}
+
 /// One Produce request: the base offset, or the partition's error code.
 async fn produce_once<R: Runtime>(
     session: &Session<R>,
