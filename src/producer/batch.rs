@@ -14,7 +14,7 @@ use crate::records::{
 };
 
 /// One record's place in a batch.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct BatchEntry {
     pub id: DeliveryId,
     pub timestamp: i64,

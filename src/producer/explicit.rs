@@ -100,11 +100,21 @@ impl ExplicitSend {
 
     /// Offers a producer event; returns true when it belonged to this send.
     pub fn handle(&mut self, event: &ProducerEvent) -> bool {
-        let (id, outcome) = match event {
-            ProducerEvent::Delivered { id, delivery } => (id, Ok(delivery)),
-            ProducerEvent::Failed { id, error } => (id, Err(error)),
-            ProducerEvent::Flushed { .. } => return false,
-        };
+        match event {
+            ProducerEvent::Delivered(batch) => {
+                let mut ours = false;
+                for (id, delivery) in batch.iter() {
+                    ours |= self.handle_one(&id, Ok(&delivery));
+                }
+                ours
+            }
+            ProducerEvent::Failed { id, error } => self.handle_one(id, Err(error)),
+            ProducerEvent::Flushed { .. } => false,
+        }
+    }
+
+    /// One record's outcome, if the record is this send's.
+    fn handle_one(&mut self, id: &DeliveryId, outcome: Result<&Delivery, &ProduceError>) -> bool {
         let Some((topic, partition)) = self.waiting.remove(id) else {
             return false;
         };
@@ -159,7 +169,8 @@ impl ExplicitSend {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::producer::Delivery;
+    use crate::producer::batch::BatchEntry;
+    use crate::producer::DeliveredBatch;
 
     #[test]
     fn base_offsets_and_errors_are_reported_per_partition() {
@@ -167,14 +178,18 @@ mod tests {
         for (id, partition) in [(1, 0), (2, 0), (3, 1)] {
             send.track(DeliveryId(id), "t", partition);
         }
-        let delivered = |id, partition, offset| ProducerEvent::Delivered {
-            id: DeliveryId(id),
-            delivery: Delivery {
-                topic: "t".into(),
+        let delivered = |id, partition, offset| {
+            let record = BatchEntry {
+                id: DeliveryId(id),
+                timestamp: 0,
+            };
+            ProducerEvent::Delivered(DeliveredBatch::new(
+                "t".into(),
                 partition,
                 offset,
-                timestamp: 0,
-            },
+                -1,
+                vec![record],
+            ))
         };
         assert!(send.handle(&delivered(2, 0, 11)));
         assert!(send.handle(&delivered(1, 0, 10)));

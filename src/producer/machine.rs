@@ -25,8 +25,9 @@ use std::time::{Duration, Instant};
 
 use super::batch::Batch;
 use super::config::{Acks, ProducerConfig};
+use super::delivered_batch::DeliveredBatch;
 use super::partitioner::{partition_for_key, StickyPartitioner};
-use super::record::{Delivery, DeliveryId, ProduceError, ProducerEvent, ProducerRecord};
+use super::record::{DeliveryId, ProduceError, ProducerEvent, ProducerRecord};
 use crate::client::{Client, Event, RequestError, RequestId, RequestOptions, Rng, Target};
 use crate::protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use crate::protocol::messages::produce_response::PartitionProduceResponse;
@@ -809,30 +810,20 @@ impl Producer {
         }
     }
 
-    fn deliver(&mut self, batch: Batch, base_offset: i64, log_append_time: i64) {
+    fn deliver(&mut self, mut batch: Batch, base_offset: i64, log_append_time: i64) {
         self.buffered = self.buffered.saturating_sub(batch.reserved);
-        for (i, entry) in batch.entries.iter().enumerate() {
-            let offset = if base_offset >= 0 {
-                base_offset + i as i64
-            } else {
-                -1
-            };
-            let timestamp = if log_append_time >= 0 {
-                log_append_time
-            } else {
-                entry.timestamp
-            };
+        for entry in &batch.entries {
             self.outstanding.remove(entry.id.0);
-            self.events.push_back(ProducerEvent::Delivered {
-                id: entry.id,
-                delivery: Delivery {
-                    topic: batch.topic.clone(),
-                    partition: batch.partition,
-                    offset,
-                    timestamp,
-                },
-            });
         }
+        let records = std::mem::take(&mut batch.entries);
+        self.events
+            .push_back(ProducerEvent::Delivered(DeliveredBatch::new(
+                Arc::clone(&batch.topic),
+                batch.partition,
+                base_offset,
+                log_append_time,
+                records,
+            )));
         self.recycle(batch);
         self.check_flushes();
     }

@@ -4,6 +4,7 @@
 
 mod batch;
 mod config;
+mod delivered_batch;
 mod explicit;
 mod id_window;
 mod machine;
@@ -15,6 +16,7 @@ mod topic_key;
 mod tests;
 
 pub use config::{Acks, ProducerConfig};
+pub use delivered_batch::DeliveredBatch;
 pub use explicit::{ExplicitSend, Message, ProduceResult};
 pub use id_window::IdWindow;
 pub use machine::Producer;

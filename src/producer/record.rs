@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::delivered_batch::DeliveredBatch;
 use crate::client::RequestError;
 use crate::protocol::ErrorCode;
 
@@ -124,10 +125,9 @@ const _: () = assert!(std::mem::size_of::<ProduceError>() <= 48);
 /// What the producer reports.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProducerEvent {
-    Delivered {
-        id: DeliveryId,
-        delivery: Delivery,
-    },
+    /// The records of one batch were acknowledged: one event per batch
+    /// (see [`DeliveredBatch`]).
+    Delivered(DeliveredBatch),
     Failed {
         id: DeliveryId,
         error: ProduceError,

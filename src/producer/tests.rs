@@ -207,9 +207,9 @@ impl Setup {
     fn delivered(&self) -> Vec<(DeliveryId, Delivery)> {
         self.events
             .iter()
-            .filter_map(|e| match e {
-                ProducerEvent::Delivered { id, delivery } => Some((*id, delivery.clone())),
-                _ => None,
+            .flat_map(|e| match e {
+                ProducerEvent::Delivered(batch) => batch.iter().collect(),
+                _ => Vec::new(),
             })
             .collect()
     }

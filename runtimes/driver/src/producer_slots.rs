@@ -248,7 +248,11 @@ impl Slot {
     /// `freed`; true when it completes a close.
     fn deliver(&mut self, event: ProducerEvent, freed: &mut usize) -> bool {
         match event {
-            ProducerEvent::Delivered { id, delivery } => *freed += self.resolve(id, Ok(delivery)),
+            ProducerEvent::Delivered(batch) => {
+                for (id, delivery) in batch.iter() {
+                    *freed += self.resolve(id, Ok(delivery));
+                }
+            }
             ProducerEvent::Failed { id, error } => *freed += self.resolve(id, Err(error)),
             ProducerEvent::Flushed { token } => {
                 if let Some(reply) = self.flushes.remove(&token) {

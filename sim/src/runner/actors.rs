@@ -92,8 +92,11 @@ impl ProducerApp {
         while let Some(e) = self.producer.poll_event() {
             any = true;
             match e {
-                ProducerEvent::Delivered { id, delivery } => {
-                    if let Some(index) = self.ids.get(&id).copied() {
+                ProducerEvent::Delivered(batch) => {
+                    for (id, delivery) in batch.iter() {
+                        let Some(index) = self.ids.get(&id).copied() else {
+                            continue;
+                        };
                         trace.line(now_us, "producer", || {
                             format!(
                                 "acked #{index} at {}-{}@{}",
