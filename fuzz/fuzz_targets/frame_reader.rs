@@ -11,14 +11,16 @@
 use kafkite::client::FrameReader;
 use libfuzzer_sys::fuzz_target;
 
-/// The stream is cut off past this many bytes, to keep runs quick.
-const MAX_STREAM: usize = 8 << 20;
+/// The stream is cut off past this many bytes, to keep runs quick; a frame
+/// may declare more (it then never completes, and the reader must still
+/// bound the room it makes for it).
+const MAX_STREAM: usize = 2 << 20;
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 4 {
         return;
     }
-    let max_frame = [1 << 10, 100_000, 3 << 20, 16 << 20][data[0] as usize % 4];
+    let max_frame = [1 << 10, 100_000, 3 << 20, 64 << 20][data[0] as usize % 4];
     let reads: Vec<usize> = data[1..4]
         .iter()
         .map(|&b| 1 + usize::from(b) * usize::from(b) * 37)
@@ -70,8 +72,8 @@ fuzz_target!(|data: &[u8]| {
 });
 
 /// Turns the input into a stream: each step is either a frame (a size
-/// prefix from three input bytes, scaled up, then that many bytes of one
-/// value) or a few raw input bytes.
+/// prefix from three input bytes, scaled up to 64 MiB, then that many bytes
+/// of one value, cut off at [`MAX_STREAM`]) or a few raw input bytes.
 fn build_stream(ops: &[u8]) -> Vec<u8> {
     let mut stream = Vec::new();
     let mut i = 0;
@@ -95,12 +97,14 @@ fn build_stream(ops: &[u8]) -> Vec<u8> {
             2 => 4 + raw % 200_000,
             _ => 4 + raw * 4,
         };
-        let size = size.min(MAX_STREAM);
         stream.extend_from_slice(&(size as u32).to_be_bytes());
         let body_start = stream.len();
-        stream.resize(body_start + size, op);
-        // A correlation id that differs per frame.
-        stream[body_start..body_start + 4].copy_from_slice(&(i as u32).to_be_bytes());
+        let body = size.min(MAX_STREAM.saturating_sub(body_start));
+        stream.resize(body_start + body, op);
+        // A correlation id that differs per frame (as much of it as fits).
+        let id = (i as u32).to_be_bytes();
+        let id_len = body.min(4);
+        stream[body_start..body_start + id_len].copy_from_slice(&id[..id_len]);
     }
     stream
 }
