@@ -77,26 +77,27 @@ impl Span {
         range.map_or(Span::NULL, Span::of)
     }
 
-    /// The field's bytes in `buffers[buffer]`; none for null.
-    fn bytes(self, buffers: &[Bytes], buffer: u32) -> Option<&[u8]> {
+    /// Where the field is in its buffer; none for null (whose buffer index
+    /// means nothing).
+    fn range(self) -> Option<Range<usize>> {
         if self.len == Span::NULL_LEN {
             return None;
         }
         let start = self.start as usize;
-        // In bounds, as for `slice`.
-        buffers[buffer as usize].get(start..start + self.len as usize)
+        Some(start..start + self.len as usize)
     }
 
-    /// The field in `buffers[buffer]`; none for null (whose buffer index
-    /// means nothing).
+    // Spans are made from ranges of the buffer they index (checked by the
+    // decoder), so both the index and the range are in bounds.
+
+    /// The field's bytes in `buffers[buffer]`; none for null.
+    fn bytes(self, buffers: &[Bytes], buffer: u32) -> Option<&[u8]> {
+        Some(&buffers[buffer as usize][self.range()?])
+    }
+
+    /// The field in `buffers[buffer]`; none for null.
     fn slice(self, buffers: &[Bytes], buffer: u32) -> Option<Bytes> {
-        if self.len == Span::NULL_LEN {
-            return None;
-        }
-        let start = self.start as usize;
-        // Spans are made from ranges of the buffer they index (checked by
-        // the decoder), so both the index and the range are in bounds.
-        Some(buffers[buffer as usize].slice(start..start + self.len as usize))
+        Some(buffers[buffer as usize].slice(self.range()?))
     }
 }
 

@@ -12,18 +12,19 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use bytes::BytesMut;
-
 use super::id_window::IdWindow;
 use super::topic_key::TopicKey;
 use std::sync::Arc;
 
 mod awaiting;
+mod partition_queue;
 
 use awaiting::AwaitingTopic;
+use partition_queue::{queue_for, PartitionQueue, TopicPartition};
 use std::time::{Duration, Instant};
 
 use super::batch::Batch;
+use super::batch_buffers::BatchBuffers;
 use super::config::{Acks, ProducerConfig};
 use super::delivered_batch::DeliveredBatch;
 use super::partitioner::{partition_for_key, StickyPartitioner};
@@ -33,19 +34,6 @@ use crate::protocol::messages::produce_request::{PartitionProduceData, TopicProd
 use crate::protocol::messages::produce_response::PartitionProduceResponse;
 use crate::protocol::messages::{InitProducerIdRequest, ProduceRequest};
 use crate::protocol::{AnyResponse, ErrorCode, VersionRange};
-
-type TopicPartition = (TopicKey, i32);
-
-/// A new batch allocates up to this much up front (the batch size if
-/// smaller); a batch size set larger grows its buffer as it fills.
-const MAX_PREALLOCATED_BATCH: usize = 1 << 20;
-
-/// Buffers of acknowledged batches kept for new batches. A batch buffer
-/// freed on the event loop's thread and allocated again goes back to the
-/// OS and comes back as fresh pages, zero-filled by page faults (a
-/// fifteenth of the producer's CPU at full speed); a few kept warm serve
-/// the partitions being filled.
-const MAX_SPARE_BUFFERS: usize = 8;
 
 /// Produce versions that carry RecordBatch v2.
 const V2_PRODUCE: VersionRange = VersionRange {
@@ -69,21 +57,6 @@ enum ProducerIdState {
         id: i64,
         epoch: i16,
     },
-}
-
-#[derive(Debug, Default)]
-struct PartitionQueue {
-    /// Sealed or open batches waiting to be sent, in send order.
-    ready: VecDeque<Batch>,
-    /// Batches of this partition now in flight.
-    in_flight: usize,
-    /// The next sequence number to stamp.
-    next_sequence: i32,
-    /// Broker does not take RecordBatch v2 here: magic to rewrite into.
-    legacy_magic: Option<i8>,
-    /// Records in the last batch closed for being full: what a new batch
-    /// makes room for.
-    full_batch_records: usize,
 }
 
 #[derive(Debug)]
@@ -120,8 +93,8 @@ pub struct Producer {
     last_count: Option<(Arc<str>, u64, u32)>,
     /// The partition queue the last record went to (see `place`).
     last_queue: Option<TopicPartition>,
-    /// Emptied buffers of acknowledged batches (see [`MAX_SPARE_BUFFERS`]).
-    spare_buffers: Vec<BytesMut>,
+    /// Where new batches are written (reused from acknowledged ones).
+    buffers: BatchBuffers,
     /// When `drive` last ran: linger and retry deadlines up to then were
     /// acted on, and what still holds their batches back (a batch in
     /// flight, a missing leader, the producer id) ends with an event, not
@@ -131,6 +104,7 @@ pub struct Producer {
 
 impl Producer {
     pub fn new(config: ProducerConfig, seed: u64, now: Instant) -> Self {
+        let buffers = BatchBuffers::new(config.batch_size);
         let producer_id = if config.wants_idempotence() {
             ProducerIdState::Needed { at: now }
         } else {
@@ -154,7 +128,7 @@ impl Producer {
             outstanding: IdWindow::default(),
             last_count: None,
             last_queue: None,
-            spare_buffers: Vec::new(),
+            buffers,
             driven_at: None,
         }
     }
@@ -378,22 +352,15 @@ impl Producer {
         };
         let compression = self.config.compression;
         let batch_size = self.config.batch_size;
-        // The key of the last record's queue is kept: a run of records to
-        // one partition looks its queue up without cloning the topic's
-        // `Arc` (an atomic count the sending threads bump too), and the
-        // key's pointer comparison (see `TopicKey`) ends the lookup.
-        let key = match self.last_queue.take() {
-            Some(key) if key.1 == partition && Arc::ptr_eq(&key.0 .0, &record.topic) => key,
-            _ => (TopicKey(Arc::clone(&record.topic)), partition),
-        };
-        if !self.partitions.contains_key(&key) {
-            self.partitions
-                .insert(key.clone(), PartitionQueue::default());
-        }
-        let Some(queue) = self.partitions.get_mut(&key) else {
+        let queue = queue_for(
+            &mut self.partitions,
+            &mut self.last_queue,
+            &record.topic,
+            partition,
+        );
+        let Some(queue) = queue else {
             return false;
         };
-        self.last_queue = Some(key);
         let needs_new = match queue.ready.back() {
             Some(b) => !b.is_open() || b.size() + size > batch_size,
             None => true,
@@ -404,10 +371,7 @@ impl Producer {
                 closed_one = true;
                 queue.full_batch_records = full.entries.len();
             }
-            let buf = take_buffer(
-                &mut self.spare_buffers,
-                batch_size.min(MAX_PREALLOCATED_BATCH),
-            );
+            let buf = self.buffers.take();
             queue.ready.push_back(Batch::new(
                 Arc::clone(&record.topic),
                 partition,
@@ -824,24 +788,14 @@ impl Producer {
                 log_append_time,
                 records,
             )));
-        self.recycle(batch);
+        self.buffers.keep(batch);
         self.check_flushes();
     }
 
     /// Buffers kept for new batches (for tests).
     #[cfg(test)]
     pub(crate) fn spare_buffers(&self) -> usize {
-        self.spare_buffers.len()
-    }
-
-    /// Keeps a finished batch's buffer for a later batch, if it is one a
-    /// new batch would take (a compressed batch's is smaller).
-    fn recycle(&mut self, batch: Batch) {
-        if self.spare_buffers.len() < MAX_SPARE_BUFFERS {
-            let wanted = self.config.batch_size.min(MAX_PREALLOCATED_BATCH);
-            let buffer = batch.into_buffer().filter(|b| b.capacity() >= wanted);
-            self.spare_buffers.extend(buffer);
-        }
+        self.buffers.len()
     }
 
     fn fail_batch(&mut self, batch: Batch, error: ProduceError) {
@@ -849,7 +803,7 @@ impl Producer {
         for entry in &batch.entries {
             self.report_failure(entry.id, error.clone());
         }
-        self.recycle(batch);
+        self.buffers.keep(batch);
         self.check_flushes();
     }
 
@@ -933,14 +887,5 @@ impl Producer {
         if self.flushes.is_empty() {
             self.flushing = false;
         }
-    }
-}
-
-/// An empty buffer with room for `capacity` bytes: a spare one if one is
-/// large enough, else a new one.
-fn take_buffer(spares: &mut Vec<BytesMut>, capacity: usize) -> BytesMut {
-    match spares.iter().rposition(|buf| buf.capacity() >= capacity) {
-        Some(at) => spares.swap_remove(at),
-        None => BytesMut::with_capacity(capacity),
     }
 }

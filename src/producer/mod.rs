@@ -3,6 +3,7 @@
 //! memory bound. Sans-IO like the client it rides on (see [`Producer`]).
 
 mod batch;
+mod batch_buffers;
 mod config;
 mod delivered_batch;
 mod explicit;

@@ -57,29 +57,24 @@ pub struct StickyPartitioner {
     /// Keyed by the records' shared topic names (see `TopicKey`): this is
     /// looked up for every keyless record.
     current: std::collections::BTreeMap<TopicKey, i32>,
-    /// The last topic asked for and its partition, as in `current`: a run
-    /// of records to one topic ends in a pointer comparison instead of
-    /// comparing the name.
-    last: Option<(TopicKey, i32)>,
+    /// The key of the last topic asked for, reused while records share
+    /// its `Arc` (see [`TopicKey::reuse`]).
+    last: Option<TopicKey>,
 }
 
 impl StickyPartitioner {
     /// The partition for the next keyless record of `topic`.
     pub fn partition(&mut self, topic: &Arc<str>, partitions: u32, rng: &mut Rng) -> i32 {
-        if let Some((last, p)) = &self.last {
-            if Arc::ptr_eq(&last.0, topic) && (*p as u32) < partitions {
-                return *p;
-            }
-        }
-        let p = match self.current.get(&**topic) {
+        let key = TopicKey::reuse(self.last.take(), topic);
+        let p = match self.current.get(&key) {
             Some(&p) if (p as u32) < partitions => p,
             _ => {
                 let p = rng.below(u64::from(partitions.max(1))) as i32;
-                self.current.insert(TopicKey(Arc::clone(topic)), p);
+                self.current.insert(key.clone(), p);
                 p
             }
         };
-        self.last = Some((TopicKey(Arc::clone(topic)), p));
+        self.last = Some(key);
         p
     }
 
@@ -104,12 +99,6 @@ impl StickyPartitioner {
         } else {
             0
         };
-        let next = *current;
-        if let Some((last, p)) = &mut self.last {
-            if *last.0 == **topic {
-                *p = next;
-            }
-        }
     }
 }
 

@@ -19,6 +19,17 @@ impl TopicKey {
     pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// `last` when it is `topic`'s own `Arc`, else a new key. A run of
+    /// records of one topic then looks up with one key instead of cloning
+    /// the record's `Arc` each time (an atomic count that every thread
+    /// holding records of the topic bumps too).
+    pub(crate) fn reuse(last: Option<TopicKey>, topic: &Arc<str>) -> TopicKey {
+        match last {
+            Some(key) if Arc::ptr_eq(&key.0, topic) => key,
+            _ => TopicKey(Arc::clone(topic)),
+        }
+    }
 }
 
 impl PartialEq for TopicKey {
