@@ -71,7 +71,6 @@ impl DeliveredBatch {
                 _ => entry.timestamp,
             };
             let delivery = Delivery {
-                topic: Arc::clone(&self.topic),
                 partition: self.partition,
                 offset,
                 timestamp,
@@ -110,7 +109,7 @@ mod tests {
             summary(&b),
             [(7, 2, 40, 1_000), (8, 2, 41, 990), (11, 2, 42, 1_005)]
         );
-        assert!(b.iter().all(|(_, d)| &*d.topic == "t"));
+        assert_eq!(&**b.topic(), "t");
     }
 
     #[test]

@@ -1,94 +1,292 @@
-//! Who waits for a record's outcome: its own `send`'s one-shot, or a place
-//! in a `send_batch`'s answer, which goes out when its last record is done.
+//! Who waits for a record's outcome: its own `send`'s one-shot, or the
+//! `send_batch` it came in, which answers when its last record is done.
+//!
+//! A `send_batch`'s records get consecutive delivery ids from the core
+//! (they are placed one after another, with nothing in between), so a
+//! batch is registered once, as a range of ids, rather than with a waiter
+//! per record; an outcome finds its batch by id.
 
-use kafkite::producer::{Delivery, IdWindow, ProduceError};
+use std::collections::VecDeque;
 
+use kafkite::producer::{Delivery, ProduceError};
+
+use crate::batch_deliveries::BatchDeliveries;
 use crate::oneshot;
 
 pub(crate) type Outcome = Result<Delivery, ProduceError>;
 pub(crate) type DeliveryReply = oneshot::Sender<Outcome>;
-pub(crate) type BatchReply = oneshot::Sender<Vec<Outcome>>;
-
-/// The waiter of one record.
-pub(crate) enum Waiter {
-    One(DeliveryReply),
-    /// Index `index` of the `send_batch` numbered `batch`.
-    InBatch {
-        batch: u64,
-        index: u32,
-    },
-}
+pub(crate) type BatchReply = oneshot::Sender<BatchDeliveries>;
 
 /// One `send_batch` still collecting its records' outcomes.
 struct Pending {
-    /// `Closed` until the record's outcome arrives (each arrives once: a
-    /// record's waiter is taken when it is answered).
-    outcomes: Vec<Outcome>,
+    /// Where its ids run: (first id, the index of that id's record). A new
+    /// run starts after a record that failed before it was given an id.
+    runs: Vec<(u64, usize)>,
+    /// One past the last id; `runs[0].0..end` are the batch's ids.
+    end: u64,
+    deliveries: Vec<Delivery>,
+    failures: Vec<(usize, ProduceError)>,
     remaining: usize,
-    reply: BatchReply,
+    /// Buffer bytes the handle reserved for the batch, given back when the
+    /// batch is answered.
+    reserved: usize,
+    /// `None` once answered.
+    reply: Option<BatchReply>,
 }
 
-/// The `send_batch` calls of one producer still waiting for outcomes, by
-/// number: numbered in call order and mostly finished in that order, which
-/// is what an `IdWindow` is quick at.
+impl Pending {
+    /// The index of the record that `id` names, if it is one of the batch's.
+    fn index_of(&self, id: u64) -> Option<usize> {
+        // Answered: it no longer waits for anything.
+        self.reply.as_ref()?;
+        let first = self.runs.first()?.0;
+        if id < first || id >= self.end {
+            return None;
+        }
+        let run = match self.runs.len() {
+            1 => self.runs[0],
+            _ => self.runs[self.runs.partition_point(|(from, _)| *from <= id) - 1],
+        };
+        Some(run.1 + (id - run.0) as usize)
+    }
+
+    /// Answers the batch once every record has its outcome; returns the
+    /// bytes to give back then.
+    fn answer_if_done(&mut self) -> usize {
+        if self.remaining > 0 {
+            return 0;
+        }
+        let Some(reply) = self.reply.take() else {
+            return 0;
+        };
+        let deliveries = std::mem::take(&mut self.deliveries);
+        let failures = std::mem::take(&mut self.failures);
+        reply.send(BatchDeliveries::new(deliveries, failures));
+        std::mem::take(&mut self.reserved)
+    }
+}
+
+/// The `send_batch` calls of one producer still waiting for outcomes, in
+/// call order (so in id order). Mostly finished in that order, too.
 #[derive(Default)]
 pub(crate) struct BatchWaiters {
-    pending: IdWindow<Pending>,
-    next: u64,
+    pending: VecDeque<Pending>,
+    /// Where the last outcome found its batch: the next one is most often
+    /// for the same batch.
+    last_found: usize,
+}
+
+/// A `send_batch` being placed (see [`BatchWaiters::open`]).
+pub(crate) struct OpenBatch {
+    pending: Pending,
+    next_index: usize,
+}
+
+impl OpenBatch {
+    /// The next record was placed under delivery id `id`.
+    pub(crate) fn placed(&mut self, id: u64) {
+        let index = self.next_index;
+        self.next_index += 1;
+        let continues = self.pending.runs.last().is_some_and(|&(from, at)| {
+            id == self.pending.end && at + (id - from) as usize == index
+        });
+        if !continues {
+            self.pending.runs.push((id, index));
+        }
+        self.pending.end = id + 1;
+    }
+
+    /// The next record failed at once, without an id.
+    pub(crate) fn failed(&mut self, error: ProduceError) {
+        let index = self.next_index;
+        self.next_index += 1;
+        self.pending.failures.push((index, error));
+        self.pending.remaining = self.pending.remaining.saturating_sub(1);
+    }
 }
 
 impl BatchWaiters {
-    /// Registers a batch of `count` records; returns its number.
-    pub(crate) fn open(&mut self, count: usize, reply: BatchReply) -> u64 {
-        let batch = self.next;
-        self.next += 1;
-        let pending = Pending {
-            outcomes: vec![Err(ProduceError::Closed); count],
-            remaining: count,
-            reply,
+    /// Starts a batch of `count` records, for which the handle reserved
+    /// `reserved` bytes; each record is then [`OpenBatch::placed`] or
+    /// [`OpenBatch::failed`], in order, and the batch [`BatchWaiters::add`]ed.
+    pub(crate) fn open(count: usize, reserved: usize, reply: BatchReply) -> OpenBatch {
+        let placeholder = Delivery {
+            partition: -1,
+            offset: -1,
+            timestamp: -1,
         };
-        self.pending.insert(batch, pending);
-        batch
-    }
-
-    /// Records one outcome; answers the batch when it was the last.
-    pub(crate) fn resolve(&mut self, batch: u64, index: u32, outcome: Outcome) {
-        let Some(pending) = self.pending.get_mut(batch) else {
-            return;
-        };
-        if let Some(slot) = pending.outcomes.get_mut(index as usize) {
-            *slot = outcome;
-            pending.remaining = pending.remaining.saturating_sub(1);
-        }
-        if pending.remaining == 0 {
-            self.finish(batch);
+        OpenBatch {
+            pending: Pending {
+                runs: Vec::with_capacity(1),
+                end: 0,
+                deliveries: vec![placeholder; count],
+                failures: Vec::new(),
+                remaining: count,
+                reserved,
+                reply: Some(reply),
+            },
+            next_index: 0,
         }
     }
 
-    /// Answers a batch whose records all have outcomes (also one of none).
-    pub(crate) fn finish_if_done(&mut self, batch: u64) {
-        if self
+    /// Waits for the outcomes of a batch's placed records; returns the bytes
+    /// to give back when it is already done (none of it was placed).
+    pub(crate) fn add(&mut self, open: OpenBatch) -> usize {
+        let mut pending = open.pending;
+        let freed = pending.answer_if_done();
+        if pending.reply.is_some() {
+            self.pending.push_back(pending);
+        }
+        freed
+    }
+
+    /// Records the outcome of delivery `id` if a batch waits for it:
+    /// `None` when none does (a `send`'s own record), else the bytes to
+    /// give back (when it completed its batch).
+    pub(crate) fn resolve(&mut self, id: u64, outcome: Outcome) -> Result<usize, Outcome> {
+        let Some(at) = self.find(id) else {
+            return Err(outcome);
+        };
+        self.last_found = at;
+        let pending = &mut self.pending[at];
+        let Some(index) = pending.index_of(id) else {
+            return Err(outcome);
+        };
+        match outcome {
+            Ok(delivery) => pending.deliveries[index] = delivery,
+            Err(error) => pending.failures.push((index, error)),
+        }
+        pending.remaining = pending.remaining.saturating_sub(1);
+        let freed = pending.answer_if_done();
+        if pending.reply.is_none() {
+            self.drop_answered();
+        }
+        Ok(freed)
+    }
+
+    /// The position of the batch holding `id`, if any.
+    fn find(&self, id: u64) -> Option<usize> {
+        if let Some(p) = self.pending.get(self.last_found) {
+            if p.index_of(id).is_some() {
+                return Some(self.last_found);
+            }
+        }
+        let after = self
             .pending
-            .get_mut(batch)
-            .is_some_and(|p| p.remaining == 0)
-        {
-            self.finish(batch);
-        }
+            .partition_point(|p| p.runs.first().is_some_and(|(first, _)| *first <= id));
+        let at = after.checked_sub(1)?;
+        self.pending[at].index_of(id).map(|_| at)
     }
 
-    fn finish(&mut self, batch: u64) {
-        if let Some(pending) = self.pending.remove(batch) {
-            pending.reply.send(pending.outcomes);
+    /// Forgets answered batches at the front (answered ones behind an
+    /// unanswered one stay until it is, keeping the queue in id order).
+    fn drop_answered(&mut self) {
+        while self.pending.front().is_some_and(|p| p.reply.is_none()) {
+            self.pending.pop_front();
+            self.last_found = self.last_found.saturating_sub(1);
         }
     }
 }
 
-impl Waiter {
-    /// Hands `outcome` to whoever waits for it.
-    pub(crate) fn answer(self, outcome: Outcome, batches: &mut BatchWaiters) {
-        match self {
-            Waiter::One(reply) => reply.send(outcome),
-            Waiter::InBatch { batch, index } => batches.resolve(batch, index, outcome),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivery(offset: i64) -> Outcome {
+        Ok(Delivery {
+            partition: 0,
+            offset,
+            timestamp: 0,
+        })
+    }
+
+    #[test]
+    fn a_batch_answers_once_its_last_record_is_done_whatever_the_order() {
+        let mut waiters = BatchWaiters::default();
+        let (reply, mut answer) = oneshot::channel();
+        let mut open = BatchWaiters::open(4, 400, reply);
+        open.placed(10);
+        open.failed(ProduceError::Closed);
+        open.placed(11);
+        open.placed(12);
+        assert_eq!(waiters.add(open), 0);
+        // A `send`'s own id, before, between and after: not the batch's.
+        assert!(waiters.resolve(9, delivery(0)).is_err());
+        assert!(waiters.resolve(13, delivery(0)).is_err());
+        assert_eq!(waiters.resolve(12, delivery(52)), Ok(0));
+        assert_eq!(waiters.resolve(10, delivery(50)), Ok(0));
+        assert!(answer.try_take().is_none());
+        assert_eq!(waiters.resolve(11, Err(ProduceError::Closed)), Ok(400));
+        let batch = answer.try_take().expect("answered");
+        let outcomes: Vec<_> = batch.iter().map(|o| o.map(|d| d.offset)).collect();
+        assert_eq!(
+            outcomes,
+            [
+                Ok(50),
+                Err(&ProduceError::Closed),
+                Err(&ProduceError::Closed),
+                Ok(52)
+            ]
+        );
+        // Answered and forgotten: the ids are nobody's now.
+        assert!(waiters.resolve(10, delivery(0)).is_err());
+    }
+
+    #[test]
+    fn outcomes_find_their_batch_among_many() {
+        let mut waiters = BatchWaiters::default();
+        let mut answers = Vec::new();
+        // Five batches of 3 records, ids 100.., a `send`'s id after each
+        // (103, 107, ...).
+        for b in 0..5u64 {
+            let (reply, answer) = oneshot::channel();
+            let mut open = BatchWaiters::open(3, 3, reply);
+            for r in 0..3 {
+                open.placed(100 + b * 4 + r);
+            }
+            waiters.add(open);
+            answers.push(answer);
         }
+        // Batch 2 first: answered while batches before it still wait.
+        for id in 108..111 {
+            assert!(waiters.resolve(id, delivery(id as i64)).is_ok(), "{id}");
+        }
+        assert!(answers[2].try_take().is_some());
+        // Then every id from the last back: batch 2's ids are nobody's
+        // now, nor are the sends' own.
+        for id in (100..120).rev() {
+            let waited_for = id % 4 != 3 && !(108..111).contains(&id);
+            let found = waiters.resolve(id, delivery(id as i64)).is_ok();
+            assert_eq!(found, waited_for, "{id}");
+        }
+        for (b, answer) in answers.iter_mut().enumerate() {
+            if b == 2 {
+                continue;
+            }
+            let batch = answer.try_take().expect("answered");
+            let offsets: Vec<_> = batch.iter().map(|o| o.map(|d| d.offset)).collect();
+            let first = 100 + b as i64 * 4;
+            assert_eq!(
+                offsets,
+                [Ok(first), Ok(first + 1), Ok(first + 2)],
+                "batch {b}"
+            );
+        }
+        assert!(waiters.pending.is_empty());
+    }
+
+    #[test]
+    fn a_batch_placed_not_at_all_answers_at_once() {
+        let mut waiters = BatchWaiters::default();
+        let (reply, mut answer) = oneshot::channel();
+        let mut open = BatchWaiters::open(2, 20, reply);
+        open.failed(ProduceError::Closed);
+        open.failed(ProduceError::Closed);
+        assert_eq!(waiters.add(open), 20);
+        assert_eq!(answer.try_take().map(|b| b.failures().len()), Some(2));
+        let (reply, mut answer) = oneshot::channel();
+        assert_eq!(waiters.add(BatchWaiters::open(0, 0, reply)), 0);
+        assert_eq!(answer.try_take().map(|b| b.len()), Some(0));
+        assert!(waiters.pending.is_empty());
     }
 }

@@ -74,8 +74,10 @@ pub(crate) enum Command {
     /// `Producer::send_batch`); their bytes are reserved already.
     ProduceBatch {
         producer: u64,
-        /// Their bytes (`estimated_size` each) are reserved already.
         records: Vec<ProducerRecord>,
+        /// The buffer bytes reserved for them (`estimated_size` each),
+        /// given back when the batch is answered.
+        reserved: usize,
         reply: BatchReply,
     },
     ProducerFlush {
@@ -368,10 +370,15 @@ impl<R: Runtime> EventLoop<R> {
             Command::ProduceBatch {
                 producer,
                 records,
+                reserved,
                 reply,
-            } => self
-                .producers
-                .produce_batch(&mut self.client, producer, records, reply, now),
+            } => self.producers.produce_batch(
+                &mut self.client,
+                producer,
+                (records, reserved),
+                reply,
+                now,
+            ),
             Command::ProducerFlush { producer, reply } => {
                 self.producers.flush(&mut self.client, producer, reply, now)
             }

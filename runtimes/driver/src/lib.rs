@@ -21,6 +21,7 @@
 //! ```
 
 mod admin;
+mod batch_deliveries;
 mod batch_waiters;
 mod buffer_gauge;
 mod connection;
@@ -48,6 +49,7 @@ mod wake_guard;
 #[cfg(feature = "testing")]
 pub mod conformance;
 
+pub use batch_deliveries::{BatchDeliveries, Iter as BatchDeliveriesIter};
 pub use consumed_record::ConsumedRecord;
 pub use consumer::{BatchStream, Consumer, Envelope, EnvelopeBatch, EnvelopeStream};
 pub use consumer_group::{ConsumerGroup, TopicPartition};

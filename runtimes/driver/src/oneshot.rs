@@ -69,6 +69,14 @@ pub(crate) struct Receiver<T> {
     shared: Shared<T>,
 }
 
+impl<T> Receiver<T> {
+    /// The value, if it was sent (for tests that check without waiting).
+    #[cfg(test)]
+    pub(crate) fn try_take(&mut self) -> Option<T> {
+        lock(&self.shared).value.take()
+    }
+}
+
 impl<T> Future for Receiver<T> {
     type Output = Option<T>;
 

@@ -12,6 +12,7 @@ use std::task::{Context, Poll};
 
 use kafkite::producer::{Delivery, ProduceError, ProducerConfig, ProducerRecord};
 
+use crate::batch_deliveries::BatchDeliveries;
 use crate::buffer_gauge::BufferGauge;
 use crate::error::Error;
 use crate::event_loop::Command;
@@ -93,8 +94,8 @@ impl<R: Runtime> Producer<R> {
 
     /// Queues many records with one hand-over to the event loop, waiting
     /// while the buffer cannot take all of them. The future resolves, once
-    /// every record is acknowledged or has failed, to one outcome per
-    /// record in `records`' order.
+    /// every record is acknowledged or has failed, to a [`BatchDeliveries`]:
+    /// one outcome per record in `records`' order.
     ///
     /// Records are placed exactly as the same `send`s in a row would be:
     /// this saves the per-record hand-over and waiter (a channel message
@@ -122,6 +123,7 @@ impl<R: Runtime> Producer<R> {
         let command = Command::ProduceBatch {
             producer: self.inner.id,
             records,
+            reserved: total,
             reply,
         };
         if self.inner.session.command_now(command).is_err() {
@@ -269,11 +271,11 @@ impl Future for DeliveryFuture {
     }
 }
 
-/// Resolves to one outcome per record of a [`Producer::send_batch`], in the
-/// order they were given.
+/// Resolves to the outcome of each record of a [`Producer::send_batch`], in
+/// the order they were given.
 #[must_use = "a batch delivery future tells whether the records were acknowledged"]
 pub struct BatchDeliveryFuture {
-    outcomes: oneshot::Receiver<Vec<Result<Delivery, ProduceError>>>,
+    outcomes: oneshot::Receiver<BatchDeliveries>,
     count: usize,
 }
 
@@ -286,13 +288,13 @@ impl std::fmt::Debug for BatchDeliveryFuture {
 }
 
 impl Future for BatchDeliveryFuture {
-    type Output = Vec<Result<Delivery, ProduceError>>;
+    type Output = BatchDeliveries;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let count = self.count;
         Pin::new(&mut self.outcomes).poll(cx).map(|outcomes| {
             // The event loop ended without answering: nothing was confirmed.
-            outcomes.unwrap_or_else(|| (0..count).map(|_| Err(ProduceError::Closed)).collect())
+            outcomes.unwrap_or_else(|| BatchDeliveries::all_failed(count, ProduceError::Closed))
         })
     }
 }

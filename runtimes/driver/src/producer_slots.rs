@@ -13,8 +13,9 @@ use kafkite::producer::{
     DeliveryId, IdWindow, ProduceError, Producer, ProducerConfig, ProducerEvent, ProducerRecord,
 };
 
+use crate::batch_deliveries::BatchDeliveries;
 pub(crate) use crate::batch_waiters::BatchReply;
-use crate::batch_waiters::{BatchWaiters, Outcome, Waiter};
+use crate::batch_waiters::{BatchWaiters, DeliveryReply, Outcome};
 use crate::buffer_gauge::BufferGauge;
 use crate::oneshot;
 use crate::producer_mailbox::{Mailbox, Queued};
@@ -27,8 +28,9 @@ struct Slot {
     /// The vector the mailbox's records are swapped into, kept (empty)
     /// between takes.
     mail: Vec<Queued>,
-    /// Per record: its reserved bytes and who awaits it.
-    deliveries: IdWindow<(usize, Waiter)>,
+    /// Per record of a `send`: its reserved bytes and who awaits it.
+    deliveries: IdWindow<(usize, DeliveryReply)>,
+    /// The records of `send_batch`es, by batch.
     batches: BatchWaiters,
     flushes: HashMap<u64, oneshot::Sender<()>>,
     /// The flush token of a close in progress, and the close's waiter.
@@ -87,37 +89,35 @@ impl ProducerSlots {
     }
 
     /// Places a `send_batch`'s records in order; the reply goes out when
-    /// the last of them is delivered or has failed. Each record's
-    /// `estimated_size` was reserved by the handle.
+    /// the last of them is delivered or has failed, and gives back the
+    /// `reserved` bytes the handle took for them.
     pub(crate) fn produce_batch(
         &mut self,
         client: &mut Client,
         id: u64,
-        records: Vec<ProducerRecord>,
+        (records, reserved): (Vec<ProducerRecord>, usize),
         reply: BatchReply,
         now: Instant,
     ) {
         let Some(slot) = self.slots.get_mut(&id) else {
-            reply.send(records.iter().map(|_| Err(ProduceError::Closed)).collect());
+            reply.send(BatchDeliveries::all_failed(
+                records.len(),
+                ProduceError::Closed,
+            ));
             return;
         };
-        let batch = slot.batches.open(records.len(), reply);
+        let mut batch = BatchWaiters::open(records.len(), reserved, reply);
         let wall_clock = wall_clock_ms();
-        for (index, record) in records.into_iter().enumerate() {
-            let index = index as u32;
-            let size = record.estimated_size();
+        for record in records {
             match slot.machine.send(client, record, now, wall_clock) {
-                Ok(delivery) => {
-                    let waiter = Waiter::InBatch { batch, index };
-                    slot.deliveries.insert(delivery.0, (size, waiter));
-                }
-                Err(error) => {
-                    slot.gauge.release(size);
-                    slot.batches.resolve(batch, index, Err(error));
-                }
+                Ok(delivery) => batch.placed(delivery.0),
+                Err(error) => batch.failed(error),
             }
         }
-        slot.batches.finish_if_done(batch);
+        let freed = slot.batches.add(batch);
+        if freed > 0 {
+            slot.gauge.release(freed);
+        }
     }
 
     pub(crate) fn flush(
@@ -226,10 +226,7 @@ impl Slot {
         let wall_clock = wall_clock_ms();
         for (record, size, reply) in mail.drain(..) {
             match self.machine.send(client, record, now, wall_clock) {
-                Ok(delivery) => {
-                    self.deliveries
-                        .insert(delivery.0, (size, Waiter::One(reply)));
-                }
+                Ok(delivery) => self.deliveries.insert(delivery.0, (size, reply)),
                 Err(error) => {
                     self.gauge.release(size);
                     reply.send(Err(error));
@@ -264,11 +261,15 @@ impl Slot {
         false
     }
 
-    /// Answers the record's waiter; returns the bytes it had reserved.
+    /// Answers the record's waiter; returns the bytes that frees.
     fn resolve(&mut self, id: DeliveryId, outcome: Outcome) -> usize {
+        let outcome = match self.batches.resolve(id.0, outcome) {
+            Ok(freed) => return freed,
+            Err(outcome) => outcome,
+        };
         match self.deliveries.remove(id.0) {
-            Some((size, waiter)) => {
-                waiter.answer(outcome, &mut self.batches);
+            Some((size, reply)) => {
+                reply.send(outcome);
                 size
             }
             None => 0,

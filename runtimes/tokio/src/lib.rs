@@ -20,12 +20,13 @@ use std::time::Instant;
 use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 
 pub use kafkite_driver::{
-    Acks, AdminError, ApiVersionTable, Assignor, BatchDeliveryFuture, ClientConfig,
-    ClusterDescription, ClusterMetadata, Compression, ConsumedRecord, Delivery, DeliveryFuture,
-    Error, FetchConfig, FetchError, FetchStart, GroupConfig, GroupConsumerConfig, GroupMessage,
-    Message, NewTopic, OffsetAndMetadata, OffsetError, OffsetReset, OffsetSpec, ProduceError,
-    ProduceResult, ProducerConfig, ProducerRecord, RecordHeader, RecordHeaders, RecordHeadersIter,
-    RecordView, RequestError, RequestOptions, Runtime, Target, TimestampType,
+    Acks, AdminError, ApiVersionTable, Assignor, BatchDeliveries, BatchDeliveriesIter,
+    BatchDeliveryFuture, ClientConfig, ClusterDescription, ClusterMetadata, Compression,
+    ConsumedRecord, Delivery, DeliveryFuture, Error, FetchConfig, FetchError, FetchStart,
+    GroupConfig, GroupConsumerConfig, GroupMessage, Message, NewTopic, OffsetAndMetadata,
+    OffsetError, OffsetReset, OffsetSpec, ProduceError, ProduceResult, ProducerConfig,
+    ProducerRecord, RecordHeader, RecordHeaders, RecordHeadersIter, RecordView, RequestError,
+    RequestOptions, Runtime, Target, TimestampType,
 };
 
 /// A kafkite session on tokio.

@@ -100,7 +100,9 @@ impl ProducerApp {
                         trace.line(now_us, "producer", || {
                             format!(
                                 "acked #{index} at {}-{}@{}",
-                                delivery.topic, delivery.partition, delivery.offset
+                                batch.topic(),
+                                delivery.partition,
+                                delivery.offset
                             )
                         });
                         self.outcomes.insert(

@@ -176,19 +176,14 @@ async fn send_batches(
     let per_call = args.send_batch;
     let max_pending = (args.window / per_call).max(1);
     let mut pending: VecDeque<kafkite_tokio::BatchDeliveryFuture> = VecDeque::new();
-    let note_all =
-        |outcomes: Vec<Result<kafkite::producer::Delivery, kafkite::producer::ProduceError>>,
-         report: &mut Report| {
-            for outcome in outcomes {
-                match outcome {
-                    Ok(_) => report.acked += 1,
-                    Err(e) => {
-                        report.failed += 1;
-                        report.first_error.get_or_insert_with(|| e.to_string());
-                    }
-                }
-            }
-        };
+    let note_all = |outcomes: kafkite_tokio::BatchDeliveries, report: &mut Report| {
+        let failures = outcomes.failures();
+        report.acked += (outcomes.len() - failures.len()) as u64;
+        report.failed += failures.len() as u64;
+        if let Some((_, e)) = failures.first() {
+            report.first_error.get_or_insert_with(|| e.to_string());
+        }
+    };
     let mut left = args.records as usize;
     while left > 0 {
         if pending.len() >= max_pending {
