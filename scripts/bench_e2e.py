@@ -252,6 +252,28 @@ class KafkiteBatch(Kafkite):
         return settings
 
 
+class KafkitePacked(KafkiteBatch):
+    """kafkite's cheapest producing hand-over: `Producer::send_packed`,
+    1,000 records per call packed into one buffer (`PackedRecords`).
+    Consuming, the same as kafkite-batch."""
+    name = "kafkite-packed"
+    label = ("kafkite (kafkite-tokio Producer::send_packed, 1,000 per call / "
+             "Fetcher::fetch_chunks)")
+
+    def command(self, ctx, s, bootstrap, run_dir):
+        argv, env, stdin = super().command(ctx, s, bootstrap, run_dir)
+        if s.mode == "consume":
+            return argv, env, stdin
+        return argv + ["--packed"], env, stdin
+
+    def settings(self, ctx, s):
+        settings = super().settings(ctx, s)
+        if s.mode != "consume":
+            settings["api"] = (f"Producer::send_packed, {self.send_batch} records per call "
+                               "packed into one PackedRecords")
+        return settings
+
+
 class Rskafka(RustClient):
     name = "rskafka"
     label = "rskafka (BatchProducer / fetch_records, per partition)"
@@ -437,7 +459,8 @@ class Java(Client):
                 "self_reported_mib_per_s": float(m.group(3))}
 
 
-CLIENTS = {c.name: c for c in (Kafkite(), KafkiteBatch(), Librdkafka(), Java(), Rskafka())}
+CLIENTS = {c.name: c for c in (Kafkite(), KafkiteBatch(), KafkitePacked(), Librdkafka(), Java(),
+                                Rskafka())}
 
 
 # ------------------------------------------------------------ run one client

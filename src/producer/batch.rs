@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
-use super::record::{DeliveryId, ProduceError, ProducerRecord};
+use super::outgoing::Outgoing;
+use super::record::{DeliveryId, ProduceError};
 use crate::records::{
     batch_rewrite, Compression, LegacyMessageSetWriter, RecordBatch, RecordBatchWriter,
 };
@@ -88,27 +89,18 @@ impl Batch {
     }
 
     /// Appends a record; fails only on encoding limits.
-    pub fn append(
+    pub(crate) fn append<R: Outgoing>(
         &mut self,
         id: DeliveryId,
-        record: &ProducerRecord,
+        record: &R,
         timestamp: i64,
         reserved: usize,
     ) -> Result<(), ProduceError> {
         let Some(writer) = self.writer.as_mut() else {
             return Err(ProduceError::Encode("batch already sealed".into()));
         };
-        let headers = record
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_deref()));
-        writer
-            .append(
-                timestamp,
-                record.key.as_deref(),
-                record.value.as_deref(),
-                headers,
-            )
+        record
+            .append_to(writer, timestamp)
             .map_err(|e| ProduceError::Encode(e.to_string()))?;
         self.entries.push(BatchEntry { id, timestamp });
         self.reserved += reserved;

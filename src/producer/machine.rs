@@ -27,6 +27,8 @@ use super::batch::Batch;
 use super::batch_buffers::BatchBuffers;
 use super::config::{Acks, ProducerConfig};
 use super::delivered_batch::DeliveredBatch;
+use super::outgoing::Outgoing;
+use super::packed_records::PackedRecords;
 use super::partitioner::{partition_for_key, StickyPartitioner};
 use super::record::{DeliveryId, ProduceError, ProducerEvent, ProducerRecord};
 use crate::client::{Client, Event, RequestError, RequestId, RequestOptions, Rng, Target};
@@ -157,6 +159,33 @@ impl Producer {
         now: Instant,
         wall_clock_ms: i64,
     ) -> Result<DeliveryId, ProduceError> {
+        self.send_outgoing(client, record, now, wall_clock_ms)
+    }
+
+    /// Queues each of `records` in order, as that many `send`s would, and
+    /// hands each one's id (consecutive for the records queued) or error
+    /// to `placed`. The records' bytes go straight from the packed buffer
+    /// into their batches.
+    pub fn send_packed(
+        &mut self,
+        client: &mut Client,
+        records: &PackedRecords,
+        now: Instant,
+        wall_clock_ms: i64,
+        mut placed: impl FnMut(Result<DeliveryId, ProduceError>),
+    ) {
+        for record in records.iter() {
+            placed(self.send_outgoing(client, record, now, wall_clock_ms));
+        }
+    }
+
+    fn send_outgoing<R: Outgoing>(
+        &mut self,
+        client: &mut Client,
+        record: R,
+        now: Instant,
+        wall_clock_ms: i64,
+    ) -> Result<DeliveryId, ProduceError> {
         let size = record.estimated_size();
         if size > self.config.max_request_size {
             return Err(ProduceError::RecordTooLarge {
@@ -173,22 +202,23 @@ impl Producer {
         self.next_delivery += 1;
         self.buffered += size;
         self.outstanding.insert(id.0, ());
-        let timestamp = record.timestamp.unwrap_or(wall_clock_ms);
+        let timestamp = record.timestamp().unwrap_or(wall_clock_ms);
         // Records of this topic still waiting for its metadata go first,
         // even when the metadata has just arrived: send order is partition
         // order.
-        if self.awaiting.contains_key(&*record.topic) {
+        if self.awaiting.contains_key(&**record.topic()) {
             self.place_awaiting(client, now);
         }
-        let count = match self.awaiting.contains_key(&*record.topic) {
+        let count = match self.awaiting.contains_key(&**record.topic()) {
             true => None,
-            false => self.partition_count(client, &record.topic),
+            false => self.partition_count(client, record.topic()),
         };
         let batch_ready = match count {
-            Some(count) => self.place(id, record, timestamp, size, count, now),
+            Some(count) => self.place(id, &record, timestamp, size, count, now),
             None => {
                 let generation = client.metadata_generation();
-                let topic = record.topic.clone();
+                let topic = Arc::clone(record.topic());
+                let record = record.into_owned();
                 let entry =
                     self.awaiting
                         .entry(topic.to_string())
@@ -320,23 +350,23 @@ impl Producer {
         (!t.partitions.is_empty()).then_some(t.partitions.len() as u32)
     }
 
-    fn place(
+    fn place<R: Outgoing>(
         &mut self,
         id: DeliveryId,
-        record: ProducerRecord,
+        record: &R,
         timestamp: i64,
         size: usize,
         partitions: u32,
         now: Instant,
     ) -> bool {
-        let partition = match (record.partition, &record.key) {
+        let partition = match (record.partition(), record.key()) {
             (Some(p), _) => {
                 if p < 0 || p as u32 >= partitions {
                     self.fail(
                         id,
                         size,
                         ProduceError::UnknownPartition {
-                            topic: record.topic.to_string(),
+                            topic: record.topic().to_string(),
                             partition: p,
                             partitions,
                         },
@@ -348,14 +378,14 @@ impl Producer {
             (None, Some(key)) => partition_for_key(key, partitions),
             (None, None) => self
                 .sticky
-                .partition(&record.topic, partitions, &mut self.rng),
+                .partition(record.topic(), partitions, &mut self.rng),
         };
         let compression = self.config.compression;
         let batch_size = self.config.batch_size;
         let queue = queue_for(
             &mut self.partitions,
             &mut self.last_queue,
-            &record.topic,
+            record.topic(),
             partition,
         );
         let Some(queue) = queue else {
@@ -373,7 +403,7 @@ impl Producer {
             }
             let buf = self.buffers.take();
             queue.ready.push_back(Batch::new(
-                Arc::clone(&record.topic),
+                Arc::clone(record.topic()),
                 partition,
                 compression,
                 buf,
@@ -382,16 +412,16 @@ impl Producer {
             ));
         }
         let result = match queue.ready.back_mut() {
-            Some(batch) => batch.append(id, &record, timestamp, size),
+            Some(batch) => batch.append(id, record, timestamp, size),
             None => Err(ProduceError::Encode("no batch".into())),
         };
         let full = queue.ready.back().is_some_and(|b| b.size() >= batch_size);
         if let Err(e) = result {
             self.fail(id, size, e);
         }
-        if closed_one && record.key.is_none() && record.partition.is_none() {
+        if closed_one && record.key().is_none() && record.partition().is_none() {
             self.sticky
-                .batch_closed(&record.topic, partition, partitions, &mut self.rng);
+                .batch_closed(record.topic(), partition, partitions, &mut self.rng);
         }
         closed_one || full
     }

@@ -52,12 +52,15 @@ pub struct Args {
     /// kafkite only, consume: read through `Fetcher::fetch_chunks` (a
     /// fetched chunk at a time) instead of the per-record stream.
     pub chunks: bool,
+    /// kafkite only, with `--send-batch`: pack each call's records into a
+    /// `PackedRecords` for `Producer::send_packed`.
+    pub packed: bool,
 }
 
 pub const USAGE: &str = "usage: <client>-bench produce|consume --bootstrap HOST:PORT --topic T \
 [--records N] [--record-size BYTES] [--partitions P] [--linger-ms MS] [--batch-size BYTES] \
 [--acks 0|1|all] [--runtime multi|current] [--window N] [--delivery-timeout-ms MS] \
-[--send-batch N] [--chunks]";
+[--send-batch N] [--packed] [--chunks]";
 
 impl Args {
     pub fn parse() -> Result<Args, String> {
@@ -87,10 +90,15 @@ impl Args {
             delivery_timeout: Duration::from_secs(120),
             send_batch: 0,
             chunks: false,
+            packed: false,
         };
         while let Some(flag) = it.next() {
             if flag == "--chunks" {
                 args.chunks = true;
+                continue;
+            }
+            if flag == "--packed" {
+                args.packed = true;
                 continue;
             }
             let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -260,6 +268,8 @@ mod tests {
         let chunks = parse("consume --bootstrap h:1 --chunks --topic t --records 5").unwrap();
         assert!(chunks.chunks && chunks.records == 5 && chunks.topic == "t");
         assert!(!parse("consume --bootstrap h:1 --topic t").unwrap().chunks);
+        let packed = parse("produce --bootstrap h:1 --send-batch 9 --packed --topic t").unwrap();
+        assert!(packed.packed && packed.send_batch == 9 && packed.topic == "t");
         assert!(parse("fetch --bootstrap h:1 --topic t").is_err());
         assert!(parse("produce --topic t").is_err());
         assert!(parse("produce --bootstrap h:1 --topic t --acks 2").is_err());

@@ -17,7 +17,7 @@ use kafkite::client::{
 use kafkite::protocol::{AnyRequest, ApiKey};
 
 use kafkite::consumer::{ConsumerEvent, FetchConfig, FetchEvent, GroupConsumerConfig, RecordChunk};
-use kafkite::producer::{ProducerConfig, ProducerRecord};
+use kafkite::producer::ProducerConfig;
 
 use crate::buffer_gauge::BufferGauge;
 use crate::connection::{ConnHandle, NetEvent};
@@ -25,6 +25,7 @@ use crate::error::Error;
 use crate::fetch_slots::{FetchSlots, FetchStart};
 use crate::group_slots::{GroupRequest, GroupSlots, Positions};
 use crate::oneshot;
+use crate::producer::BatchRecords;
 use crate::producer_mailbox::Mailbox;
 use crate::producer_slots::{BatchReply, ProducerSlots};
 use crate::runtime::Runtime;
@@ -74,7 +75,7 @@ pub(crate) enum Command {
     /// `Producer::send_batch`); their bytes are reserved already.
     ProduceBatch {
         producer: u64,
-        records: Vec<ProducerRecord>,
+        records: BatchRecords,
         /// The buffer bytes reserved for them (`estimated_size` each),
         /// given back when the batch is answered.
         reserved: usize,

@@ -73,7 +73,8 @@ pub use kafkite::consumer::{
     RecordView,
 };
 pub use kafkite::producer::{
-    Acks, Delivery, Message, ProduceError, ProduceResult, ProducerConfig, ProducerRecord,
+    Acks, Delivery, Message, PackedHeaders, PackedRecord, PackedRecordMut, PackedRecords,
+    ProduceError, ProduceResult, ProducerConfig, ProducerRecord,
 };
 pub use kafkite::records::{
     Compression, RecordHeader, RecordHeaders, RecordHeadersIter, TimestampType,

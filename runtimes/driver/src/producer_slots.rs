@@ -10,7 +10,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use kafkite::client::{Client, Event};
 use kafkite::producer::{
-    DeliveryId, IdWindow, ProduceError, Producer, ProducerConfig, ProducerEvent, ProducerRecord,
+    DeliveryId, IdWindow, ProduceError, Producer, ProducerConfig, ProducerEvent,
 };
 
 use crate::batch_deliveries::BatchDeliveries;
@@ -18,6 +18,7 @@ pub(crate) use crate::batch_waiters::BatchReply;
 use crate::batch_waiters::{BatchWaiters, DeliveryReply, Outcome};
 use crate::buffer_gauge::BufferGauge;
 use crate::oneshot;
+use crate::producer::BatchRecords;
 use crate::producer_mailbox::{Mailbox, Queued};
 use crate::wake_guard;
 
@@ -95,7 +96,7 @@ impl ProducerSlots {
         &mut self,
         client: &mut Client,
         id: u64,
-        (records, reserved): (Vec<ProducerRecord>, usize),
+        (records, reserved): (BatchRecords, usize),
         reply: BatchReply,
         now: Instant,
     ) {
@@ -108,10 +109,19 @@ impl ProducerSlots {
         };
         let mut batch = BatchWaiters::open(records.len(), reserved, reply);
         let wall_clock = wall_clock_ms();
-        for record in records {
-            match slot.machine.send(client, record, now, wall_clock) {
-                Ok(delivery) => batch.placed(delivery.0),
-                Err(error) => batch.failed(error),
+        let mut placed = |outcome: Result<DeliveryId, ProduceError>| match outcome {
+            Ok(delivery) => batch.placed(delivery.0),
+            Err(error) => batch.failed(error),
+        };
+        match records {
+            BatchRecords::Records(records) => {
+                for record in records {
+                    placed(slot.machine.send(client, record, now, wall_clock));
+                }
+            }
+            BatchRecords::Packed(packed) => {
+                slot.machine
+                    .send_packed(client, &packed, now, wall_clock, placed);
             }
         }
         let freed = slot.batches.add(batch);

@@ -24,9 +24,10 @@ pub use kafkite_driver::{
     BatchDeliveryFuture, ClientConfig, ClusterDescription, ClusterMetadata, Compression,
     ConsumedRecord, Delivery, DeliveryFuture, Error, FetchConfig, FetchError, FetchStart,
     GroupConfig, GroupConsumerConfig, GroupMessage, Message, NewTopic, OffsetAndMetadata,
-    OffsetError, OffsetReset, OffsetSpec, ProduceError, ProduceResult, ProducerConfig,
-    ProducerRecord, RecordHeader, RecordHeaders, RecordHeadersIter, RecordView, RequestError,
-    RequestOptions, Runtime, Target, TimestampType,
+    OffsetError, OffsetReset, OffsetSpec, PackedHeaders, PackedRecord, PackedRecordMut,
+    PackedRecords, ProduceError, ProduceResult, ProducerConfig, ProducerRecord, RecordHeader,
+    RecordHeaders, RecordHeadersIter, RecordView, RequestError, RequestOptions, Runtime, Target,
+    TimestampType,
 };
 
 /// A kafkite session on tokio.

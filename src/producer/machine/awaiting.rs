@@ -29,7 +29,7 @@ impl Producer {
             if let Some(count) = Self::partition_count_in(client, &topic) {
                 if let Some(waiting) = self.awaiting.remove(&topic) {
                     for (id, record, ts, size) in waiting.records {
-                        self.place(id, record, ts, size, count, now);
+                        self.place(id, &record, ts, size, count, now);
                     }
                 }
                 continue;

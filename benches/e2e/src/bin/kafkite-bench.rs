@@ -8,7 +8,8 @@
 //! so every record's acknowledgement is checked (as the other clients'
 //! delivery callbacks do). `--send-batch N` hands records over N at a time
 //! with `Producer::send_batch` instead (one future per call, each record's
-//! outcome still checked).
+//! outcome still checked); with `--packed`, each call's records are packed
+//! into a `PackedRecords` and handed over with `Producer::send_packed`.
 //!
 //! `consume` reads partitions 0..P from offset 0 with `kafkite_tokio::Fetcher`
 //! (explicit offsets, no group, nothing committed: the same work as
@@ -24,7 +25,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use kafkite::producer::{Acks, ProducerConfig, ProducerRecord};
+use kafkite::producer::{Acks, PackedRecords, ProducerConfig, ProducerRecord};
 use kafkite_bench_e2e::{payload, usage_exit, Args, Mode, Report};
 use kafkite_tokio::{ClientConfig, FetchConfig, FetchStart, Fetcher, Producer, Session};
 
@@ -193,10 +194,19 @@ async fn send_batches(
         }
         let n = per_call.min(left);
         left -= n;
-        let records = (0..n)
-            .map(|_| ProducerRecord::new(topic.clone()).value(value.clone()))
-            .collect();
-        match producer.send_batch(records).await {
+        let sent = if args.packed {
+            let mut records = PackedRecords::with_capacity(topic.clone(), n, n * value.len());
+            for _ in 0..n {
+                records.push(None, Some(value));
+            }
+            producer.send_packed(records).await
+        } else {
+            let records = (0..n)
+                .map(|_| ProducerRecord::new(topic.clone()).value(value.clone()))
+                .collect();
+            producer.send_batch(records).await
+        };
+        match sent {
             Ok(batch) => pending.push_back(batch),
             Err(e) => {
                 report.failed += n as u64;

@@ -1,5 +1,5 @@
 //! Producer scenarios every broker must pass: both producer APIs (the
-//! batching one's `send` and `send_batch`), every codec, records read back
+//! batching one's `send`, `send_batch` and `send_packed`), every codec, records read back
 //! by independent clients (the Java client and confluent-kafka) with the
 //! same partition, key, value, headers and timestamp.
 
@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kafkite::producer::{
-    partition_for_key, Delivery, Message, ProduceError, ProducerConfig, ProducerRecord,
+    partition_for_key, Delivery, Message, PackedRecords, ProduceError, ProducerConfig,
+    ProducerRecord,
 };
 use kafkite::records::Compression;
 use kafkite_testkit::{
@@ -60,7 +61,10 @@ pub async fn produce_every_codec<R: Runtime + Default>(
             .with_linger(Duration::from_millis(20));
         let what = format!("{what} {compression:?}");
         batching_api(&session, &topic, config.clone(), &what, &mut logged).await;
-        send_batch_api(&session, &topic, config.clone(), &what, &mut logged).await;
+        for api in [BatchApi::Records, BatchApi::Packed] {
+            let what = format!("{what} {api:?}");
+            send_batch_api(&session, &topic, config.clone(), api, &what, &mut logged).await;
+        }
         explicit_api(&session, &topic, config, &what, &mut logged).await;
     }
     session.close().await;
@@ -111,12 +115,23 @@ async fn batching_api<R: Runtime>(
     producer.close().await;
 }
 
-/// `Producer::send_batch`: the same records in one call, plus one for a
-/// partition the topic lacks; its outcome alone is an error, in its place.
+/// How `send_batch_api` hands its records over.
+#[derive(Debug, Clone, Copy)]
+enum BatchApi {
+    /// `Producer::send_batch`, owned records.
+    Records,
+    /// `Producer::send_packed`, the same records packed.
+    Packed,
+}
+
+/// `Producer::send_batch` or `send_packed`: the same records in one call,
+/// plus one for a partition the topic lacks; its outcome alone is an
+/// error, in its place.
 async fn send_batch_api<R: Runtime>(
     session: &Session<R>,
     topic: &str,
     config: ProducerConfig,
+    api: BatchApi,
     what: &str,
     logged: &mut ExpectedLog,
 ) {
@@ -135,9 +150,11 @@ async fn send_batch_api<R: Runtime>(
         expected.push(logged_as);
     }
     let sent_from = wall_clock_ms();
-    let outcomes = producer
-        .send_batch(records)
-        .await
+    let sent = match api {
+        BatchApi::Records => producer.send_batch(records).await,
+        BatchApi::Packed => producer.send_packed(pack(topic, &records)).await,
+    };
+    let outcomes = sent
         .unwrap_or_else(|e| panic!("{what}: send_batch: {e}"))
         .await;
     let sent_until = wall_clock_ms();
@@ -278,6 +295,24 @@ async fn explicit_api<R: Runtime>(
 /// The i-th record of the batching API, varied: every 7th has no key (sticky
 /// partitioning), every 5th an explicit partition, every 11th no value,
 /// every 3rd a null header value, every 4th its own timestamp.
+/// The same records, packed (all are for `topic`).
+fn pack(topic: &str, records: &[ProducerRecord]) -> PackedRecords {
+    let mut packed = PackedRecords::new(topic);
+    for record in records {
+        let mut last = packed.push(record.key.as_deref(), record.value.as_deref());
+        if let Some(partition) = record.partition {
+            last = last.partition(partition);
+        }
+        if let Some(ms) = record.timestamp {
+            last = last.timestamp(ms);
+        }
+        for (key, value) in &record.headers {
+            last = last.header(key, value.as_deref());
+        }
+    }
+    packed
+}
+
 fn record_for(topic: &str, i: usize, what: &str) -> (ProducerRecord, LoggedRecord) {
     let mut record = ProducerRecord::new(topic);
     let mut expected = LoggedRecord {
@@ -337,15 +372,16 @@ fn message_for(partition: i32, round: usize, i: usize, what: &str) -> (Message, 
     (message, expected)
 }
 
-/// Both APIs, every codec; the Java client and confluent-kafka each read
+/// Both APIs (the batching one's three ways in), every codec; the Java client and confluent-kafka each read
 /// back exactly what was acknowledged, field by field, at the partitions and
 /// offsets the deliveries named.
 pub async fn produces_every_codec_with_both_apis<R: Runtime + Default>(peer: &Peer) {
     let what = format!("{} produces_every_codec_with_both_apis", peer.kind());
     within::<R, _>(SCENARIO_LIMIT * 2, &what, async {
         let (topic, logged) = produce_every_codec::<R>(peer, &what).await;
-        // `send`, `send_batch` (its one failed record not counted), explicit.
-        let per_codec = 2 * RECORDS_PER_CODEC + 2 * MESSAGES_PER_PARTITION * PARTITIONS as usize;
+        // `send`, `send_batch` and `send_packed` (each one's failed record
+        // not counted), explicit.
+        let per_codec = 3 * RECORDS_PER_CODEC + 2 * MESSAGES_PER_PARTITION * PARTITIONS as usize;
         let count = logged.records.len();
         assert_eq!(count, per_codec * Compression::ALL.len(), "{what}");
         // The witnesses block; the session is closed by now.
