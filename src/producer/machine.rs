@@ -20,7 +20,7 @@ mod awaiting;
 mod partition_queue;
 
 use awaiting::AwaitingTopic;
-use partition_queue::{queue_for, PartitionQueue, TopicPartition};
+use partition_queue::{PartitionQueues, TopicPartition};
 use std::time::{Duration, Instant};
 
 use super::batch::Batch;
@@ -76,7 +76,7 @@ pub struct Producer {
     rng: Rng,
     sticky: StickyPartitioner,
     producer_id: ProducerIdState,
-    partitions: BTreeMap<TopicPartition, PartitionQueue>,
+    partitions: PartitionQueues,
     awaiting: BTreeMap<String, AwaitingTopic>,
     in_flight: BTreeMap<RequestId, InFlightProduce>,
     in_flight_per_broker: BTreeMap<i32, usize>,
@@ -93,8 +93,6 @@ pub struct Producer {
     /// metadata generation it was read at. A run of records to one topic
     /// then skips the metadata lookup.
     last_count: Option<(Arc<str>, u64, u32)>,
-    /// The partition queue the last record went to (see `place`).
-    last_queue: Option<TopicPartition>,
     /// Where new batches are written (reused from acknowledged ones).
     buffers: BatchBuffers,
     /// When `drive` last ran: linger and retry deadlines up to then were
@@ -117,7 +115,7 @@ impl Producer {
             rng: Rng::new(seed),
             sticky: StickyPartitioner::default(),
             producer_id,
-            partitions: BTreeMap::new(),
+            partitions: PartitionQueues::default(),
             awaiting: BTreeMap::new(),
             in_flight: BTreeMap::new(),
             in_flight_per_broker: BTreeMap::new(),
@@ -129,7 +127,6 @@ impl Producer {
             events: VecDeque::new(),
             outstanding: IdWindow::default(),
             last_count: None,
-            last_queue: None,
             buffers,
             driven_at: None,
         }
@@ -382,15 +379,7 @@ impl Producer {
         };
         let compression = self.config.compression;
         let batch_size = self.config.batch_size;
-        let queue = queue_for(
-            &mut self.partitions,
-            &mut self.last_queue,
-            record.topic(),
-            partition,
-        );
-        let Some(queue) = queue else {
-            return false;
-        };
+        let queue = self.partitions.queue_for(record.topic(), partition);
         let needs_new = match queue.ready.back() {
             Some(b) => !b.is_open() || b.size() + size > batch_size,
             None => true,
@@ -471,7 +460,7 @@ impl Producer {
         // max.request.size.
         let mut per_broker: BTreeMap<i32, Vec<TopicPartition>> = BTreeMap::new();
         let mut missing_leader = false;
-        for (tp, queue) in &self.partitions {
+        for (tp, queue) in self.partitions.iter() {
             // One batch of a partition in flight at a time: a broker that
             // does not check sequences (librdkafka's mock wrote a batch
             // whose predecessor had failed) would otherwise write a later
@@ -779,11 +768,7 @@ impl Producer {
             batch.reset_sequence();
         }
         let tp = (TopicKey(Arc::clone(&batch.topic)), batch.partition);
-        self.partitions
-            .entry(tp)
-            .or_default()
-            .ready
-            .push_front(batch);
+        self.partitions.entry(tp).ready.push_front(batch);
     }
 
     fn reset_producer_id(&mut self, now: Instant) {
@@ -791,12 +776,12 @@ impl Producer {
             return;
         }
         self.producer_id = ProducerIdState::Needed { at: now };
-        for queue in self.partitions.values_mut() {
+        self.partitions.for_each_mut(|queue| {
             queue.next_sequence = 0;
             for b in queue.ready.iter_mut() {
                 b.reset_sequence();
             }
-        }
+        });
         for request in self.in_flight.values_mut() {
             for b in &mut request.batches {
                 b.reset_sequence();
@@ -854,7 +839,7 @@ impl Producer {
         let timeout = self.config.delivery_timeout;
         let mut expired = Vec::new();
         let mut gap = false;
-        for queue in self.partitions.values_mut() {
+        self.partitions.for_each_mut(|queue| {
             let mut kept = VecDeque::new();
             while let Some(b) = queue.ready.pop_front() {
                 if b.created + timeout <= now {
@@ -865,7 +850,7 @@ impl Producer {
                 }
             }
             queue.ready = kept;
-        }
+        });
         for b in expired {
             let error = ProduceError::DeliveryTimeout {
                 topic: b.topic.to_string(),

@@ -57,15 +57,21 @@ pub struct StickyPartitioner {
     /// Keyed by the records' shared topic names (see `TopicKey`): this is
     /// looked up for every keyless record.
     current: std::collections::BTreeMap<TopicKey, i32>,
-    /// The key of the last topic asked for, reused while records share
-    /// its `Arc` (see [`TopicKey::reuse`]).
-    last: Option<TopicKey>,
+    /// The last topic asked for and its partition: a run of keyless
+    /// records of one topic (same `Arc`) skips the lookup. Its key is
+    /// reused while records share the `Arc` (see [`TopicKey::reuse`]).
+    last: Option<(TopicKey, i32)>,
 }
 
 impl StickyPartitioner {
     /// The partition for the next keyless record of `topic`.
     pub fn partition(&mut self, topic: &Arc<str>, partitions: u32, rng: &mut Rng) -> i32 {
-        let key = TopicKey::reuse(self.last.take(), topic);
+        if let Some((key, p)) = &self.last {
+            if Arc::ptr_eq(&key.0, topic) && (*p as u32) < partitions {
+                return *p;
+            }
+        }
+        let key = TopicKey::reuse(self.last.take().map(|(key, _)| key), topic);
         let p = match self.current.get(&key) {
             Some(&p) if (p as u32) < partitions => p,
             _ => {
@@ -74,7 +80,7 @@ impl StickyPartitioner {
                 p
             }
         };
-        self.last = Some(key);
+        self.last = Some((key, p));
         p
     }
 
@@ -99,6 +105,12 @@ impl StickyPartitioner {
         } else {
             0
         };
+        let moved_to = *current;
+        if let Some((key, p)) = &mut self.last {
+            if key.as_str() == &**topic {
+                *p = moved_to;
+            }
+        }
     }
 }
 
@@ -132,5 +144,11 @@ mod tests {
         let second = s.partition(&t, 6, &mut rng);
         assert_ne!(second, first);
         assert!((0..6).contains(&second));
+        // Closed through another name for the topic: the run moves on too.
+        s.batch_closed(&"t".into(), second, 6, &mut rng);
+        let third = s.partition(&t, 6, &mut rng);
+        assert_ne!(third, second);
+        // Fewer partitions now: a partition past the end is not kept.
+        assert!(s.partition(&t, 1, &mut rng) == 0);
     }
 }

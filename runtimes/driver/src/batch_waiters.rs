@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 
-use kafkite::producer::{Delivery, ProduceError};
+use kafkite::producer::{Delivery, DeliveryId, ProduceError};
 
 use crate::batch_deliveries::BatchDeliveries;
 use crate::oneshot;
@@ -141,17 +141,13 @@ impl BatchWaiters {
     }
 
     /// Records the outcome of delivery `id` if a batch waits for it:
-    /// `None` when none does (a `send`'s own record), else the bytes to
-    /// give back (when it completed its batch).
+    /// `Err` with the outcome when none does (a `send`'s own record), else
+    /// the bytes to give back (when it completed its batch).
     pub(crate) fn resolve(&mut self, id: u64, outcome: Outcome) -> Result<usize, Outcome> {
-        let Some(at) = self.find(id) else {
+        let Some((at, index)) = self.find(id) else {
             return Err(outcome);
         };
-        self.last_found = at;
         let pending = &mut self.pending[at];
-        let Some(index) = pending.index_of(id) else {
-            return Err(outcome);
-        };
         match outcome {
             Ok(delivery) => pending.deliveries[index] = delivery,
             Err(error) => pending.failures.push((index, error)),
@@ -164,18 +160,54 @@ impl BatchWaiters {
         Ok(freed)
     }
 
-    /// The position of the batch holding `id`, if any.
-    fn find(&self, id: u64) -> Option<usize> {
-        if let Some(p) = self.pending.get(self.last_found) {
-            if p.index_of(id).is_some() {
-                return Some(self.last_found);
+    /// Records the deliveries of an acknowledged batch's records (see
+    /// `DeliveredBatch::iter`) for the
+    /// batches waiting for them, and hands the others (`send`s' own) to
+    /// `not_ours`; returns the bytes to give back. Answered batches are
+    /// forgotten once, at the end.
+    pub(crate) fn resolve_delivered(
+        &mut self,
+        delivered: impl IntoIterator<Item = (DeliveryId, Delivery)>,
+        mut not_ours: impl FnMut(DeliveryId, Delivery),
+    ) -> usize {
+        let mut freed = 0;
+        let mut answered = false;
+        for (id, delivery) in delivered {
+            let Some((at, index)) = self.find(id.0) else {
+                not_ours(id, delivery);
+                continue;
+            };
+            let pending = &mut self.pending[at];
+            pending.deliveries[index] = delivery;
+            pending.remaining = pending.remaining.saturating_sub(1);
+            if pending.remaining == 0 {
+                freed += pending.answer_if_done();
+                answered = true;
             }
+        }
+        if answered {
+            self.drop_answered();
+        }
+        freed
+    }
+
+    /// The position of the batch holding `id`, if any, and the index of
+    /// its record there; remembered for the next search.
+    fn find(&mut self, id: u64) -> Option<(usize, usize)> {
+        if let Some(index) = self
+            .pending
+            .get(self.last_found)
+            .and_then(|p| p.index_of(id))
+        {
+            return Some((self.last_found, index));
         }
         let after = self
             .pending
             .partition_point(|p| p.runs.first().is_some_and(|(first, _)| *first <= id));
         let at = after.checked_sub(1)?;
-        self.pending[at].index_of(id).map(|_| at)
+        let index = self.pending[at].index_of(id)?;
+        self.last_found = at;
+        Some((at, index))
     }
 
     /// Forgets answered batches at the front (answered ones behind an
@@ -272,6 +304,48 @@ mod tests {
                 "batch {b}"
             );
         }
+        assert!(waiters.pending.is_empty());
+    }
+
+    #[test]
+    fn a_delivered_batch_fills_its_waiting_batches_and_passes_on_the_rest() {
+        let mut waiters = BatchWaiters::default();
+        let mut answers = Vec::new();
+        // Two batches: ids 10..13 and 14..16; 13 and 16.. are `send`s'.
+        for ids in [10..13u64, 14..16] {
+            let (reply, answer) = oneshot::channel();
+            let mut open = BatchWaiters::open(ids.clone().count(), 100, reply);
+            ids.for_each(|id| open.placed(id));
+            waiters.add(open);
+            answers.push(answer);
+        }
+        let at = |offset: i64| Delivery {
+            partition: 2,
+            offset,
+            timestamp: 7,
+        };
+        let mut others = Vec::new();
+        let first: Vec<_> = (11..15).map(|id| (DeliveryId(id), at(id as i64))).collect();
+        let freed = waiters.resolve_delivered(first, |id, d| others.push((id.0, d.offset)));
+        assert_eq!((freed, others.clone()), (0, vec![(13, 13)]));
+        let rest: Vec<_> = [10, 15, 16]
+            .map(|id| (DeliveryId(id), at(id as i64)))
+            .into();
+        let freed = waiters.resolve_delivered(rest, |id, d| others.push((id.0, d.offset)));
+        assert_eq!((freed, others), (200, vec![(13, 13), (16, 16)]));
+        let offsets: Vec<Vec<i64>> = answers
+            .iter_mut()
+            .map(|a| {
+                let batch = a.try_take().expect("answered");
+                assert!(batch.is_all_delivered());
+                batch
+                    .iter()
+                    .filter_map(|o| o.ok())
+                    .map(|d| d.offset)
+                    .collect()
+            })
+            .collect();
+        assert_eq!(offsets, [vec![10, 11, 12], vec![14, 15]]);
         assert!(waiters.pending.is_empty());
     }
 

@@ -256,9 +256,17 @@ impl Slot {
     fn deliver(&mut self, event: ProducerEvent, freed: &mut usize) -> bool {
         match event {
             ProducerEvent::Delivered(batch) => {
-                for (id, delivery) in batch.iter() {
-                    *freed += self.resolve(id, Ok(delivery));
-                }
+                let singles = &mut self.deliveries;
+                let mut freed_by_singles = 0;
+                *freed += self
+                    .batches
+                    .resolve_delivered(batch.iter(), |id, delivery| {
+                        if let Some((size, reply)) = singles.remove(id.0) {
+                            reply.send(Ok(delivery));
+                            freed_by_singles += size;
+                        }
+                    });
+                *freed += freed_by_singles;
             }
             ProducerEvent::Failed { id, error } => *freed += self.resolve(id, Err(error)),
             ProducerEvent::Flushed { token } => {

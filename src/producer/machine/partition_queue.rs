@@ -23,21 +23,132 @@ pub(super) struct PartitionQueue {
     pub(super) full_batch_records: usize,
 }
 
-/// The queue of `topic`'s `partition`, made if it is new. `last` is the
-/// key of the last record's queue: reused for a run of records of one
-/// topic (see [`TopicKey::reuse`]), its pointer comparison ends the lookup.
-pub(super) fn queue_for<'a>(
-    queues: &'a mut BTreeMap<TopicPartition, PartitionQueue>,
-    last: &mut Option<TopicPartition>,
-    topic: &Arc<str>,
-    partition: i32,
-) -> Option<&'a mut PartitionQueue> {
-    let last_topic = last.take().map(|(topic, _)| topic);
-    let key = (TopicKey::reuse(last_topic, topic), partition);
-    if !queues.contains_key(&key) {
-        queues.insert(key.clone(), PartitionQueue::default());
+/// Every partition's queue, by (topic, partition).
+///
+/// The queues live in a vector, found through an ordered index: a record
+/// going to the same partition as the one before (most of them, with the
+/// sticky partitioner or one key) reaches its queue by the position kept
+/// from last time, after one pointer comparison, with no lookup at all.
+/// Queues are never removed, so positions stay valid.
+#[derive(Debug, Default)]
+pub(super) struct PartitionQueues {
+    /// Position in `queues` by (topic, partition); iterated in this order,
+    /// the order requests are built in.
+    index: BTreeMap<TopicPartition, usize>,
+    queues: Vec<PartitionQueue>,
+    /// The last queue a record asked for, and its position.
+    last: Option<(TopicPartition, usize)>,
+}
+
+impl PartitionQueues {
+    /// The queue of `topic`'s `partition`, made if it is new.
+    pub(super) fn queue_for(&mut self, topic: &Arc<str>, partition: i32) -> &mut PartitionQueue {
+        let at = match &self.last {
+            Some(((key, p), at)) if *p == partition && Arc::ptr_eq(&key.0, topic) => *at,
+            _ => self.look_up(topic, partition),
+        };
+        &mut self.queues[at]
     }
-    let queue = queues.get_mut(&key);
-    *last = Some(key);
-    queue
+
+    /// Finds (or adds) a queue by name, and remembers it as the last one.
+    /// The key reuses the last one's name when it is the same shared name
+    /// (see [`TopicKey::reuse`]).
+    fn look_up(&mut self, topic: &Arc<str>, partition: i32) -> usize {
+        let last_topic = self.last.take().map(|((topic, _), _)| topic);
+        let key = (TopicKey::reuse(last_topic, topic), partition);
+        let at = match self.index.get(&key) {
+            Some(&at) => at,
+            None => {
+                self.queues.push(PartitionQueue::default());
+                let at = self.queues.len() - 1;
+                self.index.insert(key.clone(), at);
+                at
+            }
+        };
+        self.last = Some((key, at));
+        at
+    }
+
+    pub(super) fn get_mut(&mut self, key: &TopicPartition) -> Option<&mut PartitionQueue> {
+        let at = *self.index.get(key)?;
+        self.queues.get_mut(at)
+    }
+
+    /// The queue of `key`, made if it is new.
+    pub(super) fn entry(&mut self, key: TopicPartition) -> &mut PartitionQueue {
+        let at = match self.index.get(&key) {
+            Some(&at) => at,
+            None => {
+                self.queues.push(PartitionQueue::default());
+                let at = self.queues.len() - 1;
+                self.index.insert(key, at);
+                at
+            }
+        };
+        &mut self.queues[at]
+    }
+
+    /// Every queue with its key, in key order.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&TopicPartition, &PartitionQueue)> {
+        self.index
+            .iter()
+            .filter_map(|(key, &at)| Some((key, self.queues.get(at)?)))
+    }
+
+    /// Every queue, in key order.
+    pub(super) fn values(&self) -> impl Iterator<Item = &PartitionQueue> {
+        self.iter().map(|(_, queue)| queue)
+    }
+
+    /// Calls `f` on every queue, in key order.
+    pub(super) fn for_each_mut(&mut self, mut f: impl FnMut(&mut PartitionQueue)) {
+        for &at in self.index.values() {
+            if let Some(queue) = self.queues.get_mut(at) {
+                f(queue);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_queue_is_found_again_by_name_or_by_the_last_position() {
+        let mut queues = PartitionQueues::default();
+        let a: Arc<str> = "a".into();
+        let a_again: Arc<str> = "a".into();
+        let b: Arc<str> = "b".into();
+        queues.queue_for(&b, 0).in_flight = 1;
+        queues.queue_for(&a, 1).in_flight = 2;
+        queues.queue_for(&a, 0).in_flight = 3;
+        // The same queues, through the last position, another name for the
+        // same topic, or the index.
+        assert_eq!(queues.queue_for(&a, 0).in_flight, 3);
+        assert_eq!(queues.queue_for(&a_again, 1).in_flight, 2);
+        assert_eq!(queues.queue_for(&b, 0).in_flight, 1);
+        let key = (TopicKey(Arc::clone(&a)), 1);
+        assert_eq!(queues.get_mut(&key).map(|q| q.in_flight), Some(2));
+        queues.entry((TopicKey("c".into()), 0)).in_flight = 4;
+        assert_eq!(queues.queue_for(&"c".into(), 0).in_flight, 4);
+        // Key order, not the order they were made in.
+        let order: Vec<_> = queues
+            .iter()
+            .map(|((t, p), q)| (t.as_str().to_string(), *p, q.in_flight))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("a".into(), 0, 3),
+                ("a".into(), 1, 2),
+                ("b".into(), 0, 1),
+                ("c".into(), 0, 4)
+            ]
+        );
+        let mut seen = Vec::new();
+        queues.for_each_mut(|q| seen.push(q.in_flight));
+        assert_eq!(seen, [3, 2, 1, 4]);
+        assert_eq!(queues.values().count(), 4);
+    }
 }
