@@ -84,6 +84,11 @@ impl Batch {
         }
     }
 
+    /// The delivery id of the last record appended.
+    pub fn last_id(&self) -> Option<DeliveryId> {
+        self.entries.last().map(|entry| entry.id)
+    }
+
     pub fn record_count(&self) -> i32 {
         self.entries.len() as i32
     }

@@ -28,7 +28,7 @@ use super::batch_buffers::BatchBuffers;
 use super::config::{Acks, ProducerConfig};
 use super::delivered_batch::DeliveredBatch;
 use super::outgoing::Outgoing;
-use super::packed_records::PackedRecords;
+use super::packed_records::{PackedRecord, PackedRecords};
 use super::partitioner::{partition_for_key, StickyPartitioner};
 use super::record::{DeliveryId, ProduceError, ProducerEvent, ProducerRecord};
 use crate::client::{Client, Event, RequestError, RequestId, RequestOptions, Rng, Target};
@@ -171,8 +171,90 @@ impl Producer {
         wall_clock_ms: i64,
         mut placed: impl FnMut(Result<DeliveryId, ProduceError>),
     ) {
-        for record in records.iter() {
-            placed(self.send_outgoing(client, record, now, wall_clock_ms));
+        let mut records = records.iter().peekable();
+        while let Some(record) = records.next() {
+            let sticky = record.key().is_none() && record.partition().is_none();
+            let outcome = self.send_outgoing(client, record, now, wall_clock_ms);
+            let id = outcome.as_ref().ok().copied();
+            placed(outcome);
+            if let (true, Some(id)) = (sticky, id) {
+                self.append_run(client, &mut records, id, now, wall_clock_ms, &mut placed);
+            }
+        }
+    }
+
+    /// After the keyless record `after` joined an open batch: appends the
+    /// keyless records that follow it straight to that batch while it has
+    /// room, which is what `send_outgoing` would do with each (the same
+    /// topic, so the same partition count and sticky partition, and the
+    /// same queue), without looking them up again. Stops at the first
+    /// record that needs more (a key or partition, no room, an error).
+    fn append_run<'a>(
+        &mut self,
+        client: &mut Client,
+        records: &mut std::iter::Peekable<impl Iterator<Item = PackedRecord<'a>>>,
+        after: DeliveryId,
+        now: Instant,
+        wall_clock_ms: i64,
+        placed: &mut impl FnMut(Result<DeliveryId, ProduceError>),
+    ) {
+        // As in `send_outgoing`: only while a record just joins a batch.
+        let idle_id = matches!(
+            self.producer_id,
+            ProducerIdState::Ready { .. } | ProducerIdState::Disabled
+        );
+        if self.flushing || self.config.linger.is_zero() || !idle_id || !self.awaiting.is_empty() {
+            return;
+        }
+        let (batch_size, max_request_size, buffer_memory) = (
+            self.config.batch_size,
+            self.config.max_request_size,
+            self.config.buffer_memory,
+        );
+        let Some(batch) = self
+            .partitions
+            .last_queue_mut()
+            .and_then(|queue| queue.ready.back_mut())
+            .filter(|batch| batch.is_open() && batch.last_id() == Some(after))
+        else {
+            return;
+        };
+        let mut failed = None;
+        let mut full = false;
+        while let Some(record) = records.peek() {
+            let size = record.estimated_size();
+            if record.key().is_some()
+                || record.partition().is_some()
+                || size > max_request_size
+                || self.buffered + size > buffer_memory
+                || batch.size() + size > batch_size
+            {
+                break;
+            }
+            let timestamp = record.timestamp().unwrap_or(wall_clock_ms);
+            let id = DeliveryId(self.next_delivery);
+            self.next_delivery += 1;
+            self.buffered += size;
+            self.outstanding.insert(id.0, ());
+            if let Err(e) = batch.append(id, record, timestamp, size) {
+                failed = Some((id, size, e));
+                records.next();
+                break;
+            }
+            records.next();
+            placed(Ok(id));
+            if batch.size() >= batch_size {
+                full = true;
+                break;
+            }
+        }
+        if let Some((id, size, error)) = failed {
+            // Reported as an event, as `place` does: the record had its id.
+            self.fail(id, size, error);
+            placed(Ok(id));
+        }
+        if full {
+            self.drive(client, now);
         }
     }
 

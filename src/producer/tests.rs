@@ -551,3 +551,86 @@ fn an_acknowledged_batch_buffer_is_filled_again() {
     assert_eq!(s.stored_values(0), vec![value(0), value(1)]);
     assert_eq!(s.p.spare_buffers(), 1);
 }
+
+/// Records sent packed (in one call, keyless runs appended straight to
+/// their batch) are placed exactly as the same records sent one by one:
+/// the same ids and failures at once, the same batches, the same log.
+#[test]
+fn packed_records_are_placed_as_the_same_sends_would_be() {
+    // Small batches and buffer: runs end on a full batch, on a key, on an
+    // explicit partition (1 does not exist), and on the buffer limit.
+    let config = ProducerConfig::default()
+        .with_batch_size(400)
+        .with_buffer_memory(6_000);
+    let mut records = Vec::new();
+    for i in 0..120usize {
+        let mut record = ProducerRecord::new("t").value(Bytes::from(vec![i as u8; 10 + i % 80]));
+        if i % 7 == 3 {
+            record = record.key(format!("k{i}"));
+        }
+        match i % 13 {
+            5 => record = record.partition(0),
+            9 => record = record.partition(1),
+            _ => {}
+        }
+        if i % 17 == 2 {
+            record = record.timestamp(1_600_000_000_000 + i as i64);
+        }
+        records.push(record);
+    }
+    let mut packed = PackedRecords::new("t");
+    for r in &records {
+        let mut last = packed.push(r.key.as_deref(), r.value.as_deref());
+        if let Some(p) = r.partition {
+            last = last.partition(p);
+        }
+        if let Some(ms) = r.timestamp {
+            last.timestamp(ms);
+        }
+    }
+    let wall_clock = 1_700_000_000_000;
+
+    // Each producer has its producer id first: runs are taken only while
+    // a record just joins a batch.
+    let ready = |config: ProducerConfig| {
+        let mut s = Setup::new(config, 9);
+        s.send(ProducerRecord::new("t").value(value(0)))
+            .expect("queued");
+        s.flush();
+        assert!(s.p.is_idempotent());
+        s
+    };
+    let mut one_by_one = ready(config.clone());
+    let now = one_by_one.h.now;
+    let sent: Vec<_> = records
+        .iter()
+        .map(|r| {
+            one_by_one
+                .p
+                .send(&mut one_by_one.h.client, r.clone(), now, wall_clock)
+        })
+        .collect();
+    let mut at_once = ready(config);
+    let now = at_once.h.now;
+    let mut placed = Vec::new();
+    at_once
+        .p
+        .send_packed(&mut at_once.h.client, &packed, now, wall_clock, |r| {
+            placed.push(r)
+        });
+
+    assert_eq!(placed, sent);
+    assert!(sent
+        .iter()
+        .any(|r| matches!(r, Err(ProduceError::QueueFull { .. }))));
+    assert_eq!(at_once.p.buffered_bytes(), one_by_one.p.buffered_bytes());
+    one_by_one.flush();
+    at_once.flush();
+    assert_eq!(at_once.delivered(), one_by_one.delivered());
+    assert_eq!(at_once.events, one_by_one.events);
+    assert!(!at_once.delivered().is_empty());
+    assert_eq!(at_once.stored_values(0), one_by_one.stored_values(0));
+    let log = |s: &Setup| s.log.borrow().produce_versions.len();
+    assert_eq!(log(&at_once), log(&one_by_one), "the same requests");
+    assert!(log(&at_once) > 3, "runs ended on full batches");
+}

@@ -69,6 +69,12 @@ impl PartitionQueues {
         at
     }
 
+    /// The queue the last `queue_for` returned.
+    pub(super) fn last_queue_mut(&mut self) -> Option<&mut PartitionQueue> {
+        let at = self.last.as_ref()?.1;
+        self.queues.get_mut(at)
+    }
+
     pub(super) fn get_mut(&mut self, key: &TopicPartition) -> Option<&mut PartitionQueue> {
         let at = *self.index.get(key)?;
         self.queues.get_mut(at)
