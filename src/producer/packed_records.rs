@@ -82,11 +82,13 @@ impl PackedRecords {
     /// murmur2 hash picks one, or the sticky partitioner for no key.
     pub fn push(&mut self, key: Option<&[u8]>, value: Option<&[u8]>) -> PackedRecordMut<'_> {
         let start = self.bytes.len();
-        let parts = key.iter().chain(value.iter());
-        let size: usize = parts.clone().map(|part| part.len()).sum();
+        let size = key.map_or(0, <[u8]>::len) + value.map_or(0, <[u8]>::len);
         self.bytes.reserve(size);
-        for part in parts {
-            self.bytes.extend_from_slice(part);
+        if let Some(key) = key {
+            self.bytes.extend_from_slice(key);
+        }
+        if let Some(value) = value {
+            self.bytes.extend_from_slice(value);
         }
         self.records.push(Packed {
             start,
