@@ -28,7 +28,7 @@ use super::batch_buffers::BatchBuffers;
 use super::config::{Acks, ProducerConfig};
 use super::delivered_batch::DeliveredBatch;
 use super::outgoing::Outgoing;
-use super::packed_records::{PackedRecord, PackedRecords};
+use super::packed_records::PackedRecords;
 use super::partitioner::{partition_for_key, StickyPartitioner};
 use super::record::{DeliveryId, ProduceError, ProducerEvent, ProducerRecord};
 use crate::client::{Client, Event, RequestError, RequestId, RequestOptions, Rng, Target};
@@ -169,9 +169,36 @@ impl Producer {
         records: &PackedRecords,
         now: Instant,
         wall_clock_ms: i64,
+        placed: impl FnMut(Result<DeliveryId, ProduceError>),
+    ) {
+        self.send_many(client, records.iter(), now, wall_clock_ms, placed);
+    }
+
+    /// Queues each of `records` in order, as that many `send`s would, and
+    /// hands each one's id (consecutive for the records queued) or error
+    /// to `placed`.
+    pub fn send_all(
+        &mut self,
+        client: &mut Client,
+        records: impl IntoIterator<Item = ProducerRecord>,
+        now: Instant,
+        wall_clock_ms: i64,
+        placed: impl FnMut(Result<DeliveryId, ProduceError>),
+    ) {
+        self.send_many(client, records.into_iter(), now, wall_clock_ms, placed);
+    }
+
+    /// What `send_packed` and `send_all` do: each record as `send` places
+    /// it, and a run of keyless records after one straight into its batch.
+    fn send_many<R: Outgoing>(
+        &mut self,
+        client: &mut Client,
+        records: impl Iterator<Item = R>,
+        now: Instant,
+        wall_clock_ms: i64,
         mut placed: impl FnMut(Result<DeliveryId, ProduceError>),
     ) {
-        let mut records = records.iter().peekable();
+        let mut records = records.peekable();
         while let Some(record) = records.next() {
             let sticky = record.key().is_none() && record.partition().is_none();
             let outcome = self.send_outgoing(client, record, now, wall_clock_ms);
@@ -184,15 +211,16 @@ impl Producer {
     }
 
     /// After the keyless record `after` joined an open batch: appends the
-    /// keyless records that follow it straight to that batch while it has
-    /// room, which is what `send_outgoing` would do with each (the same
-    /// topic, so the same partition count and sticky partition, and the
-    /// same queue), without looking them up again. Stops at the first
-    /// record that needs more (a key or partition, no room, an error).
-    fn append_run<'a>(
+    /// keyless records of the same topic that follow it straight to that
+    /// batch while it has room, which is what `send_outgoing` would do with
+    /// each (the same partition count and sticky partition, so the same
+    /// queue), without looking them up again. Stops at the first record
+    /// that needs more (another topic, a key or partition, no room, an
+    /// error).
+    fn append_run<R: Outgoing>(
         &mut self,
         client: &mut Client,
-        records: &mut std::iter::Peekable<impl Iterator<Item = PackedRecord<'a>>>,
+        records: &mut std::iter::Peekable<impl Iterator<Item = R>>,
         after: DeliveryId,
         now: Instant,
         wall_clock_ms: i64,
@@ -223,8 +251,10 @@ impl Producer {
         let mut full = false;
         while let Some(record) = records.peek() {
             let size = record.estimated_size();
+            let topic = record.topic();
             if record.key().is_some()
                 || record.partition().is_some()
+                || !(Arc::ptr_eq(topic, &batch.topic) || **topic == *batch.topic)
                 || size > max_request_size
                 || self.buffered + size > buffer_memory
                 || batch.size() + size > batch_size

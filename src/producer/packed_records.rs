@@ -111,6 +111,16 @@ impl PackedRecords {
         &self.topic
     }
 
+    /// Removes every record, keeping the topic and the room made so far:
+    /// packing the next batch into it allocates nothing.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.records.clear();
+        self.headers.clear();
+        self.estimated_size = 0;
+        self.largest = 0;
+    }
+
     pub fn len(&self) -> usize {
         self.records.len()
     }
@@ -349,5 +359,16 @@ mod tests {
         assert_eq!(Some(packed.largest_record_size()), largest);
         assert!(packed.get(4).is_none());
         assert_eq!(packed.get(1).and_then(|r| r.value()), Some(&b"v2"[..]));
+        packed.clear();
+        assert!(packed.is_empty() && packed.iter().next().is_none());
+        assert_eq!(
+            (packed.estimated_size(), packed.largest_record_size()),
+            (0, 0)
+        );
+        packed.push(None, Some(b"again")).header("h", None);
+        let again = ProducerRecord::new("t")
+            .value(&b"again"[..])
+            .header("h", None);
+        assert_eq!(packed.get(0).map(|r| r.to_record()), Some(again));
     }
 }

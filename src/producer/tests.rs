@@ -552,11 +552,12 @@ fn an_acknowledged_batch_buffer_is_filled_again() {
     assert_eq!(s.p.spare_buffers(), 1);
 }
 
-/// Records sent packed (in one call, keyless runs appended straight to
-/// their batch) are placed exactly as the same records sent one by one:
+/// Records sent packed or all at once (in one call, keyless runs appended
+/// straight to their batch) are placed exactly as the same records sent
+/// one by one:
 /// the same ids and failures at once, the same batches, the same log.
 #[test]
-fn packed_records_are_placed_as_the_same_sends_would_be() {
+fn records_sent_in_one_call_are_placed_as_the_same_sends_would_be() {
     // Small batches and buffer: runs end on a full batch, on a key, on an
     // explicit partition (1 does not exist), and on the buffer limit.
     let config = ProducerConfig::default()
@@ -610,7 +611,7 @@ fn packed_records_are_placed_as_the_same_sends_would_be() {
                 .send(&mut one_by_one.h.client, r.clone(), now, wall_clock)
         })
         .collect();
-    let mut at_once = ready(config);
+    let mut at_once = ready(config.clone());
     let now = at_once.h.now;
     let mut placed = Vec::new();
     at_once
@@ -618,8 +619,18 @@ fn packed_records_are_placed_as_the_same_sends_would_be() {
         .send_packed(&mut at_once.h.client, &packed, now, wall_clock, |r| {
             placed.push(r)
         });
-
     assert_eq!(placed, sent);
+    // The owned records in one call: the same again.
+    let mut all = ready(config);
+    let now = all.h.now;
+    let mut placed_all = Vec::new();
+    all.p
+        .send_all(&mut all.h.client, records, now, wall_clock, |r| {
+            placed_all.push(r)
+        });
+    assert_eq!(placed_all, sent);
+    all.flush();
+
     assert!(sent
         .iter()
         .any(|r| matches!(r, Err(ProduceError::QueueFull { .. }))));
@@ -628,6 +639,8 @@ fn packed_records_are_placed_as_the_same_sends_would_be() {
     at_once.flush();
     assert_eq!(at_once.delivered(), one_by_one.delivered());
     assert_eq!(at_once.events, one_by_one.events);
+    assert_eq!(all.events, one_by_one.events);
+    assert_eq!(all.stored_values(0), one_by_one.stored_values(0));
     assert!(!at_once.delivered().is_empty());
     assert_eq!(at_once.stored_values(0), one_by_one.stored_values(0));
     let log = |s: &Setup| s.log.borrow().produce_versions.len();

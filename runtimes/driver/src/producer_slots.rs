@@ -109,15 +109,14 @@ impl ProducerSlots {
         };
         let mut batch = BatchWaiters::open(records.len(), reserved, reply);
         let wall_clock = wall_clock_ms();
-        let mut placed = |outcome: Result<DeliveryId, ProduceError>| match outcome {
+        let placed = |outcome: Result<DeliveryId, ProduceError>| match outcome {
             Ok(delivery) => batch.placed(delivery.0),
             Err(error) => batch.failed(error),
         };
         match records {
             BatchRecords::Records(records) => {
-                for record in records {
-                    placed(slot.machine.send(client, record, now, wall_clock));
-                }
+                slot.machine
+                    .send_all(client, records, now, wall_clock, placed);
             }
             BatchRecords::Packed(packed) => {
                 slot.machine
