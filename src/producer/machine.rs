@@ -18,6 +18,8 @@ use std::sync::Arc;
 
 mod awaiting;
 mod partition_queue;
+mod place;
+mod send_many;
 
 use awaiting::AwaitingTopic;
 use partition_queue::{PartitionQueues, TopicPartition};
@@ -28,8 +30,7 @@ use super::batch_buffers::BatchBuffers;
 use super::config::{Acks, ProducerConfig};
 use super::delivered_batch::DeliveredBatch;
 use super::outgoing::Outgoing;
-use super::packed_records::PackedRecords;
-use super::partitioner::{partition_for_key, StickyPartitioner};
+use super::partitioner::StickyPartitioner;
 use super::record::{DeliveryId, ProduceError, ProducerEvent, ProducerRecord};
 use crate::client::{Client, Event, RequestError, RequestId, RequestOptions, Rng, Target};
 use crate::protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
@@ -159,135 +160,6 @@ impl Producer {
         self.send_outgoing(client, record, now, wall_clock_ms)
     }
 
-    /// Queues each of `records` in order, as that many `send`s would, and
-    /// hands each one's id (consecutive for the records queued) or error
-    /// to `placed`. The records' bytes go straight from the packed buffer
-    /// into their batches.
-    pub fn send_packed(
-        &mut self,
-        client: &mut Client,
-        records: &PackedRecords,
-        now: Instant,
-        wall_clock_ms: i64,
-        placed: impl FnMut(Result<DeliveryId, ProduceError>),
-    ) {
-        self.send_many(client, records.iter(), now, wall_clock_ms, placed);
-    }
-
-    /// Queues each of `records` in order, as that many `send`s would, and
-    /// hands each one's id (consecutive for the records queued) or error
-    /// to `placed`.
-    pub fn send_all(
-        &mut self,
-        client: &mut Client,
-        records: impl IntoIterator<Item = ProducerRecord>,
-        now: Instant,
-        wall_clock_ms: i64,
-        placed: impl FnMut(Result<DeliveryId, ProduceError>),
-    ) {
-        self.send_many(client, records.into_iter(), now, wall_clock_ms, placed);
-    }
-
-    /// What `send_packed` and `send_all` do: each record as `send` places
-    /// it, and a run of keyless records after one straight into its batch.
-    fn send_many<R: Outgoing>(
-        &mut self,
-        client: &mut Client,
-        records: impl Iterator<Item = R>,
-        now: Instant,
-        wall_clock_ms: i64,
-        mut placed: impl FnMut(Result<DeliveryId, ProduceError>),
-    ) {
-        let mut records = records.peekable();
-        while let Some(record) = records.next() {
-            let sticky = record.key().is_none() && record.partition().is_none();
-            let outcome = self.send_outgoing(client, record, now, wall_clock_ms);
-            let id = outcome.as_ref().ok().copied();
-            placed(outcome);
-            if let (true, Some(id)) = (sticky, id) {
-                self.append_run(client, &mut records, id, now, wall_clock_ms, &mut placed);
-            }
-        }
-    }
-
-    /// After the keyless record `after` joined an open batch: appends the
-    /// keyless records of the same topic that follow it straight to that
-    /// batch while it has room, which is what `send_outgoing` would do with
-    /// each (the same partition count and sticky partition, so the same
-    /// queue), without looking them up again. Stops at the first record
-    /// that needs more (another topic, a key or partition, no room, an
-    /// error).
-    fn append_run<R: Outgoing>(
-        &mut self,
-        client: &mut Client,
-        records: &mut std::iter::Peekable<impl Iterator<Item = R>>,
-        after: DeliveryId,
-        now: Instant,
-        wall_clock_ms: i64,
-        placed: &mut impl FnMut(Result<DeliveryId, ProduceError>),
-    ) {
-        // As in `send_outgoing`: only while a record just joins a batch.
-        let idle_id = matches!(
-            self.producer_id,
-            ProducerIdState::Ready { .. } | ProducerIdState::Disabled
-        );
-        if self.flushing || self.config.linger.is_zero() || !idle_id || !self.awaiting.is_empty() {
-            return;
-        }
-        let (batch_size, max_request_size, buffer_memory) = (
-            self.config.batch_size,
-            self.config.max_request_size,
-            self.config.buffer_memory,
-        );
-        let Some(batch) = self
-            .partitions
-            .last_queue_mut()
-            .and_then(|queue| queue.ready.back_mut())
-            .filter(|batch| batch.is_open() && batch.last_id() == Some(after))
-        else {
-            return;
-        };
-        let mut failed = None;
-        let mut full = false;
-        while let Some(record) = records.peek() {
-            let size = record.estimated_size();
-            let topic = record.topic();
-            if record.key().is_some()
-                || record.partition().is_some()
-                || !(Arc::ptr_eq(topic, &batch.topic) || **topic == *batch.topic)
-                || size > max_request_size
-                || self.buffered + size > buffer_memory
-                || batch.size() + size > batch_size
-            {
-                break;
-            }
-            let timestamp = record.timestamp().unwrap_or(wall_clock_ms);
-            let id = DeliveryId(self.next_delivery);
-            self.next_delivery += 1;
-            self.buffered += size;
-            self.outstanding.insert(id.0, ());
-            if let Err(e) = batch.append(id, record, timestamp, size) {
-                failed = Some((id, size, e));
-                records.next();
-                break;
-            }
-            records.next();
-            placed(Ok(id));
-            if batch.size() >= batch_size {
-                full = true;
-                break;
-            }
-        }
-        if let Some((id, size, error)) = failed {
-            // Reported as an event, as `place` does: the record had its id.
-            self.fail(id, size, error);
-            placed(Ok(id));
-        }
-        if full {
-            self.drive(client, now);
-        }
-    }
-
     fn send_outgoing<R: Outgoing>(
         &mut self,
         client: &mut Client,
@@ -296,21 +168,8 @@ impl Producer {
         wall_clock_ms: i64,
     ) -> Result<DeliveryId, ProduceError> {
         let size = record.estimated_size();
-        if size > self.config.max_request_size {
-            return Err(ProduceError::RecordTooLarge {
-                size,
-                limit: self.config.max_request_size,
-            });
-        }
-        if self.buffered + size > self.config.buffer_memory {
-            return Err(ProduceError::QueueFull {
-                limit: self.config.buffer_memory,
-            });
-        }
-        let id = DeliveryId(self.next_delivery);
-        self.next_delivery += 1;
-        self.buffered += size;
-        self.outstanding.insert(id.0, ());
+        self.admit(size)?;
+        let id = self.take_id(size);
         let timestamp = record.timestamp().unwrap_or(wall_clock_ms);
         // Records of this topic still waiting for its metadata go first,
         // even when the metadata has just arrived: send order is partition
@@ -342,17 +201,51 @@ impl Producer {
                 false
             }
         };
-        // Most records only join a lingering batch: nothing to send until
-        // a batch fills or lingers out (the timer's job), so the per-record
-        // path skips the pass over every partition.
+        if batch_ready || !self.records_only_join_batches() {
+            self.drive(client, now);
+        }
+        Ok(id)
+    }
+
+    /// Whether a record can take `size` more bytes: within the largest
+    /// request and the buffer.
+    #[inline]
+    fn admit(&self, size: usize) -> Result<(), ProduceError> {
+        if size > self.config.max_request_size {
+            return Err(ProduceError::RecordTooLarge {
+                size,
+                limit: self.config.max_request_size,
+            });
+        }
+        if self.buffered + size > self.config.buffer_memory {
+            return Err(ProduceError::QueueFull {
+                limit: self.config.buffer_memory,
+            });
+        }
+        Ok(())
+    }
+
+    /// The next record's delivery id, its `size` counted as buffered.
+    #[inline]
+    fn take_id(&mut self, size: usize) -> DeliveryId {
+        let id = DeliveryId(self.next_delivery);
+        self.next_delivery += 1;
+        self.buffered += size;
+        self.outstanding.insert(id.0, ());
+        id
+    }
+
+    /// Most records only join a lingering batch: nothing to send until a
+    /// batch fills or lingers out (the timer's job), so the per-record path
+    /// skips the pass over every partition. Not while flushing, without
+    /// linger, or while the producer id is still to come.
+    #[inline]
+    fn records_only_join_batches(&self) -> bool {
         let idle_id = matches!(
             self.producer_id,
             ProducerIdState::Ready { .. } | ProducerIdState::Disabled
         );
-        if batch_ready || self.flushing || self.config.linger.is_zero() || !idle_id {
-            self.drive(client, now);
-        }
-        Ok(id)
+        idle_id && !self.flushing && !self.config.linger.is_zero()
     }
 
     /// Sends everything queued without waiting for linger; reports
@@ -437,94 +330,6 @@ impl Producer {
 
     pub fn poll_event(&mut self) -> Option<ProducerEvent> {
         self.events.pop_front()
-    }
-
-    // ---- placing records ----
-
-    fn partition_count(&mut self, client: &Client, topic: &Arc<str>) -> Option<u32> {
-        let generation = client.metadata_generation();
-        if let Some((last, at, count)) = &self.last_count {
-            if Arc::ptr_eq(last, topic) && *at == generation {
-                return Some(*count);
-            }
-        }
-        let count = Self::partition_count_in(client, topic)?;
-        self.last_count = Some((Arc::clone(topic), generation, count));
-        Some(count)
-    }
-
-    /// The topic's partition count in the client's metadata, if known.
-    fn partition_count_in(client: &Client, topic: &str) -> Option<u32> {
-        let t = client.metadata().topics.get(topic)?;
-        (!t.partitions.is_empty()).then_some(t.partitions.len() as u32)
-    }
-
-    fn place<R: Outgoing>(
-        &mut self,
-        id: DeliveryId,
-        record: &R,
-        timestamp: i64,
-        size: usize,
-        partitions: u32,
-        now: Instant,
-    ) -> bool {
-        let partition = match (record.partition(), record.key()) {
-            (Some(p), _) => {
-                if p < 0 || p as u32 >= partitions {
-                    self.fail(
-                        id,
-                        size,
-                        ProduceError::UnknownPartition {
-                            topic: record.topic().to_string(),
-                            partition: p,
-                            partitions,
-                        },
-                    );
-                    return false;
-                }
-                p
-            }
-            (None, Some(key)) => partition_for_key(key, partitions),
-            (None, None) => self
-                .sticky
-                .partition(record.topic(), partitions, &mut self.rng),
-        };
-        let compression = self.config.compression;
-        let batch_size = self.config.batch_size;
-        let queue = self.partitions.queue_for(record.topic(), partition);
-        let needs_new = match queue.ready.back() {
-            Some(b) => !b.is_open() || b.size() + size > batch_size,
-            None => true,
-        };
-        let mut closed_one = false;
-        if needs_new {
-            if let Some(full) = queue.ready.back().filter(|b| b.is_open()) {
-                closed_one = true;
-                queue.full_batch_records = full.entries.len();
-            }
-            let buf = self.buffers.take();
-            queue.ready.push_back(Batch::new(
-                Arc::clone(record.topic()),
-                partition,
-                compression,
-                buf,
-                queue.full_batch_records,
-                now,
-            ));
-        }
-        let result = match queue.ready.back_mut() {
-            Some(batch) => batch.append(id, record, timestamp, size),
-            None => Err(ProduceError::Encode("no batch".into())),
-        };
-        let full = queue.ready.back().is_some_and(|b| b.size() >= batch_size);
-        if let Err(e) = result {
-            self.fail(id, size, e);
-        }
-        if closed_one && record.key().is_none() && record.partition().is_none() {
-            self.sticky
-                .batch_closed(record.topic(), partition, partitions, &mut self.rng);
-        }
-        closed_one || full
     }
 
     // ---- sending ----

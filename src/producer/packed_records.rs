@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::record::ProducerRecord;
+use super::record::{ProducerRecord, HEADER_OVERHEAD, RECORD_OVERHEAD};
 
 /// Records for one topic, packed into one buffer, for
 /// `Producer::send_batch` in the async drivers (or
@@ -157,11 +157,6 @@ impl PackedRecords {
         })
     }
 }
-
-/// What `estimated_size` adds per record and per header beyond its bytes
-/// (as [`ProducerRecord::estimated_size`] does).
-const RECORD_OVERHEAD: usize = 24;
-const HEADER_OVERHEAD: usize = 4;
 
 /// The record just pushed, to set more of it.
 #[derive(Debug)]

@@ -57,14 +57,19 @@ impl ProducerRecord {
         let headers: usize = self
             .headers
             .iter()
-            .map(|(k, v)| k.len() + v.as_ref().map_or(0, Bytes::len) + 4)
+            .map(|(k, v)| k.len() + v.as_ref().map_or(0, Bytes::len) + HEADER_OVERHEAD)
             .sum();
         self.key.as_ref().map_or(0, Bytes::len)
             + self.value.as_ref().map_or(0, Bytes::len)
             + headers
-            + 24
+            + RECORD_OVERHEAD
     }
 }
+
+/// What `estimated_size` adds per record and per header beyond their
+/// bytes (a record's lengths, deltas and attributes; a header's lengths).
+pub(crate) const RECORD_OVERHEAD: usize = 24;
+pub(crate) const HEADER_OVERHEAD: usize = 4;
 
 /// Names one `send`, so its delivery can be matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -2,8 +2,9 @@
 
 use kafkite::producer::{Delivery, ProduceError};
 
-/// Stands in, in `deliveries`, for a record that failed.
-const NOT_DELIVERED: Delivery = Delivery {
+/// Stands in, in `deliveries`, for a record that failed (or has no
+/// outcome yet).
+pub(crate) const NOT_DELIVERED: Delivery = Delivery {
     partition: -1,
     offset: -1,
     timestamp: -1,

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 
 use kafkite::producer::{Delivery, DeliveryId, ProduceError};
 
-use crate::batch_deliveries::BatchDeliveries;
+use crate::batch_deliveries::{BatchDeliveries, NOT_DELIVERED};
 use crate::oneshot;
 
 pub(crate) type Outcome = Result<Delivery, ProduceError>;
@@ -50,8 +50,21 @@ impl Pending {
         Some(run.1 + (id - run.0) as usize)
     }
 
+    /// Records the outcome of its record at `index`; returns the bytes to
+    /// give back when that completed the batch (see `answer_if_done`).
+    #[inline]
+    fn record(&mut self, index: usize, outcome: Outcome) -> usize {
+        match outcome {
+            Ok(delivery) => self.deliveries[index] = delivery,
+            Err(error) => self.failures.push((index, error)),
+        }
+        self.remaining = self.remaining.saturating_sub(1);
+        self.answer_if_done()
+    }
+
     /// Answers the batch once every record has its outcome; returns the
     /// bytes to give back then.
+    #[inline]
     fn answer_if_done(&mut self) -> usize {
         if self.remaining > 0 {
             return 0;
@@ -110,16 +123,11 @@ impl BatchWaiters {
     /// `reserved` bytes; each record is then [`OpenBatch::placed`] or
     /// [`OpenBatch::failed`], in order, and the batch [`BatchWaiters::add`]ed.
     pub(crate) fn open(count: usize, reserved: usize, reply: BatchReply) -> OpenBatch {
-        let placeholder = Delivery {
-            partition: -1,
-            offset: -1,
-            timestamp: -1,
-        };
         OpenBatch {
             pending: Pending {
                 runs: Vec::with_capacity(1),
                 end: 0,
-                deliveries: vec![placeholder; count],
+                deliveries: vec![NOT_DELIVERED; count],
                 failures: Vec::new(),
                 remaining: count,
                 reserved,
@@ -148,12 +156,7 @@ impl BatchWaiters {
             return Err(outcome);
         };
         let pending = &mut self.pending[at];
-        match outcome {
-            Ok(delivery) => pending.deliveries[index] = delivery,
-            Err(error) => pending.failures.push((index, error)),
-        }
-        pending.remaining = pending.remaining.saturating_sub(1);
-        let freed = pending.answer_if_done();
+        let freed = pending.record(index, outcome);
         if pending.reply.is_none() {
             self.drop_answered();
         }
@@ -161,8 +164,7 @@ impl BatchWaiters {
     }
 
     /// Records the deliveries of an acknowledged batch's records (see
-    /// `DeliveredBatch::iter`) for the
-    /// batches waiting for them, and hands the others (`send`s' own) to
+    /// `DeliveredBatch::iter`) for the batches waiting for them, and hands the others (`send`s' own) to
     /// `not_ours`; returns the bytes to give back. Answered batches are
     /// forgotten once, at the end.
     pub(crate) fn resolve_delivered(
@@ -178,12 +180,8 @@ impl BatchWaiters {
                 continue;
             };
             let pending = &mut self.pending[at];
-            pending.deliveries[index] = delivery;
-            pending.remaining = pending.remaining.saturating_sub(1);
-            if pending.remaining == 0 {
-                freed += pending.answer_if_done();
-                answered = true;
-            }
+            freed += pending.record(index, Ok(delivery));
+            answered |= pending.reply.is_none();
         }
         if answered {
             self.drop_answered();

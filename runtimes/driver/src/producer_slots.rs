@@ -255,17 +255,14 @@ impl Slot {
     fn deliver(&mut self, event: ProducerEvent, freed: &mut usize) -> bool {
         match event {
             ProducerEvent::Delivered(batch) => {
-                let singles = &mut self.deliveries;
-                let mut freed_by_singles = 0;
+                let sends = &mut self.deliveries;
+                let mut freed_by_sends = 0;
                 *freed += self
                     .batches
                     .resolve_delivered(batch.iter(), |id, delivery| {
-                        if let Some((size, reply)) = singles.remove(id.0) {
-                            reply.send(Ok(delivery));
-                            freed_by_singles += size;
-                        }
+                        freed_by_sends += answer_send(sends, id, Ok(delivery));
                     });
-                *freed += freed_by_singles;
+                *freed += freed_by_sends;
             }
             ProducerEvent::Failed { id, error } => *freed += self.resolve(id, Err(error)),
             ProducerEvent::Flushed { token } => {
@@ -284,13 +281,7 @@ impl Slot {
             Ok(freed) => return freed,
             Err(outcome) => outcome,
         };
-        match self.deliveries.remove(id.0) {
-            Some((size, reply)) => {
-                reply.send(outcome);
-                size
-            }
-            None => 0,
-        }
+        answer_send(&mut self.deliveries, id, outcome)
     }
 
     fn finish_close(self) {
@@ -301,6 +292,21 @@ impl Slot {
         }
         // Whatever else waits (flushes after the close) sees the producer
         // closed as its senders drop here.
+    }
+}
+
+/// Answers a `send`'s own record; returns the bytes it had reserved.
+fn answer_send(
+    sends: &mut IdWindow<(usize, DeliveryReply)>,
+    id: DeliveryId,
+    outcome: Outcome,
+) -> usize {
+    match sends.remove(id.0) {
+        Some((size, reply)) => {
+            reply.send(outcome);
+            size
+        }
+        None => 0,
     }
 }
 

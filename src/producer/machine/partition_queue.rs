@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use crate::producer::batch::Batch;
+use crate::producer::record::DeliveryId;
 use crate::producer::topic_key::TopicKey;
 
 pub(super) type TopicPartition = (TopicKey, i32);
@@ -42,6 +43,7 @@ pub(super) struct PartitionQueues {
 
 impl PartitionQueues {
     /// The queue of `topic`'s `partition`, made if it is new.
+    #[inline]
     pub(super) fn queue_for(&mut self, topic: &Arc<str>, partition: i32) -> &mut PartitionQueue {
         let at = match &self.last {
             Some(((key, p), at)) if *p == partition && Arc::ptr_eq(&key.0, topic) => *at,
@@ -56,23 +58,32 @@ impl PartitionQueues {
     fn look_up(&mut self, topic: &Arc<str>, partition: i32) -> usize {
         let last_topic = self.last.take().map(|((topic, _), _)| topic);
         let key = (TopicKey::reuse(last_topic, topic), partition);
-        let at = match self.index.get(&key) {
-            Some(&at) => at,
-            None => {
-                self.queues.push(PartitionQueue::default());
-                let at = self.queues.len() - 1;
-                self.index.insert(key.clone(), at);
-                at
-            }
-        };
+        let at = self.position(&key);
         self.last = Some((key, at));
         at
     }
 
-    /// The queue the last `queue_for` returned.
-    pub(super) fn last_queue_mut(&mut self) -> Option<&mut PartitionQueue> {
+    /// Where `key`'s queue is, made if it is new.
+    fn position(&mut self, key: &TopicPartition) -> usize {
+        if let Some(&at) = self.index.get(key) {
+            return at;
+        }
+        self.queues.push(PartitionQueue::default());
+        let at = self.queues.len() - 1;
+        self.index.insert(key.clone(), at);
+        at
+    }
+
+    /// The open batch whose last record is `after`, if it is still the
+    /// newest batch of the queue the last `queue_for` returned.
+    #[inline]
+    pub(super) fn open_batch_after(&mut self, after: DeliveryId) -> Option<&mut Batch> {
         let at = self.last.as_ref()?.1;
-        self.queues.get_mut(at)
+        self.queues
+            .get_mut(at)?
+            .ready
+            .back_mut()
+            .filter(|batch| batch.is_open() && batch.last_id() == Some(after))
     }
 
     pub(super) fn get_mut(&mut self, key: &TopicPartition) -> Option<&mut PartitionQueue> {
@@ -82,15 +93,7 @@ impl PartitionQueues {
 
     /// The queue of `key`, made if it is new.
     pub(super) fn entry(&mut self, key: TopicPartition) -> &mut PartitionQueue {
-        let at = match self.index.get(&key) {
-            Some(&at) => at,
-            None => {
-                self.queues.push(PartitionQueue::default());
-                let at = self.queues.len() - 1;
-                self.index.insert(key, at);
-                at
-            }
-        };
+        let at = self.position(&key);
         &mut self.queues[at]
     }
 
