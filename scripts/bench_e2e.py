@@ -189,6 +189,10 @@ def parse_result_line(stdout):
 class RustClient(Client):
     features = []
 
+    def runtime(self, ctx):
+        """The bench binary's --runtime."""
+        return ctx.tokio_runtime
+
     def build(self, ctx):
         return cargo_build(ctx, self.bin, self.features)
 
@@ -199,7 +203,7 @@ class RustClient(Client):
                 "--record-size", str(s.record_size), "--partitions", str(s.partitions),
                 "--linger-ms", str(s.linger_ms), "--batch-size", str(s.batch_size),
                 "--acks", s.acks, "--delivery-timeout-ms", str(s.delivery_timeout_ms),
-                "--runtime", ctx.tokio_runtime]
+                "--runtime", self.runtime(ctx)]
         return argv, {}, None
 
     def parse(self, stdout, stderr):
@@ -216,15 +220,25 @@ class Kafkite(RustClient):
                              capture_output=True, text=True)
         return f"kafkite @ {out.stdout.strip()}"
 
+    def runtime(self, ctx):
+        return ctx.kafkite_runtime
+
+    def runtime_setting(self, ctx):
+        if ctx.kafkite_runtime == "io-thread":
+            return ("io-thread: the driver's tasks on a kafkite_tokio::IoThread (a current-thread "
+                    "runtime on a thread of its own), the bench's loop on a current-thread "
+                    "runtime on the main thread")
+        return f"{ctx.kafkite_runtime}: the driver's tasks and the bench's loop on one runtime"
+
     def settings(self, ctx, s):
         if s.mode == "consume":
             return {"api": "kafkite_tokio::Fetcher, explicit offset 0 per partition, no group",
                     "fetch": "FetchConfig::default(): 1 MiB per partition, 50 MiB per "
                              "response, max wait 500 ms, min bytes 1",
-                    "stop": "after --records records", "tokio_runtime": ctx.tokio_runtime}
+                    "stop": "after --records records", "runtime": self.runtime_setting(ctx)}
         return {"acks": s.acks, "linger_ms": s.linger_ms, "batch_size": s.batch_size,
                 "idempotence": False, "compression": "none", "partitioner": "sticky (no key)",
-                "tokio_runtime": ctx.tokio_runtime}
+                "runtime": self.runtime_setting(ctx)}
 
 
 class KafkiteBatch(Kafkite):
@@ -730,7 +744,13 @@ def main(argv):
                    help="delivery.timeout.ms / message.timeout.ms for every client that has one")
     p.add_argument("--repeat", type=int, default=1,
                    help="runs per client and broker (each on a fresh broker); the median is shown")
-    p.add_argument("--tokio-runtime", choices=["multi", "current"], default="multi")
+    p.add_argument("--tokio-runtime", choices=["multi", "current"], default="multi",
+                   help="rskafka's tokio runtime (and kafkite's with --kafkite-runtime same)")
+    p.add_argument("--kafkite-runtime", choices=["io-thread", "same", "multi", "current"],
+                   default="io-thread",
+                   help="where kafkite's driver runs: io-thread (a kafkite_tokio::IoThread, "
+                        "the bench's loop on a current-thread runtime), or a tokio runtime "
+                        "shared with the bench's loop (same: --tokio-runtime's)")
     p.add_argument("--skip", default="",
                    help="comma list of BROKER/CLIENT pairs not to run (reported as skipped), "
                         "e.g. tansu/java, which fails there after ~2 min (see README)")
@@ -749,6 +769,7 @@ def main(argv):
     ctx.no_build = a.no_build
     ctx.keep = a.keep
     ctx.tokio_runtime = a.tokio_runtime
+    ctx.kafkite_runtime = a.tokio_runtime if a.kafkite_runtime == "same" else a.kafkite_runtime
     ctx.target_dir = Path(os.environ.get("CARGO_TARGET_DIR") or BENCH_DIR / "target")
     ctx.bin_dir = ctx.target_dir / "release"
     ctx.work_dir = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
@@ -843,6 +864,7 @@ def main(argv):
                     "uname": " ".join(os.uname())},
         "settings": s.as_dict(),
         "tokio_runtime": ctx.tokio_runtime,
+        "kafkite_runtime": ctx.kafkite_runtime,
         "brokers": {b.name: b.label for b in brokers},
         "clients": {n: {"label": CLIENTS[n].label, "version": ctx.versions.get(n),
                         "settings": CLIENTS[n].settings(ctx, s)} for n in ctx.client_order},

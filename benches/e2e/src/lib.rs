@@ -5,7 +5,7 @@
 //! ```text
 //! <client>-bench produce|consume --bootstrap HOST:PORT --topic T [--records N]
 //!     [--record-size BYTES] [--partitions P] [--linger-ms MS]
-//!     [--batch-size BYTES] [--acks 0|1|all] [--runtime multi|current]
+//!     [--batch-size BYTES] [--acks 0|1|all] [--runtime multi|current|io-thread]
 //!     [--window N] [--delivery-timeout-ms MS]
 //! ```
 //!
@@ -38,7 +38,9 @@ pub struct Args {
     /// 0, 1 or -1 (all).
     pub acks: i16,
     /// tokio runtime flavour: `multi` (the `#[tokio::main]` default: one
-    /// worker per core) or `current` (one thread).
+    /// worker per core), `current` (one thread) or, for kafkite-bench,
+    /// `io-thread` (the bench's loop on a current-thread runtime, the
+    /// driver's tasks on a `kafkite_tokio::IoThread`).
     pub runtime: String,
     /// Records awaited concurrently, for clients whose send waits for the
     /// acknowledgement (rskafka): per partition.
@@ -59,7 +61,7 @@ pub struct Args {
 
 pub const USAGE: &str = "usage: <client>-bench produce|consume --bootstrap HOST:PORT --topic T \
 [--records N] [--record-size BYTES] [--partitions P] [--linger-ms MS] [--batch-size BYTES] \
-[--acks 0|1|all] [--runtime multi|current] [--window N] [--delivery-timeout-ms MS] \
+[--acks 0|1|all] [--runtime multi|current|io-thread] [--window N] [--delivery-timeout-ms MS] \
 [--send-batch N] [--packed] [--chunks]";
 
 impl Args {
@@ -122,8 +124,8 @@ impl Args {
                     }
                 }
                 "--runtime" => match value.as_str() {
-                    "multi" | "current" => args.runtime = value,
-                    _ => return Err(bad(&"expected multi or current")),
+                    "multi" | "current" | "io-thread" => args.runtime = value,
+                    _ => return Err(bad(&"expected multi, current or io-thread")),
                 },
                 "--window" => args.window = value.parse().map_err(|e| bad(&e))?,
                 "--send-batch" => args.send_batch = value.parse().map_err(|e| bad(&e))?,
@@ -145,7 +147,7 @@ impl Args {
 
     /// A tokio runtime of the chosen flavour, IO and time enabled.
     pub fn tokio_runtime(&self) -> tokio::runtime::Runtime {
-        let mut builder = if self.runtime == "current" {
+        let mut builder = if self.runtime != "multi" {
             tokio::runtime::Builder::new_current_thread()
         } else {
             tokio::runtime::Builder::new_multi_thread()

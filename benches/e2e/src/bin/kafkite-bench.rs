@@ -27,7 +27,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use kafkite::producer::{Acks, PackedRecords, ProducerConfig, ProducerRecord};
 use kafkite_bench_e2e::{payload, usage_exit, Args, Mode, Report};
-use kafkite_tokio::{ClientConfig, FetchConfig, FetchStart, Fetcher, Producer, Session};
+use kafkite_tokio::{ClientConfig, FetchConfig, FetchStart, Fetcher, IoThread, Producer, Session};
 
 fn main() {
     let mut args = Args::parse().unwrap_or_else(|e| usage_exit(&e));
@@ -91,7 +91,7 @@ async fn produce(args: &Args) -> Report {
         ..Default::default()
     };
     let t0 = Instant::now();
-    let session = match Session::connect(ClientConfig::from_bootstrap(&args.bootstrap)).await {
+    let (session, _io_thread) = match connect(args).await {
         Ok(s) => s,
         Err(e) => {
             report.failed = args.records;
@@ -162,6 +162,23 @@ async fn produce(args: &Args) -> Report {
     producer.close().await;
     session.close().await;
     report
+}
+
+/// A session on the current runtime, or with `--runtime io-thread` on an
+/// `IoThread` of its own (kept alive by the caller until the session is
+/// closed).
+async fn connect(args: &Args) -> Result<(Session, Option<IoThread>), String> {
+    let config = ClientConfig::from_bootstrap(&args.bootstrap);
+    if args.runtime == "io-thread" {
+        let io = IoThread::start("kafkite-io").map_err(|e| e.to_string())?;
+        let session = Session::connect_on(io.runtime(), config)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok((session, Some(io)))
+    } else {
+        let session = Session::connect(config).await.map_err(|e| e.to_string())?;
+        Ok((session, None))
+    }
 }
 
 /// `--send-batch N`: the records go out `N` at a time through
@@ -257,7 +274,7 @@ async fn consume(args: &Args) -> Report {
         ..Default::default()
     };
     let t0 = Instant::now();
-    let session = match Session::connect(ClientConfig::from_bootstrap(&args.bootstrap)).await {
+    let (session, _io_thread) = match connect(args).await {
         Ok(s) => s,
         Err(e) => {
             report.first_error = Some(format!("connect: {e}"));

@@ -30,6 +30,9 @@ use rskafka::BackoffConfig;
 
 fn main() {
     let args = Args::parse().unwrap_or_else(|e| usage_exit(&e));
+    if args.runtime == "io-thread" {
+        usage_exit("--runtime io-thread is kafkite's (rskafka runs on the bench's runtime)");
+    }
     let rt = args.tokio_runtime();
     let report = match args.mode {
         Mode::Produce => rt.block_on(produce(&args)),
