@@ -757,6 +757,10 @@ impl Producer {
         let mut expired = Vec::new();
         let mut gap = false;
         self.partitions.for_each_mut(|queue| {
+            // Most turns nothing expired: leave the queue as it is.
+            if !queue.ready.iter().any(|b| b.created + timeout <= now) {
+                return;
+            }
             let mut kept = VecDeque::new();
             while let Some(b) = queue.ready.pop_front() {
                 if b.created + timeout <= now {
