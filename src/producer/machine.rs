@@ -306,13 +306,20 @@ impl Producer {
         let driven_at = self.driven_at;
         let pending = |t: Instant| driven_at.is_none_or(|d| t > d);
         for q in self.partitions.values() {
-            for b in &q.ready {
-                if b.is_open() && pending(b.created + self.config.linger) {
-                    consider(b.created + self.config.linger);
+            // Only a partition's first batch goes out, and only while it
+            // has none in flight (see `send_ready_batches`); the answer to
+            // the one in flight drives the next. Waking for a later
+            // batch's linger or for a busy partition would find nothing to
+            // send (against a slow broker, a wake-up per batch).
+            if let Some(first) = q.ready.front().filter(|_| q.in_flight == 0) {
+                if first.is_open() && pending(first.created + self.config.linger) {
+                    consider(first.created + self.config.linger);
                 }
-                if let Some(t) = b.retry_at.filter(|t| pending(*t)) {
+                if let Some(t) = first.retry_at.filter(|t| pending(*t)) {
                     consider(t);
                 }
+            }
+            for b in &q.ready {
                 consider(b.created + self.config.delivery_timeout);
             }
         }

@@ -533,6 +533,64 @@ fn a_lingered_batch_held_back_by_the_producer_id_sets_no_past_deadline() {
     }
 }
 
+/// A batch queued behind one in flight cannot go out before that one is
+/// answered (which drives the producer again), so its linger sets no wake-up:
+/// against a slow broker every batch's linger woke the driver for nothing.
+#[test]
+fn a_batch_behind_one_in_flight_sets_no_linger_wake_up() {
+    let produced = Rc::new(std::cell::Cell::new(0));
+    let produced_in_responder = produced.clone();
+    let responder: Responder = Box::new(move |_, _, request| match request {
+        AnyRequest::ApiVersions(_) => Reply::Respond(api_versions(&[
+            (ApiKey::ApiVersions, 0, 3),
+            (ApiKey::Metadata, 0, 12),
+            (ApiKey::Produce, 0, 9),
+        ])),
+        AnyRequest::Metadata(_) => Reply::Respond(metadata(2)),
+        AnyRequest::Produce(_) => {
+            // Never answered: the first batch stays in flight.
+            produced_in_responder.set(produced_in_responder.get() + 1);
+            Reply::Silence
+        }
+        _ => Reply::Silence,
+    });
+    let mut h = Harness::new(&["b1:9092"], responder);
+    let linger = Duration::from_millis(5);
+    let config = ProducerConfig::default()
+        .with_linger(linger)
+        .with_idempotence(false);
+    let delivery_timeout = config.delivery_timeout;
+    let mut p = Producer::new(config, 7, h.now);
+    h.run();
+    let send = |p: &mut Producer, h: &mut Harness, i: usize| {
+        let now = h.now;
+        p.send(
+            &mut h.client,
+            ProducerRecord::new("t").partition(0).value(value(i)),
+            now,
+            0,
+        )
+        .expect("queued");
+    };
+    send(&mut p, &mut h, 0);
+    let first_created = h.now;
+    assert_eq!(p.poll_timeout(), Some(first_created + linger));
+    h.advance(linger);
+    let now = h.now;
+    p.handle_timeout(&mut h.client, now);
+    h.run();
+    assert_eq!(produced.get(), 1, "the first batch went out at its linger");
+
+    h.advance(Duration::from_millis(1));
+    send(&mut p, &mut h, 1);
+    let second_created = h.now;
+    assert_eq!(
+        p.poll_timeout(),
+        Some(second_created + delivery_timeout),
+        "only the queued batch's delivery timeout, not its linger"
+    );
+}
+
 /// An acknowledged batch's buffer goes to the next batch (warm, no new
 /// allocation), emptied: the next batch stores exactly its own records.
 #[test]
