@@ -50,6 +50,13 @@ impl Pending {
         Some(run.1 + (id - run.0) as usize)
     }
 
+    /// One past the last id of the run that holds `id`: up to there, the
+    /// ids after `id` name the records after its record.
+    fn run_end(&self, id: u64) -> u64 {
+        let next = self.runs.partition_point(|(from, _)| *from <= id);
+        self.runs.get(next).map_or(self.end, |(from, _)| *from)
+    }
+
     /// Records the outcome of its record at `index`; returns the bytes to
     /// give back when that completed the batch (see `answer_if_done`).
     #[inline]
@@ -174,14 +181,32 @@ impl BatchWaiters {
     ) -> usize {
         let mut freed = 0;
         let mut answered = false;
+        // Where the last record went: (batch position, id, index, end of its
+        // run). A batch's records mostly arrive as one run of consecutive
+        // ids, each the record after the last, found without a search.
+        let mut last: Option<(usize, u64, usize, u64)> = None;
         for (id, delivery) in delivered {
-            let Some((at, index)) = self.find(id.0) else {
+            let found = match last {
+                Some((at, last_id, index, run_end)) if id.0 == last_id + 1 && id.0 < run_end => {
+                    Some((at, index + 1, run_end))
+                }
+                _ => self
+                    .find(id.0)
+                    .map(|(at, index)| (at, index, self.pending[at].run_end(id.0))),
+            };
+            let Some((at, index, run_end)) = found else {
+                last = None;
                 not_ours(id, delivery);
                 continue;
             };
             let pending = &mut self.pending[at];
             freed += pending.record(index, Ok(delivery));
-            answered |= pending.reply.is_none();
+            if pending.reply.is_none() {
+                answered = true;
+                last = None;
+            } else {
+                last = Some((at, id.0, index, run_end));
+            }
         }
         if answered {
             self.drop_answered();
@@ -345,6 +370,40 @@ mod tests {
             .collect();
         assert_eq!(offsets, [vec![10, 11, 12], vec![14, 15]]);
         assert!(waiters.pending.is_empty());
+    }
+
+    #[test]
+    fn a_delivered_run_skips_the_records_that_failed_unplaced() {
+        let mut waiters = BatchWaiters::default();
+        let (reply, mut answer) = oneshot::channel();
+        // Records 0, 2, 3 and 5 got ids 20..24; 1 and 4 failed at once.
+        let mut open = BatchWaiters::open(6, 60, reply);
+        open.placed(20);
+        open.failed(ProduceError::Closed);
+        open.placed(21);
+        open.placed(22);
+        open.failed(ProduceError::Closed);
+        open.placed(23);
+        waiters.add(open);
+        let delivered: Vec<_> = (19..25)
+            .map(|id| {
+                let d = Delivery {
+                    partition: 0,
+                    offset: id as i64 * 10,
+                    timestamp: 0,
+                };
+                (DeliveryId(id), d)
+            })
+            .collect();
+        let mut others = Vec::new();
+        let freed = waiters.resolve_delivered(delivered, |id, _| others.push(id.0));
+        assert_eq!((freed, others), (60, vec![19, 24]));
+        let batch = answer.try_take().expect("answered");
+        let offsets: Vec<_> = batch.iter().map(|o| o.ok().map(|d| d.offset)).collect();
+        assert_eq!(
+            offsets,
+            [Some(200), None, Some(210), Some(220), None, Some(230)]
+        );
     }
 
     #[test]
