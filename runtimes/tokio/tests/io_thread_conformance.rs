@@ -57,3 +57,54 @@ fn block_on<F: Future>(future: F) -> F::Output {
 }
 
 kafkite_driver::conformance_tests!(OnIoThread, block_on);
+
+/// Dropping an `IoThread` while a session and a producer made on it are
+/// open stops their tasks: their calls then fail with `Closed`, they do
+/// not wait for an event loop that is gone.
+#[test]
+fn dropping_the_io_thread_fails_calls_instead_of_hanging() {
+    use kafkite_tokio::{
+        ClientConfig, Error, ProduceError, Producer, ProducerConfig, ProducerRecord, Session,
+    };
+    use std::time::Duration;
+
+    let peer = kafkite_driver::conformance::shared(kafkite_driver::conformance::PeerKind::Tansu);
+    block_on(async {
+        let io = IoThread::start("kafkite-io-dropped").expect("the IO thread starts");
+        let config = ClientConfig::from_bootstrap(peer.bootstrap());
+        let session = Session::connect_on(io.runtime(), config)
+            .await
+            .expect("connects");
+        let producer = Producer::new(&session, ProducerConfig::default())
+            .await
+            .expect("a producer");
+        drop(io);
+        let bounded = |what: &str| format!("{what} still waits 10 s after the IO thread stopped");
+
+        let listed = tokio::time::timeout(Duration::from_secs(10), session.list_topics())
+            .await
+            .unwrap_or_else(|_| panic!("{}", bounded("list_topics")));
+        assert!(
+            matches!(listed, Err(Error::Closed)),
+            "list_topics: {listed:?}"
+        );
+
+        let record = ProducerRecord::new("after-the-io-thread").value(&b"v"[..]);
+        let sent = tokio::time::timeout(Duration::from_secs(10), async {
+            match producer.send(record).await {
+                Ok(delivery) => delivery.await,
+                Err(e) => Err(e),
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{}", bounded("send")));
+        assert!(matches!(sent, Err(ProduceError::Closed)), "send: {sent:?}");
+
+        tokio::time::timeout(Duration::from_secs(10), producer.close())
+            .await
+            .unwrap_or_else(|_| panic!("{}", bounded("producer close")));
+        tokio::time::timeout(Duration::from_secs(10), session.close())
+            .await
+            .unwrap_or_else(|_| panic!("{}", bounded("session close")));
+    });
+}
