@@ -72,20 +72,22 @@ const HAS_PARTITION: u8 = 1;
 const HAS_TIMESTAMP: u8 = 2;
 
 impl Packed {
+    /// The bytes its key and value take in `PackedRecords::bytes` (none
+    /// for a null one).
     fn key_len(&self) -> usize {
-        if self.key == NULL {
-            0
-        } else {
-            self.key
-        }
+        stored_len(self.key)
     }
 
     fn value_len(&self) -> usize {
-        if self.value == NULL {
-            0
-        } else {
-            self.value
-        }
+        stored_len(self.value)
+    }
+}
+
+fn stored_len(len: usize) -> usize {
+    if len == NULL {
+        0
+    } else {
+        len
     }
 }
 

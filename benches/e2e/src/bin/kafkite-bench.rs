@@ -27,7 +27,9 @@ use bytes::Bytes;
 use futures::StreamExt;
 use kafkite::producer::{Acks, PackedRecords, ProducerConfig, ProducerRecord};
 use kafkite_bench_e2e::{payload, usage_exit, Args, Mode, Report};
-use kafkite_tokio::{ClientConfig, FetchConfig, FetchStart, Fetcher, IoThread, Producer, Session};
+use kafkite_tokio::{
+    ClientConfig, FetchConfig, FetchStart, Fetcher, IoThread, Producer, Session, TokioRuntime,
+};
 
 fn main() {
     let mut args = Args::parse().unwrap_or_else(|e| usage_exit(&e));
@@ -168,17 +170,18 @@ async fn produce(args: &Args) -> Report {
 /// `IoThread` of its own (kept alive by the caller until the session is
 /// closed).
 async fn connect(args: &Args) -> Result<(Session, Option<IoThread>), String> {
+    let io = (args.runtime == "io-thread")
+        .then(|| IoThread::start("kafkite-io"))
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let runtime = io
+        .as_ref()
+        .map_or_else(TokioRuntime::default, IoThread::runtime);
     let config = ClientConfig::from_bootstrap(&args.bootstrap);
-    if args.runtime == "io-thread" {
-        let io = IoThread::start("kafkite-io").map_err(|e| e.to_string())?;
-        let session = Session::connect_on(io.runtime(), config)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok((session, Some(io)))
-    } else {
-        let session = Session::connect(config).await.map_err(|e| e.to_string())?;
-        Ok((session, None))
-    }
+    let session = Session::connect_on(runtime, config)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((session, io))
 }
 
 /// `--send-batch N`: the records go out `N` at a time through
