@@ -10,3 +10,4 @@ pub mod consumer;
 pub mod producer;
 pub mod protocol;
 pub mod records;
+pub mod security;

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::versions::ApiVersionTable;
+use crate::security::{SaslConfig, SecurityProtocol, TlsConfig};
 
 /// Settings for the core client. Build with [`ClientConfig::new`] and the
 /// `with_*` methods.
@@ -45,6 +46,13 @@ pub struct ClientConfig {
     /// Seed for backoff jitter and random broker choice. The same seed and
     /// inputs give the same run.
     pub seed: u64,
+    /// TLS for every connection (`security.protocol` SSL or SASL_SSL), or
+    /// `None` for plaintext. The core never sees ciphertext: the driver
+    /// wraps each socket (see [`crate::security::TlsConnector`]).
+    pub tls: Option<TlsConfig>,
+    /// SASL login on every connection (`security.protocol`
+    /// SASL_PLAINTEXT or SASL_SSL), or `None`.
+    pub sasl: Option<SaslConfig>,
 }
 
 impl ClientConfig {
@@ -62,6 +70,8 @@ impl ClientConfig {
             api_version_fallback: ApiVersionTable::kafka_0_8_2(),
             allow_auto_topic_creation: false,
             seed: 0x6b61_666b_6974_6521,
+            tls: None,
+            sasl: None,
         }
     }
 
@@ -124,5 +134,27 @@ impl ClientConfig {
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
+    }
+
+    /// Encrypt every connection with TLS.
+    pub fn with_tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Log in with SASL on every connection.
+    pub fn with_sasl(mut self, sasl: SaslConfig) -> Self {
+        self.sasl = Some(sasl);
+        self
+    }
+
+    /// `security.protocol`, as the TLS and SASL settings make it.
+    pub fn security_protocol(&self) -> SecurityProtocol {
+        match (self.tls.is_some(), self.sasl.is_some()) {
+            (false, false) => SecurityProtocol::Plaintext,
+            (true, false) => SecurityProtocol::Ssl,
+            (false, true) => SecurityProtocol::SaslPlaintext,
+            (true, true) => SecurityProtocol::SaslSsl,
+        }
     }
 }

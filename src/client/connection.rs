@@ -13,6 +13,8 @@ use super::io::{ConnectionId, RequestId};
 use super::spare_buffers::SpareBuffers;
 use super::versions::ApiVersionTable;
 use crate::protocol::ApiKey;
+use crate::security::sasl::SaslSession;
+use crate::security::{AuthError, TlsError};
 
 /// Writes at least this long are made in buffers kept for reuse.
 const LARGE_WRITE: usize = 64 * 1024;
@@ -28,8 +30,14 @@ pub(crate) enum ConnState {
     Connecting { deadline: Instant },
     /// ApiVersions sent at `version` (3, then 0 as the fallback).
     Negotiating { version: i16 },
+    /// Versions known; logging in with SASL (see `auth`). Nothing else
+    /// goes out until it is done.
+    Authenticating,
     /// Versions known; requests flow.
     Ready,
+    /// The SASL session is about to end (KIP-368): no new requests; once
+    /// those in flight are answered, the connection authenticates again.
+    ReauthPending,
 }
 
 /// Who is waiting for a response.
@@ -43,6 +51,13 @@ pub(crate) enum Purpose {
     ApiVersions,
     /// The client's own coordinator lookup for a group.
     FindCoordinator { group: String },
+    /// SASL: the mechanism asked for (SaslHandshake).
+    SaslHandshake,
+    /// SASL: a token in a SaslAuthenticate request.
+    SaslAuthenticate,
+    /// SASL: a raw token, as brokers before 1.0 take them after
+    /// SaslHandshake v0; the answer is a raw token too (no header).
+    SaslToken,
     /// A user request whose answer nobody waits for any more
     /// (`Client::abandon`): read and dropped when it comes, and a close
     /// does not wait for it.
@@ -80,6 +95,34 @@ pub(crate) struct Connection {
     frames: FrameReader,
     next_correlation_id: i32,
     pub closing: bool,
+    /// The SASL exchange under way, while `Authenticating`.
+    pub auth: Option<ConnAuth>,
+    /// When to authenticate again, before the broker's session ends.
+    pub reauth_at: Option<Instant>,
+}
+
+/// A SASL exchange on a connection.
+#[derive(Debug)]
+pub(crate) struct ConnAuth {
+    pub framing: SaslFraming,
+    /// The mechanism's state once started (after the handshake, and for
+    /// OAUTHBEARER once a token is at hand).
+    pub session: Option<SaslSession>,
+    /// Waiting for an OAUTHBEARER token before the first message.
+    pub awaiting_token: bool,
+    /// A re-authentication of a connection already in use.
+    pub reauth: bool,
+}
+
+/// How SASL tokens travel on a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SaslFraming {
+    /// SaslHandshake at this version is in flight.
+    Handshake(i16),
+    /// In SaslAuthenticate requests at this version (brokers since 1.0).
+    Authenticate(i16),
+    /// As raw, size-prefixed tokens (SaslHandshake v0: brokers 0.10.x).
+    Raw,
 }
 
 /// A complete response frame: correlation id, then the rest of the frame.
@@ -122,6 +165,8 @@ impl Connection {
             frames: FrameReader::new(max_frame),
             next_correlation_id: 1,
             closing: false,
+            auth: None,
+            reauth_at: None,
         }
     }
 
@@ -166,18 +211,28 @@ impl Connection {
         data
     }
 
-    /// Appends received bytes and splits off every complete frame.
-    pub fn receive(&mut self, data: &[u8]) -> Result<Vec<Frame>, ConnectionError> {
+    /// Appends received bytes and splits off every complete frame (each
+    /// after its size prefix).
+    pub fn receive(&mut self, data: &[u8]) -> Result<Vec<Bytes>, ConnectionError> {
         let mut frames = Vec::new();
         self.frames
             .push(data, &mut frames)
             .map_err(|error| self.bad_frame(error))?;
-        // Frames from the reader hold at least a correlation id.
-        Ok(frames.into_iter().filter_map(Frame::parse).collect())
+        Ok(frames)
     }
 
-    /// The error for a frame with a bad size prefix.
+    /// The error for a frame with a bad size prefix. A prefix that is the
+    /// start of a TLS record (an alert or a handshake, version 3.x) means
+    /// a TLS listener answered a plaintext client: that is said plainly,
+    /// as a settings error, rather than as a 350 MB frame.
     pub fn bad_frame(&self, error: FrameError) -> ConnectionError {
+        let tls_record = matches!((error.size >> 16) & 0xffff, 0x1503 | 0x1603);
+        if tls_record && error.size > 0 {
+            return ConnectionError::Authentication {
+                address: self.address.clone(),
+                error: AuthError::Tls(TlsError::PlaintextToTlsListener),
+            };
+        }
         ConnectionError::FrameTooLarge {
             address: self.address.clone(),
             size: error.size,
@@ -185,10 +240,19 @@ impl Connection {
         }
     }
 
-    /// The earliest deadline among the requests in flight or the connect.
+    /// Whether the next frame is a raw SASL token rather than a response.
+    pub fn expects_raw_token(&self) -> bool {
+        self.in_flight
+            .front()
+            .is_some_and(|r| r.purpose == Purpose::SaslToken)
+    }
+
+    /// The earliest deadline among the requests in flight, the connect
+    /// and a re-authentication.
     pub fn next_deadline(&self) -> Option<Instant> {
         let connect = match self.state {
             ConnState::Connecting { deadline } => Some(deadline),
+            ConnState::Ready => self.reauth_at,
             _ => None,
         };
         let requests = self.in_flight.iter().map(|r| r.deadline).min();
@@ -215,8 +279,9 @@ mod tests {
         assert!(c.receive(&frame[3..7]).unwrap().is_empty());
         let frames = c.receive(&frame[7..]).unwrap();
         assert_eq!(frames.len(), 1);
-        assert_eq!(frames[0].correlation_id, 9);
-        assert_eq!(&frames[0].data[4..], &[0xaa, 0xbb]);
+        let frame = Frame::parse(frames[0].clone()).unwrap();
+        assert_eq!(frame.correlation_id, 9);
+        assert_eq!(&frame.data[4..], &[0xaa, 0xbb]);
     }
 
     /// A large write's buffer is encoded into again once the driver has
@@ -255,5 +320,20 @@ mod tests {
         ));
         let mut c = conn();
         assert!(c.receive(&[0xff, 0xff, 0xff, 0xff]).is_err());
+    }
+
+    /// A TLS alert (what a TLS listener sends a plaintext client) is
+    /// reported as what it is.
+    #[test]
+    fn a_tls_record_is_a_settings_error() {
+        let mut c = conn();
+        let alert = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x0a];
+        assert!(matches!(
+            c.receive(&alert),
+            Err(ConnectionError::Authentication {
+                error: AuthError::Tls(TlsError::PlaintextToTlsListener),
+                ..
+            })
+        ));
     }
 }

@@ -2,6 +2,7 @@
 //! request did not get a response.
 
 use crate::protocol::{ApiKey, DecodeError, EncodeError, ErrorCode};
+use crate::security::AuthError;
 
 /// Why a connection to a broker was closed by the client or lost.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -35,6 +36,10 @@ pub enum ConnectionError {
     ApiVersionsRejected { address: String, code: ErrorCode },
     #[error("request to {address} timed out")]
     RequestTimeout { address: String },
+    /// TLS or SASL failed: not cured by reconnecting with the same
+    /// settings.
+    #[error("cannot secure or authenticate the connection to {address}: {error}")]
+    Authentication { address: String, error: AuthError },
 }
 
 /// Why a request has no response.
@@ -56,6 +61,10 @@ pub enum RequestError {
     Coordinator(ErrorCode),
     #[error("the client is closing")]
     Closing,
+    /// The broker's connection could not be secured or authenticated
+    /// (TLS or SASL): retrying with the same settings gets the same.
+    #[error("cannot secure or authenticate the connection to {address}: {error}")]
+    Authentication { address: String, error: AuthError },
 }
 
 impl RequestError {

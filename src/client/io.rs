@@ -69,6 +69,11 @@ pub enum Event {
     BrokerReady { broker: i32, address: String },
     /// A connection was lost or dropped; the client reconnects on demand.
     ConnectionLost { broker: i32, error: ConnectionError },
+    /// An OAUTHBEARER token is needed (the first, or the next before the
+    /// current one expires): ask the configured source and answer with
+    /// [`Client::handle_oauthbearer_token`](crate::client::Client::handle_oauthbearer_token).
+    /// Not repeated until answered.
+    OAuthBearerTokenWanted,
     /// `close()` finished: every connection is closed.
     Closed,
 }

@@ -1,11 +1,13 @@
-//! One broker connection as a task: connect, then write what the event
-//! loop sends and hand it every response frame read, until either side
-//! ends it.
+//! One broker connection as a task: connect (and, with TLS, handshake),
+//! then write what the event loop sends and hand it every response frame
+//! read, until either side ends it.
 //!
 //! The task cuts the frames itself ([`FrameReader`]), so a large response
 //! is read straight into the buffer its records will live in, on the
 //! task's thread, and the event loop is woken once per response rather
-//! than once per read.
+//! than once per read. TLS is done here too, per connection: encryption
+//! runs on whichever runtime thread runs the task, beside the other
+//! connections', never queued behind the event loop.
 
 use bytes::Bytes;
 use futures_lite::future;
@@ -13,18 +15,25 @@ use futures_lite::io::{AsyncRead, AsyncWrite};
 use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
 
 use kafkite::client::{ConnectionId, FrameError, FrameReader};
+use kafkite::security::{TlsConnector, TlsError};
 
 use crate::runtime::Runtime;
 
-/// What a connection task tells the event loop, in the order it happened.
+/// What the IO tasks (connections, the token provider) tell the event
+/// loop, in the order it happened.
 #[derive(Debug)]
 pub(crate) enum NetEvent {
+    /// The OAUTHBEARER token provider answered.
+    OAuthToken(Result<kafkite::security::OAuthBearerToken, String>),
     Connected(ConnectionId),
     /// A response frame read (after its size prefix), or why the stream
     /// could not be framed (the last event of the connection).
     Frame(ConnectionId, Result<Bytes, FrameError>),
     /// The connect failed or the connection broke; the text says why.
     Disconnected(ConnectionId, String),
+    /// TLS failed, in the handshake or after it (the broker refused the
+    /// client's certificate): the last event of the connection.
+    TlsFailed(ConnectionId, TlsError),
 }
 
 /// The event loop's end of a connection task. Dropping it closes the
@@ -38,18 +47,32 @@ pub(crate) struct ConnHandle {
     _close: async_channel::Sender<()>,
 }
 
+/// Where a connection task reports, and what it needs beyond the address.
+pub(crate) struct TaskContext {
+    pub events: async_channel::Sender<NetEvent>,
+    pub frames: FrameReader,
+    /// TLS settings loaded for the session, when it uses TLS.
+    pub tls: Option<TlsConnector>,
+    /// Held until the task ends (see `EventLoop::wait_for_sockets`).
+    pub alive: async_channel::Sender<()>,
+}
+
 impl ConnHandle {
-    /// Starts the task for `conn`. The task holds `alive` until it ends.
+    /// Starts the task for `conn`.
     pub(crate) fn open<R: Runtime>(
         runtime: &R,
         conn: ConnectionId,
         (host, port): (String, u16),
-        events: async_channel::Sender<NetEvent>,
-        frames: FrameReader,
-        alive: async_channel::Sender<()>,
+        context: TaskContext,
     ) -> ConnHandle {
         let (writes, write_rx) = async_channel::unbounded();
         let (close, close_rx) = async_channel::bounded(1);
+        let TaskContext {
+            events,
+            frames,
+            tls,
+            alive,
+        } = context;
         let task = Task {
             conn,
             host,
@@ -58,6 +81,7 @@ impl ConnHandle {
             close: close_rx,
             events,
             frames,
+            tls,
         };
         let runtime_for_task = runtime.clone();
         runtime.spawn(async move {
@@ -90,6 +114,13 @@ struct Task {
     close: async_channel::Receiver<()>,
     events: async_channel::Sender<NetEvent>,
     frames: FrameReader,
+    tls: Option<TlsConnector>,
+}
+
+/// How a connection ended, for the event loop.
+enum Broken {
+    Io(String),
+    Tls(TlsError),
 }
 
 impl Task {
@@ -102,20 +133,38 @@ impl Task {
             close,
             events,
             frames,
+            tls,
         } = self;
-        let connect = async { Some(runtime.connect(&host, port).await) };
+        let connect = async {
+            let tcp = runtime
+                .connect(&host, port)
+                .await
+                .map_err(|e| Broken::Io(e.to_string()))?;
+            match &tls {
+                None => Ok(Stream::Plain(tcp)),
+                Some(connector) => {
+                    let name = TlsConnector::server_name(&host).map_err(Broken::Tls)?;
+                    let tls = futures_rustls::TlsConnector::from(connector.rustls_config());
+                    match tls.connect(name, tcp).await {
+                        Ok(stream) => Ok(Stream::Tls(Box::new(stream))),
+                        Err(e) => Err(match TlsError::from_io(&e, &host, true) {
+                            Some(error) => Broken::Tls(error),
+                            None => Broken::Io(e.to_string()),
+                        }),
+                    }
+                }
+            }
+        };
         // The core may give up on the connect (its connect timeout, or
         // close()) before the OS does.
         let abandoned = async {
             let _ = close.recv().await;
             None
         };
-        let stream = match future::or(connect, abandoned).await {
+        let stream = match future::or(async { Some(connect.await) }, abandoned).await {
             None => return,
-            Some(Err(e)) => {
-                let _ = events
-                    .send(NetEvent::Disconnected(conn, e.to_string()))
-                    .await;
+            Some(Err(broken)) => {
+                let _ = events.send(broken.into_event(conn)).await;
                 return;
             }
             Some(Ok(stream)) => stream,
@@ -123,14 +172,55 @@ impl Task {
         if events.send(NetEvent::Connected(conn)).await.is_err() {
             return;
         }
-        let (reader, writer) = futures_lite::io::split(stream);
-        let reading = read_loop(reader, conn, &events, frames);
-        let broken = future::or(reading, write_loop(writer, writes)).await;
-        if let Some(reason) = broken {
-            let _ = events.send(NetEvent::Disconnected(conn, reason)).await;
+        let broken = match stream {
+            Stream::Plain(tcp) => serve(tcp, conn, &host, false, &events, frames, writes).await,
+            Stream::Tls(tls) => serve(*tls, conn, &host, true, &events, frames, writes).await,
+        };
+        if let Some(broken) = broken {
+            let _ = events.send(broken.into_event(conn)).await;
         }
     }
 }
+
+impl Broken {
+    fn into_event(self, conn: ConnectionId) -> NetEvent {
+        match self {
+            Broken::Io(reason) => NetEvent::Disconnected(conn, reason),
+            Broken::Tls(error) => NetEvent::TlsFailed(conn, error),
+        }
+    }
+}
+
+enum Stream<T> {
+    Plain(T),
+    Tls(Box<futures_rustls::client::TlsStream<T>>),
+}
+
+/// Reads and writes on an open connection until it breaks or is closed.
+async fn serve(
+    stream: impl AsyncRead + AsyncWrite + Unpin,
+    conn: ConnectionId,
+    host: &str,
+    tls: bool,
+    events: &async_channel::Sender<NetEvent>,
+    frames: FrameReader,
+    writes: async_channel::Receiver<Bytes>,
+) -> Option<Broken> {
+    let (reader, writer) = futures_lite::io::split(stream);
+    let reading = read_loop(reader, conn, events, frames);
+    let broken = future::or(reading, write_loop(writer, writes)).await;
+    broken.map(|error| match error {
+        Ok(reason) => Broken::Io(reason),
+        Err(e) => match TlsError::from_io(&e, host, false).filter(|_| tls) {
+            Some(error) => Broken::Tls(error),
+            None => Broken::Io(e.to_string()),
+        },
+    })
+}
+
+/// Why a connection broke: a reason, or the IO error itself (which may
+/// carry a TLS failure).
+type BrokenBy = Result<String, std::io::Error>;
 
 /// Hands the event loop every frame read. Returns why the connection
 /// broke, or `None` when the event loop is gone (or was told the stream
@@ -140,10 +230,10 @@ async fn read_loop(
     conn: ConnectionId,
     events: &async_channel::Sender<NetEvent>,
     mut frames: FrameReader,
-) -> Option<String> {
+) -> Option<BrokenBy> {
     loop {
         match reader.read(frames.read_space()).await {
-            Ok(0) => return Some("closed by the broker".into()),
+            Ok(0) => return Some(Ok("closed by the broker".into())),
             Ok(n) => {
                 frames.filled(n);
                 while let Some(frame) = frames.next_frame() {
@@ -155,7 +245,7 @@ async fn read_loop(
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Some(e.to_string()),
+            Err(e) => return Some(Err(e)),
         }
     }
 }
@@ -165,13 +255,13 @@ async fn read_loop(
 async fn write_loop(
     mut writer: impl AsyncWrite + Unpin,
     writes: async_channel::Receiver<Bytes>,
-) -> Option<String> {
+) -> Option<BrokenBy> {
     while let Ok(data) = writes.recv().await {
         if let Err(e) = writer.write_all(&data).await {
-            return Some(e.to_string());
+            return Some(Err(e));
         }
         if let Err(e) = writer.flush().await {
-            return Some(e.to_string());
+            return Some(Err(e));
         }
     }
     let _ = writer.close().await;

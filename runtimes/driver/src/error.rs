@@ -8,6 +8,7 @@ use kafkite::client::{RequestError, Target};
 use kafkite::consumer::group::GroupError;
 use kafkite::consumer::{FetchError, OffsetError};
 use kafkite::protocol::ApiKey;
+use kafkite::security::{AuthError, TlsError};
 
 /// Why a session call failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -24,6 +25,15 @@ pub enum Error {
         /// The most recent connection errors, oldest first.
         last_errors: Vec<String>,
     },
+    /// A bootstrap server refused the connection's TLS or SASL (a wrong
+    /// password, an untrusted certificate, ...). Not retriable: the same
+    /// settings get the same answer.
+    #[error("cannot secure or authenticate the connection to {address}: {error}")]
+    Authentication { address: String, error: AuthError },
+    /// The TLS settings could not be loaded (a CA file that is missing, a
+    /// key that does not decrypt): nothing was connected.
+    #[error("TLS settings: {0}")]
+    TlsSettings(TlsError),
     /// The config names no bootstrap server.
     #[error("no bootstrap servers configured")]
     NoBootstrapServers,

@@ -11,16 +11,17 @@ use std::time::Instant;
 use futures_lite::future;
 
 use kafkite::client::{
-    ApiVersionTable, Client, ClientConfig, ClusterMetadata, ConnectionId, Event, Io, RequestError,
-    RequestId, RequestOptions, Response, Target,
+    ApiVersionTable, Client, ClientConfig, ClusterMetadata, ConnectionError, ConnectionId, Event,
+    Io, RequestError, RequestId, RequestOptions, Response, Target,
 };
 use kafkite::protocol::{AnyRequest, ApiKey};
+use kafkite::security::{OAuthBearerTokens, SaslConfig, TlsConnector};
 
 use kafkite::consumer::{ConsumerEvent, FetchConfig, FetchEvent, GroupConsumerConfig, RecordChunk};
 use kafkite::producer::ProducerConfig;
 
 use crate::buffer_gauge::BufferGauge;
-use crate::connection::{ConnHandle, NetEvent};
+use crate::connection::{ConnHandle, NetEvent, TaskContext};
 use crate::error::Error;
 use crate::fetch_slots::{FetchSlots, FetchStart};
 use crate::group_slots::{GroupRequest, GroupSlots, Positions};
@@ -132,6 +133,8 @@ pub(crate) struct Snapshot {
 pub(crate) struct EventLoop<R: Runtime> {
     runtime: R,
     client: Client,
+    /// The session's TLS settings, loaded once, for every connection.
+    tls: Option<TlsConnector>,
     commands: async_channel::Receiver<Command>,
     /// False once every session is gone: the loop is closing by itself.
     commands_open: bool,
@@ -168,7 +171,7 @@ pub(crate) struct EventLoop<R: Runtime> {
 impl<R: Runtime> EventLoop<R> {
     pub(crate) fn new(
         runtime: R,
-        config: ClientConfig,
+        (config, tls): (ClientConfig, Option<TlsConnector>),
         commands: async_channel::Receiver<Command>,
         snapshot: Arc<Mutex<Snapshot>>,
         bootstrapped: async_channel::Sender<Result<(), Error>>,
@@ -177,9 +180,18 @@ impl<R: Runtime> EventLoop<R> {
         let bootstrap_deadline = now + config.request_timeout;
         let (net_tx, net) = async_channel::bounded(INPUT_BATCH);
         let (tasks_alive, tasks_ended) = async_channel::bounded(1);
+        let mut client = Client::new(config, now);
+        // Real randomness for SASL nonces; the seeded default is for
+        // simulations. Without an OS source (never on the platforms the
+        // runtimes support), the seeded nonces still differ per nonce.
+        let mut entropy = [0u8; 32];
+        if getrandom::getrandom(&mut entropy).is_ok() {
+            client.seed_entropy(entropy);
+        }
         EventLoop {
             runtime,
-            client: Client::new(config, now),
+            client,
+            tls,
             commands,
             commands_open: true,
             net,
@@ -337,6 +349,39 @@ impl<R: Runtime> EventLoop<R> {
             NetEvent::Disconnected(conn, reason) => {
                 self.conns.remove(&conn);
                 self.client.handle_disconnected(conn, &reason, now);
+            }
+            NetEvent::TlsFailed(conn, error) => {
+                self.conns.remove(&conn);
+                self.client.handle_tls_failed(conn, error, now);
+            }
+            NetEvent::OAuthToken(token) => {
+                self.client
+                    .handle_oauthbearer_token(token, now, std::time::SystemTime::now());
+            }
+        }
+    }
+
+    /// Gets the core an OAUTHBEARER token: made at once for unsecured
+    /// tokens, asked of the application's provider in a task of its own
+    /// otherwise (a provider may take its time: an HTTP call).
+    fn fetch_token(&mut self) {
+        let Some(SaslConfig::OAuthBearer(oauth)) = &self.client.config().sasl else {
+            return;
+        };
+        match &oauth.tokens {
+            OAuthBearerTokens::Unsecured(unsecured) => {
+                let wall_clock = std::time::SystemTime::now();
+                let token = unsecured.token_at(wall_clock);
+                self.client
+                    .handle_oauthbearer_token(Ok(token), Instant::now(), wall_clock);
+            }
+            OAuthBearerTokens::Provider(provider) => {
+                let provider = Arc::clone(provider);
+                let answer = self.net_tx.clone();
+                self.runtime.spawn(async move {
+                    let token = provider.token().await.map_err(|e| e.to_string());
+                    let _ = answer.send(NetEvent::OAuthToken(token)).await;
+                });
             }
         }
     }
@@ -499,15 +544,13 @@ impl<R: Runtime> EventLoop<R> {
                 let Some(alive) = self.tasks_alive.clone() else {
                     return;
                 };
-                let events = self.net_tx.clone();
-                let handle = ConnHandle::open(
-                    &self.runtime,
-                    conn,
-                    (host, port),
-                    events,
-                    self.client.frame_reader(),
+                let context = TaskContext {
+                    events: self.net_tx.clone(),
+                    frames: self.client.frame_reader(),
+                    tls: self.tls.clone(),
                     alive,
-                );
+                };
+                let handle = ConnHandle::open(&self.runtime, conn, (host, port), context);
                 self.conns.insert(conn, handle);
             }
             Io::Send { conn, data } => {
@@ -522,6 +565,21 @@ impl<R: Runtime> EventLoop<R> {
     }
 
     fn on_event(&mut self, event: Event) {
+        if let Event::ConnectionLost {
+            error: ConnectionError::Authentication { address, error },
+            ..
+        } = &event
+        {
+            // A login refused now is refused again: the session's
+            // connect fails at once, not at the bootstrap deadline.
+            if let Some((waiter, _)) = self.bootstrap.take() {
+                let _ = waiter.try_send(Err(Error::Authentication {
+                    address: address.clone(),
+                    error: error.clone(),
+                }));
+                self.client.close(Instant::now());
+            }
+        }
         match event {
             Event::Response { id, result } => {
                 if matches!(&result, Ok(r) if r.api_key == ApiKey::Metadata) {
@@ -542,6 +600,7 @@ impl<R: Runtime> EventLoop<R> {
                     self.recent_errors.push(error.to_string());
                 }
             }
+            Event::OAuthBearerTokenWanted => self.fetch_token(),
             Event::Closed => {}
         }
     }

@@ -12,6 +12,7 @@ use kafkite::client::{
     ApiVersionTable, ClientConfig, ClusterMetadata, RequestError, RequestOptions, Response, Target,
 };
 use kafkite::protocol::{AnyRequest, AnyResponse, ApiKey, Request, VersionRange};
+use kafkite::security::TlsConnector;
 
 use crate::error::Error;
 use crate::event_loop::{Command, EventLoop, Snapshot};
@@ -72,6 +73,11 @@ impl<R: Runtime> Session<R> {
         if config.bootstrap_servers.is_empty() {
             return Err(Error::NoBootstrapServers);
         }
+        // Certificates and keys are read once, here, for every connection.
+        let tls = match &config.tls {
+            Some(settings) => Some(TlsConnector::new(settings).map_err(Error::TlsSettings)?),
+            None => None,
+        };
         let (commands, command_rx) = async_channel::unbounded();
         // Unbounded: producers bound their records by bytes (see
         // `buffer_gauge`), and every other command is one per awaiting call.
@@ -79,7 +85,7 @@ impl<R: Runtime> Session<R> {
         let snapshot = Arc::new(Mutex::new(Snapshot::default()));
         let event_loop = EventLoop::new(
             runtime.clone(),
-            config.clone(),
+            (config.clone(), tls),
             command_rx,
             Arc::clone(&snapshot),
             bootstrapped,

@@ -15,6 +15,7 @@
 //! }
 //! ```
 
+mod auth;
 mod receive;
 mod routing;
 
@@ -38,6 +39,8 @@ use crate::protocol::messages::{
 use crate::protocol::{
     AnyRequest, AnyResponse, ApiKey, ErrorCode, Message, Reader, Request, VersionRange,
 };
+use crate::security::sasl::SaltedPasswordCache;
+use crate::security::{AuthError, NonceSource};
 
 /// Every version this build can encode.
 const ANY_VERSION: VersionRange = VersionRange {
@@ -77,6 +80,12 @@ pub struct Client {
     lookups_to_start: Vec<String>,
     closing: bool,
     closed: bool,
+    /// OAUTHBEARER tokens: the current one, and when to ask for the next.
+    oauth: auth::OAuthTokens,
+    /// SCRAM's client nonces.
+    nonces: NonceSource,
+    /// SCRAM's salted password, computed once per session.
+    scram_cache: SaltedPasswordCache,
 }
 
 /// What the client knows about one broker address.
@@ -98,6 +107,10 @@ struct Link {
     /// The broker has answered ApiVersions: it is not a 0.8/0.9 broker,
     /// however its connections end later (brokers do not downgrade).
     answered_api_versions: bool,
+    /// The last connection failed TLS or SASL: until the backoff ends,
+    /// requests for this address fail with it at once instead of waiting
+    /// (a login that failed fails again with the same settings).
+    auth_failure: Option<AuthError>,
 }
 
 /// Hang-ups on ApiVersions in a row that make a broker legacy.
@@ -151,6 +164,7 @@ impl Client {
     /// A client that will bootstrap from `config.bootstrap_servers` as soon
     /// as it is polled.
     pub fn new(config: ClientConfig, now: Instant) -> Self {
+        let config_seed = config.seed;
         let mut client = Client {
             rng: Rng::new(config.seed),
             config,
@@ -173,6 +187,9 @@ impl Client {
             lookups_to_start: Vec::new(),
             closing: false,
             closed: false,
+            oauth: auth::OAuthTokens::default(),
+            nonces: NonceSource::from_seed(config_seed),
+            scram_cache: SaltedPasswordCache::default(),
         };
         client.pump(now);
         client
@@ -190,7 +207,7 @@ impl Client {
         };
         if legacy {
             let fallback = self.config.api_version_fallback.clone();
-            self.mark_ready(conn, fallback);
+            self.versions_known(conn, fallback, now);
         } else {
             self.send_api_versions(conn, 3, now);
         }
@@ -230,31 +247,23 @@ impl Client {
         let Some(c) = self.conns.get(&conn) else {
             return;
         };
-        let frame = match frame {
-            Ok(data) => {
-                let len = data.len();
-                Frame::parse(data).ok_or_else(|| {
-                    c.bad_frame(FrameError {
-                        size: len as i64,
-                        limit: self.config.max_response_size,
-                    })
-                })
-            }
+        let frames = match frame {
+            Ok(data) => Ok(vec![data]),
             Err(error) => Err(c.bad_frame(error)),
         };
-        self.handle_frames(conn, frame.map(|frame| vec![frame]), now);
+        self.handle_frames(conn, frames, now);
     }
 
     fn handle_frames(
         &mut self,
         conn: ConnectionId,
-        frames: Result<Vec<Frame>, ConnectionError>,
+        frames: Result<Vec<bytes::Bytes>, ConnectionError>,
         now: Instant,
     ) {
         match frames {
             Ok(frames) => {
-                for frame in frames {
-                    if !self.handle_response(conn, frame, now) {
+                for data in frames {
+                    if !self.handle_frame_data(conn, data, now) {
                         break;
                     }
                 }
@@ -264,16 +273,51 @@ impl Client {
         self.pump(now);
     }
 
+    /// One frame (after its size prefix): a raw SASL token where one is
+    /// expected, else a response. False once the connection is gone.
+    fn handle_frame_data(&mut self, conn: ConnectionId, data: bytes::Bytes, now: Instant) -> bool {
+        let Some(c) = self.conns.get(&conn) else {
+            return false;
+        };
+        if c.expects_raw_token() {
+            self.handle_sasl_token(conn, data, now);
+            return self.conns.contains_key(&conn);
+        }
+        let len = data.len();
+        match Frame::parse(data) {
+            Some(frame) => self.handle_response(conn, frame, now),
+            None => {
+                let error = c.bad_frame(FrameError {
+                    size: len as i64,
+                    limit: self.config.max_response_size,
+                });
+                self.drop_connection(conn, error, true, now);
+                false
+            }
+        }
+    }
+
     /// The connection failed or was closed by the peer. `reason` is what the
     /// driver saw.
     pub fn handle_disconnected(&mut self, conn: ConnectionId, reason: &str, now: Instant) {
         let Some(c) = self.conns.get(&conn) else {
             return;
         };
+        // Brokers before 1.0 answer wrong credentials by hanging up on
+        // the raw token exchange.
+        let raw_login = c.auth.as_ref().is_some_and(|a| {
+            a.framing == super::connection::SaslFraming::Raw && a.session.is_some()
+        });
         let error = match c.state {
             ConnState::Connecting { .. } => ConnectionError::ConnectFailed {
                 address: c.address.clone(),
                 reason: reason.to_string(),
+            },
+            ConnState::Authenticating if raw_login => ConnectionError::Authentication {
+                address: c.address.clone(),
+                error: AuthError::ClosedDuringAuthentication {
+                    mechanism: self.config.sasl.as_ref().map_or("SASL", |s| s.mechanism()),
+                },
             },
             _ => ConnectionError::Closed {
                 address: c.address.clone(),
@@ -480,11 +524,13 @@ impl Client {
             self.metadata_due
         };
         let lookups = self.coordinators.next_retry().filter(|_| waiting);
+        let token = self.oauth.next_deadline().filter(|_| !self.closing);
         conns
             .chain(queued)
             .chain(backoffs)
             .chain(metadata)
             .chain(lookups)
+            .chain(token)
             .min()
     }
 
@@ -530,6 +576,8 @@ impl Client {
         if self.closed {
             return;
         }
+        self.refresh_token_due(now);
+        self.reauthenticate_due(now);
         if self.metadata_retry && !self.metadata_pending {
             self.metadata_retry = false;
             let retry = now + self.config.reconnect_backoff;

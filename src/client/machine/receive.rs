@@ -32,9 +32,20 @@ impl Client {
         };
         let broker = c.broker;
         let address = c.address.clone();
-        if request.purpose == Purpose::ApiVersions {
-            self.handle_api_versions(conn, request.version, frame, now);
-            return self.conns.contains_key(&conn);
+        match request.purpose {
+            Purpose::ApiVersions => {
+                self.handle_api_versions(conn, request.version, frame, now);
+                return self.conns.contains_key(&conn);
+            }
+            Purpose::SaslHandshake => {
+                self.handle_sasl_handshake(conn, request.version, &frame, now);
+                return self.conns.contains_key(&conn);
+            }
+            Purpose::SaslAuthenticate => {
+                self.handle_sasl_authenticate(conn, request.version, &frame, now);
+                return self.conns.contains_key(&conn);
+            }
+            _ => {}
         }
         if request.purpose == Purpose::Abandoned {
             // Not even decoded: nobody reads it.
@@ -72,7 +83,11 @@ impl Client {
                         let backoff = self.config.reconnect_backoff;
                         self.coordinators.apply(&group, response, now, backoff);
                     }
-                    Purpose::ApiVersions | Purpose::Abandoned => {}
+                    Purpose::ApiVersions
+                    | Purpose::SaslHandshake
+                    | Purpose::SaslAuthenticate
+                    | Purpose::SaslToken
+                    | Purpose::Abandoned => {}
                 }
                 true
             }
@@ -104,7 +119,7 @@ impl Client {
         match decoded {
             Ok(r) if r.error_code == 0 => {
                 let table = ApiVersionTable::from_response(&r);
-                self.mark_ready(conn, table);
+                self.versions_known(conn, table, now);
             }
             Ok(r) if r.error_code == ErrorCode::UNSUPPORTED_VERSION.0 && version > 0 => {
                 self.send_api_versions(conn, 0, now);
@@ -164,15 +179,16 @@ impl Client {
         });
     }
 
-    pub(super) fn mark_ready(&mut self, conn: ConnectionId, table: ApiVersionTable) {
+    /// The connection is ready for requests: versions known, logged in.
+    pub(super) fn mark_ready(&mut self, conn: ConnectionId) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        c.versions = table;
         c.state = ConnState::Ready;
         if let Some(link) = self.links.get_mut(&c.address) {
             link.failures = 0;
             link.retry_at = None;
+            link.auth_failure = None;
             if !link.legacy {
                 link.api_versions_hangups = 0;
                 link.answered_api_versions = true;
@@ -252,6 +268,9 @@ impl Client {
         let bootstrap = c.broker < 0;
         if let Some(link) = self.links.get_mut(&c.address) {
             link.conn = None;
+            if let ConnectionError::Authentication { error, .. } = &error {
+                link.auth_failure = Some(error.clone());
+            }
             link.failures = link.failures.saturating_add(1);
             let delay = backoff(
                 self.config.reconnect_backoff,
@@ -287,7 +306,11 @@ impl Client {
             }),
             Purpose::Metadata { .. } => self.metadata_lost(),
             Purpose::FindCoordinator { group } => self.coordinators.forget(&group),
-            Purpose::ApiVersions | Purpose::Abandoned => {}
+            Purpose::ApiVersions
+            | Purpose::SaslHandshake
+            | Purpose::SaslAuthenticate
+            | Purpose::SaslToken
+            | Purpose::Abandoned => {}
         }
     }
 

@@ -27,6 +27,10 @@ impl Client {
                 kept.push_back(q);
                 continue;
             }
+            if let Some(error) = self.auth_failure_at(&address, now) {
+                self.fail_queued(q, RequestError::Authentication { address, error });
+                continue;
+            }
             match self.connection_for(&address, now) {
                 Some(conn) if self.can_send(conn) => self.dispatch(conn, q, now),
                 _ => {
@@ -36,6 +40,14 @@ impl Client {
             }
         }
         self.queue = kept;
+    }
+
+    /// The TLS or SASL failure of the last connection to `address`, while
+    /// its backoff lasts and no new connection is being tried.
+    fn auth_failure_at(&self, address: &str, now: Instant) -> Option<AuthError> {
+        let link = self.links.get(address)?;
+        let backing_off = link.conn.is_none() && link.retry_at.is_some_and(|t| t > now);
+        link.auth_failure.clone().filter(|_| backing_off)
     }
 
     /// The address a request goes to: `Ok(None)` to wait (no metadata yet).

@@ -1,0 +1,73 @@
+//! Secured connections: TLS ([`TlsConfig`]) and SASL ([`SaslConfig`]),
+//! the settings a session needs to reach a cluster that encrypts its
+//! traffic and asks who is connecting, as every managed Kafka does.
+//!
+//! TLS sits in the transport, under the core (see [`tls`](self::TlsConnector)):
+//! the core never sees ciphertext. SASL is part of the core's connection
+//! state machine: after versions are negotiated, a connection
+//! authenticates (SaslHandshake, then SaslAuthenticate or, on brokers
+//! before 1.0, raw tokens) before any request goes out on it, and
+//! re-authenticates before the broker's session lifetime ends (KIP-368).
+
+mod error;
+mod nonce;
+pub mod sasl;
+mod secret;
+mod tls;
+
+pub use error::AuthError;
+pub(crate) use nonce::NonceSource;
+pub use sasl::{
+    OAuthBearerConfig, OAuthBearerToken, OAuthBearerTokenProvider, OAuthBearerTokens, SaslConfig,
+    ScramHash, TokenFuture, UnsecuredJwsConfig,
+};
+pub use secret::Secret;
+pub use tls::{
+    ClientIdentity, KeySource, PemSource, TlsConfig, TlsConnector, TlsError, TrustRoots,
+};
+
+/// The four ways to reach a listener (`security.protocol`): whether the
+/// connection is encrypted, and whether the client logs in with SASL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SecurityProtocol {
+    Plaintext,
+    Ssl,
+    SaslPlaintext,
+    SaslSsl,
+}
+
+impl SecurityProtocol {
+    /// The name Kafka's configs use: `PLAINTEXT`, `SSL`, `SASL_PLAINTEXT`,
+    /// `SASL_SSL`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SecurityProtocol::Plaintext => "PLAINTEXT",
+            SecurityProtocol::Ssl => "SSL",
+            SecurityProtocol::SaslPlaintext => "SASL_PLAINTEXT",
+            SecurityProtocol::SaslSsl => "SASL_SSL",
+        }
+    }
+
+    /// Parses a name, case-insensitively as librdkafka does.
+    pub fn parse(name: &str) -> Option<SecurityProtocol> {
+        [
+            SecurityProtocol::Plaintext,
+            SecurityProtocol::Ssl,
+            SecurityProtocol::SaslPlaintext,
+            SecurityProtocol::SaslSsl,
+        ]
+        .into_iter()
+        .find(|p| p.name().eq_ignore_ascii_case(name.trim()))
+    }
+
+    pub fn uses_tls(self) -> bool {
+        matches!(self, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
+    }
+
+    pub fn uses_sasl(self) -> bool {
+        matches!(
+            self,
+            SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
+        )
+    }
+}

@@ -1,0 +1,111 @@
+//! [`TlsError`]: why TLS settings could not be loaded, or why a broker's
+//! TLS handshake was refused.
+
+use std::path::PathBuf;
+
+/// A TLS failure: loading the settings (at session start, before any
+/// connection), or a handshake with a broker. None of these is cured by
+/// retrying: each needs a change of settings or of the broker.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read the {what} {path}: {reason}")]
+    Read {
+        what: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("the {what} holds no {expected} in PEM form")]
+    NoPem {
+        what: &'static str,
+        expected: &'static str,
+    },
+    #[error("the {what} is not valid PEM: {reason}")]
+    BadPem { what: &'static str, reason: String },
+    #[error("the client key is encrypted and no ssl.key.password was given")]
+    KeyPasswordNeeded,
+    #[error("cannot decrypt the client key: wrong ssl.key.password, or an encryption scheme other than PBES2 ({reason})")]
+    KeyDecrypt { reason: String },
+    #[error("the client key is in OpenSSL's legacy encrypted PEM format (Proc-Type: 4,ENCRYPTED); convert it to encrypted PKCS#8 with `openssl pkcs8 -topk8 -v2 aes-256-cbc`")]
+    LegacyEncryptedKey,
+    #[error("the system's CA store has no usable certificates ({reason}); set ssl.ca.location")]
+    NoSystemRoots { reason: String },
+    #[error("a CA certificate was refused: {reason}")]
+    BadCaCertificate { reason: String },
+    #[error("the client certificate or key was refused: {reason}")]
+    BadClientIdentity { reason: String },
+    #[error("{name:?} is not a valid TLS server name")]
+    InvalidServerName { name: String },
+    #[error("the broker's certificate is not signed by a trusted CA (check ssl.ca.location)")]
+    UnknownIssuer,
+    #[error("the broker's certificate has expired or is not valid yet")]
+    CertificateExpired,
+    #[error("the broker's certificate is not valid for the name {name:?} (ssl.endpoint.identification.algorithm=none turns the name check off)")]
+    CertificateNameMismatch { name: String },
+    #[error("the broker's certificate is invalid: {reason}")]
+    InvalidCertificate { reason: String },
+    #[error("the broker refused the TLS session: {alert} (a client certificate it does not accept, or none where one is required?)")]
+    AlertReceived { alert: String },
+    #[error("the broker closed the connection during the TLS handshake: is this a TLS listener?")]
+    ClosedDuringHandshake,
+    #[error("the broker answered in TLS: its listener expects security.protocol SSL or SASL_SSL")]
+    PlaintextToTlsListener,
+    #[error("TLS failed: {reason}")]
+    Protocol { reason: String },
+}
+
+impl TlsError {
+    /// The error for a rustls failure during or after the handshake with a
+    /// broker reached as `name`.
+    pub fn from_rustls(error: &rustls::Error, name: &str) -> TlsError {
+        use rustls::{AlertDescription, CertificateError, Error};
+        match error {
+            Error::InvalidCertificate(cert) => match cert {
+                CertificateError::UnknownIssuer => TlsError::UnknownIssuer,
+                CertificateError::Expired
+                | CertificateError::ExpiredContext { .. }
+                | CertificateError::NotValidYet
+                | CertificateError::NotValidYetContext { .. } => TlsError::CertificateExpired,
+                CertificateError::NotValidForName
+                | CertificateError::NotValidForNameContext { .. } => {
+                    TlsError::CertificateNameMismatch {
+                        name: name.to_string(),
+                    }
+                }
+                other => TlsError::InvalidCertificate {
+                    reason: format!("{other:?}"),
+                },
+            },
+            Error::AlertReceived(alert) => TlsError::AlertReceived {
+                alert: match alert {
+                    AlertDescription::CertificateRequired => "certificate required".into(),
+                    AlertDescription::BadCertificate => "bad certificate".into(),
+                    AlertDescription::UnknownCA => "unknown CA".into(),
+                    AlertDescription::HandshakeFailure => "handshake failure".into(),
+                    other => format!("{other:?}"),
+                },
+            },
+            other => TlsError::Protocol {
+                reason: other.to_string(),
+            },
+        }
+    }
+
+    /// The error for an IO failure of a TLS stream: a rustls error carried
+    /// inside it (as rustls's async adapters do), an end of stream during
+    /// the handshake, or `None` when it is a plain IO error.
+    pub fn from_io(error: &std::io::Error, name: &str, handshaking: bool) -> Option<TlsError> {
+        if let Some(inner) = error
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<rustls::Error>())
+        {
+            return Some(TlsError::from_rustls(inner, name));
+        }
+        let closed = matches!(
+            error.kind(),
+            std::io::ErrorKind::UnexpectedEof
+                | std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::BrokenPipe
+        );
+        (handshaking && closed).then_some(TlsError::ClosedDuringHandshake)
+    }
+}
