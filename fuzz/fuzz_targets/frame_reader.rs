@@ -54,7 +54,7 @@ fuzz_target!(|data: &[u8]| {
                     }
                 }
                 Err(error) => {
-                    assert!(error.size < 4 || error.size as usize > max_frame);
+                    assert!(error.size < 0 || error.size as usize > max_frame);
                     failed = true;
                     break 'reading;
                 }
@@ -116,7 +116,7 @@ fn reference(stream: &[u8], max_frame: usize) -> (Vec<Vec<u8>>, bool) {
     let mut rest = stream;
     while let Some(prefix) = rest.get(..4) {
         let size = i32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
-        if size < 4 || size as usize > max_frame {
+        if size < 0 || size as usize > max_frame {
             return (frames, true);
         }
         let Some(frame) = rest.get(4..4 + size as usize) else {

@@ -159,8 +159,10 @@ impl FrameReader {
         }
         let available = &self.staging[self.start..self.end];
         let prefix: [u8; 4] = available.get(..4)?.try_into().ok()?;
+        // Frames too short for a correlation id are passed on: the client
+        // decides (a raw SASL token from a broker before 1.0 may be empty).
         let size = i32::from_be_bytes(prefix);
-        if size < 4 || size as usize > self.max_frame {
+        if size < 0 || size as usize > self.max_frame {
             self.failed = true;
             return Some(Err(FrameError {
                 size: i64::from(size),
@@ -363,8 +365,8 @@ mod tests {
     }
 
     #[test]
-    fn oversized_and_short_size_prefixes_are_errors() {
-        for prefix in [[0x7f, 0xff, 0xff, 0xff], [0xff; 4], [0, 0, 0, 3]] {
+    fn oversized_and_negative_size_prefixes_are_errors() {
+        for prefix in [[0x7f, 0xff, 0xff, 0xff], [0xff; 4], [0x80, 0, 0, 0]] {
             let mut reader = FrameReader::new(1024);
             let mut frames = Vec::new();
             let error = reader.push(&prefix, &mut frames).unwrap_err();
@@ -374,5 +376,17 @@ mod tests {
             assert!(reader.push(&frame(1, 10), &mut frames).is_ok());
             assert!(frames.is_empty());
         }
+    }
+
+    /// Short frames (an empty raw SASL token) come out whole; what they
+    /// mean is the client's to judge.
+    #[test]
+    fn empty_and_short_frames_are_passed_on() {
+        let mut reader = FrameReader::new(1024);
+        let mut frames = Vec::new();
+        reader
+            .push(&[0, 0, 0, 0, 0, 0, 0, 2, 7, 8], &mut frames)
+            .unwrap();
+        assert_eq!(frames, [Bytes::new(), Bytes::from_static(&[7, 8])]);
     }
 }

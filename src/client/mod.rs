@@ -14,6 +14,8 @@ mod spare_buffers;
 mod versions;
 
 #[cfg(test)]
+mod auth_tests;
+#[cfg(test)]
 pub(crate) mod scripted;
 #[cfg(test)]
 mod tests;
