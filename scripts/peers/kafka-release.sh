@@ -25,6 +25,18 @@
 # would: a broker restarted against a live ZooKeeper waits for its old
 # session (zookeeper.session.timeout.ms) to expire before it can register.
 # Binds only to 127.0.0.1, on ports the OS picked as free.
+#
+# KAFKA_SASL_PLAIN=1 (read on a DATA_DIR's first start, remembered in
+# DATA_DIR/sasl_plain; ZooKeeper-era releases from 0.10: 0.10.2.2,
+# 0.11.0.3, 2.8.2 and 3.9.1 here, all verified with kcat): a second
+# listener, SASL_PLAINTEXT with mechanism PLAIN only (users admin/admin-secret,
+# alice/alice-secret), next to PLAINTEXT (inter-broker); start and status
+# also print LISTENER_SASL_PLAINTEXT=127.0.0.1:PORT. The users are in a JAAS
+# file (DATA_DIR/kafka_server_jaas.conf, section KafkaServer, passed with
+# -Djava.security.auth.login.config): listener-prefixed sasl.jaas.config
+# properties arrived only in Kafka 1.0. Before Kafka 1.0 (KIP-152) such a
+# broker speaks SaslHandshake v0 framing: raw SASL tokens after the
+# handshake, no SaslAuthenticate. (4.4.0: kafka.sh's KAFKA_SECURE=1.)
 # Env: KAFKA_START_TIMEOUT (s, default 90), KAFKA_HEAP (default -Xmx512m),
 #      KAFKA_JVM_OPTS (extra JVM flags), JAVA (default java),
 #      PEER_WATCH_PID (stop the broker and ZooKeeper when that PID exits).
@@ -34,7 +46,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 KNOWN_VERSIONS="0.8.2.2 0.10.2.2 0.11.0.3 2.8.2 3.9.1 4.4.0"
 JAVA="${JAVA:-java}"
 
-usage() { sed -n '2,31p' "$0" >&2; exit 2; }
+usage() { sed -n '2,44p' "$0" >&2; exit 2; }
 
 known() {
     local v
@@ -142,6 +154,33 @@ print_info() {
     echo "PID=$1"
     echo "PIDFILE=$dir/pid"
     echo "LOG=$dir/kafka.log"
+    if [ -f "$dir/sasl_plain" ]; then
+        echo "LISTENER_SASL_PLAINTEXT=127.0.0.1:$(cat "$dir/sasl_port")"
+    fi
+}
+
+# sasl_plain_supported VERSION: whether KAFKA_SASL_PLAIN=1 can be honoured.
+sasl_plain_supported() {
+    case "$1" in
+    # SASL PLAIN and SaslHandshake came with 0.10.0 (KIP-43); 0.9 had Kerberos only.
+    0.8.* | 0.9.*) return 1 ;;
+    *) return 0 ;;
+    esac
+}
+
+# The KafkaServer JAAS section: the broker's own PLAIN login (unused, the
+# inter-broker listener is PLAINTEXT, but the module wants it) and the users.
+write_jaas() {
+    cat >"$dir/kafka_server_jaas.conf" <<'EOF'
+// Written by scripts/peers/kafka-release.sh (KAFKA_SASL_PLAIN=1)
+KafkaServer {
+    org.apache.kafka.common.security.plain.PlainLoginModule required
+    username="admin"
+    password="admin-secret"
+    user_admin="admin-secret"
+    user_alice="alice-secret";
+};
+EOF
 }
 
 write_log_config() {
@@ -184,8 +223,17 @@ write_broker_config() {
             echo "advertised.port=$port"
             ;;
         *)
-            echo "listeners=PLAINTEXT://127.0.0.1:$port"
-            echo "advertised.listeners=PLAINTEXT://127.0.0.1:$port"
+            if [ -f "$dir/sasl_plain" ]; then
+                local sport
+                sport="$(cat "$dir/sasl_port")"
+                echo "listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sport"
+                echo "advertised.listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sport"
+                echo "security.inter.broker.protocol=PLAINTEXT"
+                echo "sasl.enabled.mechanisms=PLAIN"
+            else
+                echo "listeners=PLAINTEXT://127.0.0.1:$port"
+                echo "advertised.listeners=PLAINTEXT://127.0.0.1:$port"
+            fi
             ;;
         esac
         cat <<EOF
@@ -228,10 +276,19 @@ start_zk_era() {
         return 0
     fi
     if [ ! -f "$dir/configured" ]; then
-        local ports
-        ports="$(free_ports 2)"
-        echo "${ports%% *}" >"$dir/port"
-        echo "${ports##* }" >"$zkdir/port"
+        local ports=()
+        if [ "${KAFKA_SASL_PLAIN:-0}" = 1 ]; then
+            sasl_plain_supported "$version" ||
+                die "KAFKA_SASL_PLAIN=1: Kafka $version has no SASL PLAIN (0.10 and later have)"
+            touch "$dir/sasl_plain"
+        fi
+        read -r -a ports <<<"$(free_ports 3)"
+        echo "${ports[0]}" >"$dir/port"
+        echo "${ports[1]}" >"$zkdir/port"
+        if [ -f "$dir/sasl_plain" ]; then
+            echo "${ports[2]}" >"$dir/sasl_port"
+            write_jaas
+        fi
         echo "$version" >"$dir/version"
         write_log_config "$dir/log4j.properties"
         write_zk_config "$(cat "$zkdir/port")"
@@ -273,9 +330,15 @@ start_zk_era() {
 spawn_broker() {
     echo "=== start $(date -Is)" >>"$dir/kafka.log"
     from=$(($(wc -l <"$dir/kafka.log")))
+    local sasl_opts=()
+    if [ -f "$dir/sasl_plain" ]; then
+        # No SASL towards ZooKeeper: the JAAS file has no Client section.
+        sasl_opts=(-Djava.security.auth.login.config="$dir/kafka_server_jaas.conf"
+            -Dzookeeper.sasl.client=false)
+    fi
     # shellcheck disable=SC2086 # KAFKA_HEAP / KAFKA_JVM_OPTS are word lists
     pid="$(spawn "$dir" "$dir/kafka.log" "$JAVA" ${KAFKA_HEAP:--Xmx512m} ${KAFKA_JVM_OPTS:-} "${jvm_opts[@]}" \
-        -cp "$2/*" kafka.Kafka "$dir/server.properties")"
+        ${sasl_opts[@]+"${sasl_opts[@]}"} -cp "$2/*" kafka.Kafka "$dir/server.properties")"
     watchdog "$dir" "$pid"
 }
 
@@ -295,6 +358,7 @@ wait_broker() {
             return 0
         fi
         if port_open "$(cat "$dir/port")" &&
+            { [ ! -f "$dir/sasl_plain" ] || port_open "$(cat "$dir/sasl_port")"; } &&
             tail -n "+$from" "$dir/kafka.log" | grep -Eq 'Kafka ?Server.*started'; then
             echo ready
             return 0
@@ -343,6 +407,9 @@ start)
 esac
 
 if [ "$version" = 4.4.0 ]; then
+    if [ "$cmd" = start ] && [ "${KAFKA_SASL_PLAIN:-0}" = 1 ]; then
+        die "KAFKA_SASL_PLAIN=1 is for the ZooKeeper-era releases; for 4.4.0 use kafka.sh with KAFKA_SECURE=1"
+    fi
     # KRaft: kafka.sh knows it (its DATA_DIR layout, its version argument).
     echo 4.4.0 >"$dir/version"
     if [ "$cmd" = start ]; then

@@ -7,6 +7,28 @@
 #   kafka.sh kill DATA_DIR              SIGKILL now (a crash); data and ports kept
 #   kafka.sh status DATA_DIR            prints the same lines as start if running
 #
+# KAFKA_SECURE=1 (read on a DATA_DIR's first start; remembered in DATA_DIR/secure)
+# adds secured listeners next to CONTROLLER and PLAINTEXT (which stays the
+# inter-broker listener), each advertised as 127.0.0.1:PORT; start and status
+# then also print LISTENER_<NAME>=127.0.0.1:PORT per listener and CERTS=DIR:
+#   SSL             TLS, server auth only (certs.sh's broker.pem)
+#   MTLS            TLS, ssl.client.auth=required (client certs signed by ca.pem)
+#   SASL_PLAINTEXT  SASL PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER
+#   SASL_SSL        the same four over TLS (server auth only)
+#   REAUTH          as SASL_PLAINTEXT, with connections.max.reauth.ms =
+#                   KAFKA_REAUTH_MS (default 3000) on this listener only;
+#                   advertised at KAFKA_REAUTH_ADVERTISED (HOST:PORT) if set
+#   SCRAMONLY       SASL_PLAINTEXT with SCRAM-SHA-256 only
+#   EXPIRED         TLS with expired.pem (valid in 2015 only)
+#   WRONGHOST       TLS with wronghost.pem (SAN DNS:wrong.example.invalid only)
+# Users: PLAIN admin/admin-secret, alice/alice-secret; the same two for
+# SCRAM-SHA-256 and -512 (made at format time). OAUTHBEARER: unsecured JWS
+# (alg none), principal from the `sub` claim, no scope required. No
+# authorizer: every authenticated principal may do everything.
+# Certificates: made once per machine by scripts/peers/certs.sh into
+# .cache/test-certs (RSA key generation takes ~2.5 s), copied into
+# DATA_DIR/certs; KAFKA_FRESH_CERTS=1 makes a new set in DATA_DIR/certs.
+#
 # DATA_DIR is created if needed and holds server.properties, log4j2.properties,
 # kafka.log, pid, bootstrap and the log dirs (data/). A DATA_DIR that was
 # started before is restarted with the same ports and data (to bring a killed
@@ -18,7 +40,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() { sed -n '2,18p' "$0" >&2; exit 2; }
+usage() { sed -n '2,40p' "$0" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 cmd="$1"
 dir="$(abs_dir "$2")"
@@ -30,20 +52,130 @@ print_info() {
     echo "PID=$1"
     echo "PIDFILE=$dir/pid"
     echo "LOG=$dir/kafka.log"
+    if [ -f "$dir/secure" ]; then
+        local name port
+        while IFS== read -r name port; do
+            echo "LISTENER_$name=127.0.0.1:$port"
+        done <"$dir/listeners"
+        echo "CERTS=$dir/certs"
+    fi
+}
+
+# ---- KAFKA_SECURE=1: the secured listeners ----
+
+# NAME:SECURITY_PROTOCOL:SASL_MECHANISMS (comma-separated; empty for TLS).
+SASL_ALL=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER
+SECURE_LISTENERS=(
+    "SSL:SSL:"
+    "MTLS:SSL:"
+    "SASL_PLAINTEXT:SASL_PLAINTEXT:$SASL_ALL"
+    "SASL_SSL:SASL_SSL:$SASL_ALL"
+    "REAUTH:SASL_PLAINTEXT:$SASL_ALL"
+    "SCRAMONLY:SASL_PLAINTEXT:SCRAM-SHA-256"
+    "EXPIRED:SSL:"
+    "WRONGHOST:SSL:"
+)
+# The users of every password mechanism (PLAIN: the JAAS lines below; SCRAM:
+# StorageTool format --add-scram).
+SECURE_USERS=(admin:admin-secret alice:alice-secret)
+
+lower() { tr '[:upper:]' '[:lower:]' <<<"$1"; }
+
+# secure_config CERTS: the listener and security lines of server.properties
+# (ports from DATA_DIR/listeners).
+secure_config() {
+    local certs="$1" entry name proto mechs port mech u plain_users=""
+    local listeners="" advertised="" map=""
+    for u in "${SECURE_USERS[@]}"; do plain_users+=" user_${u%%:*}=\"${u#*:}\""; done
+    for entry in "${SECURE_LISTENERS[@]}"; do
+        IFS=: read -r name proto mechs <<<"$entry"
+        port="$(grep "^$name=" "$dir/listeners" | cut -d= -f2)"
+        [ -n "$port" ] || die "no port for listener $name in $dir/listeners"
+        listeners+=",$name://127.0.0.1:$port"
+        if [ "$name" = REAUTH ] && [ -n "${KAFKA_REAUTH_ADVERTISED:-}" ]; then
+            advertised+=",$name://$KAFKA_REAUTH_ADVERTISED"
+        else
+            advertised+=",$name://127.0.0.1:$port"
+        fi
+        map+=",$name:$proto"
+    done
+    echo "listeners=PLAINTEXT://127.0.0.1:$(cat "$dir/port"),CONTROLLER://127.0.0.1:$(cat "$dir/controller_port")$listeners"
+    # Advertised as bound: a client that follows the metadata stays on the
+    # listener (and the IP SAN) it started with. REAUTH may be advertised
+    # at a proxy's address instead (KAFKA_REAUTH_ADVERTISED=HOST:PORT), so
+    # that every connection a client makes to it passes the proxy.
+    echo "advertised.listeners=PLAINTEXT://127.0.0.1:$(cat "$dir/port")$advertised"
+    echo "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT$map"
+    cat <<EOF
+# TLS: PEM stores (Kafka >= 2.7). A keystore file holds the unencrypted
+# PKCS#8 key, then the certificate chain; no ssl.key.password.
+ssl.keystore.type=PEM
+ssl.keystore.location=$certs/broker-keystore.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$certs/ca.pem
+listener.name.mtls.ssl.client.auth=required
+listener.name.expired.ssl.keystore.location=$certs/expired-keystore.pem
+listener.name.wronghost.ssl.keystore.location=$certs/wronghost-keystore.pem
+# SASL. OAUTHBEARER has no sasl.server.callback.handler.class, so Kafka
+# validates with its unsecured-JWS handler (principal claim sub, no required
+# scope, no clock skew allowed).
+sasl.enabled.mechanisms=$SASL_ALL
+listener.name.scramonly.sasl.enabled.mechanisms=SCRAM-SHA-256
+listener.name.reauth.connections.max.reauth.ms=${KAFKA_REAUTH_MS:-3000}
+EOF
+    for entry in "${SECURE_LISTENERS[@]}"; do
+        IFS=: read -r name proto mechs <<<"$entry"
+        for mech in ${mechs//,/ }; do
+            printf 'listener.name.%s.%s.sasl.jaas.config=' "$(lower "$name")" "$(lower "$mech")"
+            case "$mech" in
+            PLAIN) echo "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"admin\" password=\"admin-secret\"$plain_users;" ;;
+            SCRAM-*) echo "org.apache.kafka.common.security.scram.ScramLoginModule required;" ;;
+            # The broker logs in with a token of its own too (unused: the
+            # inter-broker listener is PLAINTEXT), which needs a subject.
+            OAUTHBEARER) echo "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub=\"admin\";" ;;
+            esac
+        done
+    done
+}
+
+# scram_format_args: StorageTool format's --add-scram for every SCRAM user,
+# one argument a line.
+scram_format_args() {
+    local mech u
+    for mech in SCRAM-SHA-256 SCRAM-SHA-512; do
+        for u in "${SECURE_USERS[@]}"; do
+            echo "--add-scram"
+            echo "$mech=[name=${u%%:*},password=${u#*:}]"
+        done
+    done
+}
+
+# secure_ports_open: every secured listener accepts (true without them).
+secure_ports_open() {
+    [ -f "$dir/secure" ] || return 0
+    local name port
+    while IFS== read -r name port; do
+        port_open "$port" || return 1
+    done <"$dir/listeners"
 }
 
 write_config() {
     local port="$1" cport="$2"
-    cat >"$dir/server.properties" <<EOF
-# Written by scripts/peers/kafka.sh
+    {
+        echo "# Written by scripts/peers/kafka.sh"
+        if [ -f "$dir/secure" ]; then
+            secure_config "$dir/certs"
+        else
+            echo "listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport"
+            echo "advertised.listeners=PLAINTEXT://127.0.0.1:$port"
+            echo "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+        fi
+        cat <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$dir/data
 num.partitions=1
 offsets.topic.replication.factor=1
@@ -60,6 +192,7 @@ broker.heartbeat.interval.ms=500
 broker.session.timeout.ms=2000
 auto.create.topics.enable=true
 EOF
+    } >"$dir/server.properties"
     # The jars carry no logging config: without one log4j2 prints only errors.
     cat >"$dir/log4j2.properties" <<'EOF'
 status = warn
@@ -91,10 +224,28 @@ start() {
     t0=$(now_ms)
     jvm_opts=(-Dlog4j2.configurationFile="$dir/log4j2.properties" -Djava.net.preferIPv4Stack=true)
     if [ ! -f "$dir/meta.ok" ]; then
-        local ports
-        ports="$(free_ports 2)"
-        echo "${ports%% *}" >"$dir/port"
-        echo "${ports##* }" >"$dir/controller_port"
+        local ports=() format_extra=() i
+        if [ "${KAFKA_SECURE:-0}" = 1 ]; then touch "$dir/secure"; fi
+        if [ -f "$dir/secure" ]; then
+            if [ "${KAFKA_FRESH_CERTS:-0}" = 1 ]; then
+                "$PEERS_DIR/certs.sh" "$dir/certs" >&2
+            else
+                "$PEERS_DIR/certs.sh" "$CACHE/test-certs" >&2
+                rm -rf "$dir/certs"
+                mkdir -p "$dir/certs"
+                cp "$CACHE/test-certs"/*.pem "$CACHE/test-certs"/*.key "$dir/certs/"
+            fi
+            read -r -a ports <<<"$(free_ports $((2 + ${#SECURE_LISTENERS[@]})))"
+            : >"$dir/listeners"
+            for i in "${!SECURE_LISTENERS[@]}"; do
+                echo "${SECURE_LISTENERS[$i]%%:*}=${ports[$((i + 2))]}" >>"$dir/listeners"
+            done
+            mapfile -t format_extra < <(scram_format_args)
+        else
+            read -r -a ports <<<"$(free_ports 2)"
+        fi
+        echo "${ports[0]}" >"$dir/port"
+        echo "${ports[1]}" >"$dir/controller_port"
         write_config "$(cat "$dir/port")" "$(cat "$dir/controller_port")"
         rm -rf "$dir/data"
         local cid
@@ -110,7 +261,8 @@ print(s)')"
         # A short-lived tool: C1 only and serial GC start it ~30% faster.
         if ! "$JAVA" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp "$libs/*" "${jvm_opts[@]}" \
             kafka.tools.StorageTool format --standalone \
-            -t "$cid" -c "$dir/server.properties" >"$dir/format.log" 2>&1; then
+            -t "$cid" -c "$dir/server.properties" ${format_extra[@]+"${format_extra[@]}"} \
+            >"$dir/format.log" 2>&1; then
             cat "$dir/format.log" >&2
             die "StorageTool format failed"
         fi
@@ -130,7 +282,8 @@ print(s)')"
     while :; do
         kill -0 "$pid" 2>/dev/null || start_failed "$dir" "$dir/kafka.log"
         if port_open "$(cat "$dir/port")" &&
-            tail -n "+$from" "$dir/kafka.log" | grep -q 'Kafka Server started'; then
+            tail -n "+$from" "$dir/kafka.log" | grep -q 'Kafka Server started' &&
+            secure_ports_open; then
             break
         fi
         [ "$(now_ms)" -lt "$deadline" ] || start_failed "$dir" "$dir/kafka.log"

@@ -4,7 +4,11 @@ independent client kafkite's tests compare against (the first is
 testkit/java/ReadBack.java, kafka-clients 4.4). Same arguments, output and
 exit rules as ReadBack.java, so kafkite-testkit parses both the same way.
 
-    read_back.py BOOTSTRAP TOPIC COUNT TIMEOUT_MS
+    read_back.py BOOTSTRAP TOPIC COUNT TIMEOUT_MS [KEY=VALUE]...
+
+Each KEY=VALUE is one more librdkafka property (split at the first '='), set
+after the defaults so it may override them: how a test reaches a secured
+listener (security.protocol, sasl.mechanism, sasl.username, ssl.ca.location...).
 
 No group membership: every partition of the topic is assigned at
 OFFSET_BEGINNING, nothing is committed. Stops once COUNT records arrived
@@ -47,10 +51,16 @@ def partitions(consumer, topic, bootstrap, deadline):
 
 
 def main():
-    if len(sys.argv) != 5:
-        sys.exit("usage: read_back.py BOOTSTRAP TOPIC COUNT TIMEOUT_MS")
+    if len(sys.argv) < 5:
+        sys.exit("usage: read_back.py BOOTSTRAP TOPIC COUNT TIMEOUT_MS [KEY=VALUE]...")
     bootstrap, topic, expected, timeout_ms = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    consumer = Consumer({
+    extra = {}
+    for i, arg in enumerate(sys.argv[5:], 1):
+        key, eq, value = arg.partition("=")
+        if not key or not eq:
+            sys.exit(f"read_back.py: property {i} is not KEY=VALUE")
+        extra[key] = value
+    config = {
         "bootstrap.servers": bootstrap,
         "client.id": "kafkite-testkit-readback",
         # librdkafka wants a group.id for a consumer; with assign() and no
@@ -59,7 +69,9 @@ def main():
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
         "allow.auto.create.topics": False,
-    })
+    }
+    config.update(extra)
+    consumer = Consumer(config)
     got = 0
     last_error = None
     out = sys.stdout

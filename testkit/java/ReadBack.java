@@ -3,7 +3,12 @@
 // what Java really sees. Used by kafkite-testkit (testkit/src/interop.rs),
 // which compiles this file with javac at first use.
 //
-//   java ReadBack BOOTSTRAP TOPIC COUNT TIMEOUT_MS
+//   java ReadBack BOOTSTRAP TOPIC COUNT TIMEOUT_MS [KEY=VALUE]...
+//
+// Each KEY=VALUE is one more consumer property (split at the first '='),
+// set after the defaults below so it may override them: how a test reaches
+// a secured listener (security.protocol, sasl.mechanism, sasl.jaas.config,
+// ssl.truststore.type=PEM, ssl.truststore.location, ...).
 //
 // No consumer group: every partition of the topic (from partitionsFor) is
 // assigned and read from the beginning, so nothing is committed and a test
@@ -38,8 +43,8 @@ public final class ReadBack {
     private static final long TOPIC_LOOKUP_MIN_MS = 30_000;
 
     public static void main(String[] args) throws Exception {
-        if (args.length != 4) {
-            System.err.println("usage: ReadBack BOOTSTRAP TOPIC COUNT TIMEOUT_MS");
+        if (args.length < 4) {
+            System.err.println("usage: ReadBack BOOTSTRAP TOPIC COUNT TIMEOUT_MS [KEY=VALUE]...");
             System.exit(2);
         }
         String bootstrap = args[0];
@@ -54,6 +59,14 @@ public final class ReadBack {
         props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         // Reading must not create the topic it is asked about.
         props.put(ConsumerConfig.ALLOW_AUTO_CREATE_TOPICS_CONFIG, "false");
+        for (int i = 4; i < args.length; i++) {
+            int eq = args[i].indexOf('=');
+            if (eq <= 0) {
+                System.err.println("ReadBack: property " + (i - 3) + " is not KEY=VALUE");
+                System.exit(2);
+            }
+            props.put(args[i].substring(0, eq), args[i].substring(eq + 1));
+        }
 
         BufferedWriter out = new BufferedWriter(
                 new OutputStreamWriter(System.out, StandardCharsets.UTF_8));

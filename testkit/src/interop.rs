@@ -5,7 +5,9 @@
 //! kafkite alone.
 //!
 //! - [`java_read_back`] / [`confluent_read_back`]: every record of a topic,
-//!   read from the beginning without a consumer group.
+//!   read from the beginning without a consumer group;
+//!   [`java_read_back_with`] / [`confluent_read_back_with`] the same with
+//!   extra client properties (a secured listener's security settings).
 //! - [`java_murmur2_partitions`] / [`librdkafka_murmur2_partitions`]: the
 //!   partition each client's default keyed partitioner picks.
 //!
@@ -78,11 +80,30 @@ pub fn java_read_back(
     count: usize,
     timeout: Duration,
 ) -> Result<Vec<ConsumedRecord>> {
+    java_read_back_with::<&str, &str>(bootstrap, topic, count, timeout, &[])
+}
+
+/// [`java_read_back`] with extra consumer properties, set after the tool's
+/// defaults (so they may override them): e.g. `security.protocol=SASL_SSL`,
+/// `sasl.mechanism=SCRAM-SHA-512`, `sasl.jaas.config=...`,
+/// `ssl.truststore.type=PEM`, `ssl.truststore.location=<ca.pem>`
+/// ([`crate::SecureKafka::java_props`] makes them for its listeners).
+/// A key that is empty or holds `=` is an error (`KEY=VALUE` is how they
+/// reach the tool).
+pub fn java_read_back_with<K: AsRef<str>, V: AsRef<str>>(
+    bootstrap: &str,
+    topic: &str,
+    count: usize,
+    timeout: Duration,
+    props: &[(K, V)],
+) -> Result<Vec<ConsumedRecord>> {
+    let props = property_args(props)?;
     let mut cmd = java_command("ReadBack")?;
     cmd.arg(bootstrap)
         .arg(topic)
         .arg(count.to_string())
-        .arg(timeout.as_millis().to_string());
+        .arg(timeout.as_millis().to_string())
+        .args(props);
     read_back("java_read_back", cmd, timeout)
 }
 
@@ -95,14 +116,51 @@ pub fn confluent_read_back(
     count: usize,
     timeout: Duration,
 ) -> Result<Vec<ConsumedRecord>> {
+    confluent_read_back_with::<&str, &str>(bootstrap, topic, count, timeout, &[])
+}
+
+/// [`confluent_read_back`] with extra librdkafka properties, set after the
+/// tool's defaults: e.g. `security.protocol=SASL_SSL`,
+/// `sasl.mechanism=SCRAM-SHA-512`, `sasl.username`, `sasl.password`,
+/// `ssl.ca.location=<ca.pem>` ([`crate::SecureKafka::librdkafka_props`]
+/// makes them for its listeners). Values are strings, as librdkafka takes
+/// them. A key that is empty or holds `=` is an error.
+pub fn confluent_read_back_with<K: AsRef<str>, V: AsRef<str>>(
+    bootstrap: &str,
+    topic: &str,
+    count: usize,
+    timeout: Duration,
+    props: &[(K, V)],
+) -> Result<Vec<ConsumedRecord>> {
+    let props = property_args(props)?;
     ensure_python()?;
     let mut cmd = Command::new(python());
     cmd.arg(peers_dir().join("read_back.py"))
         .arg(bootstrap)
         .arg(topic)
         .arg(count.to_string())
-        .arg(timeout.as_millis().to_string());
+        .arg(timeout.as_millis().to_string())
+        .args(props);
     read_back("confluent_read_back", cmd, timeout)
+}
+
+/// The read-back tools' trailing `KEY=VALUE` arguments. They split at the
+/// first `=`, so a key must be non-empty and free of `=`; a value may hold
+/// anything (a JAAS line does).
+fn property_args<K: AsRef<str>, V: AsRef<str>>(props: &[(K, V)]) -> Result<Vec<String>> {
+    props
+        .iter()
+        .map(|(k, v)| {
+            let (k, v) = (k.as_ref(), v.as_ref());
+            if k.is_empty() || k.contains('=') {
+                return Err(TestkitError::BadArgument {
+                    arg: k.to_string(),
+                    why: "a client property name must be non-empty and hold no '='",
+                });
+            }
+            Ok(format!("{k}={v}"))
+        })
+        .collect()
 }
 
 /// For each key, the partition the Java client picks for partition counts
@@ -512,6 +570,14 @@ fn clip(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn properties_become_key_value_arguments() {
+        let args = property_args(&[("sasl.jaas.config", "a b=\"c\";"), ("x", "")]).unwrap();
+        assert_eq!(args, ["sasl.jaas.config=a b=\"c\";", "x="]);
+        assert!(property_args(&[("", "v")]).is_err());
+        assert!(property_args(&[("a=b", "v")]).is_err());
+    }
 
     #[test]
     fn base64_decodes_what_java_and_python_write() {

@@ -18,6 +18,13 @@
 //! # let _ = kafka;
 //! ```
 //!
+//! Secured brokers: [`SecureKafka`] (or [`shared_secure`]) runs Kafka 4.4
+//! with TLS, mutual TLS and SASL listeners (PLAIN, SCRAM, OAUTHBEARER,
+//! re-authentication) and test certificates;
+//! [`release::KafkaRelease::start_with_sasl_plain`] runs an old release with
+//! SASL PLAIN; [`TcpProxy`] sits between a client and a broker and counts
+//! connections and requests.
+//!
 //! Peers that cannot be started return an error that says why (the script's
 //! stderr, which holds the broker's log tail): tests `.expect()` them and fail
 //! loudly; nothing here skips a test.
@@ -40,7 +47,9 @@ pub mod group_round_trip;
 mod interop;
 mod mock;
 mod peer;
+mod proxy;
 pub mod release;
+mod secure;
 
 use std::collections::hash_map::RandomState;
 use std::ffi::OsStr;
@@ -54,11 +63,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use error::TestkitError;
 pub use interop::{
-    confluent_read_back, java_murmur2_partitions, java_read_back, java_tools_dir,
-    librdkafka_murmur2_partitions, ConsumedRecord,
+    confluent_read_back, confluent_read_back_with, java_murmur2_partitions, java_read_back,
+    java_read_back_with, java_tools_dir, librdkafka_murmur2_partitions, ConsumedRecord,
 };
 pub use mock::{CoordinatorKind, MockOptions, MOCK_TRANSPORT_ERROR};
 pub use peer::{peer_starts, shared, try_shared, Peer};
+pub use proxy::TcpProxy;
+pub use secure::{
+    shared_secure, try_shared_secure, Listener, SecureKafka, ADMIN_PASSWORD, ADMIN_USER,
+    ALICE_PASSWORD, ALICE_USER, CLIENT_KEY_PASSWORD, DEFAULT_REAUTH_MS, SASL_MECHANISMS,
+};
 
 /// The testkit's result type.
 pub type Result<T, E = TestkitError> = std::result::Result<T, E>;

@@ -339,9 +339,15 @@ fn start_with_script(kind: PeerKind, dir: &Path) -> Result<StartInfo> {
 /// A fresh, canonical data dir under the temp dir (the scripts compare a
 /// process's cwd with the resolved path before they signal it).
 fn new_data_dir(kind: PeerKind) -> Result<PathBuf> {
+    new_named_data_dir(kind.name())
+}
+
+/// [`new_data_dir`] named after `name` (no `-` in it: the sweep reads the
+/// owner PID as the second `-`-separated field).
+pub(crate) fn new_named_data_dir(name: &str) -> Result<PathBuf> {
     static SWEEP: std::sync::Once = std::sync::Once::new();
     SWEEP.call_once(sweep_stale_data_dirs);
-    let dir = std::env::temp_dir().join(unique_name(&format!("{DATA_DIR_PREFIX}{kind}")));
+    let dir = std::env::temp_dir().join(unique_name(&format!("{DATA_DIR_PREFIX}{name}")));
     let io = |source| TestkitError::Io {
         what: format!("create data dir {}", dir.display()),
         source,
@@ -399,7 +405,7 @@ fn pid_alive(pid: u32) -> bool {
 
 /// True if `pid` is alive (not a zombie) and its cwd is `dir`: the same test
 /// the scripts use, so a recycled PID is never killed.
-fn pid_is_ours(pid: u32, dir: &Path) -> bool {
+pub(crate) fn pid_is_ours(pid: u32, dir: &Path) -> bool {
     pid_alive(pid) && fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd == dir)
 }
 

@@ -3,6 +3,12 @@
 //! from 4.0), for the compatibility suite; and [`legacy_read_back`], a
 //! witness client that still speaks to brokers older than ApiVersions.
 //!
+//! [`KafkaRelease::start_with_sasl_plain`] adds a SASL_PLAINTEXT listener
+//! with mechanism PLAIN (users [`crate::ADMIN_USER`] and
+//! [`crate::ALICE_USER`], same passwords as [`crate::SecureKafka`]'s) to a
+//! ZooKeeper-era release from 0.10.2.2: brokers before 1.0 speak the
+//! SaslHandshake v0 framing (raw SASL tokens, no SaslAuthenticate).
+//!
 //! Which releases a run covers is [`selected_releases`]: the default test run
 //! takes [`DEFAULT_RELEASES`]; `KAFKA_RELEASES=all` takes every one of
 //! [`RELEASES`], and `KAFKA_RELEASES=0.11.0.3,2.8.2` a list. Releases other
@@ -82,6 +88,8 @@ pub struct KafkaRelease {
     bootstrap: String,
     data_dir: PathBuf,
     log: PathBuf,
+    /// The SASL_PLAINTEXT listener, if started with one.
+    sasl_plaintext: Option<String>,
     /// The broker's PID; `None` after [`KafkaRelease::kill`].
     pid: Mutex<Option<u32>>,
 }
@@ -92,19 +100,41 @@ impl KafkaRelease {
     /// (`PEER_WATCH_PID`). Fails with the script's stderr, which ends with
     /// the broker's log tail; a failed start keeps its data dir for a look.
     pub fn start(version: &'static str) -> Result<KafkaRelease> {
+        KafkaRelease::start_inner(version, false)
+    }
+
+    /// [`KafkaRelease::start`] with a second listener, SASL_PLAINTEXT with
+    /// mechanism PLAIN only ([`KafkaRelease::sasl_plaintext`]), beside
+    /// PLAINTEXT (`kafka-release.sh` with `KAFKA_SASL_PLAIN=1`). For
+    /// ZooKeeper-era releases from 0.10.2.2 (0.8.2.2 and 4.4.0 are an
+    /// error: the first has no SASL PLAIN, the second is
+    /// [`crate::SecureKafka`]'s).
+    pub fn start_with_sasl_plain(version: &'static str) -> Result<KafkaRelease> {
+        KafkaRelease::start_inner(version, true)
+    }
+
+    fn start_inner(version: &'static str, sasl_plain: bool) -> Result<KafkaRelease> {
         let t0 = Instant::now();
         let data_dir = new_data_dir(version)?;
-        let (bootstrap, pid, log) = start_script(version, &data_dir, Some(version))?;
+        let started = start_script(version, &data_dir, Some(version), sasl_plain)?;
         eprintln!(
-            "kafkite-testkit: Apache Kafka {version} at {bootstrap} (pid {pid}) up in {:.2} s",
+            "kafkite-testkit: Apache Kafka {version} at {} (pid {}{}) up in {:.2} s",
+            started.bootstrap,
+            started.pid,
+            started
+                .sasl_plaintext
+                .as_deref()
+                .map(|a| format!(", SASL_PLAINTEXT {a}"))
+                .unwrap_or_default(),
             t0.elapsed().as_secs_f64()
         );
         Ok(KafkaRelease {
             version,
-            bootstrap,
+            bootstrap: started.bootstrap,
             data_dir,
-            log,
-            pid: Mutex::new(Some(pid)),
+            log: started.log,
+            sasl_plaintext: started.sasl_plaintext,
+            pid: Mutex::new(Some(started.pid)),
         })
     }
 
@@ -116,6 +146,12 @@ impl KafkaRelease {
     /// `127.0.0.1:PORT`, stable across [`KafkaRelease::restart`].
     pub fn bootstrap(&self) -> &str {
         &self.bootstrap
+    }
+
+    /// The SASL_PLAINTEXT (PLAIN) listener, `127.0.0.1:PORT`, if started by
+    /// [`KafkaRelease::start_with_sasl_plain`].
+    pub fn sasl_plaintext(&self) -> Option<&str> {
+        self.sasl_plaintext.as_deref()
     }
 
     /// The broker's log, for failure messages.
@@ -151,13 +187,16 @@ impl KafkaRelease {
                 &mut script(&["stop"], &self.data_dir),
             )?;
         }
-        let (bootstrap, new_pid, _) = start_script(self.version, &self.data_dir, None)?;
-        *pid = Some(new_pid);
-        if bootstrap != self.bootstrap {
+        let started = start_script(self.version, &self.data_dir, None, false)?;
+        *pid = Some(started.pid);
+        if started.bootstrap != self.bootstrap || started.sasl_plaintext != self.sasl_plaintext {
             return Err(TestkitError::BadToolOutput {
                 what: format!("restart Apache Kafka {}", self.version),
                 command: command_line(&script(&["start"], &self.data_dir)),
-                problem: format!("BOOTSTRAP={bootstrap}, was {}", self.bootstrap),
+                problem: format!(
+                    "BOOTSTRAP={} (SASL {:?}), was {} (SASL {:?})",
+                    started.bootstrap, started.sasl_plaintext, self.bootstrap, self.sasl_plaintext
+                ),
                 stderr: String::new(),
             });
         }
@@ -202,12 +241,30 @@ fn script(action_and_args: &[&str], dir: &Path) -> Command {
     cmd
 }
 
-/// Runs `start` and reads its `BOOTSTRAP=`, `PID=` and `LOG=` lines.
-fn start_script(version: &str, dir: &Path, fresh: Option<&str>) -> Result<(String, u32, PathBuf)> {
+/// What `kafka-release.sh start` printed.
+struct Started {
+    bootstrap: String,
+    pid: u32,
+    log: PathBuf,
+    sasl_plaintext: Option<String>,
+}
+
+/// Runs `start` and reads its `BOOTSTRAP=`, `PID=`, `LOG=` and
+/// `LISTENER_SASL_PLAINTEXT=` lines. With `sasl_plain` (a fresh start
+/// only) the script is asked for the SASL listener and must print it.
+fn start_script(
+    version: &str,
+    dir: &Path,
+    fresh: Option<&str>,
+    sasl_plain: bool,
+) -> Result<Started> {
     let mut cmd = match fresh {
         Some(v) => script(&["start", v], dir),
         None => script(&["start"], dir),
     };
+    if sasl_plain {
+        cmd.env("KAFKA_SASL_PLAIN", "1");
+    }
     let what = format!(
         "start Apache Kafka {version} (data dir {} kept)",
         dir.display()
@@ -223,14 +280,16 @@ fn start_script(version: &str, dir: &Path, fresh: Option<&str>) -> Result<(Strin
     };
     let bootstrap = field("BOOTSTRAP=");
     let pid = field("PID=").and_then(|p| p.parse::<u32>().ok());
+    let sasl = field("LISTENER_SASL_PLAINTEXT=");
     match (bootstrap, pid) {
-        (Some(b), Some(p)) => Ok((
-            b.to_string(),
-            p,
-            field("LOG=")
+        (Some(b), Some(p)) if sasl.is_some() || !sasl_plain => Ok(Started {
+            bootstrap: b.to_string(),
+            pid: p,
+            log: field("LOG=")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| dir.join("kafka.log")),
-        )),
+            sasl_plaintext: sasl.map(str::to_string),
+        }),
         _ => {
             // It may be running all the same: do not leak it.
             let _ = script(&["stop"], dir)
@@ -240,7 +299,11 @@ fn start_script(version: &str, dir: &Path, fresh: Option<&str>) -> Result<(Strin
             Err(TestkitError::BadToolOutput {
                 what,
                 command: command_line(&cmd),
-                problem: "no usable BOOTSTRAP= and PID= lines".to_string(),
+                problem: if sasl_plain {
+                    "no usable BOOTSTRAP=, PID= and LISTENER_SASL_PLAINTEXT= lines".to_string()
+                } else {
+                    "no usable BOOTSTRAP= and PID= lines".to_string()
+                },
                 stderr: format!(
                     "stdout: {stdout}\n{}",
                     tail(&String::from_utf8_lossy(&out.stderr))
