@@ -138,7 +138,6 @@ impl SaslBroker {
                             ErrorCode::UNSUPPORTED_SASL_MECHANISM.0
                         },
                         mechanisms: self.mechanisms.iter().map(|m| m.to_string()).collect(),
-                        ..Default::default()
                     })
                 }
                 AnyRequest::SaslAuthenticate(r) => {

@@ -1,9 +1,11 @@
 //! The client's settings, each named after the Java client's and
 //! librdkafka's setting where one exists, with the same default.
 
+use std::path::Path;
 use std::time::Duration;
 
 use super::versions::ApiVersionTable;
+use crate::properties::{Properties, PropertyError};
 use crate::security::{SaslConfig, SecurityProtocol, TlsConfig};
 
 /// Settings for the core client. Build with [`ClientConfig::new`] and the
@@ -73,6 +75,49 @@ impl ClientConfig {
             tls: None,
             sasl: None,
         }
+    }
+
+    /// The config librdkafka or Java client properties describe: the
+    /// client scope's (`bootstrap.servers`, required; timeouts and
+    /// backoffs; `security.protocol` with the `ssl.*` and `sasl.*`
+    /// properties), each onto the field that names it, the rest at these
+    /// defaults. Properties of the producer and consumer scopes are left
+    /// for their configs; unknown or unsupported ones are errors (see
+    /// [`crate::properties`]).
+    ///
+    /// ```
+    /// use kafkite::client::ClientConfig;
+    /// use kafkite::properties::Properties;
+    /// use kafkite::security::SecurityProtocol;
+    ///
+    /// let properties = Properties::parse(
+    ///     "bootstrap.servers=broker-1:9093,broker-2:9093\n\
+    ///      security.protocol=SASL_SSL\n\
+    ///      sasl.mechanism=SCRAM-SHA-512\n\
+    ///      sasl.username=alice\n\
+    ///      sasl.password=alice-secret\n\
+    ///      request.timeout.ms=20000\n",
+    /// )?;
+    /// let config = ClientConfig::from_properties(&properties)?;
+    /// assert_eq!(config.security_protocol(), SecurityProtocol::SaslSsl);
+    /// assert_eq!(config.request_timeout.as_secs(), 20);
+    /// assert!(!format!("{config:?}").contains("alice-secret"));
+    ///
+    /// // No setting is ignored: PLAINTEXT with a TLS setting is an error.
+    /// let mut wrong = properties.clone();
+    /// wrong.set("security.protocol", "PLAINTEXT");
+    /// let err = ClientConfig::from_properties(&wrong).unwrap_err();
+    /// assert!(err.to_string().contains("does not log in with SASL"));
+    /// # Ok::<(), kafkite::properties::PropertyError>(())
+    /// ```
+    pub fn from_properties(properties: &Properties) -> Result<Self, PropertyError> {
+        properties.client_config()
+    }
+
+    /// [`ClientConfig::from_properties`] of a properties file (`key=value`
+    /// lines, as [`Properties::parse`] reads them).
+    pub fn from_properties_file(path: impl AsRef<Path>) -> Result<Self, PropertyError> {
+        Properties::from_file(path)?.client_config()
     }
 
     /// Parses a comma-separated bootstrap list ("a:9092,b:9092").

@@ -17,14 +17,15 @@ use std::io;
 use std::time::Instant;
 
 pub use kafkite_driver::{
-    Acks, AdminError, ApiVersionTable, Assignor, BatchDeliveries, BatchDeliveriesIter,
+    Acks, AdminError, ApiVersionTable, Assignor, AuthError, BatchDeliveries, BatchDeliveriesIter,
     BatchDeliveryFuture, ClientConfig, ClusterDescription, ClusterMetadata, Compression,
     ConsumedRecord, Delivery, DeliveryFuture, Error, FetchConfig, FetchError, FetchStart,
-    GroupConfig, GroupConsumerConfig, GroupMessage, Message, NewTopic, OffsetAndMetadata,
-    OffsetError, OffsetReset, OffsetSpec, PackedHeaders, PackedRecord, PackedRecordMut,
-    PackedRecords, ProduceError, ProduceResult, ProducerConfig, ProducerRecord, RecordHeader,
-    RecordHeaders, RecordHeadersIter, RecordView, RequestError, RequestOptions, Runtime, Target,
-    TimestampType,
+    GroupConfig, GroupConsumerConfig, GroupMessage, Message, NewTopic, OAuthBearerToken,
+    OAuthBearerTokenProvider, OffsetAndMetadata, OffsetError, OffsetReset, OffsetSpec,
+    PackedHeaders, PackedRecord, PackedRecordMut, PackedRecords, ProduceError, ProduceResult,
+    ProducerConfig, ProducerRecord, RecordHeader, RecordHeaders, RecordHeadersIter, RecordView,
+    RequestError, RequestOptions, Runtime, SaslConfig, Secret, SecurityProtocol, Target,
+    TimestampType, TlsConfig, TlsError, TokenFuture, UnsecuredJwsConfig,
 };
 
 /// A kafkite session on async-std.

@@ -79,3 +79,7 @@ pub use kafkite::producer::{
 pub use kafkite::records::{
     Compression, RecordHeader, RecordHeaders, RecordHeadersIter, TimestampType,
 };
+pub use kafkite::security::{
+    AuthError, OAuthBearerToken, OAuthBearerTokenProvider, SaslConfig, Secret, SecurityProtocol,
+    TlsConfig, TlsError, TokenFuture, UnsecuredJwsConfig,
+};

@@ -97,10 +97,7 @@ impl Client {
             awaiting_token: false,
             reauth,
         });
-        let request = SaslHandshakeRequest {
-            mechanism,
-            ..Default::default()
-        };
+        let request = SaslHandshakeRequest { mechanism };
         self.write_own_request(
             conn,
             ApiKey::SaslHandshake,

@@ -16,6 +16,7 @@ mod group_members;
 mod mock;
 mod producer;
 mod producer_faults;
+pub mod security;
 mod support;
 
 pub use brokers::{
@@ -217,6 +218,78 @@ macro_rules! conformance_tests {
             #[test]
             fn consumer_large_responses_arrive_whole() {
                 $block_on(c::large_responses_arrive_whole::<$runtime>(peer()))
+            }
+        }
+    };
+}
+
+/// Expands to the secured-connection tests for one runtime, against a
+/// secured Apache Kafka 4.4 started once per test binary
+/// (`kafkite_testkit::secure::shared_secure`): TLS, mutual TLS with each
+/// client key form, SASL over plaintext and TLS with each mechanism,
+/// re-authentication, and every refusal (see [`security`]).
+///
+/// ```ignore
+/// kafkite_driver::security_tests!(kafkite_smol::SmolRuntime, block_on);
+/// ```
+#[macro_export]
+macro_rules! security_tests {
+    ($runtime:ty, $block_on:ident) => {
+        mod security {
+            use super::*;
+            use kafkite_testkit::{shared_secure, Listener};
+            use $crate::conformance::security::{self as s, ClientKey, Mechanism};
+
+            #[test]
+            fn tls() {
+                $block_on(s::round_trips_over_tls::<$runtime>(shared_secure()))
+            }
+
+            #[test]
+            fn mutual_tls_with_every_key_form() {
+                for key in ClientKey::ALL {
+                    $block_on(s::round_trips_over_mutual_tls::<$runtime>(
+                        shared_secure(),
+                        key,
+                    ))
+                }
+            }
+
+            #[test]
+            fn sasl_plaintext_with_every_mechanism() {
+                for mechanism in Mechanism::ALL {
+                    $block_on(s::round_trips_over_sasl::<$runtime>(
+                        shared_secure(),
+                        Listener::SaslPlaintext,
+                        mechanism,
+                    ))
+                }
+            }
+
+            #[test]
+            fn sasl_ssl_with_every_mechanism() {
+                for mechanism in Mechanism::ALL {
+                    $block_on(s::round_trips_over_sasl::<$runtime>(
+                        shared_secure(),
+                        Listener::SaslSsl,
+                        mechanism,
+                    ))
+                }
+            }
+
+            #[test]
+            fn refusals_are_typed_prompt_and_not_retried() {
+                $block_on(s::refusals_are_typed_prompt_and_not_retried::<$runtime>(
+                    shared_secure(),
+                ))
+            }
+
+            #[test]
+            fn reauthenticates_without_losing_anything() {
+                $block_on(s::reauthenticates_without_losing_anything::<$runtime>(
+                    shared_secure(),
+                    Mechanism::ScramSha512,
+                ))
             }
         }
     };

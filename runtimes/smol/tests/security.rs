@@ -1,0 +1,18 @@
+//! Secured connections on smol against a secured Apache Kafka 4.4: TLS,
+//! mutual TLS, SASL (PLAIN, SCRAM, OAUTHBEARER) over plaintext and TLS,
+//! re-authentication and refusals; and the Java client and
+//! confluent-kafka reading back what kafkite wrote over SASL_SSL.
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    smol::block_on(future)
+}
+
+kafkite_driver::security_tests!(kafkite_smol::SmolRuntime, block_on);
+
+#[test]
+fn java_and_confluent_read_what_kafkite_wrote_over_sasl_ssl() {
+    use kafkite_driver::conformance::security::peers_read_what_kafkite_wrote_over_sasl_ssl;
+    block_on(peers_read_what_kafkite_wrote_over_sasl_ssl::<
+        kafkite_smol::SmolRuntime,
+    >(kafkite_testkit::shared_secure()))
+}
