@@ -8,6 +8,7 @@ pub mod admin;
 pub mod client;
 pub mod consumer;
 pub mod producer;
+pub mod properties;
 pub mod protocol;
 pub mod records;
 pub mod security;

@@ -1,13 +1,20 @@
 //! The command line: kcat's short flags where kcat has them (`-b -t -p -K
-//! -H -z -o -c -e -G -f`), so a kcat user's fingers carry over, and
+//! -H -z -o -c -e -G -f -X -F`), so a kcat user's fingers carry over, and
 //! subcommands instead of kcat's mode flags (`-P`, `-C`, `-L`).
 //!
 //! Values are checked here, while parsing, so a bad one is reported by
-//! clap in one line before anything connects.
+//! clap in one line before anything connects. kcat's `-X key=value` and
+//! `-F file` (librdkafka / Java client properties) are split here and
+//! checked in [`crate::properties`], also before anything connects.
 
+use std::ffi::OsStr;
+use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::TypedValueParser;
+use clap::error::ErrorKind;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use kafkite::properties::Properties;
 use kafkite_smol::{Acks, Compression};
 
 use crate::format::Format;
@@ -26,17 +33,39 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Global {
     /// Bootstrap brokers, host[:port],... (port 9092 when left out).
-    #[arg(
-        short = 'b',
-        long = "bootstrap",
-        global = true,
-        env = "KAFKA_BOOTSTRAP"
-    )]
+    /// Without -b: bootstrap.servers from -X or -F, else
+    /// $KAFKA_BOOTSTRAP.
+    #[arg(short = 'b', long = "bootstrap", global = true)]
     pub brokers: Option<String>,
     /// Seconds to wait for the cluster: the first metadata, each admin
-    /// request (like kcat's -m, with a longer default).
-    #[arg(short = 'm', long = "timeout", global = true, default_value = "10", value_parser = parse_seconds)]
-    pub timeout: Duration,
+    /// request (like kcat's -m, with a longer default) [default: 10, or
+    /// request.timeout.ms and socket.connection.setup.timeout.ms from -X
+    /// or -F].
+    #[arg(short = 'm', long = "timeout", global = true, value_parser = parse_seconds)]
+    pub timeout: Option<Duration>,
+    /// -X and -F before the subcommand.
+    #[command(flatten)]
+    pub property_flags: PropertyFlags,
+    /// What -F and -X add up to, on both sides of the subcommand, loaded
+    /// before the command runs.
+    #[arg(skip)]
+    pub properties: Properties,
+}
+
+/// kcat's -X and -F, taken before the subcommand and after it. (Not
+/// clap's `global` args: with those, the values given after the
+/// subcommand would replace the ones given before it instead of adding
+/// to them.)
+#[derive(Debug, Args, Clone, Default)]
+pub struct PropertyFlags {
+    /// A librdkafka or Java client property, as kcat's -X (repeatable;
+    /// later ones win). Typed flags (-b, -m, --acks, -z, -G) win over it.
+    #[arg(short = 'X', long = "property", value_name = "KEY=VALUE", value_parser = PropertyArg)]
+    pub pairs: Vec<(String, String)>,
+    /// A properties file of KEY=VALUE lines, as kcat's -F (repeatable;
+    /// read in order, before any -X).
+    #[arg(short = 'F', long = "property-file", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,6 +105,8 @@ pub struct SimArgs {
     /// Behave as Kafka 0.8.2: no ApiVersions, only the v0 APIs.
     #[arg(long = "kafka-0.8.2")]
     pub legacy_0_8_2: bool,
+    #[command(flatten)]
+    pub property_flags: PropertyFlags,
 }
 
 #[derive(Debug, Args)]
@@ -93,12 +124,15 @@ pub struct ProduceArgs {
     /// A header for every record: name=value, or name alone for a null value.
     #[arg(short = 'H', long = "header", value_parser = parse_header)]
     pub headers: Vec<HeaderArg>,
-    /// Compression codec.
-    #[arg(short = 'z', long = "compression", value_enum, default_value = "none")]
-    pub compression: Codec,
-    /// Acknowledgements the leader waits for: 0, 1 or all.
-    #[arg(long = "acks", default_value = "all", value_parser = parse_acks, allow_negative_numbers = true)]
-    pub acks: Acks,
+    /// Compression codec [default: none, or compression.type from -X or -F].
+    #[arg(short = 'z', long = "compression", value_enum)]
+    pub compression: Option<Codec>,
+    /// Acknowledgements the leader waits for: 0, 1 or all [default: all,
+    /// or acks from -X or -F].
+    #[arg(long = "acks", value_parser = parse_acks, allow_negative_numbers = true)]
+    pub acks: Option<Acks>,
+    #[command(flatten)]
+    pub property_flags: PropertyFlags,
 }
 
 #[derive(Debug, Args)]
@@ -132,6 +166,8 @@ pub struct ConsumeArgs {
     /// -f takes precedence).
     #[arg(short = 'K', long = "key-delimiter")]
     pub key_delimiter: Option<String>,
+    #[command(flatten)]
+    pub property_flags: PropertyFlags,
 }
 
 #[derive(Debug, Args)]
@@ -139,6 +175,8 @@ pub struct MetadataArgs {
     /// Only this topic.
     #[arg(short = 't', long = "topic")]
     pub topic: Option<String>,
+    #[command(flatten)]
+    pub property_flags: PropertyFlags,
 }
 
 #[derive(Debug, Subcommand)]
@@ -150,9 +188,14 @@ pub enum TopicsCommand {
         /// Topics to delete.
         #[arg(required = true)]
         topics: Vec<String>,
+        #[command(flatten)]
+        property_flags: PropertyFlags,
     },
     /// List the topics' names.
-    List,
+    List {
+        #[command(flatten)]
+        property_flags: PropertyFlags,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -169,6 +212,8 @@ pub struct CreateTopicArgs {
     /// A topic config, name=value (e.g. retention.ms=60000).
     #[arg(long = "config", value_parser = parse_config)]
     pub configs: Vec<(String, String)>,
+    #[command(flatten)]
+    pub property_flags: PropertyFlags,
 }
 
 #[derive(Debug, Args)]
@@ -178,17 +223,24 @@ pub struct OffsetsArgs {
     /// Only this partition.
     #[arg(short = 'p', long = "partition")]
     pub partition: Option<i32>,
+    #[command(flatten)]
+    pub property_flags: PropertyFlags,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum GroupsCommand {
     /// List the groups every broker coordinates.
-    List,
+    List {
+        #[command(flatten)]
+        property_flags: PropertyFlags,
+    },
     /// Describe groups: state, protocol, members and their assignments.
     Describe {
         /// Groups to describe.
         #[arg(required = true)]
         groups: Vec<String>,
+        #[command(flatten)]
+        property_flags: PropertyFlags,
     },
 }
 
@@ -215,12 +267,39 @@ pub struct BenchArgs {
     /// Partitions of the topic the bench creates.
     #[arg(short = 'P', long = "partitions", default_value_t = 3)]
     pub partitions: i32,
-    /// Compression codec.
-    #[arg(short = 'z', long = "compression", value_enum, default_value = "none")]
-    pub compression: Codec,
-    /// Acknowledgements: 0, 1 or all.
-    #[arg(long = "acks", default_value = "all", value_parser = parse_acks, allow_negative_numbers = true)]
-    pub acks: Acks,
+    /// Compression codec [default: none, or compression.type from -X or -F].
+    #[arg(short = 'z', long = "compression", value_enum)]
+    pub compression: Option<Codec>,
+    /// Acknowledgements: 0, 1 or all [default: all, or acks from -X or -F].
+    #[arg(long = "acks", value_parser = parse_acks, allow_negative_numbers = true)]
+    pub acks: Option<Acks>,
+    #[command(flatten)]
+    pub property_flags: PropertyFlags,
+}
+
+impl Command {
+    /// -X and -F after the subcommand.
+    pub fn property_flags(&self) -> &PropertyFlags {
+        match self {
+            Command::Produce(args) => &args.property_flags,
+            Command::Consume(args) => &args.property_flags,
+            Command::Metadata(args) => &args.property_flags,
+            Command::Topics(TopicsCommand::Create(args)) => &args.property_flags,
+            Command::Topics(
+                TopicsCommand::Delete { property_flags, .. }
+                | TopicsCommand::List { property_flags },
+            ) => property_flags,
+            Command::Offsets(args) => &args.property_flags,
+            Command::Groups(
+                GroupsCommand::List { property_flags }
+                | GroupsCommand::Describe { property_flags, .. },
+            ) => property_flags,
+            Command::Bench(BenchCommand::Produce(args) | BenchCommand::Consume(args)) => {
+                &args.property_flags
+            }
+            Command::Sim(args) => &args.property_flags,
+        }
+    }
 }
 
 /// A compression codec as named on the command line.
@@ -298,6 +377,41 @@ fn parse_header(text: &str) -> Result<HeaderArg, String> {
         name: name.to_string(),
         value,
     })
+}
+
+/// `-X`'s parser: [`parse_property`], with clap's message replaced by its
+/// own, since clap's would quote the argument, and an argument that is not
+/// key=value may be a secret that lost its `=`.
+#[derive(Debug, Clone, Copy)]
+struct PropertyArg;
+
+impl TypedValueParser for PropertyArg {
+    type Value = (String, String);
+
+    fn parse_ref(
+        &self,
+        _command: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<(String, String), clap::Error> {
+        value
+            .to_str()
+            .ok_or("-X takes key=value in UTF-8")
+            .and_then(parse_property)
+            .map_err(|problem| clap::Error::raw(ErrorKind::ValueValidation, format!("{problem}\n")))
+    }
+}
+
+/// kcat's `-X key=value`: split at the first `=` (the value may hold more,
+/// or be empty); the key is trimmed. The message never shows the text.
+fn parse_property(text: &str) -> Result<(String, String), &'static str> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_string(), value.to_string()))
+        }
+        Some(_) => Err("-X takes key=value, and one has no key before its ="),
+        None => Err("-X takes key=value, and one has no ="),
+    }
 }
 
 fn parse_config(text: &str) -> Result<(String, String), String> {
@@ -392,6 +506,75 @@ mod tests {
         assert_eq!(parse_sim_topic("orders"), Ok(("orders".into(), 1)));
         assert!(parse_sim_topic("orders:0").is_err());
         assert!(parse_sim_topic(":3").is_err());
+    }
+
+    #[test]
+    fn properties_are_key_equals_value() {
+        assert_eq!(
+            parse_property("linger.ms=5"),
+            Ok(("linger.ms".into(), "5".into()))
+        );
+        assert_eq!(
+            parse_property(" sasl.oauthbearer.config =principal=a b=c"),
+            Ok(("sasl.oauthbearer.config".into(), "principal=a b=c".into()))
+        );
+        assert_eq!(
+            parse_property("client.id="),
+            Ok(("client.id".into(), String::new()))
+        );
+        for bad in ["hunter2", "=hunter2", " =x", ""] {
+            let problem = parse_property(bad).unwrap_err();
+            assert!(problem.starts_with("-X takes key=value"), "{problem}");
+            assert!(bad.is_empty() || !problem.contains(bad.trim()), "{problem}");
+        }
+    }
+
+    #[test]
+    fn x_and_f_are_taken_on_both_sides_of_the_subcommand() {
+        let cli = Cli::try_parse_from([
+            "kafkite",
+            "-X",
+            "acks=1",
+            "-F",
+            "a.properties",
+            "produce",
+            "-t",
+            "t",
+            "-X",
+            "linger.ms=5",
+            "--property-file",
+            "b.properties",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.global.property_flags.pairs,
+            [("acks".to_string(), "1".to_string())]
+        );
+        assert_eq!(
+            cli.global.property_flags.files,
+            [PathBuf::from("a.properties")]
+        );
+        let after = cli.command.property_flags();
+        assert_eq!(after.pairs, [("linger.ms".to_string(), "5".to_string())]);
+        assert_eq!(after.files, [PathBuf::from("b.properties")]);
+        let Command::Produce(args) = cli.command else {
+            panic!("not produce")
+        };
+        assert_eq!((args.acks, args.compression), (None, None));
+        for command in [
+            &["topics", "list"][..],
+            &["groups", "describe", "g"],
+            &["bench", "consume"],
+            &["sim"],
+        ] {
+            let cli =
+                Cli::try_parse_from([&["kafkite"], command, &["-X", "a=b"]].concat()).unwrap();
+            assert_eq!(cli.command.property_flags().pairs.len(), 1, "{command:?}");
+        }
+        let err = Cli::try_parse_from(["kafkite", "-X", "sasl.password", "metadata"]).unwrap_err();
+        let rendered = err.render().to_string();
+        assert!(rendered.contains("-X takes key=value"), "{rendered}");
+        assert!(!rendered.contains("sasl.password"), "{rendered}");
     }
 
     #[test]

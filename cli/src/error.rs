@@ -3,6 +3,7 @@
 
 use std::io;
 
+use kafkite::properties::PropertyError;
 use kafkite_smol::{Error as SessionError, ProduceError};
 
 /// Why a command failed.
@@ -43,6 +44,19 @@ pub enum CliError {
     Stdin(io::Error),
     #[error("writing stdout: {0}")]
     Stdout(io::Error),
+    /// A `-X` or `-F` property kafkite does not know or support, a bad
+    /// value, or settings that contradict each other (never with a
+    /// secret's value).
+    #[error("{0}")]
+    Property(#[from] PropertyError),
+    /// A property the command has no use for.
+    #[error("{command} does not use the property {key}: it is a {scope} property{hint}")]
+    PropertyNotUsed {
+        command: &'static str,
+        key: String,
+        scope: String,
+        hint: &'static str,
+    },
     /// A flag combination or value the parser could not judge alone.
     #[error("{0}")]
     Invalid(String),

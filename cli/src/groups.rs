@@ -28,8 +28,8 @@ const DESCRIBE_BACKOFF: Duration = Duration::from_millis(200);
 
 pub async fn run(global: &Global, command: GroupsCommand) -> Result<(), CliError> {
     with_session(global, async |session| match command {
-        GroupsCommand::List => list(session).await,
-        GroupsCommand::Describe { groups } => describe(session, &groups).await,
+        GroupsCommand::List { .. } => list(session).await,
+        GroupsCommand::Describe { groups, .. } => describe(session, &groups).await,
     })
     .await
 }

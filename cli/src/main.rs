@@ -17,6 +17,7 @@ mod groups;
 mod metadata;
 mod offsets;
 mod produce;
+mod properties;
 mod session;
 mod sim;
 mod topics;
@@ -54,7 +55,10 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), CliError> {
+async fn run(mut cli: Cli) -> Result<(), CliError> {
+    // Checked before anything connects.
+    cli.global.properties = properties::load(&cli.global, &cli.command)?;
+    properties::check(&cli.global.properties, &cli.command)?;
     let global = &cli.global;
     match cli.command {
         Command::Produce(args) => produce::run(global, args).await,

@@ -8,6 +8,7 @@
 use std::io::{self, BufRead};
 
 use bytes::Bytes;
+use kafkite::properties::Properties;
 use kafkite_smol::{Acks, Compression, Producer, ProducerConfig, ProducerRecord, Session};
 
 use crate::args::{Codec, Global, HeaderArg, ProduceArgs};
@@ -20,10 +21,17 @@ use crate::session::{check_partition, topic_partitions, with_session};
 const MAX_PENDING: usize = 100_000;
 
 pub async fn run(global: &Global, args: ProduceArgs) -> Result<(), CliError> {
-    with_session(global, async |session| produce(session, args).await).await
+    with_session(global, async |session| {
+        produce(session, &global.properties, args).await
+    })
+    .await
 }
 
-async fn produce(session: &Session, args: ProduceArgs) -> Result<(), CliError> {
+async fn produce(
+    session: &Session,
+    properties: &Properties,
+    args: ProduceArgs,
+) -> Result<(), CliError> {
     let key_delimiter = match &args.key_delimiter {
         Some(text) => Some(non_empty_delimiter(text)?),
         None => None,
@@ -34,7 +42,7 @@ async fn produce(session: &Session, args: ProduceArgs) -> Result<(), CliError> {
     if let Some(p) = partition {
         check_partition(&args.topic, &partitions, p)?;
     }
-    let producer = start_producer(session, args.acks, args.compression).await?;
+    let producer = start_producer(session, properties, args.acks, args.compression).await?;
     let template = RecordTemplate {
         topic: args.topic.into(),
         partition,
@@ -128,26 +136,41 @@ fn headers(args: &[HeaderArg]) -> Vec<(String, Option<Bytes>)> {
         .collect()
 }
 
-/// A producer with the command line's acks and codec (and the driver's
-/// defaults otherwise: idempotent with acks=all, linger 5 ms).
+/// A producer with the command line's acks and codec, over the producer
+/// properties of -X and -F, over the defaults (idempotent with acks=all,
+/// linger 5 ms).
 pub async fn start_producer(
     session: &Session,
-    acks: Acks,
-    codec: Codec,
+    properties: &Properties,
+    acks: Option<Acks>,
+    codec: Option<Codec>,
 ) -> Result<Producer, CliError> {
-    let compression = Compression::from(codec);
-    if !compression.is_available() {
-        return Err(CliError::Invalid(format!(
-            "this build has no {} codec",
-            compression.name()
-        )));
-    }
-    let config = ProducerConfig::default()
-        .with_acks(acks)
-        .with_compression(compression);
+    let config = producer_config(properties, acks, codec)?;
     Producer::new(session, config)
         .await
         .map_err(CliError::cluster("starting the producer"))
+}
+
+/// The producer properties with `--acks` and `-z` over them.
+pub fn producer_config(
+    properties: &Properties,
+    acks: Option<Acks>,
+    codec: Option<Codec>,
+) -> Result<ProducerConfig, CliError> {
+    let mut config = properties.producer_config()?;
+    if let Some(acks) = acks {
+        config.acks = acks;
+    }
+    if let Some(codec) = codec {
+        config.compression = Compression::from(codec);
+    }
+    if !config.compression.is_available() {
+        return Err(CliError::Invalid(format!(
+            "this build has no {} codec",
+            config.compression.name()
+        )));
+    }
+    Ok(config)
 }
 
 #[cfg(test)]
@@ -168,6 +191,26 @@ mod tests {
     fn a_line_without_the_delimiter_has_no_key() {
         assert_eq!(split_key(b"nokey", b":"), (None, &b"nokey"[..]));
         assert_eq!(split_key(b"", b"::"), (None, &b""[..]));
+    }
+
+    #[test]
+    fn typed_flags_win_over_properties() {
+        let properties = Properties::from_pairs([("acks", "0"), ("compression.type", "gzip")]);
+        let config = producer_config(&properties, None, None).unwrap();
+        assert_eq!(
+            (config.acks, config.compression),
+            (Acks::None, Compression::Gzip)
+        );
+        let config = producer_config(&properties, Some(Acks::All), Some(Codec::Lz4)).unwrap();
+        assert_eq!(
+            (config.acks, config.compression),
+            (Acks::All, Compression::Lz4)
+        );
+        let config = producer_config(&Properties::new(), None, None).unwrap();
+        assert_eq!(
+            (config.acks, config.compression),
+            (Acks::All, Compression::None)
+        );
     }
 
     #[test]

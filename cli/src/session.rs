@@ -37,22 +37,58 @@ pub async fn with_session<T>(
     outcome
 }
 
-/// The client config for the command line's brokers and timeout.
+/// How long the CLI waits for the cluster when neither -m nor the
+/// properties say.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The client config for the command line's brokers, timeout and
+/// properties. Brokers: -b, else bootstrap.servers from -X or -F, else
+/// `$KAFKA_BOOTSTRAP`; a host without a port gets 9092, as in librdkafka.
+/// Timeouts: -m, else request.timeout.ms and
+/// socket.connection.setup.timeout.ms, else 10 s. Client id: client.id,
+/// else `kafkite-cli`.
 pub fn client_config(global: &Global) -> Result<ClientConfig, CliError> {
-    let list = global.brokers.as_deref().unwrap_or_default();
-    let servers: Vec<String> = list
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(with_default_port)
-        .collect();
-    if servers.is_empty() {
+    let mut properties = global.properties.clone();
+    let brokers = match &global.brokers {
+        Some(list) => Some(list.clone()),
+        None if properties.get("bootstrap.servers").is_some() => None,
+        None => std::env::var("KAFKA_BOOTSTRAP").ok(),
+    };
+    if let Some(list) = brokers {
+        let servers: Vec<&str> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        if servers.is_empty() {
+            return Err(CliError::NoBrokers);
+        }
+        properties.set("bootstrap.servers", servers.join(","));
+    }
+    if properties.get("bootstrap.servers").is_none() {
         return Err(CliError::NoBrokers);
     }
-    Ok(ClientConfig::new(servers)
-        .with_client_id("kafkite-cli")
-        .with_request_timeout(global.timeout)
-        .with_connect_timeout(global.timeout))
+    let mut config = properties.client_config()?;
+    config.bootstrap_servers = config
+        .bootstrap_servers
+        .iter()
+        .map(|s| with_default_port(s))
+        .collect();
+    if properties.get("client.id").is_none() {
+        config.client_id = "kafkite-cli".into();
+    }
+    let timeout = global.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    if global.timeout.is_some() || properties.get("request.timeout.ms").is_none() {
+        config.request_timeout = timeout;
+    }
+    if global.timeout.is_some()
+        || properties
+            .get("socket.connection.setup.timeout.ms")
+            .is_none()
+    {
+        config.connect_timeout = timeout;
+    }
+    Ok(config)
 }
 
 /// kcat (librdkafka) takes a host without a port as port 9092.
@@ -133,6 +169,7 @@ pub fn check_partition(topic: &str, partitions: &[i32], partition: i32) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kafkite::properties::Properties;
 
     #[test]
     fn a_host_without_port_gets_9092() {
@@ -142,12 +179,56 @@ mod tests {
         assert_eq!(with_default_port("[::1]:19092"), "[::1]:19092");
     }
 
+    fn global(brokers: Option<&str>, timeout: Option<u64>, properties: &[(&str, &str)]) -> Global {
+        Global {
+            brokers: brokers.map(str::to_owned),
+            timeout: timeout.map(Duration::from_secs),
+            property_flags: Default::default(),
+            properties: Properties::from_pairs(properties.iter().copied()),
+        }
+    }
+
     #[test]
     fn no_brokers_is_an_error() {
-        let global = Global {
-            brokers: Some(" , ".into()),
-            timeout: Duration::from_secs(1),
-        };
+        let global = global(Some(" , "), Some(1), &[]);
         assert!(matches!(client_config(&global), Err(CliError::NoBrokers)));
+    }
+
+    #[test]
+    fn flags_win_over_properties_which_win_over_the_defaults() {
+        let config = client_config(&global(Some("a"), None, &[])).unwrap();
+        assert_eq!(config.bootstrap_servers, ["a:9092"]);
+        assert_eq!(config.client_id, "kafkite-cli");
+        assert_eq!(config.request_timeout, DEFAULT_TIMEOUT);
+        assert_eq!(config.connect_timeout, DEFAULT_TIMEOUT);
+
+        let properties = [
+            ("metadata.broker.list", "p1,p2:9093"),
+            ("client.id", "mine"),
+            ("request.timeout.ms", "30000"),
+            ("socket.connection.setup.timeout.ms", "4000"),
+        ];
+        let config = client_config(&global(None, None, &properties)).unwrap();
+        assert_eq!(config.bootstrap_servers, ["p1:9092", "p2:9093"]);
+        assert_eq!(config.client_id, "mine");
+        assert_eq!(config.request_timeout, Duration::from_secs(30));
+        assert_eq!(config.connect_timeout, Duration::from_secs(4));
+
+        let config = client_config(&global(Some("b:1"), Some(2), &properties)).unwrap();
+        assert_eq!(config.bootstrap_servers, ["b:1"]);
+        assert_eq!(config.request_timeout, Duration::from_secs(2));
+        assert_eq!(config.connect_timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_bad_client_property_is_an_error() {
+        let err = client_config(&global(
+            Some("a"),
+            None,
+            &[("reconnect.backoff.ms", "soon")],
+        ))
+        .unwrap_err();
+        assert!(matches!(err, CliError::Property(_)), "{err}");
+        assert!(err.to_string().contains("reconnect.backoff.ms"), "{err}");
     }
 }

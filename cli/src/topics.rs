@@ -11,8 +11,8 @@ use crate::session::{topic_partitions, with_session};
 pub async fn run(global: &Global, command: TopicsCommand) -> Result<(), CliError> {
     with_session(global, async |session| match command {
         TopicsCommand::Create(args) => create(session, args).await,
-        TopicsCommand::Delete { topics } => delete(session, &topics).await,
-        TopicsCommand::List => list(session).await,
+        TopicsCommand::Delete { topics, .. } => delete(session, &topics).await,
+        TopicsCommand::List { .. } => list(session).await,
     })
     .await
 }

@@ -9,6 +9,7 @@ mod cli {
     pub mod group_commits;
     pub mod group_members;
     pub mod produce_to_kcat;
+    pub mod properties;
     pub mod sim;
     pub mod support;
 }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::admin::{list_offsets_outcome, list_offsets_requests, OffsetSpec};
 use crate::client::{Client, Event, RequestError, RequestId, RequestOptions, Target};
+use crate::properties::{Properties, PropertyError};
 use crate::protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use crate::protocol::messages::{FetchRequest, FetchResponse};
 use crate::protocol::DecodeError;
@@ -66,6 +67,16 @@ impl Default for FetchConfig {
             read_committed: false,
             retry_backoff: Duration::from_millis(100),
         }
+    }
+}
+
+impl FetchConfig {
+    /// The config librdkafka or Java client properties describe: the
+    /// consumer scope's (`fetch.max.bytes`, `auto.offset.reset`,
+    /// `isolation.level`, ...), the rest at the defaults (see
+    /// [`crate::properties`]).
+    pub fn from_properties(properties: &Properties) -> Result<Self, PropertyError> {
+        properties.fetch_config()
     }
 }
 

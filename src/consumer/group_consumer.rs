@@ -21,6 +21,7 @@ use crate::consumer::group::{
 use crate::consumer::{
     FetchConfig, FetchError, FetchEvent, FetchedRecords, Fetcher, OffsetAndMetadata, OffsetError,
 };
+use crate::properties::{Properties, PropertyError};
 
 /// What a [`GroupConsumer`] reports, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +71,14 @@ impl GroupConsumerConfig {
             fetch: FetchConfig::default(),
             auto_commit: Some(Duration::from_secs(5)),
         }
+    }
+
+    /// The config librdkafka or Java client properties describe: the
+    /// consumer and consumer group scopes' (`group.id`, required;
+    /// `session.timeout.ms`, `enable.auto.commit`, `fetch.max.bytes`,
+    /// ...), the rest at the defaults (see [`crate::properties`]).
+    pub fn from_properties(properties: &Properties) -> Result<Self, PropertyError> {
+        properties.group_consumer_config()
     }
 }
 

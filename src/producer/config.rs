@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::properties::{Properties, PropertyError};
 use crate::records::Compression;
 
 /// How many replicas must have a record before the broker acknowledges it
@@ -90,6 +91,13 @@ impl Default for ProducerConfig {
 }
 
 impl ProducerConfig {
+    /// The config librdkafka or Java client properties describe: the
+    /// producer scope's (`acks`, `linger.ms`, `compression.type`, ...),
+    /// the rest at the defaults (see [`crate::properties`]).
+    pub fn from_properties(properties: &Properties) -> Result<Self, PropertyError> {
+        properties.producer_config()
+    }
+
     pub fn with_acks(mut self, acks: Acks) -> Self {
         self.acks = acks;
         self

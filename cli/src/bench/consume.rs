@@ -6,7 +6,8 @@
 use std::time::Instant;
 
 use futures_lite::StreamExt;
-use kafkite_smol::{FetchConfig, FetchStart, Fetcher, Session};
+use kafkite::properties::Properties;
+use kafkite_smol::{FetchStart, Fetcher, Session};
 
 use super::cpu::process_cpu_time;
 use super::produce::produce;
@@ -21,7 +22,13 @@ use crate::session::topic_partitions;
 /// Records between progress redraw checks.
 const PROGRESS_EVERY: u64 = 1024;
 
-pub async fn run(session: &Session, topic: &BenchTopic, args: &BenchArgs) -> Result<(), CliError> {
+pub async fn run(
+    session: &Session,
+    topic: &BenchTopic,
+    args: &BenchArgs,
+    properties: &Properties,
+) -> Result<(), CliError> {
+    let fetch_config = properties.fetch_config()?;
     let partitions = topic_partitions(session, &topic.name).await?;
     let (earliest, latest) = earliest_and_latest(session, &topic.name, &partitions).await?;
     let held: i64 = partitions
@@ -34,7 +41,7 @@ pub async fn run(session: &Session, topic: &BenchTopic, args: &BenchArgs) -> Res
             count: args.count - held,
             ..args.clone()
         };
-        let filled = produce(session, &topic.name, &fill, "fill").await?;
+        let filled = produce(session, &topic.name, &fill, properties, "fill").await?;
         println!("{filled}");
     }
 
@@ -43,7 +50,7 @@ pub async fn run(session: &Session, topic: &BenchTopic, args: &BenchArgs) -> Res
         .map(|&p| FetchStart::new(&topic.name, p, Some(*earliest.get(&p).unwrap_or(&0))))
         .collect();
     let limit = usize::try_from(args.count).unwrap_or(usize::MAX);
-    let fetcher = Fetcher::new(session, FetchConfig::default());
+    let fetcher = Fetcher::new(session, fetch_config);
     let mut progress = Progress::new("consume", args.count);
     let cpu_before = process_cpu_time();
     let start = Instant::now();

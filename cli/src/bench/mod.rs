@@ -27,8 +27,12 @@ pub async fn run(global: &Global, command: BenchCommand) -> Result<(), CliError>
     with_session(global, async |session| {
         let topic = BenchTopic::prepare(session, &args).await?;
         let outcome = match command {
-            BenchCommand::Produce(_) => produce::run(session, &topic.name, &args).await,
-            BenchCommand::Consume(_) => consume::run(session, &topic, &args).await,
+            BenchCommand::Produce(_) => {
+                produce::run(session, &topic.name, &args, &global.properties).await
+            }
+            BenchCommand::Consume(_) => {
+                consume::run(session, &topic, &args, &global.properties).await
+            }
         };
         let cleanup = topic.cleanup(session).await;
         outcome.and(cleanup)

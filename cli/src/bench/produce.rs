@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use bytes::Bytes;
+use kafkite::properties::Properties;
 use kafkite_smol::{ProducerRecord, Session};
 
 use super::cpu::process_cpu_time;
@@ -19,8 +20,13 @@ const MAX_PENDING: usize = 200_000;
 /// Records between progress redraw checks (a clock read each).
 const PROGRESS_EVERY: u64 = 256;
 
-pub async fn run(session: &Session, topic: &str, args: &BenchArgs) -> Result<(), CliError> {
-    let summary = produce(session, topic, args, "produce").await?;
+pub async fn run(
+    session: &Session,
+    topic: &str,
+    args: &BenchArgs,
+    properties: &Properties,
+) -> Result<(), CliError> {
+    let summary = produce(session, topic, args, properties, "produce").await?;
     println!("{summary}");
     Ok(())
 }
@@ -30,9 +36,10 @@ pub async fn produce(
     session: &Session,
     topic: &str,
     args: &BenchArgs,
+    properties: &Properties,
     label: &'static str,
 ) -> Result<Summary, CliError> {
-    let producer = start_producer(session, args.acks, args.compression).await?;
+    let producer = start_producer(session, properties, args.acks, args.compression).await?;
     let values = ValuePool::new(args.size);
     let mut deliveries = Deliveries::new(MAX_PENDING);
     let mut progress = Progress::new(label, args.count);

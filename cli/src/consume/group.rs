@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use kafkite_smol::{Consumer, ConsumerGroup, OffsetAndMetadata, OffsetReset, Session};
+use kafkite_smol::{Consumer, ConsumerGroup, FetchConfig, OffsetAndMetadata, OffsetReset, Session};
 
 use super::output::{Flow, Output};
 use super::plan::{start_offset, Bounds, Ends, Verdict};
@@ -30,21 +30,21 @@ pub(super) const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
 /// Stored with every committed offset, so `groups describe` and other
 /// tools can tell who moved the group.
 pub(super) const COMMIT_METADATA: &str = "kafkite-cli";
-/// The Dart package's fetch settings for its Consumer.
-pub(super) const MAX_WAIT: Duration = Duration::from_millis(500);
-pub(super) const MIN_BYTES: i32 = 1;
 
 pub async fn run(
     session: &Session,
     args: &ConsumeArgs,
     name: &str,
+    fetch: FetchConfig,
     bounds: &BTreeMap<i32, Bounds>,
     mut output: Output,
 ) -> Result<(), CliError> {
     let topic = args.topic.as_str();
     let group = ConsumerGroup::new(session.clone(), name);
     let starts = match args.offset {
-        None | Some(StartOffset::Stored) => committed_starts(&group, topic, bounds).await?,
+        None | Some(StartOffset::Stored) => {
+            committed_starts(&group, topic, bounds, fetch.offset_reset).await?
+        }
         Some(start) => move_group(&group, topic, start, bounds).await?,
     };
     let mut ends = Ends::new(starts.iter().map(|(&p, &s)| (p, s, bounds[&p].latest)));
@@ -56,10 +56,10 @@ pub async fn run(
         session,
         group.clone(),
         [(topic, partitions)],
-        MAX_WAIT,
-        MIN_BYTES,
+        fetch.max_wait,
+        fetch.min_bytes,
     )
-    .with_offset_reset(OffsetReset::Earliest);
+    .with_fetch_config(fetch);
     let mut envelopes = consumer.consume(None);
     let mut commits = Commits::new(group, topic);
     let mut printed = 0;
@@ -111,6 +111,7 @@ async fn committed_starts(
     group: &ConsumerGroup,
     topic: &str,
     bounds: &BTreeMap<i32, Bounds>,
+    reset: OffsetReset,
 ) -> Result<BTreeMap<i32, i64>, CliError> {
     let asked: Vec<(String, i32)> = bounds.keys().map(|&p| (topic.to_string(), p)).collect();
     let committed = group
@@ -129,7 +130,7 @@ async fn committed_starts(
                 .map(|c| c.offset);
             let start = match stored {
                 Some(offset) if (b.earliest..=b.latest).contains(&offset) => offset,
-                _ => b.earliest,
+                _ => b.reset_start(reset),
             };
             (p, start)
         })

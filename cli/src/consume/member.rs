@@ -29,13 +29,14 @@ use std::time::{Duration, Instant};
 
 use futures_lite::future::{self, poll_once};
 use futures_lite::StreamExt;
+use kafkite::properties::Properties;
 use kafkite_smol::{
-    ConsumedRecord, ConsumerGroup, Error as SessionError, FetchConfig, GroupConsumer,
-    GroupConsumerConfig, GroupMessage, OffsetAndMetadata, OffsetReset, Session,
+    ConsumedRecord, ConsumerGroup, Error as SessionError, GroupConsumer, GroupConsumerConfig,
+    GroupMessage, OffsetAndMetadata, OffsetReset, Session,
 };
 
 use super::count_reached;
-use super::group::{move_group, stored, COMMIT_INTERVAL, MAX_WAIT, MIN_BYTES};
+use super::group::{move_group, stored, COMMIT_INTERVAL};
 use super::output::{Flow, Output};
 use super::plan::{AssignedEnds, Bounds, Verdict};
 use crate::args::{ConsumeArgs, StartOffset};
@@ -47,29 +48,43 @@ const LEAVE_LIMIT: Duration = Duration::from_secs(30);
 
 type Offsets = BTreeMap<(String, i32), OffsetAndMetadata>;
 
+/// The member's settings: the consumer and consumer group properties,
+/// with the group `name` (-G wins over group.id). Auto-commit is off (see
+/// above), so asking for it is an error rather than ignored.
+pub fn config(properties: &Properties, name: &str) -> Result<GroupConsumerConfig, CliError> {
+    let mut properties = properties.clone();
+    properties.set("group.id", name);
+    let mut config = properties.group_consumer_config()?;
+    let asked = properties.get("enable.auto.commit").is_some()
+        || properties.get("auto.commit.interval.ms").is_some();
+    if asked && config.auto_commit.is_some() {
+        return Err(CliError::Invalid(
+            "consume -G commits what it has printed itself: it takes no \
+             enable.auto.commit=true or auto.commit.interval.ms"
+                .into(),
+        ));
+    }
+    config.auto_commit = None;
+    Ok(config)
+}
+
 pub async fn run(
     session: &Session,
     args: &ConsumeArgs,
-    name: &str,
+    config: GroupConsumerConfig,
     bounds: &BTreeMap<i32, Bounds>,
     mut output: Output,
 ) -> Result<(), CliError> {
     let topic = args.topic.as_str();
-    let group = ConsumerGroup::new(session.clone(), name);
+    let name = config.group.group_id.clone();
+    let reset = config.fetch.offset_reset;
+    let group = ConsumerGroup::new(session.clone(), &name);
     if let Some(start) = args.offset.filter(|o| *o != StartOffset::Stored) {
         move_group(&group, topic, start, bounds).await?;
     }
     if count_reached(args, 0) {
         return Ok(());
     }
-    let mut config = GroupConsumerConfig::new(name);
-    config.auto_commit = None;
-    config.fetch = FetchConfig {
-        max_wait: MAX_WAIT,
-        min_bytes: MIN_BYTES,
-        offset_reset: OffsetReset::Earliest,
-        ..FetchConfig::default()
-    };
     let joining = format!("joining group {name:?}");
     let mut consumer =
         GroupConsumer::new(session, config).map_err(CliError::cluster(joining.clone()))?;
@@ -77,9 +92,10 @@ pub async fn run(
         .subscribe(&[topic])
         .map_err(CliError::cluster(joining))?;
     let mut member = Member {
-        commits: Commits::new(name, topic),
+        commits: Commits::new(&name, topic),
         ends: AssignedEnds::new(bounds.iter().map(|(&p, b)| (p, b.latest))),
         owned: BTreeSet::new(),
+        reset,
     };
     let result = member
         .consume(&mut consumer, &group, args, bounds, &mut output)
@@ -104,6 +120,9 @@ struct Member {
     ends: AssignedEnds,
     /// The partitions of the topic the group assigned this member.
     owned: BTreeSet<i32>,
+    /// `auto.offset.reset`: where a partition without a committed offset
+    /// starts.
+    reset: OffsetReset,
 }
 
 impl Member {
@@ -174,7 +193,7 @@ impl Member {
                     self.owned.extend(added.iter().copied());
                     if args.exit_at_end {
                         self.ends.assigned(added.iter().copied());
-                        let starts = starts(group, topic, &added, bounds).await?;
+                        let starts = starts(group, topic, &added, bounds, self.reset).await?;
                         for (p, start) in starts {
                             self.ends.started(p, start);
                         }
@@ -287,13 +306,14 @@ fn partitions_of(topic: &str, tps: &[(String, i32)]) -> Vec<i32> {
 }
 
 /// Where the member starts reading newly assigned partitions: the group's
-/// committed offset, or the log start where it has none (or one before
-/// it), as the consumer does.
+/// committed offset, or where `reset` says where it has none, and the log
+/// start for one before it, as the consumer does.
 async fn starts(
     group: &ConsumerGroup,
     topic: &str,
     partitions: &[i32],
     bounds: &BTreeMap<i32, Bounds>,
+    reset: OffsetReset,
 ) -> Result<Vec<(i32, i64)>, CliError> {
     if partitions.is_empty() {
         return Ok(Vec::new());
@@ -314,7 +334,8 @@ async fn starts(
                 .get(&(topic.to_string(), p))
                 .and_then(|c| c.as_ref())
                 .map(|c| c.offset);
-            (p, stored.unwrap_or(earliest).max(earliest))
+            let by_policy = || bounds.get(&p).map_or(0, |b| b.reset_start(reset));
+            (p, stored.unwrap_or_else(by_policy).max(earliest))
         })
         .collect())
 }

@@ -10,6 +10,11 @@
 //! partition at its high watermark as of the start (as a member: once
 //! every partition assigned is there); `-c` stops after that many printed
 //! records.
+//!
+//! Properties (`-X`, `-F`): the consumer scope's (`fetch.*`,
+//! `auto.offset.reset`, `isolation.level`, ...) in every mode, the
+//! consumer group scope's (`session.timeout.ms`, ...) as a member only;
+//! `group.id` names the group when `-G` does not.
 
 mod group;
 mod member;
@@ -21,7 +26,8 @@ use std::collections::BTreeMap;
 
 use futures_lite::future::poll_once;
 use futures_lite::{Stream, StreamExt};
-use kafkite_smol::{Error as SessionError, Session};
+use kafkite::properties::Properties;
+use kafkite_smol::{Error as SessionError, FetchConfig, GroupConsumerConfig, Session};
 
 use crate::args::{ConsumeArgs, Global};
 use crate::error::CliError;
@@ -33,19 +39,63 @@ use self::output::{Flow, Output};
 use self::plan::Bounds;
 
 pub async fn run(global: &Global, args: ConsumeArgs) -> Result<(), CliError> {
-    with_session(global, async |session| consume(session, args).await).await
+    let settings = Settings::new(&args, &global.properties)?;
+    with_session(global, async |session| {
+        consume(session, args, settings).await
+    })
+    .await
 }
 
-async fn consume(session: &Session, args: ConsumeArgs) -> Result<(), CliError> {
+async fn consume(session: &Session, args: ConsumeArgs, settings: Settings) -> Result<(), CliError> {
     let partitions = chosen_partitions(session, &args.topic, args.partition).await?;
     let bounds = bounds(session, &args.topic, &partitions).await?;
     let output = Output::new(output_format(&args)?);
-    match args.group.clone() {
-        Some(group) if args.partition.is_none() => {
-            member::run(session, &args, &group, &bounds, output).await
+    match settings.mode {
+        Mode::Member(config) => member::run(session, &args, *config, &bounds, output).await,
+        Mode::SimpleGroup(group) => {
+            group::run(session, &args, &group, settings.fetch, &bounds, output).await
         }
-        Some(group) => group::run(session, &args, &group, &bounds, output).await,
-        None => plain::run(session, &args, &bounds, output).await,
+        Mode::Plain => plain::run(session, &args, settings.fetch, &bounds, output).await,
+    }
+}
+
+/// How `consume` reads, from -G, -p and the properties: checked before
+/// anything connects.
+pub struct Settings {
+    pub mode: Mode,
+    pub fetch: FetchConfig,
+}
+
+pub enum Mode {
+    /// No group: explicit offsets, nothing committed.
+    Plain,
+    /// -G with -p: the group's commits, without membership.
+    SimpleGroup(String),
+    /// -G without -p: a member of the group.
+    Member(Box<GroupConsumerConfig>),
+}
+
+impl Settings {
+    pub fn new(args: &ConsumeArgs, properties: &Properties) -> Result<Settings, CliError> {
+        let fetch = properties.fetch_config()?;
+        let mode = match (group_name(args, properties)?, args.partition) {
+            (None, _) => Mode::Plain,
+            (Some(group), Some(_)) => Mode::SimpleGroup(group),
+            (Some(group), None) => Mode::Member(Box::new(member::config(properties, &group)?)),
+        };
+        Ok(Settings { mode, fetch })
+    }
+}
+
+/// The group to consume in: -G, else the group.id property.
+pub fn group_name(args: &ConsumeArgs, properties: &Properties) -> Result<Option<String>, CliError> {
+    if let Some(group) = &args.group {
+        return Ok(Some(group.clone()));
+    }
+    match properties.get("group.id").map(str::trim) {
+        Some("") => Err(CliError::Invalid("the property group.id is empty".into())),
+        Some(group) => Ok(Some(group.to_string())),
+        None => Ok(None),
     }
 }
 

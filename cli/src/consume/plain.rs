@@ -13,6 +13,7 @@ use crate::error::CliError;
 pub async fn run(
     session: &Session,
     args: &ConsumeArgs,
+    fetch: FetchConfig,
     bounds: &BTreeMap<i32, Bounds>,
     mut output: Output,
 ) -> Result<(), CliError> {
@@ -30,7 +31,7 @@ pub async fn run(
         .into_iter()
         .map(|(p, offset)| FetchStart::new(&args.topic, p, Some(offset)))
         .collect();
-    let fetcher = Fetcher::new(session, FetchConfig::default());
+    let fetcher = Fetcher::new(session, fetch);
     let mut records = fetcher.fetch(starts, None);
     let mut printed = 0;
     loop {

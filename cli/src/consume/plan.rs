@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use kafkite_smol::OffsetReset;
+
 use crate::args::StartOffset;
 use crate::error::CliError;
 
@@ -14,6 +16,19 @@ pub struct Bounds {
     pub earliest: i64,
     /// The high watermark: the offset the next record will get.
     pub latest: i64,
+}
+
+impl Bounds {
+    /// Where a group's consumer starts in a partition the group has no
+    /// offset for (or one outside the log): where `auto.offset.reset`
+    /// says. Under `error` the fetch reports it; the log start stands in
+    /// for counting.
+    pub fn reset_start(self, reset: OffsetReset) -> i64 {
+        match reset {
+            OffsetReset::Latest => self.latest,
+            OffsetReset::Earliest | OffsetReset::Error => self.earliest,
+        }
+    }
 }
 
 /// The first offset to read in a partition for `-o`. An absolute offset
@@ -206,6 +221,17 @@ mod tests {
             "{error}"
         );
         assert!(start(StartOffset::At(9)).is_err());
+    }
+
+    #[test]
+    fn a_group_without_an_offset_starts_where_auto_offset_reset_says() {
+        let bounds = Bounds {
+            earliest: 10,
+            latest: 20,
+        };
+        assert_eq!(bounds.reset_start(OffsetReset::Earliest), 10);
+        assert_eq!(bounds.reset_start(OffsetReset::Latest), 20);
+        assert_eq!(bounds.reset_start(OffsetReset::Error), 10);
     }
 
     #[test]

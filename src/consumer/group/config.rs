@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::assignor::Assignor;
+use crate::properties::{Properties, PropertyError};
 
 /// Settings for a [`super::GroupMember`]. Build with [`GroupConfig::new`]
 /// and the `with_*` methods.
@@ -44,6 +45,14 @@ pub struct GroupConfig {
 }
 
 impl GroupConfig {
+    /// The config librdkafka or Java client properties describe: the
+    /// consumer group scope's (`group.id`, required; `session.timeout.ms`,
+    /// `partition.assignment.strategy`, ...), the rest at the defaults
+    /// (see [`crate::properties`]).
+    pub fn from_properties(properties: &Properties) -> Result<Self, PropertyError> {
+        properties.group_config()
+    }
+
     pub fn new(group_id: impl Into<String>) -> Self {
         GroupConfig {
             group_id: group_id.into(),
