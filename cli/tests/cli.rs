@@ -10,6 +10,7 @@ mod cli {
     pub mod group_members;
     pub mod produce_to_kcat;
     pub mod properties;
+    pub mod secured;
     pub mod sim;
     pub mod support;
 }
