@@ -71,3 +71,41 @@ impl SecurityProtocol {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::ClientConfig;
+
+    /// Every place a secret can sit in a config: none reaches `Debug`.
+    #[test]
+    fn no_secret_reaches_a_configs_debug() {
+        let secrets = [
+            "plain-password",
+            "scram-password",
+            "-----BEGIN PRIVATE KEY-----SECRETKEY",
+            "key-password",
+        ];
+        let tls = TlsConfig::new()
+            .client_certificate_pem("-----BEGIN CERTIFICATE-----", secrets[2])
+            .key_password(secrets[3]);
+        let configs = [
+            ClientConfig::new(["b:1"])
+                .with_tls(tls)
+                .with_sasl(SaslConfig::plain("alice", secrets[0])),
+            ClientConfig::new(["b:1"]).with_sasl(SaslConfig::scram_sha_512("alice", secrets[1])),
+            ClientConfig::new(["b:1"]).with_sasl(SaslConfig::oauthbearer_unsecured(
+                UnsecuredJwsConfig::new("alice"),
+            )),
+        ];
+        for config in configs {
+            let debug = format!("{config:?} {config:#?}");
+            for secret in secrets {
+                assert!(!debug.contains(secret), "{secret} in {debug}");
+            }
+            assert!(debug.contains("alice"), "the username is not a secret");
+        }
+        let token = UnsecuredJwsConfig::new("alice").token_at(std::time::SystemTime::UNIX_EPOCH);
+        assert!(!format!("{token:?}").contains(token.value.expose()));
+    }
+}
