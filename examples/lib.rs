@@ -3,6 +3,8 @@
 //! loopback ports, so the examples run on a fresh machine with nothing
 //! installed, through the real TCP stack.
 
+pub mod by_hand;
+
 use std::time::Duration;
 
 use kafkite_sim::{serve, ClusterConfig, ServedCluster};

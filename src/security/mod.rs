@@ -15,6 +15,10 @@ pub mod sasl;
 mod secret;
 mod tls;
 
+/// The rustls this build uses, for a driver of the core's own that wraps
+/// its sockets with [`TlsConnector::client_connection`].
+pub use rustls;
+
 pub use error::AuthError;
 pub(crate) use nonce::NonceSource;
 pub use sasl::{
