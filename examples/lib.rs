@@ -5,6 +5,13 @@
 
 pub mod by_hand;
 
+/// The README's code blocks, compiled by `cargo test --doc -p
+/// kafkite-examples` (the test command runs every crate's doctests), so
+/// a block a newcomer pastes builds as shown.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeCodeBlocks;
+
 use std::time::Duration;
 
 use kafkite_sim::{serve, ClusterConfig, ServedCluster};

@@ -22,6 +22,9 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "tests"
 cargo test --workspace --all-targets 2>&1 | tee .cache/test.log
+# --all-targets leaves doctests out: every crate's, and the README's code
+# blocks (compiled through kafkite-examples), run here.
+cargo test --workspace --doc 2>&1 | tee -a .cache/test.log
 # cargo test stops at the first failing test binary with a non-zero exit;
 # set -o pipefail carries it here.
 

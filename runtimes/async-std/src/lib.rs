@@ -23,9 +23,10 @@ pub use kafkite_driver::{
     GroupConfig, GroupConsumerConfig, GroupMessage, Message, NewTopic, OAuthBearerToken,
     OAuthBearerTokenProvider, OffsetAndMetadata, OffsetError, OffsetReset, OffsetSpec,
     PackedHeaders, PackedRecord, PackedRecordMut, PackedRecords, ProduceError, ProduceResult,
-    ProducerConfig, ProducerRecord, RecordHeader, RecordHeaders, RecordHeadersIter, RecordView,
-    RequestError, RequestOptions, Runtime, SaslConfig, Secret, SecurityProtocol, Target,
-    TimestampType, TlsConfig, TlsError, TokenFuture, UnsecuredJwsConfig,
+    ProducerConfig, ProducerRecord, Properties, PropertyError, RecordHeader, RecordHeaders,
+    RecordHeadersIter, RecordView, RequestError, RequestOptions, Runtime, SaslConfig, Scope,
+    Secret, SecurityProtocol, Target, TimestampType, TlsConfig, TlsError, TokenFuture,
+    UnsecuredJwsConfig,
 };
 
 /// A kafkite session on async-std.

@@ -76,6 +76,7 @@ pub use kafkite::producer::{
     Acks, Delivery, Message, PackedHeaders, PackedRecord, PackedRecordMut, PackedRecords,
     ProduceError, ProduceResult, ProducerConfig, ProducerRecord,
 };
+pub use kafkite::properties::{Properties, PropertyError, Scope};
 pub use kafkite::records::{
     Compression, RecordHeader, RecordHeaders, RecordHeadersIter, TimestampType,
 };
