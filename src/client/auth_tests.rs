@@ -599,6 +599,32 @@ fn a_failing_token_provider_fails_the_login() {
 }
 
 #[test]
+fn a_token_provider_that_never_answers_fails_the_login_in_time() {
+    let mut run = Run::new(
+        SaslConfig::oauthbearer_unsecured(crate::security::UnsecuredJwsConfig::new("admin")),
+        SaslBroker::new(&["OAUTHBEARER"]),
+    );
+    run.run();
+    assert!(run.auth_errors().is_empty());
+    // The request timeout is 5 s.
+    run.advance(Duration::from_secs(6));
+    assert_eq!(
+        run.auth_errors().first(),
+        Some(&&AuthError::Token {
+            reason: "the token provider did not answer within the request timeout".into()
+        })
+    );
+    // The next login asks again.
+    run.advance(Duration::from_secs(2));
+    let wanted = run
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::OAuthBearerTokenWanted))
+        .count();
+    assert_eq!(wanted, 2);
+}
+
+#[test]
 fn a_tls_failure_from_the_driver_is_an_authentication_error() {
     let mut run = Run::new(
         SaslConfig::plain("alice", "alice-secret"),

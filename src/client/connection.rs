@@ -108,8 +108,10 @@ pub(crate) struct ConnAuth {
     /// The mechanism's state once started (after the handshake, and for
     /// OAUTHBEARER once a token is at hand).
     pub session: Option<SaslSession>,
-    /// Waiting for an OAUTHBEARER token before the first message.
-    pub awaiting_token: bool,
+    /// Waiting for an OAUTHBEARER token before the first message, until
+    /// this deadline (the request timeout: a provider that never answers
+    /// fails the login rather than hold the connection forever).
+    pub awaiting_token: Option<Instant>,
     /// A re-authentication of a connection already in use.
     pub reauth: bool,
 }
@@ -253,6 +255,7 @@ impl Connection {
         let connect = match self.state {
             ConnState::Connecting { deadline } => Some(deadline),
             ConnState::Ready => self.reauth_at,
+            ConnState::Authenticating => self.auth.as_ref().and_then(|a| a.awaiting_token),
             _ => None,
         };
         let requests = self.in_flight.iter().map(|r| r.deadline).min();

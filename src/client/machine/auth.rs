@@ -94,7 +94,7 @@ impl Client {
         c.auth = Some(ConnAuth {
             framing: SaslFraming::Handshake(version),
             session: None,
-            awaiting_token: false,
+            awaiting_token: None,
             reauth,
         });
         let request = SaslHandshakeRequest { mechanism };
@@ -214,8 +214,9 @@ impl Client {
         let oauth = matches!(sasl, crate::security::SaslConfig::OAuthBearer(_));
         let token = self.oauth.usable(now).cloned();
         if oauth && token.is_none() {
+            let until = now + self.config.request_timeout;
             if let Some(auth) = self.conns.get_mut(&conn).and_then(|c| c.auth.as_mut()) {
-                auth.awaiting_token = true;
+                auth.awaiting_token = Some(until);
             }
             self.want_token();
             return;
@@ -225,7 +226,7 @@ impl Client {
             Ok((session, first)) => {
                 if let Some(auth) = self.conns.get_mut(&conn).and_then(|c| c.auth.as_mut()) {
                     auth.session = Some(session);
-                    auth.awaiting_token = false;
+                    auth.awaiting_token = None;
                 }
                 self.send_sasl_message(conn, first, now);
             }
@@ -418,6 +419,32 @@ impl Client {
         }
     }
 
+    /// Logins that waited for a token past their deadline fail; the next
+    /// login asks the provider again.
+    pub(super) fn token_waits_expired(&mut self, now: Instant) {
+        let expired: Vec<ConnectionId> = self
+            .conns
+            .values()
+            .filter(|c| {
+                c.auth
+                    .as_ref()
+                    .and_then(|a| a.awaiting_token)
+                    .is_some_and(|until| until <= now)
+            })
+            .map(|c| c.id)
+            .collect();
+        if expired.is_empty() {
+            return;
+        }
+        self.oauth.requested = false;
+        for conn in expired {
+            let error = AuthError::Token {
+                reason: "the token provider did not answer within the request timeout".into(),
+            };
+            self.fail_authentication(conn, error, now);
+        }
+    }
+
     /// Asks for a new token when the current one is due for refresh.
     pub(super) fn refresh_token_due(&mut self, now: Instant) {
         if self.oauth.refresh_at.is_some_and(|t| t <= now) && !self.oauth.requested {
@@ -445,7 +472,7 @@ impl Client {
         let waiting: Vec<ConnectionId> = self
             .conns
             .values()
-            .filter(|c| c.auth.as_ref().is_some_and(|a| a.awaiting_token))
+            .filter(|c| c.auth.as_ref().is_some_and(|a| a.awaiting_token.is_some()))
             .map(|c| c.id)
             .collect();
         match token {

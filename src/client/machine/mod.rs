@@ -576,6 +576,7 @@ impl Client {
         if self.closed {
             return;
         }
+        self.token_waits_expired(now);
         self.refresh_token_due(now);
         self.reauthenticate_due(now);
         if self.metadata_retry && !self.metadata_pending {
