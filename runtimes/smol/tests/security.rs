@@ -16,3 +16,19 @@ fn java_and_confluent_read_what_kafkite_wrote_over_sasl_ssl() {
         kafkite_smol::SmolRuntime,
     >(kafkite_testkit::shared_secure()))
 }
+
+/// Re-authentication with the other mechanisms too (the macro's test uses
+/// SCRAM-SHA-512): OAUTHBEARER, whose session also ends with its token,
+/// and PLAIN.
+#[test]
+fn reauthenticates_with_oauthbearer_and_plain() {
+    use kafkite_driver::conformance::security::{
+        reauth_lock, reauthenticates_without_losing_anything, Mechanism,
+    };
+    for mechanism in [Mechanism::OAuthBearer, Mechanism::Plain] {
+        let _one_at_a_time = reauth_lock();
+        block_on(reauthenticates_without_losing_anything::<
+            kafkite_smol::SmolRuntime,
+        >(kafkite_testkit::shared_secure(), mechanism))
+    }
+}

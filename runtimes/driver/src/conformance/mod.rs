@@ -286,6 +286,7 @@ macro_rules! security_tests {
 
             #[test]
             fn reauthenticates_without_losing_anything() {
+                let _one_at_a_time = s::reauth_lock();
                 $block_on(s::reauthenticates_without_losing_anything::<$runtime>(
                     shared_secure(),
                     Mechanism::ScramSha512,

@@ -395,6 +395,14 @@ pub async fn refusals_are_typed_prompt_and_not_retried<R: Runtime + Default>(kaf
     }
 }
 
+/// Held by a test around [`reauthenticates_without_losing_anything`]: the
+/// scenario counts what passes the one proxy its listener is advertised
+/// behind, so two at once in a test binary would count each other's.
+pub fn reauth_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// With a SASL session lifetime of a few seconds (KIP-368), an idempotent
 /// producer and a group consumer run across several re-authentications:
 /// every record is delivered and read exactly once, nothing fails, and
