@@ -239,21 +239,25 @@ impl Peer {
                     .stderr(Stdio::null())
                     .status();
                 if let Some(pid) = pid {
-                    if pid_is_ours(pid, &self.data_dir) {
-                        eprintln!(
-                            "kafkite-testkit: {} peer pid {pid} survived its stop script; kill -9",
-                            self.kind
-                        );
-                        let _ = Command::new("kill")
-                            .args(["-KILL", &pid.to_string()])
-                            .stderr(Stdio::null())
-                            .status();
-                        wait_until(Duration::from_secs(5), || !pid_is_ours(pid, &self.data_dir));
-                    }
+                    let what = format!("{} peer", self.kind);
+                    kill_if_it_survived(&what, pid, &self.data_dir);
                 }
             }
         }
         let _ = fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// Kills `pid` (a peer that should have stopped by its script) if it is
+/// still the process its data dir names, and waits for it to go.
+pub(crate) fn kill_if_it_survived(what: &str, pid: u32, data_dir: &Path) {
+    if pid_is_ours(pid, data_dir) {
+        eprintln!("kafkite-testkit: {what} pid {pid} survived its stop script; kill -9");
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .stderr(Stdio::null())
+            .status();
+        wait_until(Duration::from_secs(5), || !pid_is_ours(pid, data_dir));
     }
 }
 

@@ -19,9 +19,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock, TryLockError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::peer::{new_named_data_dir, pid_is_ours, wait_until};
+use crate::peer::{kill_if_it_survived, new_named_data_dir};
 use crate::{command_line, install, peers_dir, run, tail, Result, TcpProxy, TestkitError};
 
 /// PLAIN and SCRAM user with every permission (there is no authorizer).
@@ -417,14 +417,7 @@ impl SecureKafka {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
-        if pid_is_ours(pid, &self.data_dir) {
-            eprintln!("kafkite-testkit: secured kafka pid {pid} survived its stop script; kill -9");
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .stderr(Stdio::null())
-                .status();
-            wait_until(Duration::from_secs(5), || !pid_is_ours(pid, &self.data_dir));
-        }
+        kill_if_it_survived("secured kafka", pid, &self.data_dir);
         let _ = fs::remove_dir_all(&self.data_dir);
     }
 }

@@ -145,31 +145,40 @@ impl Client {
         });
     }
 
+    /// An answer to SaslHandshake or SaslAuthenticate (`purpose` says
+    /// which); a refusal or an answer that does not decode fails the
+    /// login.
+    pub(super) fn handle_login_answer(
+        &mut self,
+        conn: ConnectionId,
+        (purpose, version): (&Purpose, i16),
+        frame: &Frame,
+        now: Instant,
+    ) {
+        let handled = match purpose {
+            Purpose::SaslHandshake => self.handle_sasl_handshake(conn, version, frame, now),
+            _ => self.handle_sasl_authenticate(conn, version, frame, now),
+        };
+        if let Err(error) = handled {
+            self.fail_authentication(conn, error, now);
+        }
+    }
+
     /// The answer to SaslHandshake: the mechanism is enabled, and how
     /// tokens travel from here.
-    pub(super) fn handle_sasl_handshake(
+    fn handle_sasl_handshake(
         &mut self,
         conn: ConnectionId,
         version: i16,
         frame: &Frame,
         now: Instant,
-    ) {
+    ) -> Result<(), AuthError> {
         let mechanism = self.mechanism_name();
-        let response = match decode_own_response::<SaslHandshakeResponse>(
-            frame,
-            ApiKey::SaslHandshake,
-            version,
-        ) {
-            Ok(r) => r,
-            Err(error) => {
-                let reason = format!("SaslHandshake v{version} response: {error}");
-                self.fail_authentication(conn, AuthError::Malformed { mechanism, reason }, now);
-                return;
-            }
-        };
+        let response: SaslHandshakeResponse =
+            decode_login_answer(frame, ApiKey::SaslHandshake, version, mechanism)?;
         if response.error_code != 0 {
             let code = ErrorCode(response.error_code);
-            let error = if code == ErrorCode::UNSUPPORTED_SASL_MECHANISM {
+            return Err(if code == ErrorCode::UNSUPPORTED_SASL_MECHANISM {
                 AuthError::MechanismNotEnabled {
                     mechanism,
                     enabled: response.mechanisms,
@@ -180,22 +189,18 @@ impl Client {
                     code: code.0,
                     message: format!("SaslHandshake refused: {code:?}"),
                 }
-            };
-            self.fail_authentication(conn, error, now);
-            return;
+            });
         }
         let Some(c) = self.conns.get_mut(&conn) else {
-            return;
+            return Ok(());
         };
         let framing = if version >= 1 {
             let versions = VersionRange { min: 0, max: 2 };
-            match c.versions.choose(ApiKey::SaslAuthenticate, versions) {
-                Some(v) => SaslFraming::Authenticate(v),
-                None => {
-                    self.fail_authentication(conn, AuthError::SaslNotSupported, now);
-                    return;
-                }
-            }
+            let version = c
+                .versions
+                .choose(ApiKey::SaslAuthenticate, versions)
+                .ok_or(AuthError::SaslNotSupported)?;
+            SaslFraming::Authenticate(version)
         } else {
             SaslFraming::Raw
         };
@@ -203,6 +208,7 @@ impl Client {
             auth.framing = framing;
         }
         self.begin_mechanism(conn, now);
+        Ok(())
     }
 
     /// Starts the mechanism and sends its first message; for OAUTHBEARER,
@@ -279,42 +285,31 @@ impl Client {
     }
 
     /// A SaslAuthenticate answer: the broker's verdict and its next token.
-    pub(super) fn handle_sasl_authenticate(
+    fn handle_sasl_authenticate(
         &mut self,
         conn: ConnectionId,
         version: i16,
         frame: &Frame,
         now: Instant,
-    ) {
+    ) -> Result<(), AuthError> {
         let mechanism = self.mechanism_name();
-        let response = match decode_own_response::<SaslAuthenticateResponse>(
-            frame,
-            ApiKey::SaslAuthenticate,
-            version,
-        ) {
-            Ok(r) => r,
-            Err(error) => {
-                let reason = format!("SaslAuthenticate v{version} response: {error}");
-                self.fail_authentication(conn, AuthError::Malformed { mechanism, reason }, now);
-                return;
-            }
-        };
+        let response: SaslAuthenticateResponse =
+            decode_login_answer(frame, ApiKey::SaslAuthenticate, version, mechanism)?;
         if response.error_code != 0 {
             let code = ErrorCode(response.error_code);
             let message = response
                 .error_message
                 .unwrap_or_else(|| format!("{code:?}"));
-            let error = AuthError::Failed {
+            return Err(AuthError::Failed {
                 mechanism,
                 code: code.0,
                 message,
-            };
-            self.fail_authentication(conn, error, now);
-            return;
+            });
         }
         let lifetime = (version >= 1 && response.session_lifetime_ms > 0)
             .then(|| Duration::from_millis(response.session_lifetime_ms.unsigned_abs()));
         self.step_mechanism(conn, &response.auth_bytes, lifetime, now);
+        Ok(())
     }
 
     /// A raw token from a broker before 1.0.
@@ -522,13 +517,19 @@ impl Client {
     }
 }
 
-/// Decodes an answer to one of the client's own requests.
-fn decode_own_response<M: Message>(
+/// Decodes an answer to a login request; one that does not decode is a
+/// malformed message of the mechanism's exchange.
+fn decode_login_answer<M: Message>(
     frame: &Frame,
     api_key: ApiKey,
     version: i16,
-) -> Result<M, crate::protocol::DecodeError> {
+    mechanism: &'static str,
+) -> Result<M, AuthError> {
     let mut r = Reader::new(frame.data.clone());
-    ResponseHeader::decode(&mut r, api_key.response_header_version(version))?;
-    M::decode(&mut r, version)
+    ResponseHeader::decode(&mut r, api_key.response_header_version(version))
+        .and_then(|_| M::decode(&mut r, version))
+        .map_err(|error| AuthError::Malformed {
+            mechanism,
+            reason: format!("{} v{version} response: {error}", api_key.name()),
+        })
 }

@@ -37,12 +37,9 @@ impl Client {
                 self.handle_api_versions(conn, request.version, frame, now);
                 return self.conns.contains_key(&conn);
             }
-            Purpose::SaslHandshake => {
-                self.handle_sasl_handshake(conn, request.version, &frame, now);
-                return self.conns.contains_key(&conn);
-            }
-            Purpose::SaslAuthenticate => {
-                self.handle_sasl_authenticate(conn, request.version, &frame, now);
+            Purpose::SaslHandshake | Purpose::SaslAuthenticate => {
+                let answered = (&request.purpose, request.version);
+                self.handle_login_answer(conn, answered, &frame, now);
                 return self.conns.contains_key(&conn);
             }
             _ => {}
@@ -152,31 +149,11 @@ impl Client {
             client_software_version: env!("CARGO_PKG_VERSION").into(),
             ..Default::default()
         };
-        let deadline = now + self.config.request_timeout;
-        let client_id = self.config.client_id.clone();
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return;
-        };
-        let correlation_id = c.take_correlation_id();
-        let ctx = RequestContext {
-            api_key: ApiKey::ApiVersions,
-            api_version: version,
-            correlation_id,
-            client_id: Some(&client_id),
-        };
-        let mark = c.outgoing.len();
-        if encode_request_with(&mut c.outgoing, &ctx, |b| request.encode(b, version)).is_err() {
-            c.outgoing.truncate(mark);
-            return;
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.state = ConnState::Negotiating { version };
         }
-        c.state = ConnState::Negotiating { version };
-        c.in_flight.push_back(InFlight {
-            correlation_id,
-            api_key: ApiKey::ApiVersions,
-            version,
-            purpose: Purpose::ApiVersions,
-            deadline,
-        });
+        let purpose = Purpose::ApiVersions;
+        self.write_own_request(conn, ApiKey::ApiVersions, version, &request, purpose, now);
     }
 
     /// The connection is ready for requests: versions known, logged in.

@@ -48,10 +48,13 @@ impl TlsConnector {
                 reason: e.to_string(),
             })?;
         let verifier: Arc<dyn ServerCertVerifier> = if config.dangerous_accept_any_certificate {
-            Arc::new(AcceptAnyCertificate { provider })
+            Arc::new(RelaxedVerifier {
+                chain: None,
+                provider,
+            })
         } else {
             let roots = Arc::new(load_roots(&config.roots)?);
-            let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider)
+            let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
                 .build()
                 .map_err(|e| TlsError::BadCaCertificate {
                     reason: e.to_string(),
@@ -59,7 +62,10 @@ impl TlsConnector {
             if config.verify_hostname {
                 webpki
             } else {
-                Arc::new(IgnoreHostname { inner: webpki })
+                Arc::new(RelaxedVerifier {
+                    chain: Some(webpki),
+                    provider,
+                })
             }
         };
         let builder = builder
@@ -237,14 +243,20 @@ fn private_key(pem: &[u8], password: Option<&str>) -> Result<PrivateKeyDer<'stat
     })
 }
 
-/// Checks the chain and validity as usual, but not the name
-/// (`ssl.endpoint.identification.algorithm=none`).
+/// The verifier when the defaults do not hold: the chain and validity
+/// checked as usual but not the name
+/// (`ssl.endpoint.identification.algorithm=none`), or, with no chain
+/// verifier, any certificate accepted. The handshake's signatures are
+/// checked against the certificate presented either way (so the session
+/// is at least with whoever holds that certificate's key).
 #[derive(Debug)]
-struct IgnoreHostname {
-    inner: Arc<WebPkiServerVerifier>,
+struct RelaxedVerifier {
+    /// `None`: any certificate (`dangerous_accept_any_certificate`).
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    provider: Arc<CryptoProvider>,
 }
 
-impl ServerCertVerifier for IgnoreHostname {
+impl ServerCertVerifier for RelaxedVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -253,14 +265,11 @@ impl ServerCertVerifier for IgnoreHostname {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
         // webpki checks the name last, once the chain and dates hold.
-        match self.inner.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        ) {
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -274,7 +283,8 @@ impl ServerCertVerifier for IgnoreHostname {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
+        let algorithms = &self.provider.signature_verification_algorithms;
+        verify_tls12_signature(message, cert, dss, algorithms)
     }
 
     fn verify_tls13_signature(
@@ -283,60 +293,8 @@ impl ServerCertVerifier for IgnoreHostname {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-}
-
-/// Accepts any certificate; the handshake's signatures are still checked
-/// against the certificate presented (so the session is at least with
-/// whoever holds that certificate's key).
-#[derive(Debug)]
-struct AcceptAnyCertificate {
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for AcceptAnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        let algorithms = &self.provider.signature_verification_algorithms;
+        verify_tls13_signature(message, cert, dss, algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
