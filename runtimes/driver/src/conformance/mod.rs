@@ -246,6 +246,13 @@ macro_rules! security_tests {
             }
 
             #[test]
+            fn tls_files_are_read_once_per_session() {
+                $block_on(s::tls_files_are_read_once_per_session::<$runtime>(
+                    shared_secure(),
+                ))
+            }
+
+            #[test]
             fn mutual_tls_with_every_key_form() {
                 for key in ClientKey::ALL {
                     $block_on(s::round_trips_over_mutual_tls::<$runtime>(

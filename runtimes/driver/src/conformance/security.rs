@@ -188,6 +188,51 @@ pub async fn round_trips_over_tls<R: Runtime + Default>(kafka: &SecureKafka) {
     within::<R, _>(SCENARIO_LIMIT, "SSL", round_trip::<R>(config, "SSL")).await;
 }
 
+/// Certificates and keys are read once, when the session starts: with the
+/// CA file and the client key deleted after the bootstrap (which goes
+/// through a proxy, so the broker's advertised address is a connection
+/// made later), producing and reading still work over mutual TLS.
+pub async fn tls_files_are_read_once_per_session<R: Runtime + Default>(kafka: &SecureKafka) {
+    let what = "TLS files read once";
+    let dir = std::env::temp_dir().join(unique_name("tls-once"));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let (ca, key) = (dir.join("ca.pem"), dir.join("client.key"));
+    std::fs::copy(kafka.ca_pem(), &ca).unwrap_or_else(|e| panic!("{what}: {e}"));
+    std::fs::copy(kafka.client_key(), &key).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let proxy = TcpProxy::start(kafka.listener(Listener::Mtls))
+        .unwrap_or_else(|e| panic!("{what}: proxy: {e}"));
+    let mut config = config(proxy.addr());
+    config.tls = Some(
+        TlsConfig::new()
+            .ca_file(&ca)
+            .client_certificate_files(kafka.client_pem(), &key),
+    );
+    within::<R, _>(SCENARIO_LIMIT, what, async {
+        let session = Session::<R>::connect(config)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: connect: {e}"));
+        std::fs::remove_dir_all(&dir).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let topic = unique_name("tls-once");
+        session
+            .create_topics(&[kafkite::admin::NewTopic::new(&topic, 1, 1)])
+            .await
+            .unwrap_or_else(|e| panic!("{what}: create topic: {e}"));
+        let producer = Producer::new(&session, ProducerConfig::default())
+            .await
+            .unwrap_or_else(|e| panic!("{what}: producer: {e}"));
+        let records = (0..5).map(|i| ProducerRecord::new(topic.as_str()).value(format!("v{i}")));
+        send_all(&producer, records, what).await;
+        producer.close().await;
+        session.close().await;
+    })
+    .await;
+    assert_eq!(
+        proxy.connections(),
+        1,
+        "{what}: only the bootstrap went through the proxy"
+    );
+}
+
 /// Mutual TLS (`ssl.client.auth=required`) with each key form a client
 /// certificate comes with.
 pub async fn round_trips_over_mutual_tls<R: Runtime + Default>(
