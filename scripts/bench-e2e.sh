@@ -8,6 +8,7 @@
 #   scripts/bench-e2e.sh --mode consume       # read 1,000,000 x 100 B loaded beforehand
 #   scripts/bench-e2e.sh --records 100000     # quick
 #   scripts/bench-e2e.sh --brokers tansu --clients kafkite,librdkafka --repeat 3
+#   scripts/bench-e2e.sh --security sasl_ssl  # clients over SASL_SSL/SCRAM-SHA-512 (Kafka only)
 #   scripts/bench-e2e.sh --help               # every option
 #
 # Installs the peers it needs (Kafka jars, tansu, the venv, kcat), builds the

@@ -37,6 +37,25 @@ and a verification step.
   its group join is in its time) and rskafka (rskafka-bench consume: one
   PartitionClient per partition, fetch_records from offset 0 to the high
   watermark).
+
+Security (`--security`):
+
+  plaintext (default): every client, the topic creation and the
+      verification on the broker's PLAINTEXT listener, as always.
+  sasl_ssl: only Apache Kafka runs (tansu has no TLS), started with
+      KAFKA_SECURE=1 (scripts/peers/kafka.sh). Topic creation, loading
+      (consume mode) and verification stay on its PLAINTEXT listener (the
+      admin's way in); every timed client connects to its SASL_SSL
+      listener with SCRAM-SHA-512 as alice/alice-secret, trusting the
+      broker's test CA ($CERTS/ca.pem): kafkite-bench and kcat get the
+      same librdkafka properties (-X security.protocol=SASL_SSL -X
+      sasl.mechanisms=SCRAM-SHA-512 -X sasl.username=alice -X
+      sasl.password=... -X ssl.ca.location=.../ca.pem), the Java tools a
+      --command-config file with security.protocol, sasl.mechanism,
+      sasl.jaas.config (ScramLoginModule) and a PEM truststore. rskafka is
+      not run (its bench connects over PLAINTEXT only).
+
+      scripts/bench-e2e.sh --security sasl_ssl --clients kafkite,librdkafka --repeat 3
 """
 
 import argparse
@@ -83,9 +102,61 @@ class Settings:
         self.batch_size = a.batch_size
         self.delivery_timeout_ms = a.delivery_timeout_ms
         self.topic = "bench-e2e"
+        self.security = a.security
 
     def as_dict(self):
         return {k: v for k, v in vars(self).items()}
+
+
+class Security:
+    """How the timed clients connect: plaintext (as before), or SASL_SSL with
+    SCRAM-SHA-512 on a Kafka broker started with KAFKA_SECURE=1. Admin work
+    (topic creation, loading, verification) always uses PLAINTEXT."""
+
+    MECHANISM = "SCRAM-SHA-512"
+    USERNAME = "alice"
+    PASSWORD = "alice-secret"
+
+    def __init__(self, name):
+        self.name = name
+        self.plaintext = name == "plaintext"
+
+    def broker_env(self):
+        return {} if self.plaintext else {"KAFKA_SECURE": "1"}
+
+    def client_bootstrap(self, info):
+        """The timed clients' listener, from kafka.sh's start lines."""
+        return info["BOOTSTRAP"] if self.plaintext else info["LISTENER_SASL_SSL"]
+
+    def rdkafka_props(self, info):
+        """librdkafka's names (kcat -X, and kafkite-bench -X through
+        kafkite::properties), or None for plaintext."""
+        if self.plaintext:
+            return None
+        return {"security.protocol": "SASL_SSL", "sasl.mechanisms": self.MECHANISM,
+                "sasl.username": self.USERNAME, "sasl.password": self.PASSWORD,
+                "ssl.ca.location": str(Path(info["CERTS"]) / "ca.pem")}
+
+    def label(self):
+        return "PLAINTEXT" if self.plaintext else \
+            f"SASL_SSL, {self.MECHANISM} as {self.USERNAME}, TLS trusting the test CA (ca.pem)"
+
+    def as_dict(self):
+        if self.plaintext:
+            return {"protocol": "PLAINTEXT", "admin_listener": "PLAINTEXT"}
+        return {"protocol": "SASL_SSL", "sasl_mechanism": self.MECHANISM,
+                "username": self.USERNAME, "password": "<test user's, see scripts/peers>",
+                "trust": "$CERTS/ca.pem of the broker (scripts/peers/certs.sh)",
+                "broker": "scripts/peers/kafka.sh with KAFKA_SECURE=1, listener SASL_SSL",
+                "admin_listener": "PLAINTEXT (topic creation, loading, verification)"}
+
+
+def rdkafka_security_setting(security):
+    """What a client given librdkafka's property names gets, for the notes."""
+    shown = {k: ("<redacted>" if "password" in k else
+                 ("$CERTS/ca.pem" if k == "ssl.ca.location" else v))
+             for k, v in security.rdkafka_props({"CERTS": "$CERTS"}).items()}
+    return " ".join(f"-X {k}={v}" for k, v in shown.items())
 
 
 def payload(size):
@@ -105,14 +176,15 @@ class Broker:
         # the read-back count are trusted there.
         self.list_offsets_ok = list_offsets_ok
 
-    def start(self, data_dir):
-        env = dict(os.environ, PEER_WATCH_PID=str(os.getpid()))
+    def start(self, data_dir, env_add=None):
+        """Starts the broker; returns its start lines (BOOTSTRAP, PID, and
+        with KAFKA_SECURE=1 the LISTENER_* and CERTS ones) as a dict."""
+        env = dict(os.environ, PEER_WATCH_PID=str(os.getpid()), **(env_add or {}))
         out = subprocess.run([str(self.script), "start", str(data_dir)], env=env,
                              stdin=subprocess.DEVNULL, capture_output=True, text=True)
         if out.returncode != 0:
             raise RuntimeError(f"{self.name} did not start: {out.stderr.strip()[-2000:]}")
-        info = dict(line.split("=", 1) for line in out.stdout.split() if "=" in line)
-        return info["BOOTSTRAP"], int(info["PID"])
+        return dict(line.split("=", 1) for line in out.stdout.split() if "=" in line)
 
     def stop(self, data_dir):
         subprocess.run([str(self.script), "stop", str(data_dir)], stdin=subprocess.DEVNULL,
@@ -151,12 +223,22 @@ class Client:
     def version(self, ctx):
         return ""
 
-    def command(self, ctx, s, bootstrap, run_dir):
-        """(argv, env-additions, stdin path or None) for mode s.mode."""
+    def command(self, ctx, s, bootstrap, run_dir, security=None):
+        """(argv, env-additions, stdin path or None) for mode s.mode.
+        security: None (plaintext), else the librdkafka properties of the
+        secured listener (Security.rdkafka_props)."""
         raise NotImplementedError
 
     def settings(self, ctx, s):
         return {}
+
+    def unsupported(self, s):
+        """Why this client does not run with these settings, or None."""
+        return None
+
+    def security_setting(self, security):
+        """How this client is told to connect securely (for the notes)."""
+        return rdkafka_security_setting(security)
 
     def parse(self, stdout, stderr):
         """What the client reports about itself (not used for the figures)."""
@@ -196,7 +278,7 @@ class RustClient(Client):
     def build(self, ctx):
         return cargo_build(ctx, self.bin, self.features)
 
-    def command(self, ctx, s, bootstrap, run_dir):
+    def command(self, ctx, s, bootstrap, run_dir, security=None):
         self.mode = s.mode
         argv = [str(ctx.bin_dir / self.bin), s.mode, "--bootstrap", bootstrap,
                 "--topic", s.topic, "--records", str(s.records),
@@ -204,6 +286,10 @@ class RustClient(Client):
                 "--linger-ms", str(s.linger_ms), "--batch-size", str(s.batch_size),
                 "--acks", s.acks, "--delivery-timeout-ms", str(s.delivery_timeout_ms),
                 "--runtime", self.runtime(ctx)]
+        # kafkite-bench applies these with kafkite::properties::Properties,
+        # the same names and values kcat gets.
+        for k, v in (security or {}).items():
+            argv += ["-X", f"{k}={v}"]
         return argv, {}, None
 
     def parse(self, stdout, stderr):
@@ -251,8 +337,8 @@ class KafkiteBatch(Kafkite):
              "Fetcher::fetch_chunks)")
     send_batch = 1000
 
-    def command(self, ctx, s, bootstrap, run_dir):
-        argv, env, stdin = super().command(ctx, s, bootstrap, run_dir)
+    def command(self, ctx, s, bootstrap, run_dir, security=None):
+        argv, env, stdin = super().command(ctx, s, bootstrap, run_dir, security)
         if s.mode == "consume":
             return argv + ["--chunks"], env, stdin
         return argv + ["--send-batch", str(self.send_batch)], env, stdin
@@ -274,8 +360,8 @@ class KafkitePacked(KafkiteBatch):
     label = ("kafkite (kafkite-tokio Producer::send_packed, 1,000 per call / "
              "Fetcher::fetch_chunks)")
 
-    def command(self, ctx, s, bootstrap, run_dir):
-        argv, env, stdin = super().command(ctx, s, bootstrap, run_dir)
+    def command(self, ctx, s, bootstrap, run_dir, security=None):
+        argv, env, stdin = super().command(ctx, s, bootstrap, run_dir, security)
         if s.mode == "consume":
             return argv, env, stdin
         return argv + ["--packed"], env, stdin
@@ -293,6 +379,12 @@ class Rskafka(RustClient):
     label = "rskafka (BatchProducer / fetch_records, per partition)"
     bin = "rskafka-bench"
     features = ["--no-default-features"]
+
+    def unsupported(self, s):
+        if s.security != "plaintext":
+            return ("rskafka-bench connects over PLAINTEXT only (rskafka 0.6 has SCRAM-SHA-512 "
+                    "and, behind its transport-tls feature, rustls; not wired into this bench)")
+        return None
 
     def version(self, ctx):
         lock = (BENCH_DIR / "Cargo.lock").read_text()
@@ -350,19 +442,22 @@ class Librdkafka(Client):
             total += max(size, 0)
         return {"consumed": n, "value_bytes": total, "unparsed_lines": bad}
 
-    def command(self, ctx, s, bootstrap, run_dir):
+    def command(self, ctx, s, bootstrap, run_dir, security=None):
         self.mode = s.mode
+        secured = []
+        for k, v in (security or {}).items():
+            secured += ["-X", f"{k}={v}"]
         if s.mode == "consume":
             # Simple (assigned) consumer on every partition, from the
             # beginning, exits at the end of all of them; one line per
             # record: its value length.
             argv = ["kcat", "-C", "-b", bootstrap, "-t", s.topic, "-o", "beginning", "-e",
-                    "-q", "-f", "%S\\n"]
+                    "-q", "-f", "%S\\n"] + secured
             return argv, self.env(), None
         argv = ["kcat", "-P", "-b", bootstrap, "-t", s.topic, "-q"]
         for k, v in self.conf(s).items():
             argv += ["-X", f"{k}={v}"]
-        return argv, self.env(), ctx.input_file(s)
+        return argv + secured, self.env(), ctx.input_file(s)
 
     def settings(self, ctx, s):
         if s.mode == "consume":
@@ -407,8 +502,33 @@ class Java(Client):
             d["request.timeout.ms"] = max(1000, s.delivery_timeout_ms - s.linger_ms)
         return d
 
-    def command(self, ctx, s, bootstrap, run_dir):
+    @staticmethod
+    def java_security(security):
+        """The Java client's names for librdkafka's SASL_SSL properties."""
+        return {
+            "security.protocol": security["security.protocol"],
+            "sasl.mechanism": security["sasl.mechanisms"],
+            "sasl.jaas.config": "org.apache.kafka.common.security.scram.ScramLoginModule "
+                                f'required username="{security["sasl.username"]}" '
+                                f'password="{security["sasl.password"]}";',
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": security["ssl.ca.location"],
+        }
+
+    def security_setting(self, security):
+        d = self.java_security(security.rdkafka_props({"CERTS": "$CERTS"}))
+        d["sasl.jaas.config"] = d["sasl.jaas.config"].replace(security.PASSWORD, "<redacted>")
+        return "--command-config FILE: " + "; ".join(f"{k}={v}" for k, v in d.items())
+
+    def command(self, ctx, s, bootstrap, run_dir, security=None):
         self.mode = s.mode
+        secured = []
+        if security:
+            # A file, not --producer-props: the JAAS line holds '=' and spaces.
+            conf = run_dir / "client-security.properties"
+            conf.write_text("".join(f"{k}={v}\n"
+                                    for k, v in self.java_security(security).items()))
+            secured = ["--command-config", str(conf)]
         log4j = run_dir / "log4j2.properties"
         log4j.write_text("status = error\nappender.err.type = Console\nappender.err.name = ERR\n"
                          "appender.err.target = SYSTEM_ERR\nappender.err.layout.type = PatternLayout\n"
@@ -419,14 +539,14 @@ class Java(Client):
                 f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{KAFKA_LIBS}/*",
                 "org.apache.kafka.tools.ConsumerPerformance", "--bootstrap-server", bootstrap,
                 "--topic", s.topic, "--num-records", str(s.records),
-                "--group", "bench-e2e-java", "--timeout", "30000"]
+                "--group", "bench-e2e-java", "--timeout", "30000"] + secured
             return argv, {}, None
         argv = (["java"] + self.jvm + [f"-Dlog4j2.configurationFile={log4j}",
                                        "-cp", f"{KAFKA_LIBS}/*",
                                        "org.apache.kafka.tools.ProducerPerformance",
                                        "--topic", s.topic, "--num-records", str(s.records),
-                                       "--record-size", str(s.record_size), "--throughput", "-1",
-                                       "--producer-props"]
+                                       "--record-size", str(s.record_size), "--throughput", "-1"]
+                + secured + ["--producer-props"]
                 + [f"{k}={v}" for k, v in self.props(s, bootstrap).items()])
         return argv, {}, None
 
@@ -580,7 +700,13 @@ def run_one(ctx, broker, client, s, attempt):
     t_start = time.monotonic()
     try:
         try:
-            bootstrap, broker_pid = broker.start(data_dir)
+            info = broker.start(data_dir, ctx.security.broker_env())
+            # bootstrap: the PLAINTEXT listener, for admin work (topic,
+            # loading, verification); client_bootstrap: where the timed
+            # client connects (the same one unless --security says not).
+            bootstrap, broker_pid = info["BOOTSTRAP"], int(info["PID"])
+            client_bootstrap = ctx.security.client_bootstrap(info)
+            security = ctx.security.rdkafka_props(info)
         except Exception as e:  # noqa: BLE001 - reported, not raised
             result["reason"] = str(e)
             return result
@@ -597,7 +723,12 @@ def run_one(ctx, broker, client, s, attempt):
             if why:
                 result["reason"] = f"preparation: {why}"
                 return result
-        argv, env_add, stdin_path = client.command(ctx, s, bootstrap, run_dir)
+        if security is None:
+            argv, env_add, stdin_path = client.command(ctx, s, bootstrap, run_dir)
+        else:
+            argv, env_add, stdin_path = client.command(ctx, s, client_bootstrap, run_dir,
+                                                       security)
+            result["client_bootstrap"] = client_bootstrap
         result["command"] = " ".join(argv)
         load_before = os.getloadavg()[0]
         broker_cpu0 = proc_cpu_s(broker_pid)
@@ -668,12 +799,15 @@ def add_ratios(rows):
 
 
 def print_table(broker, s, rows, order, out=sys.stdout):
+    label = broker.label
+    if s.security != "plaintext":
+        label = f"{label}, {Security(s.security).label()}"
     if s.mode == "consume":
-        print(f"\n== consume, {broker.label}: {s.records:,} records x {s.record_size} B "
+        print(f"\n== consume, {label}: {s.records:,} records x {s.record_size} B "
               f"in {s.partitions} partitions, read from the beginning; a fresh broker, "
               f"loaded beforehand, per client", file=out)
     else:
-        print(f"\n== {broker.label}: {s.records:,} records x {s.record_size} B, "
+        print(f"\n== {label}: {s.records:,} records x {s.record_size} B, "
               f"{s.partitions} partitions, acks={s.acks}, linger.ms={s.linger_ms}, "
               f"batch.size={s.batch_size}; a fresh broker per client", file=out)
     hdr = (f"{'client':<12} {'records/s':>11} {'MB/s':>7} {'CPU-s/1M':>9} "
@@ -686,7 +820,9 @@ def print_table(broker, s, rows, order, out=sys.stdout):
         if r is None:
             continue
         if r["status"] == "skipped":
-            print(f"{name:<12} skipped", file=out)
+            why = r.get("reason")
+            print(f"{name:<12} skipped" + (f": {why}" if why and why != "skipped (--skip)"
+                                           else ""), file=out)
             continue
         if r["status"] != "ok":
             print(f"{name:<12} FAILED: {r.get('reason')}", file=out)
@@ -709,11 +845,26 @@ def print_notes(ctx, s, out=sys.stdout):
           "user+sys of that process (rusage), scaled to 1M records. Process start-up is "
           "included for every client: for the Java client that is JVM start-up and JIT "
           "warm-up, reported as is.", file=out)
+    if not ctx.security.plaintext:
+        print(f"Security: every timed client on the broker's SASL_SSL listener "
+              f"({ctx.security.label()}); topic creation"
+              + (", loading" if s.mode == "consume" else "")
+              + " and verification on its PLAINTEXT listener.", file=out)
     print("Settings per client:", file=out)
     for name in ctx.client_order:
         c = CLIENTS[name]
         print(f"  {name:<11} {c.label}; {ctx.versions.get(name, '')}", file=out)
-        print(f"  {'':<11} {json.dumps(c.settings(ctx, s))}", file=out)
+        print(f"  {'':<11} {json.dumps(client_settings(ctx, s, c))}", file=out)
+
+
+def client_settings(ctx, s, c):
+    """The client's settings, plus how it connects when secured."""
+    d = c.settings(ctx, s)
+    if not ctx.security.plaintext:
+        d = dict(d)
+        why = c.unsupported(s)
+        d["security"] = f"not run: {why}" if why else c.security_setting(ctx.security)
+    return d
 
 
 # --------------------------------------------------------------------- main
@@ -730,6 +881,11 @@ def main(argv):
                    help="what to benchmark: produce, or consume a topic loaded beforehand "
                         "(see the docstring)")
     p.add_argument("--brokers", default="kafka,tansu", help="comma list of: " + ",".join(BROKERS))
+    p.add_argument("--security", choices=["plaintext", "sasl_ssl"], default="plaintext",
+                   help="how the timed clients connect: plaintext, or sasl_ssl (SCRAM-SHA-512 "
+                        "as alice over TLS trusting the test CA, on Kafka started with "
+                        "KAFKA_SECURE=1; tansu has no TLS, so only Kafka runs; topic creation "
+                        "and verification stay on PLAINTEXT)")
     p.add_argument("--clients", default="kafkite,librdkafka,java,rskafka",
                    help="comma list, run in this order, of: " + ",".join(CLIENTS))
     p.add_argument("--records", type=int, default=1_000_000)
@@ -768,6 +924,7 @@ def main(argv):
     ctx.python = sys.executable
     ctx.no_build = a.no_build
     ctx.keep = a.keep
+    ctx.security = Security(a.security)
     ctx.tokio_runtime = a.tokio_runtime
     ctx.kafkite_runtime = a.tokio_runtime if a.kafkite_runtime == "same" else a.kafkite_runtime
     ctx.target_dir = Path(os.environ.get("CARGO_TARGET_DIR") or BENCH_DIR / "target")
@@ -793,6 +950,17 @@ def main(argv):
     ctx.input_file = input_file
 
     brokers = [BROKERS[b] for b in a.brokers.split(",") if b]
+    not_run_brokers = {}
+    if not ctx.security.plaintext:
+        for b in brokers:
+            if b.name != "kafka":
+                not_run_brokers[b.name] = (f"{b.name} has no TLS: with --security {a.security} "
+                                           "only the Kafka broker runs")
+                log(f"{b.name}: not run: {not_run_brokers[b.name]}")
+                print(f"{b.name}: not run: {not_run_brokers[b.name]}", flush=True)
+        brokers = [b for b in brokers if b.name == "kafka"]
+        if not brokers:
+            p.error(f"--security {a.security} needs the kafka broker (--brokers kafka)")
     skip = {x.strip() for x in a.skip.split(",") if x.strip()}
     ctx.client_order = [c for c in a.clients.split(",") if c]
     for name in ctx.client_order:
@@ -801,6 +969,8 @@ def main(argv):
     unavailable = {}
     ctx.versions = {}
     for name in ctx.client_order:
+        if CLIENTS[name].unsupported(s):
+            continue  # reported as skipped, with why, and not built
         why = CLIENTS[name].build(ctx)
         if why:
             log(f"{name}: not run: {why}")
@@ -829,6 +999,14 @@ def main(argv):
                         rows[name] = {"broker": broker.name, "client": name, "status": "failed",
                                       "reason": f"not run: {unavailable[name]}"}
                         if attempt == 1:
+                            all_runs.append(rows[name])
+                        continue
+                    why_not = CLIENTS[name].unsupported(s)
+                    if why_not:
+                        rows[name] = {"broker": broker.name, "client": name,
+                                      "status": "skipped", "reason": why_not}
+                        if attempt == 1:
+                            log(f"{broker.name} / {name}: not run: {why_not}")
                             all_runs.append(rows[name])
                         continue
                     log(f"{broker.name} / {name} (run {attempt}/{a.repeat}): starting")
@@ -865,14 +1043,18 @@ def main(argv):
         "settings": s.as_dict(),
         "tokio_runtime": ctx.tokio_runtime,
         "kafkite_runtime": ctx.kafkite_runtime,
+        "security": ctx.security.as_dict(),
         "brokers": {b.name: b.label for b in brokers},
         "clients": {n: {"label": CLIENTS[n].label, "version": ctx.versions.get(n),
-                        "settings": CLIENTS[n].settings(ctx, s)} for n in ctx.client_order},
+                        "settings": client_settings(ctx, s, CLIENTS[n])}
+                    for n in ctx.client_order},
         "baseline": BASELINE,
         "summary": {b: {n: {k: v for k, v in r.items() if k != "stderr_tail"}
                         for n, r in rows.items()} for b, rows in tables.items()},
         "runs": all_runs,
     }
+    if not_run_brokers:
+        doc["brokers_not_run"] = not_run_brokers
     out.write_text(json.dumps(doc, indent=1, default=str))
     print(f"results: {out}")
     failed = [f"{r['broker']}/{r['client']}" for rows in tables.values() for r in rows.values()

@@ -6,13 +6,19 @@
 //! <client>-bench produce|consume --bootstrap HOST:PORT --topic T [--records N]
 //!     [--record-size BYTES] [--partitions P] [--linger-ms MS]
 //!     [--batch-size BYTES] [--acks 0|1|all] [--runtime multi|current|io-thread]
-//!     [--window N] [--delivery-timeout-ms MS]
+//!     [--window N] [--delivery-timeout-ms MS] [-X key=value]...
 //! ```
 //!
 //! `produce` writes `--records` records of `--record-size` bytes; `consume`
 //! reads partitions `0..--partitions` of a topic that already holds
 //! `--records` records, from offset 0, and reports how many it read and the
 //! sum of their value lengths (the producer flags are ignored there).
+//!
+//! `-X key=value` (repeatable) are client properties under librdkafka's
+//! names (`security.protocol`, `ssl.ca.location`, `sasl.mechanisms`, ...),
+//! for kafkite-bench, which builds its `ClientConfig` from them through
+//! `kafkite::properties::Properties` (with `bootstrap.servers` from
+//! `--bootstrap`); rskafka-bench refuses them.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -57,12 +63,14 @@ pub struct Args {
     /// kafkite only, with `--send-batch`: pack each call's records into a
     /// `PackedRecords` for `Producer::send_packed`.
     pub packed: bool,
+    /// `-X key=value` client properties, in order (kafkite only).
+    pub properties: Vec<(String, String)>,
 }
 
 pub const USAGE: &str = "usage: <client>-bench produce|consume --bootstrap HOST:PORT --topic T \
 [--records N] [--record-size BYTES] [--partitions P] [--linger-ms MS] [--batch-size BYTES] \
 [--acks 0|1|all] [--runtime multi|current|io-thread] [--window N] [--delivery-timeout-ms MS] \
-[--send-batch N] [--packed] [--chunks]";
+[--send-batch N] [--packed] [--chunks] [-X key=value]...";
 
 impl Args {
     pub fn parse() -> Result<Args, String> {
@@ -93,6 +101,7 @@ impl Args {
             send_batch: 0,
             chunks: false,
             packed: false,
+            properties: Vec::new(),
         };
         while let Some(flag) = it.next() {
             if flag == "--chunks" {
@@ -133,6 +142,12 @@ impl Args {
                     args.delivery_timeout =
                         Duration::from_millis(value.parse().map_err(|e| bad(&e))?)
                 }
+                "-X" => match value.split_once('=') {
+                    Some((key, v)) if !key.trim().is_empty() => args
+                        .properties
+                        .push((key.trim().to_string(), v.to_string())),
+                    _ => return Err(bad(&"expected key=value")),
+                },
                 _ => return Err(format!("unknown flag {flag}")),
             }
         }
@@ -275,6 +290,18 @@ mod tests {
         assert!(parse("fetch --bootstrap h:1 --topic t").is_err());
         assert!(parse("produce --topic t").is_err());
         assert!(parse("produce --bootstrap h:1 --topic t --acks 2").is_err());
+        let x = parse("consume --bootstrap h:1 -X security.protocol=SASL_SSL --topic t -X a=b=c")
+            .unwrap();
+        assert_eq!(
+            x.properties,
+            [
+                ("security.protocol".to_string(), "SASL_SSL".to_string()),
+                ("a".to_string(), "b=c".to_string())
+            ]
+        );
+        assert!(parse("produce --bootstrap h:1 --topic t -X novalue").is_err());
+        assert!(parse("produce --bootstrap h:1 --topic t -X =v").is_err());
+        assert!(parse("produce --bootstrap h:1 --topic t -X").is_err());
     }
 
     #[test]

@@ -19,6 +19,13 @@
 //! (1 MiB per partition, 500 ms max wait, one fetch per leader broker with
 //! each partition one fetch ahead), and stops after `--records` records (the
 //! stream's limit), counting them and the bytes of their values.
+//!
+//! `-X key=value` (repeatable) are client properties under librdkafka's
+//! names, applied with `kafkite::properties::Properties` on top of
+//! `bootstrap.servers` = `--bootstrap`: the same `security.protocol`,
+//! `sasl.*` and `ssl.*` settings kcat is given. Only client-scope
+//! properties are taken (anything else would be silently unused, so it is
+//! an error); the producer's and fetcher's settings stay the flags'.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -26,6 +33,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use futures::StreamExt;
 use kafkite::producer::{Acks, PackedRecords, ProducerConfig, ProducerRecord};
+use kafkite::properties::{Properties, Scope};
 use kafkite_bench_e2e::{payload, usage_exit, Args, Mode, Report};
 use kafkite_tokio::{
     ClientConfig, FetchConfig, FetchStart, Fetcher, IoThread, Producer, Session, TokioRuntime,
@@ -85,6 +93,7 @@ async fn produce(args: &Args) -> Report {
             ("delivery_window", args.window.to_string()),
             ("send_batch", args.send_batch.to_string()),
             ("runtime", args.runtime.clone()),
+            ("security", security_setting(args)),
             (
                 "partitioning",
                 "no key: kafkite's sticky partitioner".into(),
@@ -177,11 +186,46 @@ async fn connect(args: &Args) -> Result<(Session, Option<IoThread>), String> {
     let runtime = io
         .as_ref()
         .map_or_else(TokioRuntime::default, IoThread::runtime);
-    let config = ClientConfig::from_bootstrap(&args.bootstrap);
+    let config = client_config(args)?;
     let session = Session::connect_on(runtime, config)
         .await
         .map_err(|e| e.to_string())?;
     Ok((session, io))
+}
+
+/// The session's config: `bootstrap.servers` from `--bootstrap`, then the
+/// `-X` properties in order (a later `-X bootstrap.servers` would replace
+/// it). Without `-X` this is `ClientConfig::from_bootstrap(--bootstrap)`.
+fn client_config(args: &Args) -> Result<ClientConfig, String> {
+    if args.properties.is_empty() {
+        return Ok(ClientConfig::from_bootstrap(&args.bootstrap));
+    }
+    let mut pairs = vec![("bootstrap.servers".to_string(), args.bootstrap.clone())];
+    pairs.extend(args.properties.iter().cloned());
+    let properties = Properties::from_pairs(pairs);
+    let bad = |e: kafkite::properties::PropertyError| format!("-X properties: {e}");
+    properties.check_scopes(&[Scope::Client]).map_err(bad)?;
+    properties.client_config().map_err(bad)
+}
+
+/// The `-X` properties for the report, secrets left out.
+fn security_setting(args: &Args) -> String {
+    let shown: Vec<String> = args
+        .properties
+        .iter()
+        .map(|(k, v)| {
+            if k.contains("password") || k.contains("jaas") || k.ends_with(".pem") {
+                format!("{k}=<redacted>")
+            } else {
+                format!("{k}={v}")
+            }
+        })
+        .collect();
+    if shown.is_empty() {
+        "PLAINTEXT (no -X)".into()
+    } else {
+        shown.join(" ")
+    }
 }
 
 /// `--send-batch N`: the records go out `N` at a time through
@@ -263,6 +307,7 @@ async fn consume(args: &Args) -> Report {
                 config.partition_max_bytes.to_string(),
             ),
             ("runtime", args.runtime.clone()),
+            ("security", security_setting(args)),
             (
                 "read",
                 if args.chunks {

@@ -33,6 +33,9 @@ fn main() {
     if args.runtime == "io-thread" {
         usage_exit("--runtime io-thread is kafkite's (rskafka runs on the bench's runtime)");
     }
+    if !args.properties.is_empty() {
+        usage_exit("-X is kafkite-bench's (this bench connects over PLAINTEXT only)");
+    }
     let rt = args.tokio_runtime();
     let report = match args.mode {
         Mode::Produce => rt.block_on(produce(&args)),
