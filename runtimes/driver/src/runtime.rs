@@ -10,9 +10,10 @@ use futures_lite::io::{AsyncRead, AsyncWrite};
 /// An async runtime the driver can run on (tokio, smol, async-std, ...).
 ///
 /// The socket uses the runtime-neutral `futures-io` traits, which smol's and
-/// async-std's streams implement as they are and tokio's through
-/// `tokio-util`'s compat layer, so an implementation is a few lines per
-/// method.
+/// async-std's streams implement as they are and tokio's through a small
+/// adapter (`kafkite_tokio::TokioTcp`), so an implementation is a few lines
+/// per method. Implement `poll_write_vectored` when the socket has it: TLS
+/// writes its records as slices.
 pub trait Runtime: Clone + Send + Sync + 'static {
     /// A connected TCP stream.
     type Tcp: AsyncRead + AsyncWrite + Send + Unpin + 'static;

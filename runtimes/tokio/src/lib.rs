@@ -32,10 +32,10 @@ use std::future::Future;
 use std::io;
 use std::time::Instant;
 
-use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
-
 mod io_thread;
+mod tcp;
 pub use io_thread::IoThread;
+pub use tcp::TokioTcp;
 
 pub use kafkite_driver::{
     Acks, AdminError, ApiVersionTable, Assignor, AuthError, BatchDeliveries, BatchDeliveriesIter,
@@ -77,8 +77,8 @@ pub type OffsetMaster = kafkite_driver::OffsetMaster<TokioRuntime>;
 /// A consumer group member reading its assigned partitions, on tokio.
 pub type GroupConsumer = kafkite_driver::GroupConsumer<TokioRuntime>;
 
-/// The [`Runtime`] for tokio: its TCP stream seen through `tokio-util`'s
-/// futures-io compat layer, its timer, and spawning on the current runtime
+/// The [`Runtime`] for tokio: its TCP stream seen through futures-io
+/// ([`TokioTcp`]), its timer, and spawning on the current runtime
 /// (`TokioRuntime::default()`) or on a given one ([`TokioRuntime::on`]).
 #[derive(Debug, Clone, Default)]
 pub struct TokioRuntime {
@@ -100,12 +100,12 @@ impl TokioRuntime {
 }
 
 impl Runtime for TokioRuntime {
-    type Tcp = Compat<tokio::net::TcpStream>;
+    type Tcp = TokioTcp;
 
     async fn connect(&self, host: &str, port: u16) -> io::Result<Self::Tcp> {
         let stream = tokio::net::TcpStream::connect((host, port)).await?;
         stream.set_nodelay(true)?;
-        Ok(stream.compat())
+        Ok(TokioTcp(stream))
     }
 
     fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> + Send {
