@@ -7,6 +7,8 @@
 pub mod admin;
 pub mod client;
 pub mod consumer;
+#[cfg(test)]
+pub(crate) mod memory_probe;
 pub mod producer;
 pub mod properties;
 pub mod protocol;

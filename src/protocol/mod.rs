@@ -11,6 +11,7 @@ mod generated;
 pub mod message;
 #[cfg(test)]
 pub(crate) mod test_support;
+pub mod topic_name;
 pub mod wire;
 
 pub use decode_error::{DecodeError, DecodeErrorKind, EncodeError};
@@ -18,4 +19,5 @@ pub use generated::api_key::{AnyRequest, AnyResponse, ApiKey};
 pub use generated::error_code::ErrorCode;
 pub use generated::messages;
 pub use message::{Message, Request, VersionRange};
+pub use topic_name::{check_topic_name, TopicNameError, MAX_TOPIC_NAME_LEN};
 pub use wire::{RawTaggedField, Reader, Uuid};

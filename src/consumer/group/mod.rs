@@ -21,6 +21,8 @@ mod rebalance;
 mod requests;
 
 #[cfg(test)]
+mod hostile_tests;
+#[cfg(test)]
 mod scripted;
 #[cfg(test)]
 mod tests;

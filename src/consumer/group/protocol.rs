@@ -14,7 +14,9 @@ use super::TopicPartition;
 use crate::protocol::messages::consumer_protocol_assignment::TopicPartition as AssignedTopic;
 use crate::protocol::messages::consumer_protocol_subscription::TopicPartition as OwnedTopic;
 use crate::protocol::messages::{ConsumerProtocolAssignment, ConsumerProtocolSubscription};
-use crate::protocol::{DecodeError, EncodeError, Message, Reader};
+use crate::protocol::{
+    check_topic_name, DecodeError, EncodeError, Message, Reader, TopicNameError,
+};
 
 /// The subscription version kafkite writes: v3, with owned partitions (for
 /// cooperative rebalancing), the generation they were owned in, and the rack.
@@ -32,12 +34,24 @@ pub enum ConsumerProtocolError {
         what: &'static str,
         source: DecodeError,
     },
+    /// A topic name no broker would hold: refused before it is copied into
+    /// one entry per partition. `name` is its first 64 bytes, escaped.
+    #[error("consumer protocol {what} names a topic {name} that cannot exist: {source}")]
+    InvalidTopicName {
+        what: &'static str,
+        name: String,
+        source: TopicNameError,
+    },
     #[error("consumer protocol {what} does not encode: {source}")]
     Encode {
         what: &'static str,
         source: EncodeError,
     },
 }
+
+/// Partitions as the consumer protocol carries them: per topic, the
+/// partition indexes.
+pub type GroupedPartitions = Vec<(String, Vec<i32>)>;
 
 /// What a member asks of the group: the topics it wants and, from v1, the
 /// partitions it owns now (cooperative rebalancing keeps them in place).
@@ -94,30 +108,63 @@ impl Subscription {
     /// Reads a member's metadata from a JoinGroup answer. Returns the
     /// subscription and the version it was written at.
     pub fn decode(bytes: &Bytes) -> Result<(Subscription, i16), ConsumerProtocolError> {
+        let (mut subscription, owned, version) = Subscription::decode_grouped(bytes)?;
+        subscription.owned_partitions = flatten(owned, |_, _| true);
+        Ok((subscription, version))
+    }
+
+    /// Reads a member's metadata, leaving its owned partitions grouped by
+    /// topic as on the wire (`owned_partitions` is empty): the leader
+    /// flattens them only once it knows which of them exist, so that a
+    /// member claiming 20,000 partitions of a made-up topic costs the bytes
+    /// it sent, not 20,000 copies of the name. Topic names are checked
+    /// against Kafka's rules.
+    pub fn decode_grouped(
+        bytes: &Bytes,
+    ) -> Result<(Subscription, GroupedPartitions, i16), ConsumerProtocolError> {
         let what = "subscription";
         let (mut r, version) = open(bytes, what)?;
         let read_at = version.min(ConsumerProtocolSubscription::VERSIONS.max);
         let wire = ConsumerProtocolSubscription::decode(&mut r, read_at)
             .map_err(|source| ConsumerProtocolError::Decode { what, source })?;
-        let mut owned_partitions: Vec<TopicPartition> = wire
-            .owned_partitions
-            .into_iter()
-            .flat_map(|t| {
-                let topic = t.topic;
-                t.partitions.into_iter().map(move |p| (topic.clone(), p))
-            })
-            .collect();
-        owned_partitions.sort();
-        owned_partitions.dedup();
+        for topic in &wire.topics {
+            check_name(what, topic)?;
+        }
+        let mut owned = Vec::with_capacity(wire.owned_partitions.len());
+        for t in wire.owned_partitions {
+            check_name(what, &t.topic)?;
+            owned.push((t.topic, t.partitions));
+        }
         let subscription = Subscription {
             topics: wire.topics,
             user_data: wire.user_data,
-            owned_partitions,
+            owned_partitions: Vec::new(),
             generation_id: (wire.generation_id >= 0).then_some(wire.generation_id),
             rack_id: wire.rack_id,
         };
-        Ok((subscription, version))
+        Ok((subscription, owned, version))
     }
+}
+
+/// Per-topic partition lists made into sorted, distinct (topic, partition)
+/// pairs, keeping only those `keep` accepts. Each kept pair is checked
+/// against the ones already kept before its name is copied, so the result
+/// never holds a partition twice whatever the input repeats.
+pub fn flatten(
+    grouped: GroupedPartitions,
+    mut keep: impl FnMut(&str, i32) -> bool,
+) -> Vec<TopicPartition> {
+    let mut out = std::collections::BTreeSet::new();
+    for (mut topic, partitions) in grouped {
+        for partition in partitions {
+            let key = (topic, partition);
+            if !out.contains(&key) && keep(&key.0, partition) {
+                out.insert(key.clone());
+            }
+            topic = key.0;
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// What the leader gives one member: its partitions.
@@ -152,6 +199,16 @@ impl Assignment {
     /// Reads a SyncGroup assignment. Empty bytes are an empty assignment:
     /// the coordinator sends nothing to a member the leader left out.
     pub fn decode(bytes: &Bytes) -> Result<Assignment, ConsumerProtocolError> {
+        Assignment::decode_keeping(bytes, |_, _| true)
+    }
+
+    /// [`Assignment::decode`] keeping only the partitions `keep` accepts: a
+    /// member takes up only partitions of topics it subscribed to, so a
+    /// leader naming others cannot make it hold (or fetch) them.
+    pub fn decode_keeping(
+        bytes: &Bytes,
+        keep: impl FnMut(&str, i32) -> bool,
+    ) -> Result<Assignment, ConsumerProtocolError> {
         let what = "assignment";
         if bytes.is_empty() {
             return Ok(Assignment::default());
@@ -160,21 +217,29 @@ impl Assignment {
         let read_at = version.min(ConsumerProtocolAssignment::VERSIONS.max);
         let wire = ConsumerProtocolAssignment::decode(&mut r, read_at)
             .map_err(|source| ConsumerProtocolError::Decode { what, source })?;
-        let mut partitions: Vec<TopicPartition> = wire
-            .assigned_partitions
-            .into_iter()
-            .flat_map(|t| {
-                let topic = t.topic;
-                t.partitions.into_iter().map(move |p| (topic.clone(), p))
-            })
-            .collect();
-        partitions.sort();
-        partitions.dedup();
+        let mut grouped = Vec::with_capacity(wire.assigned_partitions.len());
+        for t in wire.assigned_partitions {
+            check_name(what, &t.topic)?;
+            grouped.push((t.topic, t.partitions));
+        }
         Ok(Assignment {
-            partitions,
+            partitions: flatten(grouped, keep),
             user_data: wire.user_data,
         })
     }
+}
+
+/// Refuses a name no broker would hold, naming its start escaped.
+fn check_name(what: &'static str, topic: &str) -> Result<(), ConsumerProtocolError> {
+    check_topic_name(topic).map_err(|source| ConsumerProtocolError::InvalidTopicName {
+        what,
+        name: topic
+            .chars()
+            .take(64)
+            .flat_map(char::escape_debug)
+            .collect(),
+        source,
+    })
 }
 
 /// Reads the version prefix; the reader is left at the body.

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use super::assignor::{Assignor, MemberSubscription, PartitionCounts, RebalanceProtocol};
 use super::event::{GroupError, GroupEvent};
 use super::member::{AfterRevoke, GroupMember, Phase, Purpose};
-use super::protocol::{Assignment, Subscription, SUBSCRIPTION_VERSION};
+use super::protocol::{flatten, Assignment, GroupedPartitions, Subscription, SUBSCRIPTION_VERSION};
 use super::requests;
 use super::TopicPartition;
 use crate::client::{Client, RequestError, RequestId, Response};
@@ -195,8 +195,8 @@ impl GroupMember {
         let wanted: BTreeSet<String> = response
             .members
             .iter()
-            .filter_map(|m| Subscription::decode(&m.metadata).ok())
-            .flat_map(|(s, _)| s.topics)
+            .filter_map(|m| Subscription::decode_grouped(&m.metadata).ok())
+            .flat_map(|(s, _, _)| s.topics)
             .collect();
         let missing: Vec<String> = wanted
             .into_iter()
@@ -272,12 +272,13 @@ impl GroupMember {
             });
         };
         let mut members = Vec::new();
+        let mut owned = Vec::new();
         let mut versions: BTreeMap<String, i16> = BTreeMap::new();
         for m in &join.members {
-            let subscription = match Subscription::decode(&m.metadata) {
-                Ok((s, version)) => {
+            let (subscription, claims) = match Subscription::decode_grouped(&m.metadata) {
+                Ok((s, claims, version)) => {
                     versions.insert(m.member_id.clone(), version);
-                    s
+                    (s, claims)
                 }
                 Err(error) => {
                     self.events
@@ -286,7 +287,7 @@ impl GroupMember {
                             member_id: m.member_id.clone(),
                             error,
                         }));
-                    Subscription::default()
+                    (Subscription::default(), Vec::new())
                 }
             };
             members.push(MemberSubscription {
@@ -294,11 +295,13 @@ impl GroupMember {
                 group_instance_id: m.group_instance_id.clone(),
                 subscription,
             });
+            owned.push(claims);
         }
         let counts = partition_counts(
             client,
             members.iter().flat_map(|m| m.subscription.topics.iter()),
         );
+        keep_believable_claims(&mut members, owned, &counts);
         let plan = assignor.assign(&members, &counts);
         self.assigned_with = Some(counts);
         let mut assignments = Vec::new();
@@ -358,7 +361,10 @@ impl GroupMember {
             let reaction = self.react_to_code(ApiKey::SyncGroup, code);
             return self.rebalance_failed(client, reaction, now);
         }
-        match Assignment::decode(&response.assignment) {
+        let subscribed = &self.topics;
+        let keep =
+            |topic: &str, partition: i32| partition >= 0 && subscribed.iter().any(|t| t == topic);
+        match Assignment::decode_keeping(&response.assignment, keep) {
             Ok(assignment) => self.take_up(assignment.partitions, now),
             Err(error) => {
                 self.events
@@ -434,6 +440,45 @@ fn partition_counts<'a>(
             (t.clone(), i32::try_from(n).unwrap_or(i32::MAX))
         })
         .collect()
+}
+
+/// Gives each member the owned partitions an assignor can act on, and no
+/// more: claims from the newest generation (the assignors believe no
+/// other), on partitions that exist, at most two claimants per partition
+/// (two already make it contested: the sticky assignor keeps it with
+/// neither, the cooperative one holds it back while either owns it). What
+/// the leader keeps is then at most twice the partitions of the
+/// subscribed topics, however much members claim.
+fn keep_believable_claims(
+    members: &mut [MemberSubscription],
+    owned: Vec<GroupedPartitions>,
+    counts: &PartitionCounts,
+) {
+    let newest = members
+        .iter()
+        .map(|m| m.subscription.generation_id.unwrap_or(-1))
+        .max()
+        .unwrap_or(-1);
+    let mut claimants: BTreeMap<TopicPartition, u8> = BTreeMap::new();
+    for (member, claims) in members.iter_mut().zip(owned) {
+        if member.subscription.generation_id.unwrap_or(-1) != newest {
+            continue;
+        }
+        let exists = |topic: &str, partition: i32| {
+            counts
+                .get(topic)
+                .is_some_and(|&count| (0..count).contains(&partition))
+        };
+        let kept = flatten(claims, |topic, partition| {
+            if !exists(topic, partition) {
+                return false;
+            }
+            let n = claimants.entry((topic.to_string(), partition)).or_default();
+            *n += 1;
+            *n <= 2
+        });
+        member.subscription.owned_partitions = kept;
+    }
 }
 
 /// An answer of the wrong type (or none) cannot come from a coordinator

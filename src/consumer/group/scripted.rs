@@ -47,6 +47,8 @@ pub(super) struct Coordinator {
     pub require_member_id: bool,
     /// Other members: (member id, subscription), listed to the leader.
     pub others: Vec<(String, Subscription)>,
+    /// Other members whose metadata is these bytes, as they sent them.
+    pub others_raw: Vec<(String, Bytes)>,
     /// `Some(id)`: that other member leads, and the tested member follows.
     pub leader: Option<String>,
     /// What SyncGroup hands a follower.
@@ -89,6 +91,7 @@ impl Default for Coordinator {
             generation: 0,
             require_member_id: false,
             others: Vec::new(),
+            others_raw: Vec::new(),
             leader: None,
             follower_assignment: Bytes::new(),
             errors: BTreeMap::new(),
@@ -267,6 +270,13 @@ impl Coordinator {
                 members.push(JoinGroupResponseMember {
                     member_id: id.clone(),
                     metadata: subscription.encode(3).expect("encodes"),
+                    ..Default::default()
+                });
+            }
+            for (id, metadata) in &self.others_raw {
+                members.push(JoinGroupResponseMember {
+                    member_id: id.clone(),
+                    metadata: metadata.clone(),
                     ..Default::default()
                 });
             }
