@@ -54,6 +54,16 @@ pub struct FetchConfig {
     pub read_committed: bool,
     /// Delay before retrying a partition after an error (`retry.backoff.ms`).
     pub retry_backoff: Duration,
+    /// The most bytes of records the fetcher holds at once, counted after
+    /// decompression (librdkafka's `queued.max.messages.kbytes`): records
+    /// being decoded from a response plus chunks handed out and not yet
+    /// released. `max_bytes` bounds what a broker sends, compressed; this
+    /// bounds what that becomes. A batch that does not fit waits, unread,
+    /// until releases make room; one batch is taken even when it alone is
+    /// larger (so a big batch can always be read), and never more than
+    /// [`crate::records::DEFAULT_DECOMPRESSION_LIMIT`] decompressed. Default
+    /// 64 MiB.
+    pub max_buffered_bytes: usize,
 }
 
 impl Default for FetchConfig {
@@ -66,6 +76,7 @@ impl Default for FetchConfig {
             offset_reset: OffsetReset::Earliest,
             read_committed: false,
             retry_backoff: Duration::from_millis(100),
+            max_buffered_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -138,8 +149,12 @@ pub enum FetchEvent {
 struct Cursor {
     /// Next offset to fetch; `None` until known (reset pending).
     position: Option<i64>,
-    /// Handed out and not yet released.
-    handed_out: usize,
+    /// The held bytes of each chunk handed out and not yet released, in
+    /// the order they were handed out.
+    handed_out: VecDeque<usize>,
+    /// The next batch did not fit the budget: fetch again only once this
+    /// many bytes are free (or nothing is held).
+    needs_room: Option<usize>,
     /// A fetch or reset for it is in flight.
     busy: bool,
     paused: bool,
@@ -176,6 +191,17 @@ pub struct Fetcher {
     /// Emptied record chunks handed back with [`Fetcher::recycle`], reused
     /// for the next chunks.
     spare_records: Vec<RecordChunk>,
+    /// Bytes held in chunks handed out and not released: the part of
+    /// `max_buffered_bytes` in use between responses.
+    held: usize,
+}
+
+/// The budget while one response is decoded.
+struct Room {
+    /// Bytes taken by this response's chunks so far.
+    used: usize,
+    /// A batch did not fit: the rest of the response is left for later.
+    full: bool,
 }
 
 /// Emptied record chunks kept for reuse: about one per partition being
@@ -198,7 +224,22 @@ impl Fetcher {
             brokers_busy: BTreeSet::new(),
             events: VecDeque::new(),
             spare_records: Vec::new(),
+            held: 0,
         }
+    }
+
+    /// Bytes of records held in chunks handed out and not yet released.
+    pub fn held_bytes(&self) -> usize {
+        self.held
+    }
+
+    /// Forgets what a cursor's unreleased chunks held: they are no longer
+    /// this fetcher's to count once the partition is reassigned or gone.
+    fn forget_handed_out(held: &mut usize, cursor: &mut Cursor) {
+        for bytes in cursor.handed_out.drain(..) {
+            *held = held.saturating_sub(bytes);
+        }
+        cursor.needs_room = None;
     }
 
     /// Stops every request in flight (see [`Client::abandon`]): for a
@@ -238,14 +279,16 @@ impl Fetcher {
         cursor.caught_up = false;
         cursor.stopped = false;
         cursor.busy = false;
-        cursor.handed_out = 0;
+        Fetcher::forget_handed_out(&mut self.held, cursor);
         client.add_topics(&[topic], now);
         self.drive(client, now);
     }
 
     /// Stops fetching a partition; its in-flight answers are dropped.
     pub fn unassign(&mut self, topic: &str, partition: i32) {
-        self.cursors.remove(&(topic.to_string(), partition));
+        if let Some(mut cursor) = self.cursors.remove(&(topic.to_string(), partition)) {
+            Fetcher::forget_handed_out(&mut self.held, &mut cursor);
+        }
     }
 
     /// The partitions being fetched.
@@ -289,7 +332,9 @@ impl Fetcher {
     /// The caller is done with one [`FetchedRecords`] of this partition.
     pub fn release(&mut self, client: &mut Client, topic: &str, partition: i32, now: Instant) {
         if let Some(c) = self.cursors.get_mut(&(topic.to_string(), partition)) {
-            c.handed_out = c.handed_out.saturating_sub(1);
+            if let Some(bytes) = c.handed_out.pop_front() {
+                self.held = self.held.saturating_sub(bytes);
+            }
         }
         self.drive(client, now);
     }
@@ -345,12 +390,19 @@ impl Fetcher {
 
     // ---- internals ----
 
+    /// Whether `bytes` more may be held now: always when nothing is (so
+    /// one batch larger than the budget is still read), else within it.
+    fn has_room_for(&self, bytes: usize) -> bool {
+        self.held == 0 || self.held.saturating_add(bytes) < self.config.max_buffered_bytes
+    }
+
     fn fetchable(&self, c: &Cursor, now: Instant) -> bool {
         !c.busy
             && !c.paused
             && !c.stopped
-            && c.handed_out < 2
+            && c.handed_out.len() < 2
             && c.retry_at.is_none_or(|t| t <= now)
+            && self.has_room_for(c.needs_room.unwrap_or(0))
     }
 
     /// Starts resets for partitions without a position, and one fetch per
@@ -422,7 +474,7 @@ impl Fetcher {
             .all(|(tp, _, _)| self.cursors.get(tp).is_some_and(|c| c.caught_up));
         all_caught_up
             && self.cursors.iter().any(|(tp, c)| {
-                c.handed_out >= 2
+                c.handed_out.len() >= 2
                     && !c.paused
                     && !c.stopped
                     && client.metadata().leader(&tp.0, tp.1) == Some(broker)
@@ -553,6 +605,10 @@ impl Fetcher {
             .values()
             .map(|t| (t.topic_id, t.name.clone()))
             .collect();
+        let mut room = Room {
+            used: 0,
+            full: false,
+        };
         for topic in &response.responses {
             let name = if topic.topic.is_empty() {
                 names_by_id
@@ -567,7 +623,7 @@ impl Fetcher {
                 let Some((_, asked_offset, epoch)) = asked.iter().find(|(t, _, _)| *t == tp) else {
                     continue;
                 };
-                self.handle_partition(client, &tp, *asked_offset, *epoch, p, now);
+                self.handle_partition(client, &tp, (*asked_offset, *epoch), p, &mut room, now);
             }
         }
     }
@@ -576,9 +632,9 @@ impl Fetcher {
         &mut self,
         client: &mut Client,
         tp: &TopicPartition,
-        asked_offset: i64,
-        epoch: u64,
+        (asked_offset, epoch): (i64, u64),
         p: &crate::protocol::messages::fetch_response::PartitionData,
+        room: &mut Room,
         now: Instant,
     ) {
         let Some(cursor) = self.cursors.get_mut(tp) else {
@@ -639,6 +695,9 @@ impl Fetcher {
             .read_committed
             .then(|| AbortedTransactions::new(p));
         let mut failure = None;
+        let mut needs_room = None;
+        let held = self.held;
+        let limit = self.config.max_buffered_bytes;
         for batch in RecordSet::new(bytes).batches() {
             let batch = match batch {
                 Ok(b) => b,
@@ -656,13 +715,33 @@ impl Fetcher {
                 next = next.max(batch_next);
                 continue;
             }
+            if room.full {
+                needs_room = Some(0);
+                break;
+            }
             if !estimated {
                 estimated = true;
                 records.reserve(records_estimate(&batch, total_bytes));
             }
-            if let Err(error) = collect_records(&batch, asked_offset, &mut records) {
-                failure = Some(error.to_string());
+            let taken = held + room.used;
+            // Nothing held: this batch is read whatever its size.
+            let free = if taken == 0 {
+                usize::MAX
+            } else {
+                limit.saturating_sub(taken)
+            };
+            let before = records.held_bytes();
+            match collect_records(&batch, asked_offset, &mut records, free) {
+                Ok(Collected::All) => {}
+                Ok(Collected::NoRoom { wanted }) => {
+                    room.used += records.held_bytes() - before;
+                    room.full = true;
+                    needs_room = Some(wanted);
+                    break;
+                }
+                Err(error) => failure = Some(error.to_string()),
             }
+            room.used += records.held_bytes() - before;
             if failure.is_some() {
                 break;
             }
@@ -689,8 +768,10 @@ impl Fetcher {
         cursor.position = Some(next);
         cursor.caught_up = p.high_watermark >= 0 && next >= p.high_watermark;
         cursor.retry_at = None;
+        cursor.needs_room = needs_room;
         if !records.is_empty() {
-            cursor.handed_out += 1;
+            cursor.handed_out.push_back(records.held_bytes());
+            self.held += records.held_bytes();
             self.events.push_back(FetchEvent::Records(FetchedRecords {
                 topic: tp.0.clone(),
                 partition: tp.1,
@@ -804,20 +885,47 @@ impl AbortedTransactions {
     }
 }
 
-/// Adds the records of `batch` at or after `from_offset` to `records`: v2
-/// records as positions in their batch's records section, legacy ones
-/// decoded. On an error, the records before it are in.
+/// Whether a batch's records went into the chunk.
+#[derive(Debug, PartialEq)]
+enum Collected {
+    All,
+    /// The batch (v2), or its next record (legacy), needs `wanted` bytes
+    /// and fewer are free: it stays in the log for a later fetch.
+    NoRoom {
+        wanted: usize,
+    },
+}
+
+/// The fewest bytes a v2 record takes in its section (length, attributes,
+/// timestamp and offset deltas, null key and value, no headers).
+const MIN_RECORD_BYTES: usize = 7;
+
+/// Adds the records of `batch` at or after `from_offset` to `records`, if
+/// they fit in `free` bytes: v2 records as positions in their batch's
+/// (decompressed) records section, legacy ones decoded. On an error, the
+/// records before it are in.
 fn collect_records(
     batch: &Batch,
     from_offset: i64,
     records: &mut RecordChunk,
-) -> Result<(), DecodeError> {
+    free: usize,
+) -> Result<Collected, DecodeError> {
     match batch {
         Batch::V2(batch) => {
             let mut iter = batch.records()?;
+            // The count is checked while reading (a batch with more
+            // records than it says is an error), and each record takes at
+            // least MIN_RECORD_BYTES: so this is what the batch will hold.
+            let count = usize::try_from(batch.header().record_count).unwrap_or(0);
+            let section_len = iter.section().len();
+            let wanted =
+                RecordChunk::cost_of(section_len, count.min(section_len / MIN_RECORD_BYTES));
+            if wanted > free {
+                return Ok(Collected::NoRoom { wanted });
+            }
             let Some(section) = records.add_section(iter.section()) else {
                 // A records section of 4 GiB or more.
-                return push_decoded(iter, from_offset, records);
+                return push_decoded(iter, from_offset, records, free);
             };
             while let Some(record) = iter.next_in_place() {
                 let record = record?;
@@ -825,9 +933,9 @@ fn collect_records(
                     records.push_in_place(section, record);
                 }
             }
-            Ok(())
+            Ok(Collected::All)
         }
-        Batch::Legacy(_) => push_decoded(batch.records()?, from_offset, records),
+        Batch::Legacy(_) => push_decoded(batch.records()?, from_offset, records, free),
     }
 }
 
@@ -835,14 +943,25 @@ fn push_decoded(
     iter: impl Iterator<Item = Result<Record, DecodeError>>,
     from_offset: i64,
     records: &mut RecordChunk,
-) -> Result<(), DecodeError> {
+    free: usize,
+) -> Result<Collected, DecodeError> {
+    let start = records.held_bytes();
     for record in iter {
         let record = record?;
-        if record.offset >= from_offset {
-            records.push(record);
+        if record.offset < from_offset {
+            continue;
         }
+        let fields = record.key.as_ref().map_or(0, |k| k.len())
+            + record.value.as_ref().map_or(0, |v| v.len())
+            + record.headers.raw().len();
+        let wanted = RecordChunk::cost_of(fields, 1);
+        let used = records.held_bytes() - start;
+        if used.saturating_add(wanted) > free {
+            return Ok(Collected::NoRoom { wanted });
+        }
+        records.push(record);
     }
-    Ok(())
+    Ok(Collected::All)
 }
 
 /// How many records a partition's fetched bytes probably hold, from its

@@ -10,6 +10,8 @@ mod offsets;
 mod record_chunk;
 
 #[cfg(test)]
+mod hostile_fetch_tests;
+#[cfg(test)]
 mod tests;
 
 pub use envelopes::{Envelope, EnvelopeBatch, EnvelopeQueue, EnvelopeToken, Resolution, Resolved};

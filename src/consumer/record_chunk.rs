@@ -26,6 +26,9 @@ pub struct RecordChunk {
     /// The records sections (or single fields) that entries point into.
     buffers: Vec<Bytes>,
     entries: Vec<Entry>,
+    /// The bytes the chunk holds: its buffers' lengths and its entries,
+    /// what the fetcher counts against its budget.
+    held: usize,
 }
 
 /// Where one record is: each field a span of one of the chunk's buffers
@@ -48,6 +51,8 @@ struct Entry {
 // One cache line per record, half a decoded `Record`: what the hand-over
 // between threads saves. Checked when compiling.
 const _: () = assert!(std::mem::size_of::<Entry>() <= 64);
+
+const ENTRY_SIZE: usize = std::mem::size_of::<Entry>();
 
 /// A range of a buffer in 32 bits, or null.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +167,21 @@ impl RecordChunk {
     pub fn clear(&mut self) {
         self.buffers.clear();
         self.entries.clear();
+        self.held = 0;
+    }
+
+    /// The bytes of records the chunk holds: the (decompressed) sections
+    /// and fields it keeps alive, and 64 bytes per record for where each
+    /// one is. What [`crate::consumer::FetchConfig::max_buffered_bytes`]
+    /// counts.
+    pub fn held_bytes(&self) -> usize {
+        self.held
+    }
+
+    /// What holding `bytes` of section with `records` records in it will
+    /// add to [`held_bytes`](Self::held_bytes).
+    pub(crate) fn cost_of(bytes: usize, records: usize) -> usize {
+        bytes.saturating_add(records.saturating_mul(ENTRY_SIZE))
     }
 
     /// How many records the chunk has room for without growing.
@@ -177,7 +197,7 @@ impl RecordChunk {
 
     /// The bytes one record takes in a chunk.
     #[cfg(test)]
-    pub(crate) const ENTRY_SIZE: usize = std::mem::size_of::<Entry>();
+    pub(crate) const ENTRY_SIZE: usize = ENTRY_SIZE;
 
     /// Room for `additional` more records.
     pub(crate) fn reserve(&mut self, additional: usize) {
@@ -190,6 +210,7 @@ impl RecordChunk {
     pub(crate) fn add_section(&mut self, section: &Bytes) -> Option<SectionId> {
         let fits = section.len() < Span::NULL_LEN as usize;
         let id = u32::try_from(self.buffers.len()).ok().filter(|_| fits)?;
+        self.held += section.len();
         self.buffers.push(section.clone());
         Some(SectionId(id))
     }
@@ -197,6 +218,7 @@ impl RecordChunk {
     /// Adds a record found at `record` in the section `section`.
     #[inline]
     pub(crate) fn push_in_place(&mut self, section: SectionId, record: RecordInPlace) {
+        self.held += ENTRY_SIZE;
         self.entries.push(Entry {
             offset: record.offset,
             timestamp: record.timestamp,
@@ -224,6 +246,7 @@ impl RecordChunk {
         } else {
             self.add_field(Some(record.headers.raw().clone()))
         };
+        self.held += ENTRY_SIZE;
         self.entries.push(Entry {
             offset: record.offset,
             timestamp: record.timestamp,
@@ -249,6 +272,7 @@ impl RecordChunk {
                     len: bytes.len() as u32,
                 };
                 let id = self.buffers.len() as u32;
+                self.held += bytes.len();
                 self.buffers.push(bytes);
                 (id, span)
             }

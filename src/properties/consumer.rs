@@ -16,6 +16,9 @@ pub(super) fn fetch_config(properties: &Resolved<'_>) -> Result<FetchConfig, Pro
             Prop::FetchMinBytes => config.min_bytes = entry.number(0)?,
             Prop::FetchMaxWait => config.max_wait = entry.millis(0)?,
             Prop::PartitionFetchMaxBytes => config.partition_max_bytes = entry.number(1)?,
+            Prop::QueuedMaxKbytes => {
+                config.max_buffered_bytes = entry.number::<usize>(1)?.saturating_mul(1024)
+            }
             Prop::AutoOffsetReset => config.offset_reset = offset_reset(entry)?,
             Prop::IsolationLevel => config.read_committed = read_committed(entry)?,
             Prop::RetryBackoff => config.retry_backoff = entry.millis(0)?,

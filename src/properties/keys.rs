@@ -83,6 +83,7 @@ pub(crate) enum Prop {
     FetchMinBytes,
     FetchMaxWait,
     PartitionFetchMaxBytes,
+    QueuedMaxKbytes,
     AutoOffsetReset,
     IsolationLevel,
     // Consumer group.
@@ -167,6 +168,7 @@ pub(super) const NAMES: &[(&str, Prop)] = &[
     ("fetch.wait.max.ms", Prop::FetchMaxWait),
     ("fetch.max.wait.ms", Prop::FetchMaxWait),
     ("max.partition.fetch.bytes", Prop::PartitionFetchMaxBytes),
+    ("queued.max.messages.kbytes", Prop::QueuedMaxKbytes),
     ("auto.offset.reset", Prop::AutoOffsetReset),
     ("isolation.level", Prop::IsolationLevel),
     ("group.id", Prop::GroupId),
@@ -238,6 +240,7 @@ impl Prop {
             | FetchMinBytes
             | FetchMaxWait
             | PartitionFetchMaxBytes
+            | QueuedMaxKbytes
             | AutoOffsetReset => &[Scope::Consumer],
             // read_committed is the fetch's isolation, and makes the
             // group's committed-offset fetches wait for stable offsets.
