@@ -3,6 +3,7 @@
 use bytes::Bytes;
 
 use super::error::{ConnectionError, RequestError};
+use super::metadata::MetadataRefusal;
 use crate::protocol::{AnyResponse, ApiKey};
 
 /// A connection, named by the core. The driver maps it to a socket.
@@ -65,6 +66,10 @@ pub enum Event {
     },
     /// The cluster metadata changed (brokers, topics or leaders).
     MetadataUpdated,
+    /// Part of a Metadata answer made no sense and was not taken (the
+    /// rest was): a broker at an unusable or second address, a topic with
+    /// gaps in its partitions.
+    MetadataRefused(MetadataRefusal),
     /// A connection is ready: versions negotiated.
     BrokerReady { broker: i32, address: String },
     /// A connection was lost or dropped; the client reconnects on demand.

@@ -25,6 +25,8 @@ pub use error::{ConnectionError, RequestError};
 pub use frame_reader::{FrameError, FrameReader};
 pub use io::{ConnectionId, Event, Io, RequestId, Response, Target};
 pub use machine::{Client, RequestOptions};
-pub use metadata::{BrokerAddress, ClusterMetadata, PartitionMetadata, TopicMetadata};
+pub use metadata::{
+    BrokerAddress, ClusterMetadata, MetadataRefusal, PartitionMetadata, TopicMetadata,
+};
 pub use rng::Rng;
 pub use versions::ApiVersionTable;

@@ -594,15 +594,27 @@ impl<R: Runtime> EventLoop<R> {
                 self.snapshot_stale = true;
                 self.connection_lost = true;
                 if self.bootstrap.is_some() {
-                    if self.recent_errors.len() == BOOTSTRAP_ERRORS_KEPT {
-                        self.recent_errors.remove(0);
-                    }
-                    self.recent_errors.push(error.to_string());
+                    self.note_bootstrap_error(error.to_string());
                 }
             }
             Event::OAuthBearerTokenWanted => self.fetch_token(),
+            // Kept for a bootstrap that fails: the answer that came may
+            // have been refused whole (no usable broker).
+            Event::MetadataRefused(refusal) => {
+                if self.bootstrap.is_some() {
+                    self.note_bootstrap_error(refusal.to_string());
+                }
+            }
             Event::Closed => {}
         }
+    }
+
+    /// Keeps the latest few errors, for a bootstrap that fails to explain.
+    fn note_bootstrap_error(&mut self, error: String) {
+        if self.recent_errors.len() == BOOTSTRAP_ERRORS_KEPT {
+            self.recent_errors.remove(0);
+        }
+        self.recent_errors.push(error);
     }
 
     fn update_snapshot(&mut self) {

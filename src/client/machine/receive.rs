@@ -183,7 +183,10 @@ impl Client {
         all_topics: bool,
         now: Instant,
     ) {
-        let changed = self.metadata.apply(response, all_topics);
+        let mut refused = Vec::new();
+        let changed = self.metadata.apply(response, all_topics, &mut refused);
+        self.events
+            .extend(refused.into_iter().map(Event::MetadataRefused));
         self.metadata_updated_at = Some(now);
         self.metadata_generation += 1;
         // Name each connection and link after the broker at its address, so
