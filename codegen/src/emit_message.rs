@@ -403,7 +403,7 @@ fn emit_struct(
     }
     if ctx.any_flexible {
         out.push_str(
-            "    /// Tagged fields this build does not know; re-encoded unchanged.\n    pub unknown_tagged_fields: Vec<w::RawTaggedField>,\n",
+            "    /// Tagged fields this build does not know; re-encoded unchanged.\n    pub unknown_tagged_fields: w::UnknownTaggedFields,\n",
         );
     }
     out.push_str("}\n\n");
@@ -422,7 +422,7 @@ fn emit_struct(
         );
     }
     if ctx.any_flexible {
-        out.push_str("            unknown_tagged_fields: Vec::new(),\n");
+        out.push_str("            unknown_tagged_fields: w::UnknownTaggedFields::default(),\n");
     }
     out.push_str("        }\n    }\n}\n\n");
 
@@ -476,7 +476,7 @@ fn emit_encode(
         out.push_str("        if flexible {\n");
         if tagged.is_empty() {
             out.push_str(
-                "            if self.unknown_tagged_fields.is_empty() { buf.put_u8(0); } else { w::put_tagged_fields(buf, self.unknown_tagged_fields.iter().map(|u| (u.tag, u.data.clone())).collect()); }\n",
+                "            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);\n",
             );
         } else {
             out.push_str("            let mut tagged: Vec<(u32, Bytes)> = Vec::new();\n");
@@ -492,7 +492,7 @@ fn emit_encode(
                 );
             }
             out.push_str(
-                "            tagged.extend(self.unknown_tagged_fields.iter().map(|u| (u.tag, u.data.clone())));\n            w::put_tagged_fields(buf, tagged);\n",
+                "            w::put_tagged_fields(buf, tagged, &self.unknown_tagged_fields);\n",
             );
         }
         out.push_str("        }\n");
@@ -526,8 +526,8 @@ fn emit_decode(out: &mut String, ctx: &Ctx, name: &str, fields: &[FieldSpec]) {
     }
     if ctx.any_flexible {
         let tagged: Vec<&FieldSpec> = fields.iter().filter(|f| f.tag.is_some()).collect();
-        out.push_str("        if flexible {\n            let mut unknown = Vec::new();\n");
-        out.push_str("            r.read_tagged_fields(&mut unknown, |tag, r| match tag {\n");
+        out.push_str("        if flexible {\n");
+        out.push_str("            let unknown = r.read_tagged_fields(|tag, r| match tag {\n");
         for f in tagged {
             let cond = ctx.cond(&f.tagged_versions);
             let _ = writeln!(

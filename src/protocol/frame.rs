@@ -44,7 +44,7 @@ pub fn encode_request_with(
         request_api_version: ctx.api_version,
         correlation_id: ctx.correlation_id,
         client_id: ctx.client_id.map(str::to_owned),
-        unknown_tagged_fields: Vec::new(),
+        unknown_tagged_fields: Default::default(),
     };
     header.encode(buf, ctx.api_key.request_header_version(ctx.api_version))?;
     write_body(buf)?;
@@ -78,7 +78,7 @@ pub fn encode_response_with(
     buf.put_i32(0);
     let header = ResponseHeader {
         correlation_id,
-        unknown_tagged_fields: Vec::new(),
+        unknown_tagged_fields: Default::default(),
     };
     header.encode(buf, api_key.response_header_version(api_version))?;
     write_body(buf)?;

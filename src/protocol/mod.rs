@@ -20,4 +20,4 @@ pub use generated::error_code::ErrorCode;
 pub use generated::messages;
 pub use message::{Message, Request, VersionRange};
 pub use topic_name::{check_topic_name, TopicNameError, MAX_TOPIC_NAME_LEN};
-pub use wire::{RawTaggedField, Reader, Uuid};
+pub use wire::{RawTaggedField, Reader, UnknownTaggedFields, Uuid};

@@ -3,7 +3,7 @@
 use bytes::{Bytes, BytesMut};
 use quickcheck::{Arbitrary, Gen};
 
-use super::{Message, RawTaggedField, Reader, Uuid};
+use super::{Message, RawTaggedField, Reader, UnknownTaggedFields, Uuid};
 
 /// Random values per version and message; kept small so that deep message
 /// trees stay cheap, and over enough cases to reach every field shape.
@@ -65,13 +65,13 @@ pub fn arb_vec<T>(g: &mut Gen, mut element: impl FnMut(&mut Gen) -> T) -> Vec<T>
 
 /// Sometimes one tagged field with a tag no spec uses, to prove unknown
 /// tags survive a decode and re-encode.
-pub fn arb_unknown_tagged_fields(g: &mut Gen) -> Vec<RawTaggedField> {
+pub fn arb_unknown_tagged_fields(g: &mut Gen) -> UnknownTaggedFields {
     if bool::arbitrary(g) {
-        vec![RawTaggedField {
+        UnknownTaggedFields::from_fields([RawTaggedField {
             tag: 10_000 + u32::from(u8::arbitrary(g)),
             data: arb_bytes(g),
-        }]
+        }])
     } else {
-        Vec::new()
+        UnknownTaggedFields::default()
     }
 }

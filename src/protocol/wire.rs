@@ -31,11 +31,202 @@ impl std::fmt::Display for Uuid {
 }
 
 /// A tagged field the decoder did not recognise, kept so that re-encoding a
-/// message passes it on unchanged (KIP-482).
+/// message passes it on unchanged (KIP-482). Messages store these in
+/// [`UnknownTaggedFields`]; this is the form its iterator hands out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawTaggedField {
     pub tag: u32,
     pub data: Bytes,
+}
+
+/// The tagged fields of one struct that the decoder did not recognise, kept
+/// as their encoded bytes: each field's tag varint, size varint and data, in
+/// wire order, without the section's count.
+///
+/// A peer can send millions of two-byte unknown fields. Storing them as
+/// encoded bytes keeps the cost per struct one `Bytes` whatever their number:
+/// when the unknown fields of a section are contiguous (the usual case) this
+/// is a zero-copy slice of the received buffer, and when known fields sit
+/// between them the unknown runs are copied into one buffer no larger than
+/// the section. Fields are parsed only when asked for.
+///
+/// Two values are equal when their encoded bytes are.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct UnknownTaggedFields {
+    raw: Bytes,
+}
+
+impl UnknownTaggedFields {
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// The number of fields; walks the bytes to count them.
+    pub fn len(&self) -> usize {
+        let mut rest = Reader::new(self.raw.clone());
+        let mut count = 0;
+        while let Some(size) = next_field_header(&mut rest).map(|(_, size)| size) {
+            if rest.skip(size).is_err() {
+                break;
+            }
+            count += 1;
+        }
+        count
+    }
+
+    /// The fields, in the order they were received.
+    pub fn iter(&self) -> UnknownTaggedFieldsIter {
+        UnknownTaggedFieldsIter {
+            rest: Reader::new(self.raw.clone()),
+        }
+    }
+
+    /// Builds the encoded form of `fields`, sorted by tag as Kafka requires
+    /// on the wire (the sort is stable: equal tags keep their order).
+    pub fn from_fields(fields: impl IntoIterator<Item = RawTaggedField>) -> Self {
+        let mut fields: Vec<RawTaggedField> = fields.into_iter().collect();
+        fields.sort_by_key(|field| field.tag);
+        let mut raw = BytesMut::new();
+        for field in &fields {
+            put_tagged_field(&mut raw, field.tag, &field.data);
+        }
+        UnknownTaggedFields { raw: raw.freeze() }
+    }
+}
+
+impl FromIterator<RawTaggedField> for UnknownTaggedFields {
+    fn from_iter<I: IntoIterator<Item = RawTaggedField>>(fields: I) -> Self {
+        Self::from_fields(fields)
+    }
+}
+
+impl IntoIterator for &UnknownTaggedFields {
+    type Item = RawTaggedField;
+    type IntoIter = UnknownTaggedFieldsIter;
+
+    fn into_iter(self) -> UnknownTaggedFieldsIter {
+        self.iter()
+    }
+}
+
+/// Lists (tag, data length) pairs: the data of unknown fields means nothing
+/// to this build.
+impl std::fmt::Debug for UnknownTaggedFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|field| (field.tag, field.data.len())))
+            .finish()
+    }
+}
+
+/// The fields of an [`UnknownTaggedFields`], each data a zero-copy slice.
+#[derive(Debug, Clone)]
+pub struct UnknownTaggedFieldsIter {
+    rest: Reader,
+}
+
+impl Iterator for UnknownTaggedFieldsIter {
+    type Item = RawTaggedField;
+
+    fn next(&mut self) -> Option<RawTaggedField> {
+        // Only this module builds the bytes, so they always parse; should
+        // they not, iteration ends rather than panicking.
+        let (tag, size) = next_field_header(&mut self.rest)?;
+        match self.rest.read_slice(size) {
+            Ok(data) => Some(RawTaggedField { tag, data }),
+            Err(_) => {
+                self.rest = Reader::new(Bytes::new());
+                None
+            }
+        }
+    }
+}
+
+/// Reads one field's tag and size, or `None` at the end or on bytes that do
+/// not parse (after which `r` is left empty).
+fn next_field_header(r: &mut Reader) -> Option<(u32, usize)> {
+    if r.remaining() == 0 {
+        return None;
+    }
+    let header = read_field_header(r);
+    if header.is_err() {
+        *r = Reader::new(Bytes::new());
+    }
+    header.ok()
+}
+
+/// A tagged field's tag and data size.
+fn read_field_header(r: &mut Reader) -> Result<(u32, usize)> {
+    let tag = r.read_unsigned_varint()?;
+    let size = r.read_unsigned_varint()? as usize;
+    Ok((tag, size))
+}
+
+/// Gathers the unknown fields of one tagged section as byte ranges of the
+/// section (offsets from its first field).
+struct UnknownRuns {
+    /// The section's fields, from the first: what the ranges index.
+    section: Bytes,
+    /// The latest contiguous run of unknown fields.
+    run: Option<std::ops::Range<usize>>,
+    /// Earlier runs, copied once a known field separated two of them.
+    copied: Option<Vec<u8>>,
+}
+
+impl UnknownRuns {
+    fn new(section: Bytes) -> Self {
+        UnknownRuns {
+            section,
+            run: None,
+            copied: None,
+        }
+    }
+
+    /// Adds the unknown field at `field`. `rest` starts right after it, with
+    /// the section's `fields_left` remaining fields at its front.
+    fn add(&mut self, field: std::ops::Range<usize>, rest: &Reader, fields_left: u32) {
+        match &mut self.run {
+            Some(run) if run.end == field.start => run.end = field.end,
+            Some(run) => {
+                let earlier = &self.section[run.clone()];
+                let copied = self.copied.get_or_insert_with(|| {
+                    // Room for every byte the unknown fields can still take,
+                    // so the copy never grows past the section.
+                    let later = fields_len(rest, fields_left);
+                    Vec::with_capacity(earlier.len() + field.len() + later)
+                });
+                copied.extend_from_slice(earlier);
+                *run = field;
+            }
+            None => self.run = Some(field),
+        }
+    }
+
+    fn finish(self) -> UnknownTaggedFields {
+        let last = self.run.map(|run| self.section.slice(run));
+        let raw = match (self.copied, last) {
+            (None, last) => last.unwrap_or_default(),
+            (Some(mut copied), last) => {
+                copied.extend_from_slice(last.as_deref().unwrap_or_default());
+                copied.shrink_to_fit();
+                Bytes::from(copied)
+            }
+        };
+        UnknownTaggedFields { raw }
+    }
+}
+
+/// The encoded length of the next `fields` tagged fields in `rest` (of as
+/// many as parse, should some not).
+fn fields_len(rest: &Reader, fields: u32) -> usize {
+    let mut r = rest.clone();
+    for _ in 0..fields {
+        match next_field_header(&mut r) {
+            Some((_, size)) if r.skip(size).is_ok() => {}
+            _ => break,
+        }
+    }
+    rest.remaining() - r.remaining()
 }
 
 type Result<T> = std::result::Result<T, DecodeError>;
@@ -297,27 +488,31 @@ impl Reader {
 
     /// The tagged-field section of a flexible struct. Known tags are handed
     /// to `known`, which returns `Ok(true)` when it consumed the field;
-    /// everything else is kept raw in `unknown`.
+    /// everything else is returned raw.
     pub fn read_tagged_fields(
         &mut self,
-        unknown: &mut Vec<RawTaggedField>,
         mut known: impl FnMut(u32, &mut Reader) -> Result<bool>,
-    ) -> Result<()> {
+    ) -> Result<UnknownTaggedFields> {
         let count = self.read_unsigned_varint()?;
         // Each tagged field takes at least two bytes (tag and size).
         self.check_length(u64::from(count))?;
-        for _ in 0..count {
-            let tag = self.read_unsigned_varint()?;
-            let size = self.read_unsigned_varint()? as usize;
-            let data = self.read_slice(size)?;
-            let mut field = Reader::new(data.clone());
+        if count == 0 {
+            return Ok(UnknownTaggedFields::default());
+        }
+        let section_len = self.buf.len();
+        let mut unknown = UnknownRuns::new(self.buf.clone());
+        for index in 1..=count {
+            let start = section_len - self.buf.len();
+            let (tag, size) = read_field_header(self)?;
+            let mut field = Reader::new(self.read_slice(size)?);
             if known(tag, &mut field)? {
                 field.expect_end()?;
             } else {
-                unknown.push(RawTaggedField { tag, data });
+                let end = section_len - self.buf.len();
+                unknown.add(start..end, self, count - index);
             }
         }
-        Ok(())
+        Ok(unknown.finish())
     }
 }
 
@@ -512,16 +707,35 @@ pub fn put_uuid(buf: &mut BytesMut, value: &Uuid) {
     buf.put_slice(&value.0);
 }
 
-/// Writes a tagged-field section from (tag, encoded value) pairs, which the
-/// caller gives in any order; Kafka requires ascending tags on the wire.
-pub fn put_tagged_fields(buf: &mut BytesMut, mut fields: Vec<(u32, Bytes)>) {
-    fields.sort_by_key(|(tag, _)| *tag);
-    put_unsigned_varint(buf, fields.len() as u32);
-    for (tag, data) in fields {
-        put_unsigned_varint(buf, tag);
-        put_unsigned_varint(buf, data.len() as u32);
-        buf.put_slice(&data);
+/// Writes a tagged-field section: the `known` (tag, encoded value) pairs,
+/// given in any order, merged with `unknown`. Kafka requires ascending tags;
+/// unknown fields keep their order (ascending when the peer followed the
+/// protocol) and each known field goes before the first unknown one with a
+/// larger tag, as Kafka's own encoder does.
+pub fn put_tagged_fields(
+    buf: &mut BytesMut,
+    mut known: Vec<(u32, Bytes)>,
+    unknown: &UnknownTaggedFields,
+) {
+    known.sort_by_key(|(tag, _)| *tag);
+    put_unsigned_varint(buf, (known.len() + unknown.len()) as u32);
+    let mut known = known.into_iter().peekable();
+    for field in unknown {
+        while let Some((tag, data)) = known.next_if(|(tag, _)| *tag <= field.tag) {
+            put_tagged_field(buf, tag, &data);
+        }
+        put_tagged_field(buf, field.tag, &field.data);
     }
+    for (tag, data) in known {
+        put_tagged_field(buf, tag, &data);
+    }
+}
+
+/// Writes one tagged field: tag, size, data.
+fn put_tagged_field(buf: &mut BytesMut, tag: u32, data: &[u8]) {
+    put_unsigned_varint(buf, tag);
+    put_unsigned_varint(buf, data.len() as u32);
+    buf.put_slice(data);
 }
 
 #[cfg(test)]
@@ -582,6 +796,131 @@ mod tests {
             err.kind(),
             DecodeErrorKind::LengthExceedsInput { .. }
         ));
+    }
+
+    /// Reads a tagged section, taking tags 2 and 7 as known.
+    fn read_section(section: &Bytes) -> (Vec<(u32, Bytes)>, UnknownTaggedFields) {
+        let mut known = Vec::new();
+        let mut r = Reader::new(section.clone());
+        let unknown = r
+            .read_tagged_fields(|tag, field| {
+                if tag == 2 || tag == 7 {
+                    known.push((tag, field.read_slice(field.remaining())?));
+                    return Ok(true);
+                }
+                Ok(false)
+            })
+            .unwrap();
+        r.expect_end().unwrap();
+        (known, unknown)
+    }
+
+    fn field(tag: u32, data: &'static [u8]) -> RawTaggedField {
+        RawTaggedField {
+            tag,
+            data: Bytes::from_static(data),
+        }
+    }
+
+    fn points_into(inner: &[u8], outer: &[u8]) -> bool {
+        let outer = outer.as_ptr_range();
+        inner.as_ptr() >= outer.start && inner.as_ptr_range().end <= outer.end
+    }
+
+    #[test]
+    fn interleaved_known_and_unknown_fields_re_encode_exactly() {
+        #[rustfmt::skip]
+        let section = Bytes::from_static(&[
+            5,
+            1, 1, b'a',
+            2, 2, b'b', b'b',
+            5, 0,
+            7, 1, 0x2a,
+            0x90, 0x4e, 3, b'x', b'y', b'z', // tag 10000
+        ]);
+        let (known, unknown) = read_section(&section);
+        assert_eq!(known.len(), 2);
+        assert_eq!(unknown.len(), 3);
+        assert_eq!(
+            unknown.iter().collect::<Vec<_>>(),
+            [field(1, b"a"), field(5, b""), field(10_000, b"xyz")]
+        );
+        // The unknown runs were copied together: no more than the section.
+        assert!(unknown.raw.len() < section.len());
+        assert!(!points_into(&unknown.raw, &section));
+
+        let mut buf = BytesMut::new();
+        put_tagged_fields(&mut buf, known, &unknown);
+        assert_eq!(buf, section);
+    }
+
+    #[test]
+    fn an_all_unknown_section_is_a_slice_of_the_input() {
+        let section = Bytes::from(vec![3, 1, 1, b'a', 5, 0, 9, 2, b'b', b'c']);
+        let (known, unknown) = read_section(&section);
+        assert!(known.is_empty());
+        assert_eq!(&unknown.raw[..], &section[1..]);
+        assert!(points_into(&unknown.raw, &section));
+        let mut buf = BytesMut::new();
+        put_tagged_fields(&mut buf, Vec::new(), &unknown);
+        assert_eq!(buf, section);
+    }
+
+    #[test]
+    fn a_hundred_thousand_unknown_tags_are_held_in_one_bytes() {
+        use crate::protocol::messages::ApiVersionsResponse;
+        use crate::protocol::Message;
+
+        const TAGS: u32 = 100_000;
+        let mut body = BytesMut::new();
+        body.put_i16(0); // error code
+        put_unsigned_varint(&mut body, 1); // no api keys
+        body.put_i32(0); // throttle time
+        put_unsigned_varint(&mut body, TAGS);
+        for tag in 100..100 + TAGS {
+            put_tagged_field(&mut body, tag, b"");
+        }
+        let body = body.freeze();
+        let message = ApiVersionsResponse::decode(&mut Reader::new(body.clone()), 3).unwrap();
+
+        // The struct holds one `Bytes` for them, pointing into the input:
+        // nothing on the heap grows with the number of tags.
+        let unknown = &message.unknown_tagged_fields;
+        assert_eq!(
+            std::mem::size_of::<UnknownTaggedFields>(),
+            std::mem::size_of::<Bytes>()
+        );
+        assert!(points_into(&unknown.raw, &body));
+        assert_eq!(unknown.iter().count(), TAGS as usize);
+        assert_eq!(unknown.len(), TAGS as usize);
+
+        let mut again = BytesMut::new();
+        message.encode(&mut again, 3).unwrap();
+        assert_eq!(again, body);
+    }
+
+    #[test]
+    fn from_fields_sorts_by_tag_and_debug_lists_tags_and_lengths() {
+        let fields = UnknownTaggedFields::from_fields([field(9, b"xy"), field(4, b"")]);
+        assert_eq!(format!("{fields:?}"), "[(4, 0), (9, 2)]");
+        assert_eq!(
+            fields,
+            [field(4, b""), field(9, b"xy")].into_iter().collect()
+        );
+        assert!(UnknownTaggedFields::default().is_empty());
+        assert_eq!(UnknownTaggedFields::default().len(), 0);
+    }
+
+    #[test]
+    fn malformed_raw_bytes_end_iteration_without_panicking() {
+        // A size past the end; a whole field, then a tag varint cut short.
+        for (raw, whole) in [(&[5, 3, 1][..], 0), (&[5, 0, 0x80][..], 1)] {
+            let fields = UnknownTaggedFields {
+                raw: Bytes::copy_from_slice(raw),
+            };
+            assert_eq!(fields.iter().count(), whole, "{raw:?}");
+            assert_eq!(fields.len(), whole, "{raw:?}");
+        }
     }
 
     #[test]

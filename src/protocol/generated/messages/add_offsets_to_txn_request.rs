@@ -36,7 +36,7 @@ pub struct AddOffsetsToTxnRequest {
     /// Wire: v0+.
     pub group_id: String,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for AddOffsetsToTxnRequest {
@@ -46,7 +46,7 @@ impl Default for AddOffsetsToTxnRequest {
             producer_id: 0,
             producer_epoch: 0,
             group_id: String::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -70,17 +70,7 @@ impl AddOffsetsToTxnRequest {
             "AddOffsetsToTxnRequest.GroupId",
         )?;
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -96,8 +86,7 @@ impl AddOffsetsToTxnRequest {
         this.producer_epoch = r.read_i16().map_err(|e| e.in_field("ProducerEpoch"))?;
         this.group_id = r.read_string(flexible).map_err(|e| e.in_field("GroupId"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

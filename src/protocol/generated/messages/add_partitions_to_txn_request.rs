@@ -40,7 +40,7 @@ pub struct AddPartitionsToTxnRequest {
     /// Wire: v0-3.
     pub v3_and_below_topics: Vec<AddPartitionsToTxnTopic>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for AddPartitionsToTxnRequest {
@@ -51,7 +51,7 @@ impl Default for AddPartitionsToTxnRequest {
             v3_and_below_producer_id: 0,
             v3_and_below_producer_epoch: 0,
             v3_and_below_topics: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -132,17 +132,7 @@ impl AddPartitionsToTxnRequest {
             });
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -179,8 +169,7 @@ impl AddPartitionsToTxnRequest {
             .map_err(|e| e.in_field("V3AndBelowTopics"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -213,7 +202,7 @@ pub struct AddPartitionsToTxnTransaction {
     /// Wire: v4+.
     pub topics: Vec<AddPartitionsToTxnTopic>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for AddPartitionsToTxnTransaction {
@@ -224,7 +213,7 @@ impl Default for AddPartitionsToTxnTransaction {
             producer_epoch: 0,
             verify_only: false,
             topics: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -297,17 +286,7 @@ impl AddPartitionsToTxnTransaction {
             });
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -337,8 +316,7 @@ impl AddPartitionsToTxnTransaction {
             .map_err(|e| e.in_field("Topics"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -359,7 +337,7 @@ pub struct AddPartitionsToTxnTopic {
     /// Wire: v0+.
     pub partitions: Vec<i32>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for AddPartitionsToTxnTopic {
@@ -367,7 +345,7 @@ impl Default for AddPartitionsToTxnTopic {
         AddPartitionsToTxnTopic {
             name: String::new(),
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -387,17 +365,7 @@ impl AddPartitionsToTxnTopic {
             buf.put_i32(*item0);
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -410,8 +378,7 @@ impl AddPartitionsToTxnTopic {
         this.partitions =
             w::read_array(r, flexible, |r| r.read_i32()).map_err(|e| e.in_field("Partitions"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

@@ -36,7 +36,7 @@ pub struct AddPartitionsToTxnResponse {
     /// Wire: v0-3.
     pub results_by_topic_v3_and_below: Vec<AddPartitionsToTxnTopicResult>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for AddPartitionsToTxnResponse {
@@ -46,7 +46,7 @@ impl Default for AddPartitionsToTxnResponse {
             error_code: 0,
             results_by_transaction: Vec::new(),
             results_by_topic_v3_and_below: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -96,17 +96,7 @@ impl AddPartitionsToTxnResponse {
             });
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -132,8 +122,7 @@ impl AddPartitionsToTxnResponse {
             .map_err(|e| e.in_field("ResultsByTopicV3AndBelow"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -154,7 +143,7 @@ pub struct AddPartitionsToTxnResult {
     /// Wire: v4+.
     pub topic_results: Vec<AddPartitionsToTxnTopicResult>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for AddPartitionsToTxnResult {
@@ -162,7 +151,7 @@ impl Default for AddPartitionsToTxnResult {
         AddPartitionsToTxnResult {
             transactional_id: String::new(),
             topic_results: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -205,17 +194,7 @@ impl AddPartitionsToTxnResult {
             });
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -236,8 +215,7 @@ impl AddPartitionsToTxnResult {
             .map_err(|e| e.in_field("TopicResults"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -258,7 +236,7 @@ pub struct AddPartitionsToTxnTopicResult {
     /// Wire: v0+.
     pub results_by_partition: Vec<AddPartitionsToTxnPartitionResult>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for AddPartitionsToTxnTopicResult {
@@ -266,7 +244,7 @@ impl Default for AddPartitionsToTxnTopicResult {
         AddPartitionsToTxnTopicResult {
             name: String::new(),
             results_by_partition: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -291,17 +269,7 @@ impl AddPartitionsToTxnTopicResult {
             (item0).encode_body(buf, version)?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -316,8 +284,7 @@ impl AddPartitionsToTxnTopicResult {
         })
         .map_err(|e| e.in_field("ResultsByPartition"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -338,7 +305,7 @@ pub struct AddPartitionsToTxnPartitionResult {
     /// Wire: v0+.
     pub partition_error_code: i16,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for AddPartitionsToTxnPartitionResult {
@@ -346,7 +313,7 @@ impl Default for AddPartitionsToTxnPartitionResult {
         AddPartitionsToTxnPartitionResult {
             partition_index: 0,
             partition_error_code: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -358,17 +325,7 @@ impl AddPartitionsToTxnPartitionResult {
         buf.put_i32(*&self.partition_index);
         buf.put_i16(*&self.partition_error_code);
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -380,8 +337,7 @@ impl AddPartitionsToTxnPartitionResult {
         this.partition_index = r.read_i32().map_err(|e| e.in_field("PartitionIndex"))?;
         this.partition_error_code = r.read_i16().map_err(|e| e.in_field("PartitionErrorCode"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

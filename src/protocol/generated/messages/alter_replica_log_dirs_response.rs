@@ -28,7 +28,7 @@ pub struct AlterReplicaLogDirsResponse {
     /// Wire: v0+.
     pub results: Vec<AlterReplicaLogDirTopicResult>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for AlterReplicaLogDirsResponse {
@@ -36,7 +36,7 @@ impl Default for AlterReplicaLogDirsResponse {
         AlterReplicaLogDirsResponse {
             throttle_time_ms: 0,
             results: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -56,17 +56,7 @@ impl AlterReplicaLogDirsResponse {
             (item0).encode_body(buf, version)?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -81,8 +71,7 @@ impl AlterReplicaLogDirsResponse {
         })
         .map_err(|e| e.in_field("Results"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -103,7 +92,7 @@ pub struct AlterReplicaLogDirTopicResult {
     /// Wire: v0+.
     pub partitions: Vec<AlterReplicaLogDirPartitionResult>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for AlterReplicaLogDirTopicResult {
@@ -111,7 +100,7 @@ impl Default for AlterReplicaLogDirTopicResult {
         AlterReplicaLogDirTopicResult {
             topic_name: String::new(),
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -136,17 +125,7 @@ impl AlterReplicaLogDirTopicResult {
             (item0).encode_body(buf, version)?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -163,8 +142,7 @@ impl AlterReplicaLogDirTopicResult {
         })
         .map_err(|e| e.in_field("Partitions"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -185,7 +163,7 @@ pub struct AlterReplicaLogDirPartitionResult {
     /// Wire: v0+.
     pub error_code: i16,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for AlterReplicaLogDirPartitionResult {
@@ -193,7 +171,7 @@ impl Default for AlterReplicaLogDirPartitionResult {
         AlterReplicaLogDirPartitionResult {
             partition_index: 0,
             error_code: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -205,17 +183,7 @@ impl AlterReplicaLogDirPartitionResult {
         buf.put_i32(*&self.partition_index);
         buf.put_i16(*&self.error_code);
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -227,8 +195,7 @@ impl AlterReplicaLogDirPartitionResult {
         this.partition_index = r.read_i32().map_err(|e| e.in_field("PartitionIndex"))?;
         this.error_code = r.read_i16().map_err(|e| e.in_field("ErrorCode"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

@@ -28,7 +28,7 @@ pub struct AlterUserScramCredentialsRequest {
     /// Wire: v0+.
     pub upsertions: Vec<ScramCredentialUpsertion>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for AlterUserScramCredentialsRequest {
@@ -36,7 +36,7 @@ impl Default for AlterUserScramCredentialsRequest {
         AlterUserScramCredentialsRequest {
             deletions: Vec::new(),
             upsertions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -64,17 +64,7 @@ impl AlterUserScramCredentialsRequest {
             (item0).encode_body(buf, version)?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -92,8 +82,7 @@ impl AlterUserScramCredentialsRequest {
         })
         .map_err(|e| e.in_field("Upsertions"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -114,7 +103,7 @@ pub struct ScramCredentialDeletion {
     /// Wire: v0+.
     pub mechanism: i8,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for ScramCredentialDeletion {
@@ -122,7 +111,7 @@ impl Default for ScramCredentialDeletion {
         ScramCredentialDeletion {
             name: String::new(),
             mechanism: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -134,17 +123,7 @@ impl ScramCredentialDeletion {
         w::put_string(buf, &self.name, flexible, "ScramCredentialDeletion.Name")?;
         buf.put_i8(*&self.mechanism);
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -156,8 +135,7 @@ impl ScramCredentialDeletion {
         this.name = r.read_string(flexible).map_err(|e| e.in_field("Name"))?;
         this.mechanism = r.read_i8().map_err(|e| e.in_field("Mechanism"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -190,7 +168,7 @@ pub struct ScramCredentialUpsertion {
     /// Wire: v0+.
     pub salted_password: Bytes,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for ScramCredentialUpsertion {
@@ -201,7 +179,7 @@ impl Default for ScramCredentialUpsertion {
             iterations: 0,
             salt: Bytes::new(),
             salted_password: Bytes::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -221,17 +199,7 @@ impl ScramCredentialUpsertion {
             "ScramCredentialUpsertion.SaltedPassword",
         )?;
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -248,8 +216,7 @@ impl ScramCredentialUpsertion {
             .read_bytes(flexible)
             .map_err(|e| e.in_field("SaltedPassword"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

@@ -48,7 +48,7 @@ pub struct ApiVersionsResponse {
     /// Wire: v3+, tagged field 3.
     pub zk_migration_ready: bool,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for ApiVersionsResponse {
@@ -61,7 +61,7 @@ impl Default for ApiVersionsResponse {
             finalized_features_epoch: -1,
             finalized_features: Vec::new(),
             zk_migration_ready: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -133,12 +133,7 @@ impl ApiVersionsResponse {
                 }
                 tagged.push((3, field.freeze()));
             }
-            tagged.extend(
-                self.unknown_tagged_fields
-                    .iter()
-                    .map(|u| (u.tag, u.data.clone())),
-            );
-            w::put_tagged_fields(buf, tagged);
+            w::put_tagged_fields(buf, tagged, &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -154,8 +149,7 @@ impl ApiVersionsResponse {
             this.throttle_time_ms = r.read_i32().map_err(|e| e.in_field("ThrottleTimeMs"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 0 if version >= 3 => {
                     this.supported_features =
                         w::read_array(r, true, |r| SupportedFeatureKey::decode_body(r, version))
@@ -203,7 +197,7 @@ pub struct ApiVersion {
     /// Wire: v0+.
     pub max_version: i16,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for ApiVersion {
@@ -212,7 +206,7 @@ impl Default for ApiVersion {
             api_key: 0,
             min_version: 0,
             max_version: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -225,17 +219,7 @@ impl ApiVersion {
         buf.put_i16(*&self.min_version);
         buf.put_i16(*&self.max_version);
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -248,8 +232,7 @@ impl ApiVersion {
         this.min_version = r.read_i16().map_err(|e| e.in_field("MinVersion"))?;
         this.max_version = r.read_i16().map_err(|e| e.in_field("MaxVersion"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -274,7 +257,7 @@ pub struct SupportedFeatureKey {
     /// Wire: v3+.
     pub max_version: i16,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for SupportedFeatureKey {
@@ -283,7 +266,7 @@ impl Default for SupportedFeatureKey {
             name: String::new(),
             min_version: 0,
             max_version: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -323,17 +306,7 @@ impl SupportedFeatureKey {
             });
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -352,8 +325,7 @@ impl SupportedFeatureKey {
             this.max_version = r.read_i16().map_err(|e| e.in_field("MaxVersion"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -378,7 +350,7 @@ pub struct FinalizedFeatureKey {
     /// Wire: v3+.
     pub min_version_level: i16,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for FinalizedFeatureKey {
@@ -387,7 +359,7 @@ impl Default for FinalizedFeatureKey {
             name: String::new(),
             max_version_level: 0,
             min_version_level: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -427,17 +399,7 @@ impl FinalizedFeatureKey {
             });
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -456,8 +418,7 @@ impl FinalizedFeatureKey {
             this.min_version_level = r.read_i16().map_err(|e| e.in_field("MinVersionLevel"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

@@ -28,7 +28,7 @@ pub struct ConsumerGroupDescribeRequest {
     /// Wire: v0+.
     pub include_authorized_operations: bool,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for ConsumerGroupDescribeRequest {
@@ -36,7 +36,7 @@ impl Default for ConsumerGroupDescribeRequest {
         ConsumerGroupDescribeRequest {
             group_ids: Vec::new(),
             include_authorized_operations: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -61,17 +61,7 @@ impl ConsumerGroupDescribeRequest {
         }
         buf.put_u8(u8::from(*&self.include_authorized_operations));
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -86,8 +76,7 @@ impl ConsumerGroupDescribeRequest {
             .read_bool()
             .map_err(|e| e.in_field("IncludeAuthorizedOperations"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

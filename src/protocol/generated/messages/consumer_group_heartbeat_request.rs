@@ -60,7 +60,7 @@ pub struct ConsumerGroupHeartbeatRequest {
     /// Wire: v0+.
     pub topic_partitions: Option<Vec<TopicPartitions>>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for ConsumerGroupHeartbeatRequest {
@@ -76,7 +76,7 @@ impl Default for ConsumerGroupHeartbeatRequest {
             subscribed_topic_regex: None,
             server_assignor: None,
             topic_partitions: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -236,17 +236,7 @@ impl ConsumerGroupHeartbeatRequest {
             }
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -285,8 +275,7 @@ impl ConsumerGroupHeartbeatRequest {
             w::read_nullable_array(r, flexible, |r| TopicPartitions::decode_body(r, version))
                 .map_err(|e| e.in_field("TopicPartitions"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -307,7 +296,7 @@ pub struct TopicPartitions {
     /// Wire: v0+.
     pub partitions: Vec<i32>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for TopicPartitions {
@@ -315,7 +304,7 @@ impl Default for TopicPartitions {
         TopicPartitions {
             topic_id: w::Uuid::ZERO,
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -335,17 +324,7 @@ impl TopicPartitions {
             buf.put_i32(*item0);
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -358,8 +337,7 @@ impl TopicPartitions {
         this.partitions =
             w::read_array(r, flexible, |r| r.read_i32()).map_err(|e| e.in_field("Partitions"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

@@ -36,7 +36,7 @@ pub struct CreateDelegationTokenRequest {
     /// Wire: v0+.
     pub max_lifetime_ms: i64,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for CreateDelegationTokenRequest {
@@ -46,7 +46,7 @@ impl Default for CreateDelegationTokenRequest {
             owner_principal_name: Some(String::new()),
             renewers: Vec::new(),
             max_lifetime_ms: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -126,17 +126,7 @@ impl CreateDelegationTokenRequest {
         }
         buf.put_i64(*&self.max_lifetime_ms);
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -165,8 +155,7 @@ impl CreateDelegationTokenRequest {
             .map_err(|e| e.in_field("Renewers"))?;
         this.max_lifetime_ms = r.read_i64().map_err(|e| e.in_field("MaxLifetimeMs"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -187,7 +176,7 @@ pub struct CreatableRenewers {
     /// Wire: v0+.
     pub principal_name: String,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for CreatableRenewers {
@@ -195,7 +184,7 @@ impl Default for CreatableRenewers {
         CreatableRenewers {
             principal_type: String::new(),
             principal_name: String::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -217,17 +206,7 @@ impl CreatableRenewers {
             "CreatableRenewers.PrincipalName",
         )?;
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -243,8 +222,7 @@ impl CreatableRenewers {
             .read_string(flexible)
             .map_err(|e| e.in_field("PrincipalName"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

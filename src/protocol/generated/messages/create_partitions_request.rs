@@ -32,7 +32,7 @@ pub struct CreatePartitionsRequest {
     /// Wire: v0+.
     pub validate_only: bool,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for CreatePartitionsRequest {
@@ -41,7 +41,7 @@ impl Default for CreatePartitionsRequest {
             topics: Vec::new(),
             timeout_ms: 0,
             validate_only: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -62,17 +62,7 @@ impl CreatePartitionsRequest {
         buf.put_i32(*&self.timeout_ms);
         buf.put_u8(u8::from(*&self.validate_only));
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -88,8 +78,7 @@ impl CreatePartitionsRequest {
         this.timeout_ms = r.read_i32().map_err(|e| e.in_field("TimeoutMs"))?;
         this.validate_only = r.read_bool().map_err(|e| e.in_field("ValidateOnly"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -114,7 +103,7 @@ pub struct CreatePartitionsTopic {
     /// Wire: v0+.
     pub assignments: Option<Vec<CreatePartitionsAssignment>>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for CreatePartitionsTopic {
@@ -123,7 +112,7 @@ impl Default for CreatePartitionsTopic {
             name: String::new(),
             count: 0,
             assignments: Some(Vec::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -159,17 +148,7 @@ impl CreatePartitionsTopic {
             }
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -185,8 +164,7 @@ impl CreatePartitionsTopic {
         })
         .map_err(|e| e.in_field("Assignments"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -203,14 +181,14 @@ pub struct CreatePartitionsAssignment {
     /// Wire: v0+.
     pub broker_ids: Vec<i32>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for CreatePartitionsAssignment {
     fn default() -> Self {
         CreatePartitionsAssignment {
             broker_ids: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -229,17 +207,7 @@ impl CreatePartitionsAssignment {
             buf.put_i32(*item0);
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -251,8 +219,7 @@ impl CreatePartitionsAssignment {
         this.broker_ids =
             w::read_array(r, flexible, |r| r.read_i32()).map_err(|e| e.in_field("BrokerIds"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

@@ -32,7 +32,7 @@ pub struct CreateTopicsRequest {
     /// Wire: v1+.
     pub validate_only: bool,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for CreateTopicsRequest {
@@ -41,7 +41,7 @@ impl Default for CreateTopicsRequest {
             topics: Vec::new(),
             timeout_ms: 60000,
             validate_only: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -71,17 +71,7 @@ impl CreateTopicsRequest {
             });
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -97,8 +87,7 @@ impl CreateTopicsRequest {
             this.validate_only = r.read_bool().map_err(|e| e.in_field("validateOnly"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -131,7 +120,7 @@ pub struct CreatableTopic {
     /// Wire: v0+.
     pub configs: Vec<CreatableTopicConfig>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for CreatableTopic {
@@ -142,7 +131,7 @@ impl Default for CreatableTopic {
             replication_factor: 0,
             assignments: Vec::new(),
             configs: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -173,17 +162,7 @@ impl CreatableTopic {
             (item0).encode_body(buf, version)?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -204,8 +183,7 @@ impl CreatableTopic {
         })
         .map_err(|e| e.in_field("Configs"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -226,7 +204,7 @@ pub struct CreatableReplicaAssignment {
     /// Wire: v0+.
     pub broker_ids: Vec<i32>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for CreatableReplicaAssignment {
@@ -234,7 +212,7 @@ impl Default for CreatableReplicaAssignment {
         CreatableReplicaAssignment {
             partition_index: 0,
             broker_ids: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -254,17 +232,7 @@ impl CreatableReplicaAssignment {
             buf.put_i32(*item0);
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -277,8 +245,7 @@ impl CreatableReplicaAssignment {
         this.broker_ids =
             w::read_array(r, flexible, |r| r.read_i32()).map_err(|e| e.in_field("BrokerIds"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -299,7 +266,7 @@ pub struct CreatableTopicConfig {
     /// Wire: v0+.
     pub value: Option<String>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for CreatableTopicConfig {
@@ -307,7 +274,7 @@ impl Default for CreatableTopicConfig {
         CreatableTopicConfig {
             name: String::new(),
             value: Some(String::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -334,17 +301,7 @@ impl CreatableTopicConfig {
             }
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -358,8 +315,7 @@ impl CreatableTopicConfig {
             .read_nullable_string(flexible)
             .map_err(|e| e.in_field("Value"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

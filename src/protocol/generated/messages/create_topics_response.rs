@@ -28,7 +28,7 @@ pub struct CreateTopicsResponse {
     /// Wire: v0+.
     pub topics: Vec<CreatableTopicResult>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for CreateTopicsResponse {
@@ -36,7 +36,7 @@ impl Default for CreateTopicsResponse {
         CreateTopicsResponse {
             throttle_time_ms: 0,
             topics: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -58,17 +58,7 @@ impl CreateTopicsResponse {
             (item0).encode_body(buf, version)?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -85,8 +75,7 @@ impl CreateTopicsResponse {
         })
         .map_err(|e| e.in_field("Topics"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -131,7 +120,7 @@ pub struct CreatableTopicResult {
     /// Wire: v5+.
     pub configs: Option<Vec<CreatableTopicConfigs>>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for CreatableTopicResult {
@@ -145,7 +134,7 @@ impl Default for CreatableTopicResult {
             num_partitions: -1,
             replication_factor: -1,
             configs: Some(Vec::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -219,12 +208,7 @@ impl CreatableTopicResult {
                 }
                 tagged.push((0, field.freeze()));
             }
-            tagged.extend(
-                self.unknown_tagged_fields
-                    .iter()
-                    .map(|u| (u.tag, u.data.clone())),
-            );
-            w::put_tagged_fields(buf, tagged);
+            w::put_tagged_fields(buf, tagged, &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -263,8 +247,7 @@ impl CreatableTopicResult {
             .map_err(|e| e.in_field("Configs"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 0 if version >= 5 => {
                     this.topic_config_error_code = r
                         .read_i16()
@@ -303,7 +286,7 @@ pub struct CreatableTopicConfigs {
     /// Wire: v5+.
     pub is_sensitive: bool,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for CreatableTopicConfigs {
@@ -314,7 +297,7 @@ impl Default for CreatableTopicConfigs {
             read_only: false,
             config_source: -1,
             is_sensitive: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -382,17 +365,7 @@ impl CreatableTopicConfigs {
             });
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -422,8 +395,7 @@ impl CreatableTopicConfigs {
             this.is_sensitive = r.read_bool().map_err(|e| e.in_field("IsSensitive"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

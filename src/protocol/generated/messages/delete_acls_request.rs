@@ -24,14 +24,14 @@ pub struct DeleteAclsRequest {
     /// Wire: v0+.
     pub filters: Vec<DeleteAclsFilter>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for DeleteAclsRequest {
     fn default() -> Self {
         DeleteAclsRequest {
             filters: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -50,17 +50,7 @@ impl DeleteAclsRequest {
             (item0).encode_body(buf, version)?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -72,8 +62,7 @@ impl DeleteAclsRequest {
         this.filters = w::read_array(r, flexible, |r| DeleteAclsFilter::decode_body(r, version))
             .map_err(|e| e.in_field("Filters"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -114,7 +103,7 @@ pub struct DeleteAclsFilter {
     /// Wire: v0+.
     pub permission_type: i8,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for DeleteAclsFilter {
@@ -127,7 +116,7 @@ impl Default for DeleteAclsFilter {
             host_filter: Some(String::new()),
             operation: 0,
             permission_type: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -198,17 +187,7 @@ impl DeleteAclsFilter {
         buf.put_i8(*&self.operation);
         buf.put_i8(*&self.permission_type);
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -233,8 +212,7 @@ impl DeleteAclsFilter {
         this.operation = r.read_i8().map_err(|e| e.in_field("Operation"))?;
         this.permission_type = r.read_i8().map_err(|e| e.in_field("PermissionType"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

@@ -24,14 +24,14 @@ pub struct DeleteGroupsRequest {
     /// Wire: v0+.
     pub groups_names: Vec<String>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for DeleteGroupsRequest {
     fn default() -> Self {
         DeleteGroupsRequest {
             groups_names: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -50,17 +50,7 @@ impl DeleteGroupsRequest {
             w::put_string(buf, item0, flexible, "DeleteGroupsRequest.GroupsNames")?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -72,8 +62,7 @@ impl DeleteGroupsRequest {
         this.groups_names = w::read_array(r, flexible, |r| r.read_string(flexible))
             .map_err(|e| e.in_field("GroupsNames"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

@@ -32,7 +32,7 @@ pub struct DeleteTopicsRequest {
     /// Wire: v0+.
     pub timeout_ms: i32,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for DeleteTopicsRequest {
@@ -41,7 +41,7 @@ impl Default for DeleteTopicsRequest {
             topics: Vec::new(),
             topic_names: Vec::new(),
             timeout_ms: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -81,17 +81,7 @@ impl DeleteTopicsRequest {
         }
         buf.put_i32(*&self.timeout_ms);
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -110,8 +100,7 @@ impl DeleteTopicsRequest {
         }
         this.timeout_ms = r.read_i32().map_err(|e| e.in_field("TimeoutMs"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -132,7 +121,7 @@ pub struct DeleteTopicState {
     /// Wire: v6+.
     pub topic_id: w::Uuid,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for DeleteTopicState {
@@ -140,7 +129,7 @@ impl Default for DeleteTopicState {
         DeleteTopicState {
             name: None,
             topic_id: w::Uuid::ZERO,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -185,17 +174,7 @@ impl DeleteTopicState {
             });
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -216,8 +195,7 @@ impl DeleteTopicState {
             this.topic_id = r.read_uuid().map_err(|e| e.in_field("TopicId"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

@@ -48,7 +48,7 @@ pub struct DescribeAclsRequest {
     /// Wire: v0+.
     pub permission_type: i8,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for DescribeAclsRequest {
@@ -61,7 +61,7 @@ impl Default for DescribeAclsRequest {
             host_filter: Some(String::new()),
             operation: 0,
             permission_type: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -132,17 +132,7 @@ impl DescribeAclsRequest {
         buf.put_i8(*&self.operation);
         buf.put_i8(*&self.permission_type);
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -167,8 +157,7 @@ impl DescribeAclsRequest {
         this.operation = r.read_i8().map_err(|e| e.in_field("Operation"))?;
         this.permission_type = r.read_i8().map_err(|e| e.in_field("PermissionType"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

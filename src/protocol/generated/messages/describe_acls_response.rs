@@ -36,7 +36,7 @@ pub struct DescribeAclsResponse {
     /// Wire: v0+.
     pub resources: Vec<DescribeAclsResource>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for DescribeAclsResponse {
@@ -46,7 +46,7 @@ impl Default for DescribeAclsResponse {
             error_code: 0,
             error_message: Some(String::new()),
             resources: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -83,17 +83,7 @@ impl DescribeAclsResponse {
             (item0).encode_body(buf, version)?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -112,8 +102,7 @@ impl DescribeAclsResponse {
         })
         .map_err(|e| e.in_field("Resources"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -142,7 +131,7 @@ pub struct DescribeAclsResource {
     /// Wire: v0+.
     pub acls: Vec<AclDescription>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for DescribeAclsResource {
@@ -152,7 +141,7 @@ impl Default for DescribeAclsResource {
             resource_name: String::new(),
             pattern_type: 3,
             acls: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -188,17 +177,7 @@ impl DescribeAclsResource {
             (item0).encode_body(buf, version)?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -217,8 +196,7 @@ impl DescribeAclsResource {
         this.acls = w::read_array(r, flexible, |r| AclDescription::decode_body(r, version))
             .map_err(|e| e.in_field("Acls"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -247,7 +225,7 @@ pub struct AclDescription {
     /// Wire: v0+.
     pub permission_type: i8,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for AclDescription {
@@ -257,7 +235,7 @@ impl Default for AclDescription {
             host: String::new(),
             operation: 0,
             permission_type: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -271,17 +249,7 @@ impl AclDescription {
         buf.put_i8(*&self.operation);
         buf.put_i8(*&self.permission_type);
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -297,8 +265,7 @@ impl AclDescription {
         this.operation = r.read_i8().map_err(|e| e.in_field("Operation"))?;
         this.permission_type = r.read_i8().map_err(|e| e.in_field("PermissionType"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

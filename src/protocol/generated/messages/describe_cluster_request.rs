@@ -28,7 +28,7 @@ pub struct DescribeClusterRequest {
     /// Wire: v1+.
     pub endpoint_type: i8,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for DescribeClusterRequest {
@@ -36,7 +36,7 @@ impl Default for DescribeClusterRequest {
         DescribeClusterRequest {
             include_cluster_authorized_operations: false,
             endpoint_type: 1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -57,17 +57,7 @@ impl DescribeClusterRequest {
             });
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -83,8 +73,7 @@ impl DescribeClusterRequest {
             this.endpoint_type = r.read_i8().map_err(|e| e.in_field("EndpointType"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

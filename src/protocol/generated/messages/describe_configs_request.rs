@@ -32,7 +32,7 @@ pub struct DescribeConfigsRequest {
     /// Wire: v3+.
     pub include_documentation: bool,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for DescribeConfigsRequest {
@@ -41,7 +41,7 @@ impl Default for DescribeConfigsRequest {
             resources: Vec::new(),
             include_synonyms: false,
             include_documentation: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -80,17 +80,7 @@ impl DescribeConfigsRequest {
             });
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -112,8 +102,7 @@ impl DescribeConfigsRequest {
                 .map_err(|e| e.in_field("IncludeDocumentation"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -138,7 +127,7 @@ pub struct DescribeConfigsResource {
     /// Wire: v0+.
     pub configuration_keys: Option<Vec<String>>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for DescribeConfigsResource {
@@ -147,7 +136,7 @@ impl Default for DescribeConfigsResource {
             resource_type: 0,
             resource_name: String::new(),
             configuration_keys: Some(Vec::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -193,17 +182,7 @@ impl DescribeConfigsResource {
             }
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -219,8 +198,7 @@ impl DescribeConfigsResource {
         this.configuration_keys = w::read_nullable_array(r, flexible, |r| r.read_string(flexible))
             .map_err(|e| e.in_field("ConfigurationKeys"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

@@ -24,14 +24,14 @@ pub struct DescribeDelegationTokenRequest {
     /// Wire: v0+.
     pub owners: Option<Vec<DescribeDelegationTokenOwner>>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for DescribeDelegationTokenRequest {
     fn default() -> Self {
         DescribeDelegationTokenRequest {
             owners: Some(Vec::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -65,17 +65,7 @@ impl DescribeDelegationTokenRequest {
             }
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -89,8 +79,7 @@ impl DescribeDelegationTokenRequest {
         })
         .map_err(|e| e.in_field("Owners"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -111,7 +100,7 @@ pub struct DescribeDelegationTokenOwner {
     /// Wire: v0+.
     pub principal_name: String,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for DescribeDelegationTokenOwner {
@@ -119,7 +108,7 @@ impl Default for DescribeDelegationTokenOwner {
         DescribeDelegationTokenOwner {
             principal_type: String::new(),
             principal_name: String::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -141,17 +130,7 @@ impl DescribeDelegationTokenOwner {
             "DescribeDelegationTokenOwner.PrincipalName",
         )?;
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -167,8 +146,7 @@ impl DescribeDelegationTokenOwner {
             .read_string(flexible)
             .map_err(|e| e.in_field("PrincipalName"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

@@ -32,7 +32,7 @@ pub struct DescribeDelegationTokenResponse {
     /// Wire: v0+.
     pub throttle_time_ms: i32,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for DescribeDelegationTokenResponse {
@@ -41,7 +41,7 @@ impl Default for DescribeDelegationTokenResponse {
             error_code: 0,
             tokens: Vec::new(),
             throttle_time_ms: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -62,17 +62,7 @@ impl DescribeDelegationTokenResponse {
         }
         buf.put_i32(*&self.throttle_time_ms);
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -88,8 +78,7 @@ impl DescribeDelegationTokenResponse {
         .map_err(|e| e.in_field("Tokens"))?;
         this.throttle_time_ms = r.read_i32().map_err(|e| e.in_field("ThrottleTimeMs"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -142,7 +131,7 @@ pub struct DescribedDelegationToken {
     /// Wire: v0+.
     pub renewers: Vec<DescribedDelegationTokenRenewer>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for DescribedDelegationToken {
@@ -158,7 +147,7 @@ impl Default for DescribedDelegationToken {
             token_id: String::new(),
             hmac: Bytes::new(),
             renewers: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -229,17 +218,7 @@ impl DescribedDelegationToken {
             (item0).encode_body(buf, version)?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -274,8 +253,7 @@ impl DescribedDelegationToken {
         })
         .map_err(|e| e.in_field("Renewers"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -296,7 +274,7 @@ pub struct DescribedDelegationTokenRenewer {
     /// Wire: v0+.
     pub principal_name: String,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for DescribedDelegationTokenRenewer {
@@ -304,7 +282,7 @@ impl Default for DescribedDelegationTokenRenewer {
         DescribedDelegationTokenRenewer {
             principal_type: String::new(),
             principal_name: String::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -326,17 +304,7 @@ impl DescribedDelegationTokenRenewer {
             "DescribedDelegationTokenRenewer.PrincipalName",
         )?;
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -352,8 +320,7 @@ impl DescribedDelegationTokenRenewer {
             .read_string(flexible)
             .map_err(|e| e.in_field("PrincipalName"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

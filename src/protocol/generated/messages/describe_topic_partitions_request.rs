@@ -32,7 +32,7 @@ pub struct DescribeTopicPartitionsRequest {
     /// Wire: v0+.
     pub cursor: Option<Cursor>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for DescribeTopicPartitionsRequest {
@@ -41,7 +41,7 @@ impl Default for DescribeTopicPartitionsRequest {
             topics: Vec::new(),
             response_partition_limit: 2000,
             cursor: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -78,17 +78,7 @@ impl DescribeTopicPartitionsRequest {
             }
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -105,8 +95,7 @@ impl DescribeTopicPartitionsRequest {
         this.cursor = w::read_nullable_struct(r, |r| Cursor::decode_body(r, version))
             .map_err(|e| e.in_field("Cursor"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -123,14 +112,14 @@ pub struct TopicRequest {
     /// Wire: v0+.
     pub name: String,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for TopicRequest {
     fn default() -> Self {
         TopicRequest {
             name: String::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -141,17 +130,7 @@ impl TopicRequest {
         let flexible = is_flexible(version);
         w::put_string(buf, &self.name, flexible, "TopicRequest.Name")?;
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -162,8 +141,7 @@ impl TopicRequest {
         let mut this = TopicRequest::default();
         this.name = r.read_string(flexible).map_err(|e| e.in_field("Name"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -184,7 +162,7 @@ pub struct Cursor {
     /// Wire: v0+.
     pub partition_index: i32,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for Cursor {
@@ -192,7 +170,7 @@ impl Default for Cursor {
         Cursor {
             topic_name: String::new(),
             partition_index: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -204,17 +182,7 @@ impl Cursor {
         w::put_string(buf, &self.topic_name, flexible, "Cursor.TopicName")?;
         buf.put_i32(*&self.partition_index);
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -228,8 +196,7 @@ impl Cursor {
             .map_err(|e| e.in_field("TopicName"))?;
         this.partition_index = r.read_i32().map_err(|e| e.in_field("PartitionIndex"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

@@ -32,7 +32,7 @@ pub struct DescribeTopicPartitionsResponse {
     /// Wire: v0+.
     pub next_cursor: Option<Cursor>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for DescribeTopicPartitionsResponse {
@@ -41,7 +41,7 @@ impl Default for DescribeTopicPartitionsResponse {
             throttle_time_ms: 0,
             topics: Vec::new(),
             next_cursor: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -78,17 +78,7 @@ impl DescribeTopicPartitionsResponse {
             }
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -105,8 +95,7 @@ impl DescribeTopicPartitionsResponse {
         this.next_cursor = w::read_nullable_struct(r, |r| Cursor::decode_body(r, version))
             .map_err(|e| e.in_field("NextCursor"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -143,7 +132,7 @@ pub struct DescribeTopicPartitionsResponseTopic {
     /// Wire: v0+.
     pub topic_authorized_operations: i32,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for DescribeTopicPartitionsResponseTopic {
@@ -155,7 +144,7 @@ impl Default for DescribeTopicPartitionsResponseTopic {
             is_internal: false,
             partitions: Vec::new(),
             topic_authorized_operations: -2147483648,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -199,17 +188,7 @@ impl DescribeTopicPartitionsResponseTopic {
         }
         buf.put_i32(*&self.topic_authorized_operations);
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -232,8 +211,7 @@ impl DescribeTopicPartitionsResponseTopic {
             .read_i32()
             .map_err(|e| e.in_field("TopicAuthorizedOperations"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -282,7 +260,7 @@ pub struct DescribeTopicPartitionsResponsePartition {
     /// Wire: v0+.
     pub offline_replicas: Vec<i32>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for DescribeTopicPartitionsResponsePartition {
@@ -297,7 +275,7 @@ impl Default for DescribeTopicPartitionsResponsePartition {
             eligible_leader_replicas: None,
             last_known_elr: None,
             offline_replicas: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -386,17 +364,7 @@ impl DescribeTopicPartitionsResponsePartition {
             buf.put_i32(*item0);
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -420,8 +388,7 @@ impl DescribeTopicPartitionsResponsePartition {
         this.offline_replicas = w::read_array(r, flexible, |r| r.read_i32())
             .map_err(|e| e.in_field("OfflineReplicas"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -442,7 +409,7 @@ pub struct Cursor {
     /// Wire: v0+.
     pub partition_index: i32,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for Cursor {
@@ -450,7 +417,7 @@ impl Default for Cursor {
         Cursor {
             topic_name: String::new(),
             partition_index: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -462,17 +429,7 @@ impl Cursor {
         w::put_string(buf, &self.topic_name, flexible, "Cursor.TopicName")?;
         buf.put_i32(*&self.partition_index);
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -486,8 +443,7 @@ impl Cursor {
             .map_err(|e| e.in_field("TopicName"))?;
         this.partition_index = r.read_i32().map_err(|e| e.in_field("PartitionIndex"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

@@ -24,14 +24,14 @@ pub struct DescribeTransactionsRequest {
     /// Wire: v0+.
     pub transactional_ids: Vec<String>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for DescribeTransactionsRequest {
     fn default() -> Self {
         DescribeTransactionsRequest {
             transactional_ids: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -55,17 +55,7 @@ impl DescribeTransactionsRequest {
             )?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -77,8 +67,7 @@ impl DescribeTransactionsRequest {
         this.transactional_ids = w::read_array(r, flexible, |r| r.read_string(flexible))
             .map_err(|e| e.in_field("TransactionalIds"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

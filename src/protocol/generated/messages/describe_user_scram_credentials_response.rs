@@ -36,7 +36,7 @@ pub struct DescribeUserScramCredentialsResponse {
     /// Wire: v0+.
     pub results: Vec<DescribeUserScramCredentialsResult>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for DescribeUserScramCredentialsResponse {
@@ -46,7 +46,7 @@ impl Default for DescribeUserScramCredentialsResponse {
             error_code: 0,
             error_message: Some(String::new()),
             results: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -88,17 +88,7 @@ impl DescribeUserScramCredentialsResponse {
             (item0).encode_body(buf, version)?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -117,8 +107,7 @@ impl DescribeUserScramCredentialsResponse {
         })
         .map_err(|e| e.in_field("Results"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -147,7 +136,7 @@ pub struct DescribeUserScramCredentialsResult {
     /// Wire: v0+.
     pub credential_infos: Vec<CredentialInfo>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for DescribeUserScramCredentialsResult {
@@ -157,7 +146,7 @@ impl Default for DescribeUserScramCredentialsResult {
             error_code: 0,
             error_message: Some(String::new()),
             credential_infos: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -204,17 +193,7 @@ impl DescribeUserScramCredentialsResult {
             (item0).encode_body(buf, version)?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -232,8 +211,7 @@ impl DescribeUserScramCredentialsResult {
             w::read_array(r, flexible, |r| CredentialInfo::decode_body(r, version))
                 .map_err(|e| e.in_field("CredentialInfos"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -254,7 +232,7 @@ pub struct CredentialInfo {
     /// Wire: v0+.
     pub iterations: i32,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for CredentialInfo {
@@ -262,7 +240,7 @@ impl Default for CredentialInfo {
         CredentialInfo {
             mechanism: 0,
             iterations: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -274,17 +252,7 @@ impl CredentialInfo {
         buf.put_i8(*&self.mechanism);
         buf.put_i32(*&self.iterations);
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -296,8 +264,7 @@ impl CredentialInfo {
         this.mechanism = r.read_i8().map_err(|e| e.in_field("Mechanism"))?;
         this.iterations = r.read_i32().map_err(|e| e.in_field("Iterations"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

@@ -36,7 +36,7 @@ pub struct EndTxnRequest {
     /// Wire: v0+.
     pub committed: bool,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for EndTxnRequest {
@@ -46,7 +46,7 @@ impl Default for EndTxnRequest {
             producer_id: 0,
             producer_epoch: 0,
             committed: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -65,17 +65,7 @@ impl EndTxnRequest {
         buf.put_i16(*&self.producer_epoch);
         buf.put_u8(u8::from(*&self.committed));
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -91,8 +81,7 @@ impl EndTxnRequest {
         this.producer_epoch = r.read_i16().map_err(|e| e.in_field("ProducerEpoch"))?;
         this.committed = r.read_bool().map_err(|e| e.in_field("Committed"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

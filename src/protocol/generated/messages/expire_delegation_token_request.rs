@@ -28,7 +28,7 @@ pub struct ExpireDelegationTokenRequest {
     /// Wire: v0+.
     pub expiry_time_period_ms: i64,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for ExpireDelegationTokenRequest {
@@ -36,7 +36,7 @@ impl Default for ExpireDelegationTokenRequest {
         ExpireDelegationTokenRequest {
             hmac: Bytes::new(),
             expiry_time_period_ms: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -53,17 +53,7 @@ impl ExpireDelegationTokenRequest {
         )?;
         buf.put_i64(*&self.expiry_time_period_ms);
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -75,8 +65,7 @@ impl ExpireDelegationTokenRequest {
         this.hmac = r.read_bytes(flexible).map_err(|e| e.in_field("Hmac"))?;
         this.expiry_time_period_ms = r.read_i64().map_err(|e| e.in_field("ExpiryTimePeriodMs"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

@@ -67,7 +67,7 @@ pub struct FetchRequest {
     /// Wire: v11+.
     pub rack_id: String,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for FetchRequest {
@@ -85,7 +85,7 @@ impl Default for FetchRequest {
             topics: Vec::new(),
             forgotten_topics_data: Vec::new(),
             rack_id: String::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -188,12 +188,7 @@ impl FetchRequest {
                 }
                 tagged.push((1, field.freeze()));
             }
-            tagged.extend(
-                self.unknown_tagged_fields
-                    .iter()
-                    .map(|u| (u.tag, u.data.clone())),
-            );
-            w::put_tagged_fields(buf, tagged);
+            w::put_tagged_fields(buf, tagged, &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -230,8 +225,7 @@ impl FetchRequest {
             this.rack_id = r.read_string(flexible).map_err(|e| e.in_field("RackId"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 0 if version >= 12 => {
                     this.cluster_id = if version >= 12 {
                         r.read_nullable_string(true)
@@ -266,7 +260,7 @@ pub struct ReplicaState {
     /// Wire: v15+.
     pub replica_epoch: i64,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for ReplicaState {
@@ -274,7 +268,7 @@ impl Default for ReplicaState {
         ReplicaState {
             replica_id: -1,
             replica_epoch: -1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -304,17 +298,7 @@ impl ReplicaState {
             });
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -330,8 +314,7 @@ impl ReplicaState {
             this.replica_epoch = r.read_i64().map_err(|e| e.in_field("ReplicaEpoch"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -356,7 +339,7 @@ pub struct FetchTopic {
     /// Wire: v0+.
     pub partitions: Vec<FetchPartition>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for FetchTopic {
@@ -365,7 +348,7 @@ impl Default for FetchTopic {
             topic: String::new(),
             topic_id: w::Uuid::ZERO,
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -390,17 +373,7 @@ impl FetchTopic {
             (item0).encode_body(buf, version)?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -418,8 +391,7 @@ impl FetchTopic {
         this.partitions = w::read_array(r, flexible, |r| FetchPartition::decode_body(r, version))
             .map_err(|e| e.in_field("Partitions"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -460,7 +432,7 @@ pub struct FetchPartition {
     /// Wire: v17+, tagged field 0.
     pub replica_directory_id: w::Uuid,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for FetchPartition {
@@ -473,7 +445,7 @@ impl Default for FetchPartition {
             log_start_offset: -1,
             partition_max_bytes: 0,
             replica_directory_id: w::Uuid::ZERO,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -511,12 +483,7 @@ impl FetchPartition {
                 }
                 tagged.push((0, field.freeze()));
             }
-            tagged.extend(
-                self.unknown_tagged_fields
-                    .iter()
-                    .map(|u| (u.tag, u.data.clone())),
-            );
-            w::put_tagged_fields(buf, tagged);
+            w::put_tagged_fields(buf, tagged, &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -539,8 +506,7 @@ impl FetchPartition {
         }
         this.partition_max_bytes = r.read_i32().map_err(|e| e.in_field("PartitionMaxBytes"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 0 if version >= 17 => {
                     this.replica_directory_id = r
                         .read_uuid()
@@ -571,7 +537,7 @@ pub struct ForgottenTopic {
     /// Wire: v7+.
     pub partitions: Vec<i32>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for ForgottenTopic {
@@ -580,7 +546,7 @@ impl Default for ForgottenTopic {
             topic: String::new(),
             topic_id: w::Uuid::ZERO,
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -614,17 +580,7 @@ impl ForgottenTopic {
             });
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -644,8 +600,7 @@ impl ForgottenTopic {
                 .map_err(|e| e.in_field("Partitions"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

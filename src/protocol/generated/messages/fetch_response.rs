@@ -40,7 +40,7 @@ pub struct FetchResponse {
     /// Wire: v16+, tagged field 0.
     pub node_endpoints: Vec<NodeEndpoint>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for FetchResponse {
@@ -51,7 +51,7 @@ impl Default for FetchResponse {
             session_id: 0,
             responses: Vec::new(),
             node_endpoints: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -110,12 +110,7 @@ impl FetchResponse {
                 }
                 tagged.push((0, field.freeze()));
             }
-            tagged.extend(
-                self.unknown_tagged_fields
-                    .iter()
-                    .map(|u| (u.tag, u.data.clone())),
-            );
-            w::put_tagged_fields(buf, tagged);
+            w::put_tagged_fields(buf, tagged, &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -138,8 +133,7 @@ impl FetchResponse {
         })
         .map_err(|e| e.in_field("Responses"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 0 if version >= 16 => {
                     this.node_endpoints =
                         w::read_array(r, true, |r| NodeEndpoint::decode_body(r, version))
@@ -170,7 +164,7 @@ pub struct FetchableTopicResponse {
     /// Wire: v0+.
     pub partitions: Vec<PartitionData>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for FetchableTopicResponse {
@@ -179,7 +173,7 @@ impl Default for FetchableTopicResponse {
             topic: String::new(),
             topic_id: w::Uuid::ZERO,
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -204,17 +198,7 @@ impl FetchableTopicResponse {
             (item0).encode_body(buf, version)?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -232,8 +216,7 @@ impl FetchableTopicResponse {
         this.partitions = w::read_array(r, flexible, |r| PartitionData::decode_body(r, version))
             .map_err(|e| e.in_field("Partitions"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -289,7 +272,7 @@ pub struct PartitionData {
     /// Wire: v0+.
     pub records: Option<Bytes>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for PartitionData {
@@ -306,7 +289,7 @@ impl Default for PartitionData {
             aborted_transactions: Some(Vec::new()),
             preferred_read_replica: -1,
             records: Some(Bytes::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -423,12 +406,7 @@ impl PartitionData {
                 }
                 tagged.push((2, field.freeze()));
             }
-            tagged.extend(
-                self.unknown_tagged_fields
-                    .iter()
-                    .map(|u| (u.tag, u.data.clone())),
-            );
-            w::put_tagged_fields(buf, tagged);
+            w::put_tagged_fields(buf, tagged, &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -464,8 +442,7 @@ impl PartitionData {
             .read_nullable_bytes(flexible)
             .map_err(|e| e.in_field("Records"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 0 if version >= 12 => {
                     this.diverging_epoch = EpochEndOffset::decode_body(r, version)
                         .map_err(|e| e.in_field("DivergingEpoch"))?;
@@ -499,7 +476,7 @@ pub struct EpochEndOffset {
     /// Wire: v12+.
     pub end_offset: i64,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for EpochEndOffset {
@@ -507,7 +484,7 @@ impl Default for EpochEndOffset {
         EpochEndOffset {
             epoch: -1,
             end_offset: -1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -537,17 +514,7 @@ impl EpochEndOffset {
             });
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -563,8 +530,7 @@ impl EpochEndOffset {
             this.end_offset = r.read_i64().map_err(|e| e.in_field("EndOffset"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -585,7 +551,7 @@ pub struct LeaderIdAndEpoch {
     /// Wire: v12+.
     pub leader_epoch: i32,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for LeaderIdAndEpoch {
@@ -593,7 +559,7 @@ impl Default for LeaderIdAndEpoch {
         LeaderIdAndEpoch {
             leader_id: -1,
             leader_epoch: -1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -623,17 +589,7 @@ impl LeaderIdAndEpoch {
             });
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -649,8 +605,7 @@ impl LeaderIdAndEpoch {
             this.leader_epoch = r.read_i32().map_err(|e| e.in_field("LeaderEpoch"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -669,7 +624,7 @@ pub struct SnapshotId {
     /// Wire: v0+.
     pub epoch: i32,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for SnapshotId {
@@ -677,7 +632,7 @@ impl Default for SnapshotId {
         SnapshotId {
             end_offset: -1,
             epoch: -1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -689,17 +644,7 @@ impl SnapshotId {
         buf.put_i64(*&self.end_offset);
         buf.put_i32(*&self.epoch);
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -711,8 +656,7 @@ impl SnapshotId {
         this.end_offset = r.read_i64().map_err(|e| e.in_field("EndOffset"))?;
         this.epoch = r.read_i32().map_err(|e| e.in_field("Epoch"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -733,7 +677,7 @@ pub struct AbortedTransaction {
     /// Wire: v4+.
     pub first_offset: i64,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for AbortedTransaction {
@@ -741,7 +685,7 @@ impl Default for AbortedTransaction {
         AbortedTransaction {
             producer_id: 0,
             first_offset: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -771,17 +715,7 @@ impl AbortedTransaction {
             });
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -797,8 +731,7 @@ impl AbortedTransaction {
             this.first_offset = r.read_i64().map_err(|e| e.in_field("FirstOffset"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -827,7 +760,7 @@ pub struct NodeEndpoint {
     /// Wire: v16+.
     pub rack: Option<String>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for NodeEndpoint {
@@ -837,7 +770,7 @@ impl Default for NodeEndpoint {
             host: String::new(),
             port: 0,
             rack: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -902,17 +835,7 @@ impl NodeEndpoint {
             });
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -939,8 +862,7 @@ impl NodeEndpoint {
             .map_err(|e| e.in_field("Rack"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

@@ -24,14 +24,14 @@ pub struct GetTelemetrySubscriptionsRequest {
     /// Wire: v0+.
     pub client_instance_id: w::Uuid,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for GetTelemetrySubscriptionsRequest {
     fn default() -> Self {
         GetTelemetrySubscriptionsRequest {
             client_instance_id: w::Uuid::ZERO,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -42,17 +42,7 @@ impl GetTelemetrySubscriptionsRequest {
         let flexible = is_flexible(version);
         w::put_uuid(buf, &self.client_instance_id);
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -63,8 +53,7 @@ impl GetTelemetrySubscriptionsRequest {
         let mut this = GetTelemetrySubscriptionsRequest::default();
         this.client_instance_id = r.read_uuid().map_err(|e| e.in_field("ClientInstanceId"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

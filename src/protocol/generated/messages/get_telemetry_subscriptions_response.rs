@@ -56,7 +56,7 @@ pub struct GetTelemetrySubscriptionsResponse {
     /// Wire: v0+.
     pub requested_metrics: Vec<String>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for GetTelemetrySubscriptionsResponse {
@@ -71,7 +71,7 @@ impl Default for GetTelemetrySubscriptionsResponse {
             telemetry_max_bytes: 0,
             delta_temporality: false,
             requested_metrics: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -111,17 +111,7 @@ impl GetTelemetrySubscriptionsResponse {
             )?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -142,8 +132,7 @@ impl GetTelemetrySubscriptionsResponse {
         this.requested_metrics = w::read_array(r, flexible, |r| r.read_string(flexible))
             .map_err(|e| e.in_field("RequestedMetrics"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

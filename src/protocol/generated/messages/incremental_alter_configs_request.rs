@@ -28,7 +28,7 @@ pub struct IncrementalAlterConfigsRequest {
     /// Wire: v0+.
     pub validate_only: bool,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for IncrementalAlterConfigsRequest {
@@ -36,7 +36,7 @@ impl Default for IncrementalAlterConfigsRequest {
         IncrementalAlterConfigsRequest {
             resources: Vec::new(),
             validate_only: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -56,17 +56,7 @@ impl IncrementalAlterConfigsRequest {
         }
         buf.put_u8(u8::from(*&self.validate_only));
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -81,8 +71,7 @@ impl IncrementalAlterConfigsRequest {
         .map_err(|e| e.in_field("Resources"))?;
         this.validate_only = r.read_bool().map_err(|e| e.in_field("ValidateOnly"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -107,7 +96,7 @@ pub struct AlterConfigsResource {
     /// Wire: v0+.
     pub configs: Vec<AlterableConfig>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for AlterConfigsResource {
@@ -116,7 +105,7 @@ impl Default for AlterConfigsResource {
             resource_type: 0,
             resource_name: String::new(),
             configs: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -142,17 +131,7 @@ impl AlterConfigsResource {
             (item0).encode_body(buf, version)?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -168,8 +147,7 @@ impl AlterConfigsResource {
         this.configs = w::read_array(r, flexible, |r| AlterableConfig::decode_body(r, version))
             .map_err(|e| e.in_field("Configs"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -194,7 +172,7 @@ pub struct AlterableConfig {
     /// Wire: v0+.
     pub value: Option<String>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for AlterableConfig {
@@ -203,7 +181,7 @@ impl Default for AlterableConfig {
             name: String::new(),
             config_operation: 0,
             value: Some(String::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -231,17 +209,7 @@ impl AlterableConfig {
             }
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -256,8 +224,7 @@ impl AlterableConfig {
             .read_nullable_string(flexible)
             .map_err(|e| e.in_field("Value"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

@@ -28,7 +28,7 @@ pub struct IncrementalAlterConfigsResponse {
     /// Wire: v0+.
     pub responses: Vec<AlterConfigsResourceResponse>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for IncrementalAlterConfigsResponse {
@@ -36,7 +36,7 @@ impl Default for IncrementalAlterConfigsResponse {
         IncrementalAlterConfigsResponse {
             throttle_time_ms: 0,
             responses: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -56,17 +56,7 @@ impl IncrementalAlterConfigsResponse {
             (item0).encode_body(buf, version)?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -81,8 +71,7 @@ impl IncrementalAlterConfigsResponse {
         })
         .map_err(|e| e.in_field("Responses"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -111,7 +100,7 @@ pub struct AlterConfigsResourceResponse {
     /// Wire: v0+.
     pub resource_name: String,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for AlterConfigsResourceResponse {
@@ -121,7 +110,7 @@ impl Default for AlterConfigsResourceResponse {
             error_message: Some(String::new()),
             resource_type: 0,
             resource_name: String::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -160,17 +149,7 @@ impl AlterConfigsResourceResponse {
             "AlterConfigsResourceResponse.ResourceName",
         )?;
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -188,8 +167,7 @@ impl AlterConfigsResourceResponse {
             .read_string(flexible)
             .map_err(|e| e.in_field("ResourceName"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

@@ -36,7 +36,7 @@ pub struct InitProducerIdResponse {
     /// Wire: v0+.
     pub producer_epoch: i16,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for InitProducerIdResponse {
@@ -46,7 +46,7 @@ impl Default for InitProducerIdResponse {
             error_code: 0,
             producer_id: -1,
             producer_epoch: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -60,17 +60,7 @@ impl InitProducerIdResponse {
         buf.put_i64(*&self.producer_id);
         buf.put_i16(*&self.producer_epoch);
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -84,8 +74,7 @@ impl InitProducerIdResponse {
         this.producer_id = r.read_i64().map_err(|e| e.in_field("ProducerId"))?;
         this.producer_epoch = r.read_i16().map_err(|e| e.in_field("ProducerEpoch"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

@@ -52,7 +52,7 @@ pub struct JoinGroupRequest {
     /// Wire: v8+.
     pub reason: Option<String>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for JoinGroupRequest {
@@ -66,7 +66,7 @@ impl Default for JoinGroupRequest {
             protocol_type: String::new(),
             protocols: Vec::new(),
             reason: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -140,17 +140,7 @@ impl JoinGroupRequest {
             }
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -192,8 +182,7 @@ impl JoinGroupRequest {
             .map_err(|e| e.in_field("Reason"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -214,7 +203,7 @@ pub struct JoinGroupRequestProtocol {
     /// Wire: v0+.
     pub metadata: Bytes,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for JoinGroupRequestProtocol {
@@ -222,7 +211,7 @@ impl Default for JoinGroupRequestProtocol {
         JoinGroupRequestProtocol {
             name: String::new(),
             metadata: Bytes::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -239,17 +228,7 @@ impl JoinGroupRequestProtocol {
             "JoinGroupRequestProtocol.Metadata",
         )?;
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -261,8 +240,7 @@ impl JoinGroupRequestProtocol {
         this.name = r.read_string(flexible).map_err(|e| e.in_field("Name"))?;
         this.metadata = r.read_bytes(flexible).map_err(|e| e.in_field("Metadata"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

@@ -55,7 +55,7 @@ pub struct JoinGroupResponse {
     /// Wire: v0+.
     pub members: Vec<JoinGroupResponseMember>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for JoinGroupResponse {
@@ -70,7 +70,7 @@ impl Default for JoinGroupResponse {
             skip_assignment: false,
             member_id: String::new(),
             members: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -140,17 +140,7 @@ impl JoinGroupResponse {
             (item0).encode_body(buf, version)?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -190,8 +180,7 @@ impl JoinGroupResponse {
         })
         .map_err(|e| e.in_field("Members"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -216,7 +205,7 @@ pub struct JoinGroupResponseMember {
     /// Wire: v0+.
     pub metadata: Bytes,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for JoinGroupResponseMember {
@@ -225,7 +214,7 @@ impl Default for JoinGroupResponseMember {
             member_id: String::new(),
             group_instance_id: None,
             metadata: Bytes::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -265,17 +254,7 @@ impl JoinGroupResponseMember {
             "JoinGroupResponseMember.Metadata",
         )?;
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -297,8 +276,7 @@ impl JoinGroupResponseMember {
         }
         this.metadata = r.read_bytes(flexible).map_err(|e| e.in_field("Metadata"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

@@ -20,13 +20,13 @@ fn is_flexible(version: i16) -> bool {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListClientMetricsResourcesRequest {
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for ListClientMetricsResourcesRequest {
     fn default() -> Self {
         ListClientMetricsResourcesRequest {
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -36,17 +36,7 @@ impl ListClientMetricsResourcesRequest {
     pub(crate) fn encode_body(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError> {
         let flexible = is_flexible(version);
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -56,8 +46,7 @@ impl ListClientMetricsResourcesRequest {
         let flexible = is_flexible(version);
         let mut this = ListClientMetricsResourcesRequest::default();
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

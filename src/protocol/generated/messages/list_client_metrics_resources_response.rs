@@ -32,7 +32,7 @@ pub struct ListClientMetricsResourcesResponse {
     /// Wire: v0+.
     pub client_metrics_resources: Vec<ClientMetricsResource>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for ListClientMetricsResourcesResponse {
@@ -41,7 +41,7 @@ impl Default for ListClientMetricsResourcesResponse {
             throttle_time_ms: 0,
             error_code: 0,
             client_metrics_resources: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -62,17 +62,7 @@ impl ListClientMetricsResourcesResponse {
             (item0).encode_body(buf, version)?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -88,8 +78,7 @@ impl ListClientMetricsResourcesResponse {
         })
         .map_err(|e| e.in_field("ClientMetricsResources"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -106,14 +95,14 @@ pub struct ClientMetricsResource {
     /// Wire: v0+.
     pub name: String,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for ClientMetricsResource {
     fn default() -> Self {
         ClientMetricsResource {
             name: String::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -124,17 +113,7 @@ impl ClientMetricsResource {
         let flexible = is_flexible(version);
         w::put_string(buf, &self.name, flexible, "ClientMetricsResource.Name")?;
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -145,8 +124,7 @@ impl ClientMetricsResource {
         let mut this = ClientMetricsResource::default();
         this.name = r.read_string(flexible).map_err(|e| e.in_field("Name"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

@@ -28,7 +28,7 @@ pub struct ListPartitionReassignmentsRequest {
     /// Wire: v0+.
     pub topics: Option<Vec<ListPartitionReassignmentsTopics>>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for ListPartitionReassignmentsRequest {
@@ -36,7 +36,7 @@ impl Default for ListPartitionReassignmentsRequest {
         ListPartitionReassignmentsRequest {
             timeout_ms: 60000,
             topics: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -71,17 +71,7 @@ impl ListPartitionReassignmentsRequest {
             }
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -96,8 +86,7 @@ impl ListPartitionReassignmentsRequest {
         })
         .map_err(|e| e.in_field("Topics"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -118,7 +107,7 @@ pub struct ListPartitionReassignmentsTopics {
     /// Wire: v0+.
     pub partition_indexes: Vec<i32>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for ListPartitionReassignmentsTopics {
@@ -126,7 +115,7 @@ impl Default for ListPartitionReassignmentsTopics {
         ListPartitionReassignmentsTopics {
             name: String::new(),
             partition_indexes: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -151,17 +140,7 @@ impl ListPartitionReassignmentsTopics {
             buf.put_i32(*item0);
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -174,8 +153,7 @@ impl ListPartitionReassignmentsTopics {
         this.partition_indexes = w::read_array(r, flexible, |r| r.read_i32())
             .map_err(|e| e.in_field("PartitionIndexes"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

@@ -34,7 +34,7 @@ pub struct ListTransactionsResponse {
     /// Wire: v0+.
     pub transaction_states: Vec<TransactionState>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for ListTransactionsResponse {
@@ -44,7 +44,7 @@ impl Default for ListTransactionsResponse {
             error_code: 0,
             unknown_state_filters: Vec::new(),
             transaction_states: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -79,17 +79,7 @@ impl ListTransactionsResponse {
             (item0).encode_body(buf, version)?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -106,8 +96,7 @@ impl ListTransactionsResponse {
             w::read_array(r, flexible, |r| TransactionState::decode_body(r, version))
                 .map_err(|e| e.in_field("TransactionStates"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -130,7 +119,7 @@ pub struct TransactionState {
     /// Wire: v0+.
     pub transaction_state: String,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for TransactionState {
@@ -139,7 +128,7 @@ impl Default for TransactionState {
             transactional_id: String::new(),
             producer_id: 0,
             transaction_state: String::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -162,17 +151,7 @@ impl TransactionState {
             "TransactionState.TransactionState",
         )?;
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -189,8 +168,7 @@ impl TransactionState {
             .read_string(flexible)
             .map_err(|e| e.in_field("TransactionState"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

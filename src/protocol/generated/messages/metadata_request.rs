@@ -36,7 +36,7 @@ pub struct MetadataRequest {
     /// Wire: v8+.
     pub include_topic_authorized_operations: bool,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for MetadataRequest {
@@ -46,7 +46,7 @@ impl Default for MetadataRequest {
             allow_auto_topic_creation: true,
             include_cluster_authorized_operations: false,
             include_topic_authorized_operations: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -105,17 +105,7 @@ impl MetadataRequest {
             });
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -151,8 +141,7 @@ impl MetadataRequest {
                 .map_err(|e| e.in_field("IncludeTopicAuthorizedOperations"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -173,7 +162,7 @@ pub struct MetadataRequestTopic {
     /// Wire: v0+.
     pub name: Option<String>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for MetadataRequestTopic {
@@ -181,7 +170,7 @@ impl Default for MetadataRequestTopic {
         MetadataRequestTopic {
             topic_id: w::Uuid::ZERO,
             name: Some(String::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -210,17 +199,7 @@ impl MetadataRequestTopic {
             }
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -239,8 +218,7 @@ impl MetadataRequestTopic {
         }
         .map_err(|e| e.in_field("Name"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

@@ -36,7 +36,7 @@ pub struct OffsetFetchRequest {
     /// Wire: v7+.
     pub require_stable: bool,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for OffsetFetchRequest {
@@ -46,7 +46,7 @@ impl Default for OffsetFetchRequest {
             topics: Some(Vec::new()),
             groups: Vec::new(),
             require_stable: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -127,17 +127,7 @@ impl OffsetFetchRequest {
             });
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -172,8 +162,7 @@ impl OffsetFetchRequest {
             this.require_stable = r.read_bool().map_err(|e| e.in_field("RequireStable"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -194,7 +183,7 @@ pub struct OffsetFetchRequestTopic {
     /// Wire: v0-7.
     pub partition_indexes: Vec<i32>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for OffsetFetchRequestTopic {
@@ -202,7 +191,7 @@ impl Default for OffsetFetchRequestTopic {
         OffsetFetchRequestTopic {
             name: String::new(),
             partition_indexes: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -240,17 +229,7 @@ impl OffsetFetchRequestTopic {
             });
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -267,8 +246,7 @@ impl OffsetFetchRequestTopic {
                 .map_err(|e| e.in_field("PartitionIndexes"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -297,7 +275,7 @@ pub struct OffsetFetchRequestGroup {
     /// Wire: v8+.
     pub topics: Option<Vec<OffsetFetchRequestTopics>>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for OffsetFetchRequestGroup {
@@ -307,7 +285,7 @@ impl Default for OffsetFetchRequestGroup {
             member_id: None,
             member_epoch: -1,
             topics: Some(Vec::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -386,17 +364,7 @@ impl OffsetFetchRequestGroup {
             });
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -433,8 +401,7 @@ impl OffsetFetchRequestGroup {
             .map_err(|e| e.in_field("Topics"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -455,7 +422,7 @@ pub struct OffsetFetchRequestTopics {
     /// Wire: v8+.
     pub partition_indexes: Vec<i32>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for OffsetFetchRequestTopics {
@@ -463,7 +430,7 @@ impl Default for OffsetFetchRequestTopics {
         OffsetFetchRequestTopics {
             name: String::new(),
             partition_indexes: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -501,17 +468,7 @@ impl OffsetFetchRequestTopics {
             });
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -528,8 +485,7 @@ impl OffsetFetchRequestTopics {
                 .map_err(|e| e.in_field("PartitionIndexes"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

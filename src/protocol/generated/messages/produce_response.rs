@@ -32,7 +32,7 @@ pub struct ProduceResponse {
     /// Wire: v10+, tagged field 0.
     pub node_endpoints: Vec<NodeEndpoint>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for ProduceResponse {
@@ -41,7 +41,7 @@ impl Default for ProduceResponse {
             responses: Vec::new(),
             throttle_time_ms: 0,
             node_endpoints: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -87,12 +87,7 @@ impl ProduceResponse {
                 }
                 tagged.push((0, field.freeze()));
             }
-            tagged.extend(
-                self.unknown_tagged_fields
-                    .iter()
-                    .map(|u| (u.tag, u.data.clone())),
-            );
-            w::put_tagged_fields(buf, tagged);
+            w::put_tagged_fields(buf, tagged, &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -109,8 +104,7 @@ impl ProduceResponse {
             this.throttle_time_ms = r.read_i32().map_err(|e| e.in_field("ThrottleTimeMs"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 0 if version >= 10 => {
                     this.node_endpoints =
                         w::read_array(r, true, |r| NodeEndpoint::decode_body(r, version))
@@ -137,7 +131,7 @@ pub struct TopicProduceResponse {
     /// Wire: v0+.
     pub partition_responses: Vec<PartitionProduceResponse>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for TopicProduceResponse {
@@ -145,7 +139,7 @@ impl Default for TopicProduceResponse {
         TopicProduceResponse {
             name: String::new(),
             partition_responses: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -165,17 +159,7 @@ impl TopicProduceResponse {
             (item0).encode_body(buf, version)?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -190,8 +174,7 @@ impl TopicProduceResponse {
         })
         .map_err(|e| e.in_field("PartitionResponses"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -235,7 +218,7 @@ pub struct PartitionProduceResponse {
     /// Wire: v10+, tagged field 0.
     pub current_leader: LeaderIdAndEpoch,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for PartitionProduceResponse {
@@ -249,7 +232,7 @@ impl Default for PartitionProduceResponse {
             record_errors: Vec::new(),
             error_message: None,
             current_leader: LeaderIdAndEpoch::default(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -313,12 +296,7 @@ impl PartitionProduceResponse {
                 }
                 tagged.push((0, field.freeze()));
             }
-            tagged.extend(
-                self.unknown_tagged_fields
-                    .iter()
-                    .map(|u| (u.tag, u.data.clone())),
-            );
-            w::put_tagged_fields(buf, tagged);
+            w::put_tagged_fields(buf, tagged, &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -351,8 +329,7 @@ impl PartitionProduceResponse {
             .map_err(|e| e.in_field("ErrorMessage"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 0 if version >= 10 => {
                     this.current_leader = LeaderIdAndEpoch::decode_body(r, version)
                         .map_err(|e| e.in_field("CurrentLeader"))?;
@@ -378,7 +355,7 @@ pub struct BatchIndexAndErrorMessage {
     /// Wire: v8+.
     pub batch_index_error_message: Option<String>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for BatchIndexAndErrorMessage {
@@ -386,7 +363,7 @@ impl Default for BatchIndexAndErrorMessage {
         BatchIndexAndErrorMessage {
             batch_index: 0,
             batch_index_error_message: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -436,17 +413,7 @@ impl BatchIndexAndErrorMessage {
             });
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -467,8 +434,7 @@ impl BatchIndexAndErrorMessage {
             .map_err(|e| e.in_field("BatchIndexErrorMessage"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -489,7 +455,7 @@ pub struct LeaderIdAndEpoch {
     /// Wire: v10+.
     pub leader_epoch: i32,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for LeaderIdAndEpoch {
@@ -497,7 +463,7 @@ impl Default for LeaderIdAndEpoch {
         LeaderIdAndEpoch {
             leader_id: -1,
             leader_epoch: -1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -527,17 +493,7 @@ impl LeaderIdAndEpoch {
             });
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -553,8 +509,7 @@ impl LeaderIdAndEpoch {
             this.leader_epoch = r.read_i32().map_err(|e| e.in_field("LeaderEpoch"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -583,7 +538,7 @@ pub struct NodeEndpoint {
     /// Wire: v10+.
     pub rack: Option<String>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for NodeEndpoint {
@@ -593,7 +548,7 @@ impl Default for NodeEndpoint {
             host: String::new(),
             port: 0,
             rack: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -658,17 +613,7 @@ impl NodeEndpoint {
             });
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -695,8 +640,7 @@ impl NodeEndpoint {
             .map_err(|e| e.in_field("Rack"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

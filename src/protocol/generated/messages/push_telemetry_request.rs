@@ -40,7 +40,7 @@ pub struct PushTelemetryRequest {
     /// Wire: v0+.
     pub metrics: Bytes,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for PushTelemetryRequest {
@@ -51,7 +51,7 @@ impl Default for PushTelemetryRequest {
             terminating: false,
             compression_type: 0,
             metrics: Bytes::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -66,17 +66,7 @@ impl PushTelemetryRequest {
         buf.put_i8(*&self.compression_type);
         w::put_bytes(buf, &self.metrics, flexible, "PushTelemetryRequest.Metrics")?;
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -91,8 +81,7 @@ impl PushTelemetryRequest {
         this.compression_type = r.read_i8().map_err(|e| e.in_field("CompressionType"))?;
         this.metrics = r.read_bytes(flexible).map_err(|e| e.in_field("Metrics"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

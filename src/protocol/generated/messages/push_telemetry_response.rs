@@ -28,7 +28,7 @@ pub struct PushTelemetryResponse {
     /// Wire: v0+.
     pub error_code: i16,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for PushTelemetryResponse {
@@ -36,7 +36,7 @@ impl Default for PushTelemetryResponse {
         PushTelemetryResponse {
             throttle_time_ms: 0,
             error_code: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -48,17 +48,7 @@ impl PushTelemetryResponse {
         buf.put_i32(*&self.throttle_time_ms);
         buf.put_i16(*&self.error_code);
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -70,8 +60,7 @@ impl PushTelemetryResponse {
         this.throttle_time_ms = r.read_i32().map_err(|e| e.in_field("ThrottleTimeMs"))?;
         this.error_code = r.read_i16().map_err(|e| e.in_field("ErrorCode"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

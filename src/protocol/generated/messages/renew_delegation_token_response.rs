@@ -32,7 +32,7 @@ pub struct RenewDelegationTokenResponse {
     /// Wire: v0+.
     pub throttle_time_ms: i32,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for RenewDelegationTokenResponse {
@@ -41,7 +41,7 @@ impl Default for RenewDelegationTokenResponse {
             error_code: 0,
             expiry_timestamp_ms: 0,
             throttle_time_ms: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -54,17 +54,7 @@ impl RenewDelegationTokenResponse {
         buf.put_i64(*&self.expiry_timestamp_ms);
         buf.put_i32(*&self.throttle_time_ms);
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -77,8 +67,7 @@ impl RenewDelegationTokenResponse {
         this.expiry_timestamp_ms = r.read_i64().map_err(|e| e.in_field("ExpiryTimestampMs"))?;
         this.throttle_time_ms = r.read_i32().map_err(|e| e.in_field("ThrottleTimeMs"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

@@ -24,14 +24,14 @@ pub struct ResponseHeader {
     /// Wire: v0+.
     pub correlation_id: i32,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for ResponseHeader {
     fn default() -> Self {
         ResponseHeader {
             correlation_id: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -42,17 +42,7 @@ impl ResponseHeader {
         let flexible = is_flexible(version);
         buf.put_i32(*&self.correlation_id);
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -63,8 +53,7 @@ impl ResponseHeader {
         let mut this = ResponseHeader::default();
         this.correlation_id = r.read_i32().map_err(|e| e.in_field("CorrelationId"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

@@ -24,14 +24,14 @@ pub struct SaslAuthenticateRequest {
     /// Wire: v0+.
     pub auth_bytes: Bytes,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for SaslAuthenticateRequest {
     fn default() -> Self {
         SaslAuthenticateRequest {
             auth_bytes: Bytes::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -47,17 +47,7 @@ impl SaslAuthenticateRequest {
             "SaslAuthenticateRequest.AuthBytes",
         )?;
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -70,8 +60,7 @@ impl SaslAuthenticateRequest {
             .read_bytes(flexible)
             .map_err(|e| e.in_field("AuthBytes"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

@@ -36,7 +36,7 @@ pub struct SaslAuthenticateResponse {
     /// Wire: v1+.
     pub session_lifetime_ms: i64,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for SaslAuthenticateResponse {
@@ -46,7 +46,7 @@ impl Default for SaslAuthenticateResponse {
             error_message: Some(String::new()),
             auth_bytes: Bytes::new(),
             session_lifetime_ms: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -82,17 +82,7 @@ impl SaslAuthenticateResponse {
             buf.put_i64(*&self.session_lifetime_ms);
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -112,8 +102,7 @@ impl SaslAuthenticateResponse {
             this.session_lifetime_ms = r.read_i64().map_err(|e| e.in_field("SessionLifetimeMs"))?;
         }
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

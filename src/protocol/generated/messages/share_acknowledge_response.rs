@@ -40,7 +40,7 @@ pub struct ShareAcknowledgeResponse {
     /// Wire: v0+.
     pub node_endpoints: Vec<NodeEndpoint>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for ShareAcknowledgeResponse {
@@ -51,7 +51,7 @@ impl Default for ShareAcknowledgeResponse {
             error_message: None,
             responses: Vec::new(),
             node_endpoints: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -97,17 +97,7 @@ impl ShareAcknowledgeResponse {
             (item0).encode_body(buf, version)?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -128,8 +118,7 @@ impl ShareAcknowledgeResponse {
         this.node_endpoints = w::read_array(r, flexible, |r| NodeEndpoint::decode_body(r, version))
             .map_err(|e| e.in_field("NodeEndpoints"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -150,7 +139,7 @@ pub struct ShareAcknowledgeTopicResponse {
     /// Wire: v0+.
     pub partitions: Vec<PartitionData>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for ShareAcknowledgeTopicResponse {
@@ -158,7 +147,7 @@ impl Default for ShareAcknowledgeTopicResponse {
         ShareAcknowledgeTopicResponse {
             topic_id: w::Uuid::ZERO,
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -178,17 +167,7 @@ impl ShareAcknowledgeTopicResponse {
             (item0).encode_body(buf, version)?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -201,8 +180,7 @@ impl ShareAcknowledgeTopicResponse {
         this.partitions = w::read_array(r, flexible, |r| PartitionData::decode_body(r, version))
             .map_err(|e| e.in_field("Partitions"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -230,7 +208,7 @@ pub struct PartitionData {
     /// Wire: v0+.
     pub current_leader: LeaderIdAndEpoch,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for PartitionData {
@@ -240,7 +218,7 @@ impl Default for PartitionData {
             error_code: 0,
             error_message: None,
             current_leader: LeaderIdAndEpoch::default(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -269,17 +247,7 @@ impl PartitionData {
         }
         (&self.current_leader).encode_body(buf, version)?;
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -296,8 +264,7 @@ impl PartitionData {
         this.current_leader =
             LeaderIdAndEpoch::decode_body(r, version).map_err(|e| e.in_field("CurrentLeader"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -318,7 +285,7 @@ pub struct LeaderIdAndEpoch {
     /// Wire: v0+.
     pub leader_epoch: i32,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for LeaderIdAndEpoch {
@@ -326,7 +293,7 @@ impl Default for LeaderIdAndEpoch {
         LeaderIdAndEpoch {
             leader_id: 0,
             leader_epoch: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -338,17 +305,7 @@ impl LeaderIdAndEpoch {
         buf.put_i32(*&self.leader_id);
         buf.put_i32(*&self.leader_epoch);
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -360,8 +317,7 @@ impl LeaderIdAndEpoch {
         this.leader_id = r.read_i32().map_err(|e| e.in_field("LeaderId"))?;
         this.leader_epoch = r.read_i32().map_err(|e| e.in_field("LeaderEpoch"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -390,7 +346,7 @@ pub struct NodeEndpoint {
     /// Wire: v0+.
     pub rack: Option<String>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for NodeEndpoint {
@@ -400,7 +356,7 @@ impl Default for NodeEndpoint {
             host: String::new(),
             port: 0,
             rack: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -429,17 +385,7 @@ impl NodeEndpoint {
             }
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -455,8 +401,7 @@ impl NodeEndpoint {
             .read_nullable_string(flexible)
             .map_err(|e| e.in_field("Rack"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

@@ -52,7 +52,7 @@ pub struct ShareFetchRequest {
     /// Wire: v0+.
     pub forgotten_topics_data: Vec<ForgottenTopic>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for ShareFetchRequest {
@@ -66,7 +66,7 @@ impl Default for ShareFetchRequest {
             max_bytes: 2147483647,
             topics: Vec::new(),
             forgotten_topics_data: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -130,17 +130,7 @@ impl ShareFetchRequest {
             (item0).encode_body(buf, version)?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -165,8 +155,7 @@ impl ShareFetchRequest {
             w::read_array(r, flexible, |r| ForgottenTopic::decode_body(r, version))
                 .map_err(|e| e.in_field("ForgottenTopicsData"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -187,7 +176,7 @@ pub struct FetchTopic {
     /// Wire: v0+.
     pub partitions: Vec<FetchPartition>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for FetchTopic {
@@ -195,7 +184,7 @@ impl Default for FetchTopic {
         FetchTopic {
             topic_id: w::Uuid::ZERO,
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -215,17 +204,7 @@ impl FetchTopic {
             (item0).encode_body(buf, version)?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -238,8 +217,7 @@ impl FetchTopic {
         this.partitions = w::read_array(r, flexible, |r| FetchPartition::decode_body(r, version))
             .map_err(|e| e.in_field("Partitions"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -264,7 +242,7 @@ pub struct FetchPartition {
     /// Wire: v0+.
     pub acknowledgement_batches: Vec<AcknowledgementBatch>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for FetchPartition {
@@ -273,7 +251,7 @@ impl Default for FetchPartition {
             partition_index: 0,
             partition_max_bytes: 0,
             acknowledgement_batches: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -294,17 +272,7 @@ impl FetchPartition {
             (item0).encode_body(buf, version)?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -320,8 +288,7 @@ impl FetchPartition {
         })
         .map_err(|e| e.in_field("AcknowledgementBatches"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -346,7 +313,7 @@ pub struct AcknowledgementBatch {
     /// Wire: v0+.
     pub acknowledge_types: Vec<i8>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for AcknowledgementBatch {
@@ -355,7 +322,7 @@ impl Default for AcknowledgementBatch {
             first_offset: 0,
             last_offset: 0,
             acknowledge_types: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -376,17 +343,7 @@ impl AcknowledgementBatch {
             buf.put_i8(*item0);
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -400,8 +357,7 @@ impl AcknowledgementBatch {
         this.acknowledge_types = w::read_array(r, flexible, |r| r.read_i8())
             .map_err(|e| e.in_field("AcknowledgeTypes"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -422,7 +378,7 @@ pub struct ForgottenTopic {
     /// Wire: v0+.
     pub partitions: Vec<i32>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for ForgottenTopic {
@@ -430,7 +386,7 @@ impl Default for ForgottenTopic {
         ForgottenTopic {
             topic_id: w::Uuid::ZERO,
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -450,17 +406,7 @@ impl ForgottenTopic {
             buf.put_i32(*item0);
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -473,8 +419,7 @@ impl ForgottenTopic {
         this.partitions =
             w::read_array(r, flexible, |r| r.read_i32()).map_err(|e| e.in_field("Partitions"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

@@ -40,7 +40,7 @@ pub struct ShareGroupHeartbeatRequest {
     /// Wire: v0+.
     pub subscribed_topic_names: Option<Vec<String>>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for ShareGroupHeartbeatRequest {
@@ -51,7 +51,7 @@ impl Default for ShareGroupHeartbeatRequest {
             member_epoch: 0,
             rack_id: None,
             subscribed_topic_names: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -119,17 +119,7 @@ impl ShareGroupHeartbeatRequest {
             }
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -150,8 +140,7 @@ impl ShareGroupHeartbeatRequest {
             w::read_nullable_array(r, flexible, |r| r.read_string(flexible))
                 .map_err(|e| e.in_field("SubscribedTopicNames"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

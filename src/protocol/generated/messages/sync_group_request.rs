@@ -48,7 +48,7 @@ pub struct SyncGroupRequest {
     /// Wire: v0+.
     pub assignments: Vec<SyncGroupRequestAssignment>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for SyncGroupRequest {
@@ -61,7 +61,7 @@ impl Default for SyncGroupRequest {
             protocol_type: None,
             protocol_name: None,
             assignments: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -144,17 +144,7 @@ impl SyncGroupRequest {
             (item0).encode_body(buf, version)?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -197,8 +187,7 @@ impl SyncGroupRequest {
         })
         .map_err(|e| e.in_field("Assignments"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -219,7 +208,7 @@ pub struct SyncGroupRequestAssignment {
     /// Wire: v0+.
     pub assignment: Bytes,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for SyncGroupRequestAssignment {
@@ -227,7 +216,7 @@ impl Default for SyncGroupRequestAssignment {
         SyncGroupRequestAssignment {
             member_id: String::new(),
             assignment: Bytes::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -249,17 +238,7 @@ impl SyncGroupRequestAssignment {
             "SyncGroupRequestAssignment.Assignment",
         )?;
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -275,8 +254,7 @@ impl SyncGroupRequestAssignment {
             .read_bytes(flexible)
             .map_err(|e| e.in_field("Assignment"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;

@@ -52,7 +52,7 @@ pub struct TxnOffsetCommitRequest {
     /// Wire: v0+.
     pub topics: Vec<TxnOffsetCommitRequestTopic>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for TxnOffsetCommitRequest {
@@ -66,7 +66,7 @@ impl Default for TxnOffsetCommitRequest {
             member_id: String::new(),
             group_instance_id: None,
             topics: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -149,17 +149,7 @@ impl TxnOffsetCommitRequest {
             (item0).encode_body(buf, version)?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -195,8 +185,7 @@ impl TxnOffsetCommitRequest {
         })
         .map_err(|e| e.in_field("Topics"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -217,7 +206,7 @@ pub struct TxnOffsetCommitRequestTopic {
     /// Wire: v0+.
     pub partitions: Vec<TxnOffsetCommitRequestPartition>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for TxnOffsetCommitRequestTopic {
@@ -225,7 +214,7 @@ impl Default for TxnOffsetCommitRequestTopic {
         TxnOffsetCommitRequestTopic {
             name: String::new(),
             partitions: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -250,17 +239,7 @@ impl TxnOffsetCommitRequestTopic {
             (item0).encode_body(buf, version)?;
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -275,8 +254,7 @@ impl TxnOffsetCommitRequestTopic {
         })
         .map_err(|e| e.in_field("Partitions"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -305,7 +283,7 @@ pub struct TxnOffsetCommitRequestPartition {
     /// Wire: v0+.
     pub committed_metadata: Option<String>,
     /// Tagged fields this build does not know; re-encoded unchanged.
-    pub unknown_tagged_fields: Vec<w::RawTaggedField>,
+    pub unknown_tagged_fields: w::UnknownTaggedFields,
 }
 
 impl Default for TxnOffsetCommitRequestPartition {
@@ -315,7 +293,7 @@ impl Default for TxnOffsetCommitRequestPartition {
             committed_offset: 0,
             committed_leader_epoch: -1,
             committed_metadata: Some(String::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: w::UnknownTaggedFields::default(),
         }
     }
 }
@@ -351,17 +329,7 @@ impl TxnOffsetCommitRequestPartition {
             }
         }
         if flexible {
-            if self.unknown_tagged_fields.is_empty() {
-                buf.put_u8(0);
-            } else {
-                w::put_tagged_fields(
-                    buf,
-                    self.unknown_tagged_fields
-                        .iter()
-                        .map(|u| (u.tag, u.data.clone()))
-                        .collect(),
-                );
-            }
+            w::put_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         }
         Ok(())
     }
@@ -381,8 +349,7 @@ impl TxnOffsetCommitRequestPartition {
             .read_nullable_string(flexible)
             .map_err(|e| e.in_field("CommittedMetadata"))?;
         if flexible {
-            let mut unknown = Vec::new();
-            r.read_tagged_fields(&mut unknown, |tag, r| match tag {
+            let unknown = r.read_tagged_fields(|tag, r| match tag {
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
