@@ -140,6 +140,64 @@ fn a_broker_that_hangs_up_on_api_versions_gets_the_0_8_2_versions() {
 }
 
 #[test]
+fn an_address_taken_for_0_8_is_asked_its_versions_again_after_a_while() {
+    // 0: an 0.8 broker. 1: it restarts (the next request is hung up on),
+    // upgraded. 2: a modern broker at the same address.
+    let phase = std::rc::Rc::new(std::cell::Cell::new(0));
+    let p = phase.clone();
+    let responder: Responder = Box::new(move |_, _, request| match (p.get(), request) {
+        (1, _) => {
+            p.set(2);
+            Reply::Close
+        }
+        (0, AnyRequest::ApiVersions(_)) => Reply::Close,
+        (_, AnyRequest::ApiVersions(_)) => Reply::Respond(modern_versions()),
+        (_, AnyRequest::Metadata(_)) => Reply::Respond(metadata(1)),
+        _ => Reply::Silence,
+    });
+    let mut h = Harness::new(&["b1:9092"], responder);
+    h.run();
+    h.advance(Duration::from_secs(1));
+    h.advance(Duration::from_secs(1));
+    assert_eq!(
+        h.client.broker_versions(1),
+        Some(&ApiVersionTable::kafka_0_8_2())
+    );
+    // Upgraded within the recheck period: the reconnection still takes
+    // the fallback without asking.
+    phase.set(1);
+    h.client.refresh_metadata(h.now);
+    for _ in 0..5 {
+        h.advance(Duration::from_secs(1));
+    }
+    assert_eq!(phase.get(), 2);
+    let asked = |h: &Harness| {
+        h.seen
+            .iter()
+            .filter(|(_, k, _)| *k == ApiKey::ApiVersions)
+            .count()
+    };
+    assert_eq!(asked(&h), 2);
+    assert_eq!(
+        h.client.broker_versions(1),
+        Some(&ApiVersionTable::kafka_0_8_2())
+    );
+    // After it, the next connection asks, and the broker's own answer wins.
+    for _ in 0..6 {
+        h.advance(Duration::from_secs(60));
+    }
+    let version_before = asked(&h);
+    phase.set(1);
+    h.client.refresh_metadata(h.now);
+    for _ in 0..5 {
+        h.advance(Duration::from_secs(1));
+    }
+    assert!(asked(&h) > version_before, "{:?}", h.seen);
+    let table = h.client.broker_versions(1).expect("ready");
+    assert!(table.get(ApiKey::Produce.key()).is_some_and(|r| r.max >= 3));
+}
+
+#[test]
 fn a_modern_broker_that_drops_one_negotiation_keeps_its_versions() {
     // Found by kafkite-sim: a broker that crashed while a client waited
     // for its ApiVersions answer was taken for Kafka 0.8 for good, and the

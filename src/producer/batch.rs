@@ -151,7 +151,7 @@ impl Batch {
 
     /// Rewrites a sealed batch as a legacy message set for a broker that
     /// only speaks Produce v0-v2 (magic 0 for v0-v1, 1 for v2). Zstd has no
-    /// legacy form, so such a batch fails.
+    /// legacy form, and legacy messages no headers, so such batches fail.
     pub fn downgrade(&mut self, magic: i8) -> Result<(), ProduceError> {
         let Some(v2) = self.sealed.clone() else {
             return Ok(());
@@ -167,6 +167,9 @@ impl Batch {
             .map_err(|e| ProduceError::Encode(e.to_string()))?
         {
             let record = record.map_err(|e| ProduceError::Encode(e.to_string()))?;
+            if !record.headers.is_empty() {
+                return Err(ProduceError::HeadersUnsupported { magic });
+            }
             writer
                 .append(
                     record.timestamp,

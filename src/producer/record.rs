@@ -123,6 +123,11 @@ pub enum ProduceError {
     Request(Box<RequestError>),
     #[error("cannot encode the record: {0}")]
     Encode(String),
+    /// The partition's leader takes only message format v0/v1 (Kafka
+    /// before 0.11), which has no place for headers: the batch fails
+    /// rather than reaching the log without them.
+    #[error("the broker stores message format v{magic}, which has no record headers")]
+    HeadersUnsupported { magic: i8 },
     #[error("the producer is closed")]
     Closed,
 }

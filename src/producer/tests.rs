@@ -366,6 +366,24 @@ fn an_old_broker_gets_legacy_message_sets_without_idempotence() {
     assert_eq!(s.stored_values(0), vec![value(0)]);
     assert_eq!(s.log.borrow().produce_versions, vec![2]);
     assert!(!s.p.is_idempotent());
+    // Message format v1 has no headers: a record with one fails, typed,
+    // instead of reaching the log without it.
+    s.send(
+        ProducerRecord::new("t")
+            .partition(0)
+            .value(value(1))
+            .header("trace", Some(Bytes::from_static(b"id"))),
+    )
+    .expect("queued");
+    s.flush();
+    assert!(s.events.iter().any(|e| matches!(
+        e,
+        ProducerEvent::Failed {
+            error: ProduceError::HeadersUnsupported { magic: 1 },
+            ..
+        }
+    )));
+    assert_eq!(s.stored_values(0), vec![value(0)]);
 }
 
 #[test]

@@ -100,6 +100,10 @@ struct Link {
     /// The broker closed the connection on ApiVersions: it is Kafka 0.8 or
     /// 0.9, and gets the fallback version table.
     legacy: bool,
+    /// When a legacy address is asked for its versions again: an upgraded
+    /// broker (or one that merely hung up twice) must not be held to
+    /// Kafka 0.8.2's versions for the client's life.
+    legacy_recheck_at: Option<Instant>,
     /// Connections in a row closed while negotiating versions. One is not
     /// proof of an old broker (a modern one may crash or restart at that
     /// moment, and the fallback table has no group APIs); two are.
@@ -115,6 +119,10 @@ struct Link {
 
 /// Hang-ups on ApiVersions in a row that make a broker legacy.
 const LEGACY_AFTER_HANGUPS: u32 = 2;
+
+/// How long an address taken for Kafka 0.8/0.9 keeps the fallback versions
+/// before a new connection asks for its versions again.
+const LEGACY_RECHECK_AFTER: Duration = Duration::from_secs(300);
 
 /// A request waiting for its broker's connection.
 #[derive(Debug)]
@@ -203,7 +211,9 @@ impl Client {
             let Some(c) = self.conns.get(&conn) else {
                 return;
             };
-            self.links.get(&c.address).is_some_and(|l| l.legacy)
+            self.links
+                .get(&c.address)
+                .is_some_and(|l| l.legacy && l.legacy_recheck_at.is_some_and(|at| now < at))
         };
         if legacy {
             let fallback = self.config.api_version_fallback.clone();
@@ -331,6 +341,9 @@ impl Client {
                 link.api_versions_hangups += 1;
                 link.legacy = !link.answered_api_versions
                     && link.api_versions_hangups >= LEGACY_AFTER_HANGUPS;
+                if link.legacy {
+                    link.legacy_recheck_at = Some(now + LEGACY_RECHECK_AFTER);
+                }
             }
         }
         self.drop_connection(conn, error, false, now);

@@ -116,6 +116,13 @@ impl Client {
         match decoded {
             Ok(r) if r.error_code == 0 => {
                 let table = ApiVersionTable::from_response(&r);
+                // An address once taken for 0.8/0.9 answered: it is not.
+                if let Some(c) = self.conns.get(&conn) {
+                    if let Some(link) = self.links.get_mut(&c.address) {
+                        link.legacy = false;
+                        link.legacy_recheck_at = None;
+                    }
+                }
                 self.versions_known(conn, table, now);
             }
             Ok(r) if r.error_code == ErrorCode::UNSUPPORTED_VERSION.0 && version > 0 => {
