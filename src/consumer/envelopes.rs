@@ -63,10 +63,12 @@ impl EnvelopeBatch {
     }
 
     /// Per partition, the offset a commit stores: one past its last record.
+    /// A partition whose last record has no next offset (one at i64::MAX,
+    /// which the fetcher never hands out) has nothing to store.
     pub fn commit_offsets(&self) -> BTreeMap<TopicPartition, i64> {
         self.partitions
             .iter()
-            .filter_map(|(tp, records)| Some((tp.clone(), records.last()?.offset + 1)))
+            .filter_map(|(tp, records)| Some((tp.clone(), records.last()?.next_offset()?)))
             .collect()
     }
 }

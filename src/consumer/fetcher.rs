@@ -106,7 +106,10 @@ pub enum FetchError {
         partition: i32,
         code: ErrorCode,
     },
-    #[error("{topic}-{partition}: records do not decode: {reason}")]
+    /// The fetched records do not decode, or hold offsets no log can (a
+    /// negative one, or i64::MAX, after which nothing could be fetched).
+    /// The partition is stopped until a seek.
+    #[error("{topic}-{partition}: corrupt records: {reason}")]
     Corrupt {
         topic: String,
         partition: i32,
@@ -694,19 +697,18 @@ impl Fetcher {
             .config
             .read_committed
             .then(|| AbortedTransactions::new(p));
-        let mut failure = None;
+        let mut failure: Option<Unreadable> = None;
         let mut needs_room = None;
         let held = self.held;
         let limit = self.config.max_buffered_bytes;
         for batch in RecordSet::new(bytes).batches() {
-            let batch = match batch {
-                Ok(b) => b,
+            let (batch, batch_next) = match checked_batch(batch) {
+                Ok(checked) => checked,
                 Err(e) => {
-                    failure = Some(e.to_string());
+                    failure = Some(e);
                     break;
                 }
             };
-            let batch_next = batch.next_offset();
             let skip = match aborted.as_mut() {
                 Some(a) => a.skips(&batch),
                 None => batch.is_control(),
@@ -739,7 +741,7 @@ impl Fetcher {
                     needs_room = Some(wanted);
                     break;
                 }
-                Err(error) => failure = Some(error.to_string()),
+                Err(error) => failure = Some(error),
             }
             room.used += records.held_bytes() - before;
             if failure.is_some() {
@@ -747,8 +749,10 @@ impl Fetcher {
             }
             next = next.max(batch_next);
         }
-        if let Some(last) = records.last_offset() {
-            next = next.max(last + 1);
+        // `collect_records` took no record at i64::MAX, so this is never
+        // `None`; checked all the same, as the offsets came off the wire.
+        if let Some(after) = records.last_offset().and_then(|last| last.checked_add(1)) {
+            next = next.max(after);
         }
         let Some(cursor) = self.cursors.get_mut(tp) else {
             return;
@@ -760,7 +764,7 @@ impl Fetcher {
                     .push_back(FetchEvent::Error(FetchError::Corrupt {
                         topic: tp.0.clone(),
                         partition: tp.1,
-                        reason,
+                        reason: reason.to_string(),
                     }));
                 return;
             }
@@ -885,6 +889,50 @@ impl AbortedTransactions {
     }
 }
 
+/// Why a partition's fetched data cannot be read on: the fetch then stops
+/// the partition with [`FetchError::Corrupt`].
+#[derive(Debug, thiserror::Error)]
+enum Unreadable {
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// Log offsets start at 0.
+    #[error("a batch starts at negative offset {0}")]
+    NegativeOffset(i64),
+    /// A log's next offset must fit an i64 (Kafka's does), so no log holds
+    /// a record at i64::MAX; taking one would leave nowhere to fetch from
+    /// next (the same record again, forever).
+    #[error("offset {0} is i64::MAX: it has no next offset, so no log holds it")]
+    NoNextOffset(i64),
+}
+
+/// A decoded batch and the offset after it, once its offsets are ones a
+/// log can hold.
+fn checked_batch(batch: Result<Batch, DecodeError>) -> Result<(Batch, i64), Unreadable> {
+    let batch = batch?;
+    let first = match &batch {
+        Batch::V2(v2) => v2.base_offset(),
+        // A legacy entry's offset is its last record's; a wrapper's inner
+        // offsets are checked as they are decoded.
+        Batch::Legacy(legacy) => legacy.offset(),
+    };
+    if first < 0 {
+        return Err(Unreadable::NegativeOffset(first));
+    }
+    let next = batch
+        .next_offset()
+        .ok_or(Unreadable::NoNextOffset(batch.last_offset()))?;
+    Ok((batch, next))
+}
+
+/// A record taken into a chunk must have a next offset: the fetch position
+/// moves past it (and a commit stores it).
+fn check_takeable(offset: i64) -> Result<(), Unreadable> {
+    if offset == i64::MAX {
+        return Err(Unreadable::NoNextOffset(offset));
+    }
+    Ok(())
+}
+
 /// Whether a batch's records went into the chunk.
 #[derive(Debug, PartialEq)]
 enum Collected {
@@ -909,7 +957,7 @@ fn collect_records(
     from_offset: i64,
     records: &mut RecordChunk,
     free: usize,
-) -> Result<Collected, DecodeError> {
+) -> Result<Collected, Unreadable> {
     match batch {
         Batch::V2(batch) => {
             let mut iter = batch.records()?;
@@ -930,6 +978,7 @@ fn collect_records(
             while let Some(record) = iter.next_in_place() {
                 let record = record?;
                 if record.offset >= from_offset {
+                    check_takeable(record.offset)?;
                     records.push_in_place(section, record);
                 }
             }
@@ -944,13 +993,14 @@ fn push_decoded(
     from_offset: i64,
     records: &mut RecordChunk,
     free: usize,
-) -> Result<Collected, DecodeError> {
+) -> Result<Collected, Unreadable> {
     let start = records.held_bytes();
     for record in iter {
         let record = record?;
         if record.offset < from_offset {
             continue;
         }
+        check_takeable(record.offset)?;
         let fields = record.key.as_ref().map_or(0, |k| k.len())
             + record.value.as_ref().map_or(0, |v| v.len())
             + record.headers.raw().len();

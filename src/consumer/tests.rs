@@ -25,6 +25,9 @@ struct Log {
     leader: i32,
     /// Brokers that served fetches, in order.
     fetched_from: Vec<String>,
+    /// What a hostile or broken leader answers every fetch with, whatever
+    /// offset was asked, in place of the log's records.
+    served: Option<Bytes>,
 }
 
 impl Log {
@@ -86,6 +89,8 @@ fn cluster(log: Rc<RefCell<Log>>) -> Responder {
                 let offset = r.topics[0].partitions[0].fetch_offset;
                 let (error, records) = if address != leader_address {
                     (ErrorCode::NOT_LEADER_OR_FOLLOWER, Bytes::new())
+                } else if let Some(served) = &l.served {
+                    (ErrorCode::NONE, served.clone())
                 } else if offset < l.log_start || offset > l.end() {
                     (ErrorCode::OFFSET_OUT_OF_RANGE, Bytes::new())
                 } else {
@@ -125,6 +130,7 @@ impl Setup {
             values: (0..values).map(|i| Bytes::from(format!("v{i}"))).collect(),
             leader: 1,
             fetched_from: Vec::new(),
+            served: None,
         }));
         let mut h = Harness::new(&["b1:9092"], cluster(log.clone()));
         h.run();
@@ -348,4 +354,88 @@ fn recycled_record_chunks_carry_the_next_chunks() {
     for (i, ptr) in recycled.iter().enumerate().skip(2) {
         assert!(recycled[..i].contains(ptr), "chunk {i} in a new vector");
     }
+}
+
+/// One v2 batch at `base_offset` holding `count` records.
+fn batch_at(base_offset: i64, count: usize) -> Bytes {
+    let mut w = RecordBatchWriter::new(base_offset);
+    for i in 0..count {
+        w.append(
+            0,
+            None,
+            Some(format!("v{i}").as_bytes()),
+            std::iter::empty(),
+        )
+        .expect("append");
+    }
+    w.finish().expect("finish").freeze()
+}
+
+/// A leader answering every fetch of t-0 from `asked` with `served`: the
+/// fetcher must report the data corrupt once and stop fetching the
+/// partition, neither panicking nor fetching (and handing out) it again.
+fn served_data_is_refused(served: Bytes, asked: i64, reason_has: &str) {
+    let mut s = Setup::new(0, FetchConfig::default());
+    s.log.borrow_mut().served = Some(served);
+    let now = s.h.now;
+    s.f.assign(&mut s.h.client, "t", 0, Some(asked), now);
+    s.settle();
+    let got = s.consume_until(1);
+    assert!(got.is_empty(), "records handed out: {got:?}");
+    let errors: Vec<&FetchEvent> = s.events.iter().collect();
+    match errors.as_slice() {
+        [FetchEvent::Error(FetchError::Corrupt {
+            topic,
+            partition: 0,
+            reason,
+        })] if topic == "t" => assert!(reason.contains(reason_has), "{reason}"),
+        other => panic!("expected one Corrupt error, got {other:?}"),
+    }
+    assert_eq!(s.log.borrow().fetched_from.len(), 1, "fetched again");
+    assert_eq!(s.f.position("t", 0), Some(asked));
+}
+
+#[test]
+fn a_record_at_the_last_i64_offset_is_corrupt_data() {
+    served_data_is_refused(batch_at(i64::MAX, 1), i64::MAX, "no next offset");
+}
+
+#[test]
+fn a_batch_ending_at_the_last_i64_offset_is_corrupt_data() {
+    served_data_is_refused(batch_at(i64::MAX - 1, 2), i64::MAX - 1, "no next offset");
+}
+
+#[test]
+fn a_batch_whose_last_offset_overflows_is_corrupt_data() {
+    served_data_is_refused(batch_at(i64::MAX - 1, 3), i64::MAX - 1, "overflow");
+}
+
+#[test]
+fn a_batch_at_a_negative_offset_is_corrupt_data() {
+    served_data_is_refused(batch_at(-5, 3), 0, "negative offset -5");
+}
+
+/// Good batches before the corrupt one are handed out (once); the corrupt
+/// one then stops the partition.
+#[test]
+fn records_before_a_corrupt_batch_are_handed_out_once() {
+    let mut served = batch_at(i64::MAX - 3, 2).to_vec();
+    served.extend_from_slice(&batch_at(i64::MAX - 1, 2));
+    let mut s = Setup::new(0, FetchConfig::default());
+    s.log.borrow_mut().served = Some(Bytes::from(served));
+    let now = s.h.now;
+    s.f.assign(&mut s.h.client, "t", 0, Some(i64::MAX - 3), now);
+    s.settle();
+    let got = s.consume_until(3);
+    let offsets: Vec<i64> = got.iter().map(|(o, _)| *o).collect();
+    assert_eq!(offsets, [i64::MAX - 3, i64::MAX - 2]);
+    assert!(
+        matches!(
+            s.events.as_slice(),
+            [FetchEvent::Error(FetchError::Corrupt { .. })]
+        ),
+        "{:?}",
+        s.events
+    );
+    assert_eq!(s.f.position("t", 0), Some(i64::MAX - 1));
 }

@@ -192,6 +192,18 @@ impl RecordBatch {
             ))
             .in_field("recordsCount"));
         }
+        // Checked here once so that `last_offset` cannot wrap: a batch
+        // whose last offset is not an INT64 holds no readable offsets.
+        if header
+            .base_offset
+            .checked_add(header.last_offset_delta.into())
+            .is_none()
+        {
+            return Err(DecodeError::new(DecodeErrorKind::InvalidValue(
+                "base offset plus last offset delta overflows an INT64",
+            ))
+            .in_field("lastOffsetDelta"));
+        }
         Ok(header)
     }
 
@@ -211,14 +223,17 @@ impl RecordBatch {
     /// The offset of the batch's last record, kept even when compaction
     /// removed that record.
     pub fn last_offset(&self) -> i64 {
+        // `decode` refused headers where this overflows: never saturates.
         self.header
             .base_offset
-            .wrapping_add(self.header.last_offset_delta.into())
+            .saturating_add(self.header.last_offset_delta.into())
     }
 
-    /// Where the next fetch should start after this batch.
-    pub fn next_offset(&self) -> i64 {
-        self.last_offset().wrapping_add(1)
+    /// Where the next fetch should start after this batch: `None` when the
+    /// last offset is `i64::MAX`, which no log can hold (its next offset
+    /// would not fit), so the batch is corrupt.
+    pub fn next_offset(&self) -> Option<i64> {
+        self.last_offset().checked_add(1)
     }
 
     pub fn compression(&self) -> Compression {
@@ -383,9 +398,21 @@ impl BatchRecords {
 
     #[inline]
     fn parse_in_place(&mut self) -> Result<RecordInPlace, DecodeError> {
-        match self.parse_record() {
-            Ok(parsed) => Ok(RecordInPlace {
-                offset: self.base_offset.wrapping_add(parsed.offset_delta.into()),
+        let parsed = self.parse_record().and_then(|parsed| {
+            let offset = self
+                .base_offset
+                .checked_add(parsed.offset_delta.into())
+                .ok_or_else(|| {
+                    DecodeError::new(DecodeErrorKind::InvalidValue(
+                        "base offset plus offset delta overflows an INT64",
+                    ))
+                    .in_field("offsetDelta")
+                })?;
+            Ok((offset, parsed))
+        });
+        match parsed {
+            Ok((offset, parsed)) => Ok(RecordInPlace {
+                offset,
                 timestamp: match self.log_append_time {
                     Some(max_timestamp) => max_timestamp,
                     None => self.base_timestamp.wrapping_add(parsed.timestamp_delta),
@@ -692,6 +719,60 @@ mod tests {
         let mut writer = RecordBatchWriter::new(10);
         assert!(writer.append_at(9, 0, None, None, []).is_err());
         assert!(writer.append_at(10 + (1 << 31), 0, None, None, []).is_err());
+    }
+
+    /// `count` records without keys or values from `base_offset`.
+    fn plain(base_offset: i64, count: usize) -> Vec<u8> {
+        let mut writer = RecordBatchWriter::new(base_offset);
+        for _ in 0..count {
+            writer.append(0, None, None, []).unwrap();
+        }
+        writer.finish().unwrap().to_vec()
+    }
+
+    #[test]
+    fn a_last_offset_past_i64_max_is_refused() {
+        let err = RecordBatch::decode(plain(i64::MAX - 1, 3).into()).unwrap_err();
+        assert!(
+            matches!(err.kind(), DecodeErrorKind::InvalidValue(_)),
+            "{err}"
+        );
+        assert!(err.to_string().contains("lastOffsetDelta"), "{err}");
+    }
+
+    #[test]
+    fn a_batch_ending_at_i64_max_has_no_next_offset() {
+        let batch = RecordBatch::decode(plain(i64::MAX - 1, 2).into()).unwrap();
+        assert_eq!(batch.last_offset(), i64::MAX);
+        assert_eq!(batch.next_offset(), None);
+        let offsets: Vec<i64> = batch
+            .records()
+            .unwrap()
+            .map(|r| r.unwrap().offset)
+            .collect();
+        assert_eq!(offsets, [i64::MAX - 1, i64::MAX]);
+        let batch = RecordBatch::decode(plain(100, 3).into()).unwrap();
+        assert_eq!(batch.next_offset(), Some(103));
+    }
+
+    /// A header claiming a last offset below its records' lets a record's
+    /// own delta run past i64::MAX: that record is an error, not a wrap to
+    /// a negative offset.
+    #[test]
+    fn a_record_offset_past_i64_max_is_an_error() {
+        let mut bytes = plain(0, 2);
+        let last_offset_delta_at = CRC_OFFSET + 6;
+        bytes[last_offset_delta_at..last_offset_delta_at + 4].copy_from_slice(&0i32.to_be_bytes());
+        let crc = crate::records::checksum::crc32c(&bytes[ATTRIBUTES_OFFSET..]);
+        bytes[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+        crate::records::batch_rewrite::set_base_offset(&mut bytes, i64::MAX).unwrap();
+        let batch = RecordBatch::decode(bytes.into()).unwrap();
+        assert_eq!(batch.last_offset(), i64::MAX);
+        let mut records = batch.records().unwrap();
+        assert_eq!(records.next().unwrap().unwrap().offset, i64::MAX);
+        let err = records.next().unwrap().unwrap_err();
+        assert!(err.to_string().contains("offsetDelta"), "{err}");
+        assert!(records.next().is_none());
     }
 
     #[test]

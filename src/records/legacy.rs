@@ -257,11 +257,17 @@ fn inner_record(
         Some(timestamp) => (timestamp, TimestampType::LogAppendTime),
         None => (message.timestamp, message.timestamp_type()),
     };
+    let offset = match absolute_base {
+        Some(base) => base.checked_add(message.offset).ok_or_else(|| {
+            DecodeError::new(DecodeErrorKind::InvalidValue(
+                "wrapper offset plus inner offset overflows an INT64",
+            ))
+            .in_field("offset")
+        })?,
+        None => message.offset,
+    };
     Ok(Record {
-        offset: match absolute_base {
-            Some(base) => base.wrapping_add(message.offset),
-            None => message.offset,
-        },
+        offset,
         timestamp,
         timestamp_type,
         key: message.key,

@@ -60,6 +60,15 @@ pub struct Record {
     pub headers: RecordHeaders,
 }
 
+impl Record {
+    /// The offset after this record's, which a consumer commits once it is
+    /// done with it: `None` at `i64::MAX`, an offset no log holds because
+    /// its next offset would not fit (the fetcher refuses such records).
+    pub fn next_offset(&self) -> Option<i64> {
+        self.offset.checked_add(1)
+    }
+}
+
 /// The headers of one record, kept as the raw bytes they were received in
 /// and decoded as they are iterated. The structure was checked when the
 /// record was decoded, so iterating cannot fail.

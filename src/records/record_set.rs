@@ -106,8 +106,10 @@ impl Batch {
         }
     }
 
-    pub fn next_offset(&self) -> i64 {
-        self.last_offset().wrapping_add(1)
+    /// The offset after the entry's last: `None` when that is `i64::MAX`,
+    /// which no log can hold, as its next offset would not fit.
+    pub fn next_offset(&self) -> Option<i64> {
+        self.last_offset().checked_add(1)
     }
 
     pub fn compression(&self) -> Compression {

@@ -84,7 +84,9 @@ pub async fn run(
         if output.write(&envelope)? == Flow::Closed {
             return Ok(());
         }
-        commits.reached(envelope.partition, envelope.offset + 1);
+        if let Some(next) = envelope.next_offset() {
+            commits.reached(envelope.partition, next);
+        }
         envelope.ack();
         printed += 1;
         if count_reached(args, printed) || (args.exit_at_end && ends.all_done()) {

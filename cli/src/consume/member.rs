@@ -234,7 +234,9 @@ impl Member {
     fn print(&mut self, output: &mut Output, record: &ConsumedRecord) -> Result<Flow, CliError> {
         let flow = output.write(record)?;
         if flow == Flow::Continue {
-            self.commits.reached(record.partition, record.offset + 1);
+            if let Some(next) = record.next_offset() {
+                self.commits.reached(record.partition, next);
+            }
         }
         Ok(flow)
     }

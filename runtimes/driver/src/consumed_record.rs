@@ -26,6 +26,12 @@ pub struct ConsumedRecord {
 }
 
 impl ConsumedRecord {
+    /// The offset after this record's, which committing it stores: `None`
+    /// at i64::MAX, an offset no log holds (the fetcher refuses it).
+    pub fn next_offset(&self) -> Option<i64> {
+        self.offset.checked_add(1)
+    }
+
     pub(crate) fn new(topic: &Arc<str>, partition: i32, record: Record) -> Self {
         ConsumedRecord {
             topic: Arc::clone(topic),

@@ -17,8 +17,8 @@ use std::time::Duration;
 use futures_lite::Stream;
 
 use kafkite::consumer::{
-    EnvelopeQueue, EnvelopeToken, FetchConfig, OffsetAndMetadata, OffsetReset, RecordChunk,
-    Resolution,
+    EnvelopeQueue, EnvelopeToken, FetchConfig, FetchError, OffsetAndMetadata, OffsetReset,
+    RecordChunk, Resolution,
 };
 
 use crate::consumed_record::ConsumedRecord;
@@ -323,7 +323,17 @@ impl<R: Runtime> Envelope<R> {
     /// [`Error::Cancelled`] and sends nothing.
     pub async fn commit(mut self, metadata: &str) -> Result<(), Error> {
         let tp = (self.record.topic.to_string(), self.record.partition);
-        let offsets = BTreeMap::from([(tp, self.record.offset + 1)]);
+        let Some(next) = self.record.next_offset() else {
+            // Not in practice: the fetcher refuses a record at i64::MAX as
+            // corrupt data. Checked as the offset came off the wire.
+            self.claim.resolve(Resolution::Ack);
+            return Err(Error::Fetch(FetchError::Corrupt {
+                topic: tp.0,
+                partition: tp.1,
+                reason: format!("offset {} has no next offset to commit", self.record.offset),
+            }));
+        };
+        let offsets = BTreeMap::from([(tp, next)]);
         self.claim.commit(offsets, metadata).await
     }
 

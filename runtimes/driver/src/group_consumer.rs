@@ -177,7 +177,11 @@ impl<R: Runtime> Stream for GroupConsumer<R> {
             }
             if let Some((topic, partition, records)) = &mut this.current {
                 if let Some(record) = records.next() {
-                    this.handed = Some(((topic.to_string(), *partition), record.offset + 1));
+                    // No next offset (a record at i64::MAX, which the
+                    // fetcher refuses anyway): nothing to mark processed.
+                    this.handed = record
+                        .next_offset()
+                        .map(|next| ((topic.to_string(), *partition), next));
                     let record = ConsumedRecord::new(topic, *partition, record);
                     return Poll::Ready(Some(Ok(GroupMessage::Record(record))));
                 }
