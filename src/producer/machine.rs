@@ -32,6 +32,7 @@ use super::delivered_batch::DeliveredBatch;
 use super::outgoing::Outgoing;
 use super::partitioner::StickyPartitioner;
 use super::record::{DeliveryId, ProduceError, ProducerEvent, ProducerRecord};
+use super::sequence::increment_sequence;
 use crate::client::{Client, Event, RequestError, RequestId, RequestOptions, Rng, Target};
 use crate::protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use crate::protocol::messages::produce_response::PartitionProduceResponse;
@@ -459,7 +460,8 @@ impl Producer {
                     continue;
                 }
                 if sequence >= 0 {
-                    queue.next_sequence = queue.next_sequence.wrapping_add(batch.record_count());
+                    queue.next_sequence =
+                        increment_sequence(queue.next_sequence, batch.record_count());
                 }
             }
             if let Some(magic) = queue.legacy_magic {
@@ -729,6 +731,16 @@ impl Producer {
             )));
         self.buffers.keep(batch);
         self.check_flushes();
+    }
+
+    /// Sets the sequence the next batch of a partition is stamped with, as
+    /// if that many records had gone before it (for tests of the wrap at
+    /// `i32::MAX`, 2^31 records away).
+    #[cfg(test)]
+    pub(crate) fn set_next_sequence(&mut self, topic: &str, partition: i32, sequence: i32) {
+        self.partitions
+            .queue_for(&Arc::from(topic), partition)
+            .next_sequence = sequence;
     }
 
     /// Buffers kept for new batches (for tests).

@@ -13,6 +13,7 @@ mod outgoing;
 mod packed_records;
 mod partitioner;
 mod record;
+mod sequence;
 mod topic_key;
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::sequence::increment_sequence;
 use super::*;
 use crate::client::scripted::{api_versions, metadata, Harness, Reply, Responder};
 use crate::client::Event;
@@ -33,6 +34,13 @@ struct Log {
     store_then_fail: VecDeque<i16>,
     produce_versions: Vec<i16>,
     init_producer_id_calls: usize,
+}
+
+/// Whether `sequence` comes before `expected`, counting as the broker does
+/// in a space that wraps from `i32::MAX` to 0: within half of it behind.
+fn sequence_behind(sequence: i32, expected: i32) -> bool {
+    let distance = (i64::from(expected) - i64::from(sequence)).rem_euclid(1 << 31);
+    distance > 0 && distance < 1 << 30
 }
 
 /// A broker cluster (two brokers, topic "t" with one partition led by
@@ -93,19 +101,25 @@ fn cluster(log: Rc<RefCell<Log>>, max_produce: i16) -> Responder {
                             .get(&(key.clone(), pid))
                             .copied()
                             .unwrap_or(0);
-                        if pid >= 0 && seq < expected {
+                        if pid >= 0 && seq != expected && sequence_behind(seq, expected) {
                             answer.error_code = ErrorCode::DUPLICATE_SEQUENCE_NUMBER.0;
-                        } else if pid >= 0 && seq > expected {
+                        } else if pid >= 0 && seq != expected {
                             answer.error_code = ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER.0;
                             answer.base_offset = -1;
                         } else {
+                            let count = batch_records.len() as i32;
                             if pid >= 0 {
                                 l.expected_sequence
-                                    .insert((key.clone(), pid), seq + batch_records.len() as i32);
+                                    .insert((key.clone(), pid), increment_sequence(seq, count));
                             }
                             let entry = l.records.entry(key).or_default();
                             for (i, v) in batch_records.into_iter().enumerate() {
-                                entry.push((v, pid, seq + i as i32));
+                                let record_seq = if pid >= 0 {
+                                    increment_sequence(seq, i as i32)
+                                } else {
+                                    -1
+                                };
+                                entry.push((v, pid, record_seq));
                             }
                         }
                     }
@@ -722,4 +736,44 @@ fn records_sent_in_one_call_are_placed_as_the_same_sends_would_be() {
     let log = |s: &Setup| s.log.borrow().produce_versions.len();
     assert_eq!(log(&at_once), log(&one_by_one), "the same requests");
     assert!(log(&at_once) > 3, "runs ended on full batches");
+}
+
+/// Sequences wrap from i32::MAX to 0, as the broker counts them: a batch
+/// may span the wrap, and the batches after it go on from 0.
+#[test]
+fn sequences_wrap_from_i32_max_to_zero_across_and_between_batches() {
+    let mut s = Setup::new(ProducerConfig::default(), 9);
+    let send = |s: &mut Setup, range: std::ops::Range<usize>| {
+        for i in range {
+            s.send(ProducerRecord::new("t").partition(0).value(value(i)))
+                .expect("queued");
+        }
+        s.flush();
+    };
+    send(&mut s, 0..1);
+    // As if 2^31 - 2 more records had gone: the broker expects the same.
+    s.p.set_next_sequence("t", 0, i32::MAX - 1);
+    s.log
+        .borrow_mut()
+        .expected_sequence
+        .insert((("t".to_string(), 0), 1001), i32::MAX - 1);
+    send(&mut s, 1..3); // ends exactly at i32::MAX
+    send(&mut s, 3..6); // from 0
+    s.p.set_next_sequence("t", 0, i32::MAX);
+    s.log
+        .borrow_mut()
+        .expected_sequence
+        .insert((("t".to_string(), 0), 1001), i32::MAX);
+    send(&mut s, 6..9); // spans the wrap: i32::MAX, 0, 1
+    send(&mut s, 9..10); // from 2
+    assert_eq!(s.stored_values(0), (0..10).map(value).collect::<Vec<_>>());
+    assert_eq!(s.delivered().len(), 10);
+    let log = s.log.borrow();
+    let sequences: Vec<i32> = log.records[&("t".to_string(), 0)]
+        .iter()
+        .map(|(_, _, seq)| *seq)
+        .collect();
+    let max = i32::MAX;
+    assert_eq!(sequences, [0, max - 1, max, 0, 1, 2, max, 0, 1, 2]);
+    assert_eq!(log.produce_versions.len(), 5, "no batch refused or retried");
 }
