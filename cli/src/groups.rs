@@ -18,6 +18,7 @@ use kafkite_smol::{Session, Target};
 
 use crate::args::{Global, GroupsCommand};
 use crate::error::CliError;
+use crate::printable::printable;
 use crate::session::with_session;
 
 /// Tries of DescribeGroups while the coordinator is still loading the
@@ -64,11 +65,24 @@ async fn list(session: &Session) -> Result<(), CliError> {
             rows.insert(group.group_id, (protocol, state, broker));
         }
     }
+    print(&list_text(&rows))
+}
+
+/// The listing: a head line, then per group (by id) its protocol type,
+/// state and coordinator. Ids, types and states are the brokers' strings
+/// (group ids chosen by any client), so they are escaped.
+fn list_text(rows: &BTreeMap<String, (String, String, i32)>) -> String {
     let mut out = String::from("group\tprotocol-type\tstate\tcoordinator\n");
     for (group, (protocol, state, broker)) in rows {
-        let _ = writeln!(out, "{group}\t{protocol}\t{state}\t{broker}");
+        let _ = writeln!(
+            out,
+            "{}\t{}\t{}\t{broker}",
+            printable(group),
+            printable(protocol),
+            printable(state)
+        );
     }
-    print(&out)
+    out
 }
 
 async fn describe(session: &Session, groups: &[String]) -> Result<(), CliError> {
@@ -115,30 +129,35 @@ async fn describe_one(session: &Session, name: &str) -> Result<DescribedGroup, C
 }
 
 /// A group's description: a head line, then a line per member with its
-/// assignment when it can be read.
+/// assignment when it can be read. Every string in it came from the
+/// coordinator or from the members themselves (their ids, hosts and
+/// assignments), so each is escaped: the group id by `Debug`, the rest by
+/// [`printable`].
 fn render_group(group: &DescribedGroup, out: &mut String) {
     let protocol = match (group.protocol_type.as_str(), group.protocol_data.as_str()) {
         ("", _) => "-".to_string(),
-        (kind, "") => kind.to_string(),
-        (kind, name) => format!("{kind}/{name}"),
+        (kind, "") => printable(kind).into_owned(),
+        (kind, name) => format!("{}/{}", printable(kind), printable(name)),
     };
     let _ = writeln!(
         out,
         "group {:?}: state {}, protocol {protocol}, {} members",
         group.group_id,
-        group.group_state,
+        printable(&group.group_state),
         group.members.len()
     );
     for member in &group.members {
         let instance = member
             .group_instance_id
             .as_deref()
-            .map(|id| format!(", instance {id}"))
+            .map(|id| format!(", instance {}", printable(id)))
             .unwrap_or_default();
         let _ = writeln!(
             out,
             "  member {}: client {}, host {}{instance}",
-            member.member_id, member.client_id, member.client_host
+            printable(&member.member_id),
+            printable(&member.client_id),
+            printable(&member.client_host)
         );
         if group.protocol_type == "consumer" && !member.member_assignment.is_empty() {
             let assignment = match Assignment::decode(&member.member_assignment) {
@@ -150,7 +169,8 @@ fn render_group(group: &DescribedGroup, out: &mut String) {
     }
 }
 
-/// `topic[0,1],other[2]`.
+/// `topic[0,1],other[2]`, the topic names escaped: a member's assignment
+/// is bytes its group's leader (any client) wrote.
 fn assignment_text(assignment: &Assignment) -> String {
     let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
     for (topic, partition) in &assignment.partitions {
@@ -163,7 +183,7 @@ fn assignment_text(assignment: &Assignment) -> String {
         .into_iter()
         .map(|(topic, partitions)| {
             let list: Vec<String> = partitions.iter().map(i32::to_string).collect();
-            format!("{topic}[{}]", list.join(","))
+            format!("{}[{}]", printable(topic), list.join(","))
         })
         .collect::<Vec<_>>()
         .join(",")
@@ -179,6 +199,7 @@ fn print(text: &str) -> Result<(), CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kafkite::protocol::messages::describe_groups_response::DescribedGroupMember;
 
     #[test]
     fn assignments_group_partitions_by_topic() {
@@ -188,5 +209,50 @@ mod tests {
         };
         assert_eq!(assignment_text(&assignment), "a[0,1],b[2]");
         assert_eq!(assignment_text(&Assignment::default()), "nothing");
+    }
+
+    #[test]
+    fn the_list_escapes_what_brokers_and_clients_chose() {
+        let rows = BTreeMap::from([(
+            "g\u{1b}[8m".to_string(),
+            ("consumer\u{7}".to_string(), "Stable\r".to_string(), 3),
+        )]);
+        assert_eq!(
+            list_text(&rows),
+            "group\tprotocol-type\tstate\tcoordinator\n\
+             g\\x1b[8m\tconsumer\\x07\tStable\\r\t3\n"
+        );
+    }
+
+    #[test]
+    fn a_description_escapes_what_brokers_and_members_chose() {
+        let assignment = Assignment {
+            partitions: vec![("t\u{202e}".into(), 0)],
+            user_data: None,
+        };
+        let group = DescribedGroup {
+            group_id: "g\u{1b}]0;x\u{7}".into(),
+            group_state: "Stable\u{8}".into(),
+            protocol_type: "consumer".into(),
+            protocol_data: "range\u{2066}".into(),
+            members: vec![DescribedGroupMember {
+                member_id: "m\u{1b}[2K".into(),
+                group_instance_id: Some("i\r".into()),
+                client_id: "c\u{9b}".into(),
+                client_host: "/10.0.0.1\u{202e}".into(),
+                member_assignment: assignment.encode(0).expect("encodes"),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let mut out = String::new();
+        render_group(&group, &mut out);
+        assert_eq!(
+            out,
+            "group \"g\\u{1b}]0;x\\u{7}\": state Stable\\x08, \
+             protocol consumer/range\\u{2066}, 1 members\n  \
+             member m\\x1b[2K: client c\\u{9b}, host /10.0.0.1\\u{202e}, instance i\\r\n    \
+             assigned: t\\u{202e}[0]\n"
+        );
     }
 }

@@ -16,6 +16,7 @@ mod format;
 mod groups;
 mod metadata;
 mod offsets;
+mod printable;
 mod produce;
 mod properties;
 mod session;
@@ -99,34 +100,14 @@ fn usage_error(error: clap::Error) -> ExitCode {
     }
 }
 
-/// Writes `message` as one line, whatever line breaks it carries.
+/// Writes `message` as one line, whatever line breaks it carries, with
+/// nothing unprintable in it: an error may quote a broker (its SASL error
+/// message, its mechanism names), and a hostile one must not reach the
+/// terminal's escape sequences.
 fn print_error(message: &str) {
-    let _ = writeln!(std::io::stderr(), "kafkite: {}", one_line(message));
-}
-
-/// `message` on one line, with every other control character escaped: an
-/// error may quote a broker (its SASL error message, its mechanism names),
-/// and a hostile one must not reach the terminal's escape sequences.
-fn one_line(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    for c in message.chars() {
-        match c {
-            '\r' | '\n' => out.push(' '),
-            c if c.is_control() => out.extend(c.escape_default()),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn errors_are_one_line_without_control_characters() {
-        let hostile = "SCRAM-SHA-512 authentication failed: bad\n\u{1b}[31mred\u{7}";
-        assert_eq!(
-            super::one_line(hostile),
-            "SCRAM-SHA-512 authentication failed: bad \\u{1b}[31mred\\u{7}"
-        );
-    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "kafkite: {}",
+        printable::one_line(message)
+    );
 }

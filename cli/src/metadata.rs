@@ -7,6 +7,7 @@ use kafkite_smol::{ClusterMetadata, Session};
 
 use crate::args::{Global, MetadataArgs};
 use crate::error::CliError;
+use crate::printable::printable;
 use crate::session::{topic_partitions, with_session};
 
 pub async fn run(global: &Global, args: MetadataArgs) -> Result<(), CliError> {
@@ -41,8 +42,13 @@ async fn show(session: &Session, args: MetadataArgs) -> Result<(), CliError> {
 }
 
 /// The listing of `names` (those of them the metadata has) in `metadata`.
+/// Every string the broker chose (cluster id, hosts, racks, topic names)
+/// is escaped: topic names by `Debug`, the others by [`printable`].
 fn render(metadata: &ClusterMetadata, scope: &str, names: &[String], out: &mut Vec<u8>) {
-    let cluster = metadata.cluster_id.as_deref().unwrap_or("(no id)");
+    let cluster = metadata
+        .cluster_id
+        .as_deref()
+        .map_or("(no id)".into(), printable);
     let _ = writeln!(out, "Metadata for {scope} (cluster {cluster}):");
     let _ = writeln!(out, " {} brokers:", metadata.brokers.len());
     for broker in metadata.brokers.values() {
@@ -54,13 +60,13 @@ fn render(metadata: &ClusterMetadata, scope: &str, names: &[String], out: &mut V
         let rack = broker
             .rack
             .as_deref()
-            .map(|r| format!(" rack {r}"))
+            .map(|r| format!(" rack {}", printable(r)))
             .unwrap_or_default();
         let _ = writeln!(
             out,
             "  broker {} at {}{rack}{controller}",
             broker.node_id,
-            broker.address()
+            printable(&broker.address())
         );
     }
     let topics: Vec<_> = names
@@ -164,5 +170,45 @@ mod tests {
              partition 0, leader 1, replicas: 1,2, isrs: 1\n    \
              partition 1, leader -1, replicas: 1,2, isrs: 1, error: LEADER_NOT_AVAILABLE (5)\n"
         );
+    }
+
+    #[test]
+    fn strings_from_the_broker_are_printed_escaped() {
+        let mut metadata = ClusterMetadata {
+            cluster_id: Some("c\u{1b}]0;owned\u{7}".into()),
+            ..ClusterMetadata::default()
+        };
+        metadata.brokers.insert(
+            1,
+            BrokerAddress {
+                node_id: 1,
+                host: "evil\u{1b}[2J\u{202e}moc.example".into(),
+                port: 9092,
+                rack: Some("r\r\u{8}".into()),
+            },
+        );
+        let name = "t\u{1b}[31m\u{2066}".to_string();
+        metadata.topics.insert(
+            name.clone(),
+            TopicMetadata {
+                name: name.clone(),
+                error: ErrorCode(0),
+                topic_id: Uuid::default(),
+                is_internal: false,
+                partitions: vec![],
+            },
+        );
+        let mut out = Vec::new();
+        render(&metadata, "all topics", &[name], &mut out);
+        let text = String::from_utf8_lossy(&out);
+        assert_eq!(
+            text,
+            "Metadata for all topics (cluster c\\x1b]0;owned\\x07):\n \
+             1 brokers:\n  \
+             broker 1 at evil\\x1b[2J\\u{202e}moc.example:9092 rack r\\r\\x08\n \
+             1 topics:\n  \
+             topic \"t\\u{1b}[31m\\u{2066}\" with 0 partitions:\n"
+        );
+        assert!(!text.contains(['\u{1b}', '\u{7}', '\u{8}', '\r', '\u{202e}', '\u{2066}']));
     }
 }

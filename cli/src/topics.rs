@@ -6,6 +6,7 @@ use kafkite_smol::{NewTopic, Session};
 
 use crate::args::{CreateTopicArgs, Global, TopicsCommand};
 use crate::error::CliError;
+use crate::printable::printable;
 use crate::session::{topic_partitions, with_session};
 
 pub async fn run(global: &Global, command: TopicsCommand) -> Result<(), CliError> {
@@ -55,17 +56,34 @@ async fn list(session: &Session) -> Result<(), CliError> {
         .list_topics()
         .await
         .map_err(CliError::cluster("listing topics"))?;
-    let mut out = String::new();
-    for name in names {
-        out.push_str(&name);
-        out.push('\n');
-    }
     std::io::stdout()
         .lock()
-        .write_all(out.as_bytes())
+        .write_all(list_text(names).as_bytes())
         .map_err(CliError::Stdout)
+}
+
+/// A topic name per line, escaped: the names are the broker's (Kafka
+/// allows only `[a-zA-Z0-9._-]`, but a hostile or broken broker need not).
+fn list_text(names: impl IntoIterator<Item = String>) -> String {
+    let mut out = String::new();
+    for name in names {
+        out.push_str(&printable(&name));
+        out.push('\n');
+    }
+    out
 }
 
 fn say(line: &str) -> Result<(), CliError> {
     writeln!(std::io::stdout().lock(), "{line}").map_err(CliError::Stdout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_list_escapes_topic_names() {
+        let names = ["orders".to_string(), "x\u{1b}[1A\u{1b}[2Kfake".to_string()];
+        assert_eq!(list_text(names), "orders\nx\\x1b[1A\\x1b[2Kfake\n");
+    }
 }

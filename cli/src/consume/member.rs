@@ -156,7 +156,7 @@ impl Member {
                 None => break,
                 Some(Ok(message)) => message,
                 Some(Err(e)) if e.is_retriable() => {
-                    eprintln!("kafkite: warning: {e} (retrying)");
+                    crate::printable::warn(&format!("{e} (retrying)"));
                     continue;
                 }
                 Some(Err(e)) => return Err(CliError::cluster("consuming")(e)),
@@ -214,11 +214,10 @@ impl Member {
                 GroupMessage::Lost(tps) => {
                     let lost = partitions_of(topic, &tps);
                     if !lost.is_empty() {
-                        eprintln!(
-                            "kafkite: warning: lost partitions {lost:?} of {topic:?} to a \
-                             rebalance; records printed since the last commit may be printed \
-                             again"
-                        );
+                        crate::printable::warn(&format!(
+                            "lost partitions {lost:?} of {topic:?} to a rebalance; records \
+                             printed since the last commit may be printed again"
+                        ));
                     }
                     for &p in &lost {
                         self.owned.remove(&p);
@@ -250,7 +249,7 @@ impl Member {
         self.commits.forget(leaving);
         self.ends.unassigned(leaving.iter().copied());
         if let Err(e) = consumer.revocation_done() {
-            eprintln!("kafkite: warning: giving up partitions: {e}");
+            crate::printable::warn(&format!("giving up partitions: {e}"));
         }
     }
 }
@@ -378,7 +377,7 @@ impl Commits {
     /// warning, and the positions stay pending for the next commit.
     async fn commit_or_warn(&mut self, consumer: &GroupConsumer) {
         if let Err(e) = self.commit(consumer).await {
-            eprintln!("kafkite: warning: {e} (will commit again)");
+            crate::printable::warn(&format!("{e} (will commit again)"));
         }
     }
 

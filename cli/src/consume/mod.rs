@@ -162,7 +162,7 @@ where
             None => return Ok(None),
             Some(Ok(found)) => return Ok(Some(found)),
             Some(Err(e)) if e.is_retriable() => {
-                eprintln!("kafkite: warning: {e} (retrying)");
+                crate::printable::warn(&format!("{e} (retrying)"));
             }
             Some(Err(e)) => return Err(CliError::cluster("consuming")(e)),
         }
