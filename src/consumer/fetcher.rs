@@ -123,6 +123,20 @@ pub enum FetchError {
     },
     #[error("fetch request failed: {0}")]
     Request(RequestError),
+    /// KIP-320: the leader's log diverged from what this consumer read (an
+    /// unclean leader election, or a follower that became leader without
+    /// the records at the end): offsets `lost_from..lost_to` it already
+    /// read are no longer the log's. With a reset policy fetching goes on
+    /// from `lost_from`, the first offset known to diverge (`resumed_at`);
+    /// with [`OffsetReset::Error`] the partition stops until a seek.
+    #[error("{topic}-{partition}: log truncated; offsets {lost_from}..{lost_to} already read are gone{}", match resumed_at { Some(at) => format!(", reading on from {at}"), None => String::new() })]
+    LogTruncated {
+        topic: String,
+        partition: i32,
+        lost_from: i64,
+        lost_to: i64,
+        resumed_at: Option<i64>,
+    },
 }
 
 /// Records of one partition from one fetch.
@@ -169,6 +183,10 @@ struct Cursor {
     /// The last answer put the position at the high watermark: a fetch of
     /// it will likely wait the whole max wait for new records.
     caught_up: bool,
+    /// The leader epoch of the last batch read (KIP-320), sent with the
+    /// next fetch so that the leader can tell whether its log diverged
+    /// from what was read; `None` after a seek or reset.
+    fetched_epoch: Option<i32>,
 }
 
 #[derive(Debug)]
@@ -278,6 +296,7 @@ impl Fetcher {
             .entry((topic.to_string(), partition))
             .or_default();
         cursor.position = offset;
+        cursor.fetched_epoch = None;
         cursor.epoch += 1;
         cursor.caught_up = false;
         cursor.stopped = false;
@@ -516,10 +535,27 @@ impl Fetcher {
     ) {
         let mut topics: BTreeMap<&str, Vec<FetchPartition>> = BTreeMap::new();
         for (tp, offset, _) in &asked {
+            // KIP-320: the leader epoch known (a leader with a newer one
+            // answers FENCED_LEADER_EPOCH: metadata is refreshed) and the
+            // epoch of the last batch read (a leader whose log diverged
+            // answers with where: see `diverged`).
+            let current_leader_epoch = client
+                .metadata()
+                .topics
+                .get(&tp.0)
+                .and_then(|t| t.partitions.iter().find(|p| p.partition == tp.1))
+                .map_or(-1, |p| p.leader_epoch);
+            let last_fetched_epoch = self
+                .cursors
+                .get(tp)
+                .and_then(|c| c.fetched_epoch)
+                .unwrap_or(-1);
             topics.entry(&tp.0).or_default().push(FetchPartition {
                 partition: tp.1,
                 fetch_offset: *offset,
                 partition_max_bytes: self.config.partition_max_bytes,
+                current_leader_epoch,
+                last_fetched_epoch,
                 ..Default::default()
             });
         }
@@ -682,6 +718,9 @@ impl Fetcher {
             self.back_off(tp, now);
             return;
         }
+        if p.diverging_epoch.epoch >= 0 && p.diverging_epoch.end_offset >= 0 {
+            return self.diverged(tp, asked_offset, &p.diverging_epoch);
+        }
         let caught_up = p.high_watermark >= 0 && asked_offset >= p.high_watermark;
         let Some(bytes) = p.records.clone() else {
             if let Some(cursor) = self.cursors.get_mut(tp) {
@@ -701,6 +740,7 @@ impl Fetcher {
         let mut needs_room = None;
         let held = self.held;
         let limit = self.config.max_buffered_bytes;
+        let mut read_epoch = None;
         for batch in RecordSet::new(bytes).batches() {
             let (batch, batch_next) = match checked_batch(batch) {
                 Ok(checked) => checked,
@@ -715,6 +755,7 @@ impl Fetcher {
             };
             if skip {
                 next = next.max(batch_next);
+                read_epoch = leader_epoch_of(&batch);
                 continue;
             }
             if room.full {
@@ -748,6 +789,7 @@ impl Fetcher {
                 break;
             }
             next = next.max(batch_next);
+            read_epoch = leader_epoch_of(&batch);
         }
         // `collect_records` took no record at i64::MAX, so this is never
         // `None`; checked all the same, as the offsets came off the wire.
@@ -773,6 +815,9 @@ impl Fetcher {
         cursor.caught_up = p.high_watermark >= 0 && next >= p.high_watermark;
         cursor.retry_at = None;
         cursor.needs_room = needs_room;
+        if next > asked_offset {
+            cursor.fetched_epoch = read_epoch;
+        }
         if !records.is_empty() {
             cursor.handed_out.push_back(records.held_bytes());
             self.held += records.held_bytes();
@@ -785,6 +830,43 @@ impl Fetcher {
         } else {
             self.recycle(records);
         }
+    }
+
+    /// The leader says its log diverged from ours at `diverging`: the end
+    /// offset of the last epoch the two logs share. Below the position,
+    /// records already read are gone (truncation): reported, and the
+    /// position moved back to the divergence unless the policy is Error.
+    /// At or past it nothing read was lost; the next fetch goes without a
+    /// last epoch, as after a seek.
+    fn diverged(
+        &mut self,
+        tp: &TopicPartition,
+        position: i64,
+        diverging: &crate::protocol::messages::fetch_response::EpochEndOffset,
+    ) {
+        let Some(cursor) = self.cursors.get_mut(tp) else {
+            return;
+        };
+        cursor.fetched_epoch = None;
+        if diverging.end_offset >= position {
+            return;
+        }
+        let stop = self.config.offset_reset == OffsetReset::Error;
+        if stop {
+            cursor.stopped = true;
+        } else {
+            cursor.position = Some(diverging.end_offset);
+            cursor.fetched_epoch = Some(diverging.epoch);
+            cursor.caught_up = false;
+        }
+        self.events
+            .push_back(FetchEvent::Error(FetchError::LogTruncated {
+                topic: tp.0.clone(),
+                partition: tp.1,
+                lost_from: diverging.end_offset,
+                lost_to: position,
+                resumed_at: (!stop).then_some(diverging.end_offset),
+            }));
     }
 
     fn handle_reset(
@@ -818,6 +900,7 @@ impl Fetcher {
         match outcome {
             Some(Ok(offset)) => {
                 cursor.position = Some(offset);
+                cursor.fetched_epoch = None;
                 self.events.push_back(FetchEvent::Reset {
                     topic: tp.0.clone(),
                     partition: tp.1,
@@ -931,6 +1014,15 @@ fn check_takeable(offset: i64) -> Result<(), Unreadable> {
         return Err(Unreadable::NoNextOffset(offset));
     }
     Ok(())
+}
+
+/// The leader epoch a batch was written in; none for legacy message sets
+/// (and v2 batches from before epochs, which carry -1).
+fn leader_epoch_of(batch: &Batch) -> Option<i32> {
+    match batch {
+        Batch::V2(v2) => Some(v2.header().partition_leader_epoch).filter(|&e| e >= 0),
+        Batch::Legacy(_) => None,
+    }
 }
 
 /// Whether a batch's records went into the chunk.

@@ -13,6 +13,8 @@ mod record_chunk;
 mod hostile_fetch_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod truncation_tests;
 
 pub use envelopes::{Envelope, EnvelopeBatch, EnvelopeQueue, EnvelopeToken, Resolution, Resolved};
 pub use fetcher::{FetchConfig, FetchError, FetchEvent, FetchedRecords, Fetcher, OffsetReset};
