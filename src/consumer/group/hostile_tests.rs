@@ -8,6 +8,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::protocol::ConsumerProtocolError;
 use super::scripted::{tps, Coordinator, Setup};
+use super::tests::last_sync_for;
 use super::*;
 use crate::memory_probe::peak_bytes;
 use crate::protocol::messages::consumer_protocol_subscription::TopicPartition as OwnedTopic;
@@ -109,18 +110,7 @@ fn claims_on_missing_or_repeated_partitions_are_not_kept() {
     );
     // The hostile member keeps partition 3, the only claim that exists;
     // the leader (member-1) gets the rest.
-    let sync = s.c.borrow().syncs.last().cloned().expect("a SyncGroup");
-    let of = |member: &str| {
-        let bytes = sync
-            .assignments
-            .iter()
-            .find(|a| a.member_id == member)
-            .map(|a| a.assignment.clone())
-            .unwrap_or_default();
-        super::protocol::Assignment::decode(&bytes)
-            .expect("decodes")
-            .partitions
-    };
+    let of = |member: &str| last_sync_for(&s, member);
     assert!(of("h").contains(&("t".to_string(), 3)), "{:?}", of("h"));
     assert_eq!(of("h").len() + of("member-1").len(), 4);
 }

@@ -28,7 +28,7 @@ fn subscription(topics: &[&str], owned: Vec<TopicPartition>) -> Subscription {
 
 /// The partitions of the assignment the leader sent for `member` in its
 /// last SyncGroup.
-fn last_sync_for(s: &Setup, member: &str) -> Vec<TopicPartition> {
+pub(super) fn last_sync_for(s: &Setup, member: &str) -> Vec<TopicPartition> {
     let c = s.c.borrow();
     let sync = c.syncs.last().expect("a SyncGroup");
     let bytes = sync
