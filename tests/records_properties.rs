@@ -205,6 +205,11 @@ quickcheck! {
         batch: BatchSpec, codec: Codec, base_offset: i64, producer: (i64, i16, i32), transactional: bool
     ) -> TestResult {
         let records = batch.records;
+        // A batch whose last offset overflows is refused by the decoder (no
+        // log holds one); such offsets are not a round trip to test.
+        if base_offset.checked_add(records.len() as i64).is_none() {
+            return TestResult::discard();
+        }
         let mut writer = RecordBatchWriter::new(base_offset)
             .compression(codec.0)
             .producer(producer.0, producer.1, producer.2)
