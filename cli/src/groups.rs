@@ -226,6 +226,8 @@ mod tests {
 
     #[test]
     fn a_description_escapes_what_brokers_and_members_chose() {
+        // A topic name no broker allows: the assignment is refused, and
+        // the refusal shows the name escaped.
         let assignment = Assignment {
             partitions: vec![("t\u{202e}".into(), 0)],
             user_data: None,
@@ -252,7 +254,9 @@ mod tests {
             "group \"g\\u{1b}]0;x\\u{7}\": state Stable\\x08, \
              protocol consumer/range\\u{2066}, 1 members\n  \
              member m\\x1b[2K: client c\\u{9b}, host /10.0.0.1\\u{202e}, instance i\\r\n    \
-             assigned: t\\u{202e}[0]\n"
+             assigned: (unreadable: consumer protocol assignment names a topic t\\u{202e} \
+             that cannot exist: a topic name can hold only ASCII letters, digits, '.', '_' \
+             and '-' (byte 0xe2 at 1))\n"
         );
     }
 }
