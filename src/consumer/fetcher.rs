@@ -773,8 +773,15 @@ impl Fetcher {
             } else {
                 limit.saturating_sub(taken)
             };
+            // Only offsets past everything before: the position asked, the
+            // batches already read, and the last record taken (a batch's
+            // records may run past the last offset its header claims).
+            let from = records
+                .last_offset()
+                .and_then(|last| last.checked_add(1))
+                .map_or(next, |after| after.max(next));
             let before = records.held_bytes();
-            match collect_records(&batch, asked_offset, &mut records, free) {
+            match collect_records(&batch, from, &mut records, free) {
                 Ok(Collected::All) => {}
                 Ok(Collected::NoRoom { wanted }) => {
                     room.used += records.held_bytes() - before;
@@ -1044,6 +1051,12 @@ const MIN_RECORD_BYTES: usize = 7;
 /// they fit in `free` bytes: v2 records as positions in their batch's
 /// (decompressed) records section, legacy ones decoded. On an error, the
 /// records before it are in.
+///
+/// A record at or below one already taken is skipped, as the Java consumer
+/// skips records below its next fetch offset: a log's offsets only grow,
+/// but the bytes come from the broker (and from whoever produced a
+/// compressed batch), and a chunk handed out in offset order must not
+/// repeat a record or go back.
 fn collect_records(
     batch: &Batch,
     from_offset: i64,
@@ -1067,10 +1080,13 @@ fn collect_records(
                 // A records section of 4 GiB or more.
                 return push_decoded(iter, from_offset, records, free);
             };
+            let mut from = from_offset;
             while let Some(record) = iter.next_in_place() {
                 let record = record?;
-                if record.offset >= from_offset {
+                if record.offset >= from {
                     check_takeable(record.offset)?;
+                    // Not i64::MAX (just checked), so this cannot wrap.
+                    from = record.offset + 1;
                     records.push_in_place(section, record);
                 }
             }
@@ -1087,9 +1103,10 @@ fn push_decoded(
     free: usize,
 ) -> Result<Collected, Unreadable> {
     let start = records.held_bytes();
+    let mut from = from_offset;
     for record in iter {
         let record = record?;
-        if record.offset < from_offset {
+        if record.offset < from {
             continue;
         }
         check_takeable(record.offset)?;
@@ -1101,6 +1118,8 @@ fn push_decoded(
         if used.saturating_add(wanted) > free {
             return Ok(Collected::NoRoom { wanted });
         }
+        // Not i64::MAX (checked above), so this cannot wrap.
+        from = record.offset + 1;
         records.push(record);
     }
     Ok(Collected::All)
