@@ -27,6 +27,10 @@ pub(crate) enum Reply {
     Close,
     /// Say nothing.
     Silence,
+    /// Answer, but only when the test calls [`Harness::release_held`]: a
+    /// request in flight for as long as the test wants. Later answers on
+    /// the same connection wait behind it, in order, as a broker's do.
+    Later(AnyResponse),
 }
 
 pub(crate) type Responder = Box<dyn FnMut(&str, &RequestHeader, &AnyRequest) -> Reply>;
@@ -43,6 +47,8 @@ pub(crate) struct Harness {
     /// Every request the brokers saw: (address, api key, version).
     pub seen: Vec<(String, ApiKey, i16)>,
     pub events: Vec<Event>,
+    /// Answers held back (`Reply::Later`), per connection in order.
+    held: Vec<(ConnectionId, Bytes)>,
 }
 
 impl Harness {
@@ -59,6 +65,7 @@ impl Harness {
             responder,
             seen: Vec::new(),
             events: Vec::new(),
+            held: Vec::new(),
         }
     }
 
@@ -110,13 +117,18 @@ impl Harness {
             let api = request.api_key();
             self.seen
                 .push((address.clone(), api, header.request_api_version));
+            let version = header.request_api_version;
+            let correlation_id = header.correlation_id;
             match (self.responder)(&address, &header, &request) {
-                Reply::Respond(body) => {
+                Reply::Respond(body) if !self.held.iter().any(|(c, _)| *c == conn) => {
                     let mut out = BytesMut::new();
-                    let version = header.request_api_version;
-                    let correlation_id = header.correlation_id;
                     write_response(&mut out, api, version, correlation_id, &body);
                     self.client.handle_received(conn, &out, self.now);
+                }
+                Reply::Respond(body) | Reply::Later(body) => {
+                    let mut out = BytesMut::new();
+                    write_response(&mut out, api, version, correlation_id, &body);
+                    self.held.push((conn, out.freeze()));
                 }
                 Reply::Raw(bytes) => self.client.handle_received(conn, &bytes, self.now),
                 Reply::Close => {
@@ -128,6 +140,17 @@ impl Harness {
                 Reply::Silence => {}
             }
         }
+    }
+
+    /// Hands the client every answer held back, in order, on the
+    /// connections still open.
+    pub fn release_held(&mut self) {
+        for (conn, bytes) in std::mem::take(&mut self.held) {
+            if self.open.contains_key(&conn) {
+                self.client.handle_received(conn, &bytes, self.now);
+            }
+        }
+        self.run();
     }
 
     pub fn advance(&mut self, by: Duration) {

@@ -65,9 +65,33 @@ pub struct ProducerConfig {
     /// do not know the topic (`max.block.ms`). Default 60 s; then they fail
     /// with `UnknownTopic`.
     pub max_block: Duration,
-    /// `enable.idempotence`. Default true; needs acks=all and a broker
-    /// with InitProducerId (0.11+), and quietly turns off without them.
-    pub idempotence: bool,
+    /// `enable.idempotence`. Default [`Idempotence::Preferred`]: on
+    /// where acks=all and the broker (0.11+) allow it, off otherwise, and
+    /// said so with
+    /// [`ProducerEvent::IdempotenceDisabled`](super::ProducerEvent::IdempotenceDisabled).
+    pub idempotence: Idempotence,
+}
+
+/// Whether the producer is idempotent (`enable.idempotence`), and whether
+/// that was asked for: the two fail differently when it cannot be had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Idempotence {
+    /// The default: on where the settings and the broker allow it. Without
+    /// acks=all, or against a broker that gives no producer id (before
+    /// 0.11, or refusing it), the producer goes on without idempotence
+    /// rather than not at all, and reports
+    /// [`ProducerEvent::IdempotenceDisabled`](super::ProducerEvent::IdempotenceDisabled)
+    /// once, so the fallback is seen.
+    #[default]
+    Preferred,
+    /// Asked for (`enable.idempotence=true`, `with_idempotence(true)`):
+    /// records fail with
+    /// [`ProduceError::Idempotence`](super::ProduceError::Idempotence)
+    /// rather than reach the log without
+    /// the guarantee the application asked for.
+    Required,
+    /// Off (`enable.idempotence=false`).
+    Off,
 }
 
 impl Default for ProducerConfig {
@@ -85,7 +109,7 @@ impl Default for ProducerConfig {
             retry_backoff_max: Duration::from_secs(1),
             max_in_flight: 5,
             max_block: Duration::from_secs(60),
-            idempotence: true,
+            idempotence: Idempotence::Preferred,
         }
     }
 }
@@ -143,13 +167,13 @@ impl ProducerConfig {
         self.max_block = limit;
         self
     }
+    /// Asks for idempotence (`true`: [`Idempotence::Required`]) or turns
+    /// it off; without this call it is [`Idempotence::Preferred`].
     pub fn with_idempotence(mut self, on: bool) -> Self {
-        self.idempotence = on;
+        self.idempotence = match on {
+            true => Idempotence::Required,
+            false => Idempotence::Off,
+        };
         self
-    }
-
-    /// Whether idempotence can be on with these settings.
-    pub(crate) fn wants_idempotence(&self) -> bool {
-        self.idempotence && self.acks == Acks::All
     }
 }

@@ -109,7 +109,7 @@ impl ExplicitSend {
                 ours
             }
             ProducerEvent::Failed { id, error } => self.handle_one(id, Err(error)),
-            ProducerEvent::Flushed { .. } => false,
+            ProducerEvent::Flushed { .. } | ProducerEvent::IdempotenceDisabled { .. } => false,
         }
     }
 

@@ -8,7 +8,9 @@
 //! stamped on each batch when it is first sent, and retries that resend the
 //! same bytes in the same order. A partition has one batch in flight at a
 //! time, so a failed batch goes back to the front of its partition and is
-//! resent before anything after it.
+//! resent before anything after it. How a partition whose sequence went
+//! wrong starts over, without a batch that may be in the log ever being
+//! numbered twice, is in [`idempotence`].
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -17,11 +19,13 @@ use super::topic_key::TopicKey;
 use std::sync::Arc;
 
 mod awaiting;
+mod idempotence;
 mod partition_queue;
 mod place;
 mod send_many;
 
 use awaiting::AwaitingTopic;
+use idempotence::{Identity, ProducerIdState};
 use partition_queue::{PartitionQueues, TopicPartition};
 use std::time::{Duration, Instant};
 
@@ -36,7 +40,7 @@ use super::sequence::increment_sequence;
 use crate::client::{Client, Event, RequestError, RequestId, RequestOptions, Rng, Target};
 use crate::protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use crate::protocol::messages::produce_response::PartitionProduceResponse;
-use crate::protocol::messages::{InitProducerIdRequest, ProduceRequest};
+use crate::protocol::messages::ProduceRequest;
 use crate::protocol::{AnyResponse, ErrorCode, VersionRange};
 
 /// Produce versions that carry RecordBatch v2.
@@ -46,22 +50,6 @@ const V2_PRODUCE: VersionRange = VersionRange {
 };
 /// Produce versions that carry legacy message sets.
 const LEGACY_PRODUCE: VersionRange = VersionRange { min: 0, max: 2 };
-
-/// Where the producer id stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ProducerIdState {
-    /// Idempotence is off (by config, acks, or an old broker).
-    Disabled,
-    /// Needs an InitProducerId, from this moment on.
-    Needed {
-        at: Instant,
-    },
-    Requesting(RequestId),
-    Ready {
-        id: i64,
-        epoch: i16,
-    },
-}
 
 #[derive(Debug)]
 struct InFlightProduce {
@@ -78,6 +66,7 @@ pub struct Producer {
     rng: Rng,
     sticky: StickyPartitioner,
     producer_id: ProducerIdState,
+    identity: Identity,
     partitions: PartitionQueues,
     awaiting: BTreeMap<String, AwaitingTopic>,
     in_flight: BTreeMap<RequestId, InFlightProduce>,
@@ -107,16 +96,13 @@ pub struct Producer {
 impl Producer {
     pub fn new(config: ProducerConfig, seed: u64, now: Instant) -> Self {
         let buffers = BatchBuffers::new(config.batch_size);
-        let producer_id = if config.wants_idempotence() {
-            ProducerIdState::Needed { at: now }
-        } else {
-            ProducerIdState::Disabled
-        };
+        let (producer_id, event) = ProducerIdState::initial(&config, now);
         Producer {
             config,
             rng: Rng::new(seed),
             sticky: StickyPartitioner::default(),
             producer_id,
+            identity: Identity::default(),
             partitions: PartitionQueues::default(),
             awaiting: BTreeMap::new(),
             in_flight: BTreeMap::new(),
@@ -126,7 +112,7 @@ impl Producer {
             flushes: Vec::new(),
             next_flush: 1,
             flushing: false,
-            events: VecDeque::new(),
+            events: event.into_iter().collect(),
             outstanding: IdWindow::default(),
             last_count: None,
             buffers,
@@ -143,9 +129,15 @@ impl Producer {
         self.buffered
     }
 
-    /// Whether idempotence is in force (after the producer id arrived).
+    /// Whether idempotence is in force: a producer id arrived, and the
+    /// producer has not gone on without it (while a new id is on its way
+    /// after the first, it still is).
     pub fn is_idempotent(&self) -> bool {
-        matches!(self.producer_id, ProducerIdState::Ready { .. })
+        match self.producer_id {
+            ProducerIdState::Ready { .. } => true,
+            ProducerIdState::Needed { .. } | ProducerIdState::Requesting(_) => self.identity.had_id,
+            ProducerIdState::Disabled | ProducerIdState::Failed(_) => false,
+        }
     }
 
     /// Queues a record. `wall_clock_ms` stamps records without a timestamp
@@ -168,6 +160,9 @@ impl Producer {
         now: Instant,
         wall_clock_ms: i64,
     ) -> Result<DeliveryId, ProduceError> {
+        if let Some(refused) = self.refusal() {
+            return Err(refused);
+        }
         let size = record.estimated_size();
         self.admit(size)?;
         let id = self.take_id(size);
@@ -348,18 +343,9 @@ impl Producer {
         self.driven_at = Some(now);
         self.place_awaiting(client, now);
         self.ask_again_for_topics(client, now);
-        if let ProducerIdState::Needed { at } = self.producer_id {
-            if at <= now {
-                let request = InitProducerIdRequest {
-                    transactional_id: None,
-                    transaction_timeout_ms: i32::MAX,
-                    producer_id: -1,
-                    producer_epoch: -1,
-                    ..Default::default()
-                };
-                let id = client.send(Target::AnyBroker, request, now);
-                self.producer_id = ProducerIdState::Requesting(id);
-            }
+        self.request_producer_id(client, now);
+        if self.fail_without_idempotence(now) {
+            return;
         }
         if matches!(
             self.producer_id,
@@ -426,10 +412,7 @@ impl Producer {
         tps: Vec<TopicPartition>,
         now: Instant,
     ) {
-        let producer = match self.producer_id {
-            ProducerIdState::Ready { id, epoch } => Some((id, epoch)),
-            _ => None,
-        };
+        let producer = self.current_producer();
         let mut batches = Vec::new();
         let mut total = 0usize;
         let mut legacy: Option<bool> = None;
@@ -450,13 +433,24 @@ impl Producer {
             let Some(mut batch) = queue.ready.pop_front() else {
                 continue;
             };
+            // A batch stamped before (a retry) keeps its stamp, whatever
+            // the producer's identity now: see `idempotence`.
             if batch.needs_stamp(producer.is_some() && !is_legacy) {
                 let (pid, sequence) = match producer {
-                    Some(p) if !is_legacy => (p, queue.next_sequence),
+                    Some(p) if !is_legacy => {
+                        // Nothing of this partition is unresolved (this
+                        // is its only stamped batch): a new identity
+                        // starts it at 0.
+                        if queue.producer != Some(p) {
+                            queue.producer = Some(p);
+                            queue.next_sequence = 0;
+                        }
+                        (p, queue.next_sequence)
+                    }
                     _ => ((-1, -1), -1),
                 };
                 if let Err(e) = batch.seal(pid, sequence) {
-                    self.fail_batch(batch, e);
+                    self.fail_batch(batch, e, now);
                     continue;
                 }
                 if sequence >= 0 {
@@ -466,7 +460,7 @@ impl Producer {
             }
             if let Some(magic) = queue.legacy_magic {
                 if let Err(e) = batch.downgrade(magic) {
-                    self.fail_batch(batch, e);
+                    self.fail_batch(batch, e, now);
                     continue;
                 }
             }
@@ -534,33 +528,6 @@ impl Producer {
 
     // ---- answers ----
 
-    fn handle_init_producer_id(
-        &mut self,
-        result: &Result<crate::client::Response, RequestError>,
-        now: Instant,
-    ) {
-        let retry_at = now + self.config.retry_backoff;
-        self.producer_id = match result {
-            Ok(response) => match &response.body {
-                Some(AnyResponse::InitProducerId(r)) if r.error_code == 0 => {
-                    ProducerIdState::Ready {
-                        id: r.producer_id,
-                        epoch: r.producer_epoch,
-                    }
-                }
-                Some(AnyResponse::InitProducerId(r)) if ErrorCode(r.error_code).is_retriable() => {
-                    ProducerIdState::Needed { at: retry_at }
-                }
-                // A broker that cannot give ids (authorisation, disabled):
-                // produce without idempotence rather than not at all.
-                _ => ProducerIdState::Disabled,
-            },
-            // Kafka before 0.11 has no InitProducerId.
-            Err(RequestError::UnsupportedVersion { .. }) => ProducerIdState::Disabled,
-            Err(_) => ProducerIdState::Needed { at: retry_at },
-        };
-    }
-
     fn handle_produce_result(
         &mut self,
         client: &mut Client,
@@ -610,7 +577,7 @@ impl Producer {
             }
             Err(e) => {
                 for b in request.batches {
-                    self.fail_batch(b, ProduceError::Request(Box::new(e.clone())));
+                    self.fail_batch(b, ProduceError::Request(Box::new(e.clone())), now);
                 }
                 return;
             }
@@ -634,7 +601,7 @@ impl Producer {
             }
             Some(_) => BTreeMap::new(),
         };
-        for batch in request.batches {
+        for mut batch in request.batches {
             let key = (batch.topic.to_string(), batch.partition);
             let Some(answer) = answers.get(&key) else {
                 // A partition missing from the answer: treat as retriable.
@@ -650,11 +617,24 @@ impl Producer {
             } else if code == ErrorCode::UNKNOWN_PRODUCER_ID
                 || code == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER
             {
-                // The broker lost this producer's state (retention, or a
-                // gap after a timed-out batch): start a new producer id and
-                // number every pending batch from 0 again.
-                self.reset_producer_id(now);
+                // The broker forgot this producer here, or lost batches
+                // of it: this batch is not in the log (see `idempotence`),
+                // so it alone is numbered afresh, under a new epoch.
+                self.start_new_epoch(batch.producer, now);
+                batch.reset_sequence();
                 self.requeue(batch, now, true);
+            } else if code == ErrorCode::INVALID_PRODUCER_EPOCH {
+                // The broker knows a newer epoch of this id than ours
+                // (nothing this producer did): fail the batch, as the Java
+                // client does, since an earlier attempt's outcome is not
+                // known, and go on under a new id.
+                self.start_new_producer_id(batch.producer, now);
+                let error = ProduceError::Broker {
+                    topic: batch.topic.to_string(),
+                    partition: batch.partition,
+                    code,
+                };
+                self.fail_batch(batch, error, now);
             } else if code.is_retriable() {
                 if code.is_stale_metadata() {
                     client.refresh_metadata(now);
@@ -666,14 +646,15 @@ impl Producer {
                     partition: batch.partition,
                     code,
                 };
-                self.fail_batch(batch, error);
+                self.fail_batch(batch, error, now);
             }
         }
     }
 
     /// Puts a batch back at the front of its partition, after a backoff. It
     /// was the partition's only batch in flight, so everything queued there
-    /// comes after it.
+    /// comes after it. It keeps its producer id, epoch and sequence: it may
+    /// be in the log, and only the same three let the broker see that.
     fn requeue(&mut self, mut batch: Batch, now: Instant, backoff: bool) {
         if backoff {
             let exp = batch.attempts.saturating_sub(1).min(10);
@@ -685,34 +666,8 @@ impl Producer {
             let jitter = 0.8 + 0.4 * self.rng.unit();
             batch.retry_at = Some(now + base.mul_f64(jitter));
         }
-        // Stamped under a producer id that is gone: number it afresh.
-        let current = match self.producer_id {
-            ProducerIdState::Ready { id, epoch } => Some((id, epoch)),
-            _ => None,
-        };
-        if batch.base_sequence >= 0 && current != Some(batch.producer) {
-            batch.reset_sequence();
-        }
         let tp = (TopicKey(Arc::clone(&batch.topic)), batch.partition);
         self.partitions.entry(tp).ready.push_front(batch);
-    }
-
-    fn reset_producer_id(&mut self, now: Instant) {
-        if !matches!(self.producer_id, ProducerIdState::Ready { .. }) {
-            return;
-        }
-        self.producer_id = ProducerIdState::Needed { at: now };
-        self.partitions.for_each_mut(|queue| {
-            queue.next_sequence = 0;
-            for b in queue.ready.iter_mut() {
-                b.reset_sequence();
-            }
-        });
-        for request in self.in_flight.values_mut() {
-            for b in &mut request.batches {
-                b.reset_sequence();
-            }
-        }
     }
 
     fn deliver(&mut self, mut batch: Batch, base_offset: i64, log_append_time: i64) {
@@ -738,9 +693,10 @@ impl Producer {
     /// `i32::MAX`, 2^31 records away).
     #[cfg(test)]
     pub(crate) fn set_next_sequence(&mut self, topic: &str, partition: i32, sequence: i32) {
-        self.partitions
-            .queue_for(&Arc::from(topic), partition)
-            .next_sequence = sequence;
+        let producer = self.current_producer();
+        let queue = self.partitions.queue_for(&Arc::from(topic), partition);
+        queue.producer = producer;
+        queue.next_sequence = sequence;
     }
 
     /// Buffers kept for new batches (for tests).
@@ -749,7 +705,14 @@ impl Producer {
         self.buffers.len()
     }
 
-    fn fail_batch(&mut self, batch: Batch, error: ProduceError) {
+    /// Fails a batch's records. A batch that was stamped leaves its
+    /// sequence numbers unaccounted for (it may or may not be in the log),
+    /// which the broker would take for a gap: its partition goes on under
+    /// a new epoch.
+    fn fail_batch(&mut self, batch: Batch, error: ProduceError, now: Instant) {
+        if batch.base_sequence >= 0 && batch.legacy_magic.is_none() {
+            self.start_new_epoch(batch.producer, now);
+        }
         self.buffered = self.buffered.saturating_sub(batch.reserved);
         for entry in &batch.entries {
             self.report_failure(entry.id, error.clone());
@@ -774,7 +737,6 @@ impl Producer {
     fn expire(&mut self, now: Instant) {
         let timeout = self.config.delivery_timeout;
         let mut expired = Vec::new();
-        let mut gap = false;
         self.partitions.for_each_mut(|queue| {
             // Most turns nothing expired: leave the queue as it is.
             if !queue.ready.iter().any(|b| b.created + timeout <= now) {
@@ -783,7 +745,6 @@ impl Producer {
             let mut kept = VecDeque::new();
             while let Some(b) = queue.ready.pop_front() {
                 if b.created + timeout <= now {
-                    gap |= b.base_sequence >= 0;
                     expired.push(b);
                 } else {
                     kept.push_back(b);
@@ -796,12 +757,7 @@ impl Producer {
                 topic: b.topic.to_string(),
                 partition: b.partition,
             };
-            self.fail_batch(b, error);
-        }
-        // A sequence number was used and will never be acknowledged: the
-        // broker would reject what follows as out of order.
-        if gap {
-            self.reset_producer_id(now);
+            self.fail_batch(b, error, now);
         }
         let topics: Vec<String> = self.awaiting.keys().cloned().collect();
         for topic in topics {

@@ -19,11 +19,13 @@ mod topic_key;
 #[cfg(test)]
 mod tests;
 
-pub use config::{Acks, ProducerConfig};
+pub use config::{Acks, Idempotence, ProducerConfig};
 pub use delivered_batch::DeliveredBatch;
 pub use explicit::{ExplicitSend, Message, ProduceResult};
 pub use id_window::IdWindow;
 pub use machine::Producer;
 pub use packed_records::{PackedHeaders, PackedRecord, PackedRecordMut, PackedRecords};
 pub use partitioner::{murmur2, partition_for_key, StickyPartitioner};
-pub use record::{Delivery, DeliveryId, ProduceError, ProducerEvent, ProducerRecord};
+pub use record::{
+    Delivery, DeliveryId, IdempotenceUnavailable, ProduceError, ProducerEvent, ProducerRecord,
+};

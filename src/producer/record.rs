@@ -130,6 +130,26 @@ pub enum ProduceError {
     HeadersUnsupported { magic: i8 },
     #[error("the producer is closed")]
     Closed,
+    /// Idempotence was asked for
+    /// ([`Idempotence::Required`](super::Idempotence::Required)), or had
+    /// been in force, and cannot be had: the record is not sent without it.
+    #[error("idempotence cannot be had: {0}")]
+    Idempotence(IdempotenceUnavailable),
+}
+
+/// Why the producer cannot be idempotent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum IdempotenceUnavailable {
+    /// Idempotence needs every in-sync replica's acknowledgement.
+    #[error("idempotence needs acks=all")]
+    NeedsAcksAll,
+    /// The broker has no InitProducerId (Kafka before 0.11).
+    #[error("the broker gives no producer ids (Kafka before 0.11)")]
+    Unsupported,
+    /// The broker answered InitProducerId with an error that retrying does
+    /// not cure (CLUSTER_AUTHORIZATION_FAILED: no IdempotentWrite ACL).
+    #[error("the broker refused a producer id: {0:?}")]
+    Refused(ErrorCode),
 }
 
 // A record's outcome is a `Result<Delivery, ProduceError>`, made and moved
@@ -149,5 +169,14 @@ pub enum ProducerEvent {
     /// `flush()` finished: everything sent before it is delivered or failed.
     Flushed {
         token: u64,
+    },
+    /// Idempotence was on by default
+    /// ([`Idempotence::Preferred`](super::Idempotence::Preferred)) and cannot
+    /// be had: the producer goes on without it, so a retry may write a
+    /// record twice. Reported once;
+    /// [`Producer::is_idempotent`](super::Producer::is_idempotent) says the
+    /// same from then on.
+    IdempotenceDisabled {
+        reason: IdempotenceUnavailable,
     },
 }

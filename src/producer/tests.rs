@@ -2,245 +2,20 @@
 //! log per partition, on a hand-moved clock.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::sequence::increment_sequence;
 use super::*;
 use crate::client::scripted::{api_versions, metadata, Harness, Reply, Responder};
-use crate::client::Event;
-use crate::protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
-use crate::protocol::messages::{InitProducerIdResponse, ProduceResponse};
-use crate::protocol::{AnyRequest, AnyResponse, ApiKey, ErrorCode};
-use crate::records::RecordSet;
+use crate::protocol::{AnyRequest, ApiKey, ErrorCode};
 
-/// A stored record's value, producer id and sequence.
-type StoredRecord = (Bytes, i64, i32);
+mod idempotence_refused;
+mod recovery;
+mod scripted_broker;
 
-/// What the scripted cluster stored, and errors queued for its answers.
-#[derive(Default)]
-struct Log {
-    /// Per partition: (value, producer id, sequence) per record, in order.
-    records: BTreeMap<(String, i32), Vec<StoredRecord>>,
-    /// Per partition and producer id, the next sequence the broker expects.
-    expected_sequence: BTreeMap<((String, i32), i64), i32>,
-    /// Error codes to answer the next Produce partitions with, in order.
-    errors: VecDeque<i16>,
-    /// Error codes to answer with after storing the batch anyway: an
-    /// answer lost after the write.
-    store_then_fail: VecDeque<i16>,
-    produce_versions: Vec<i16>,
-    init_producer_id_calls: usize,
-}
-
-/// Whether `sequence` comes before `expected`, counting as the broker does
-/// in a space that wraps from `i32::MAX` to 0: within half of it behind.
-fn sequence_behind(sequence: i32, expected: i32) -> bool {
-    let distance = (i64::from(expected) - i64::from(sequence)).rem_euclid(1 << 31);
-    distance > 0 && distance < 1 << 30
-}
-
-/// A broker cluster (two brokers, topic "t" with one partition led by
-/// broker 2) that stores what it is sent, deduplicating by sequence as
-/// Kafka does.
-fn cluster(log: Rc<RefCell<Log>>, max_produce: i16) -> Responder {
-    Box::new(move |_, header, request| match request {
-        AnyRequest::ApiVersions(_) => Reply::Respond(api_versions(&[
-            (ApiKey::ApiVersions, 0, 3),
-            (ApiKey::Metadata, 0, 12),
-            (ApiKey::Produce, 0, max_produce),
-            (ApiKey::InitProducerId, 0, 4),
-        ])),
-        AnyRequest::Metadata(_) => Reply::Respond(metadata(2)),
-        AnyRequest::InitProducerId(_) => {
-            let mut l = log.borrow_mut();
-            l.init_producer_id_calls += 1;
-            Reply::Respond(AnyResponse::InitProducerId(InitProducerIdResponse {
-                producer_id: 1000 + l.init_producer_id_calls as i64,
-                producer_epoch: 0,
-                ..Default::default()
-            }))
-        }
-        AnyRequest::Produce(p) => {
-            let mut l = log.borrow_mut();
-            l.produce_versions.push(header.request_api_version);
-            let mut responses = Vec::new();
-            for t in &p.topic_data {
-                let mut partitions = Vec::new();
-                for pd in &t.partition_data {
-                    let key = (t.name.clone(), pd.index);
-                    let error = l.errors.pop_front().unwrap_or(0);
-                    let base = l.records.get(&key).map_or(0, Vec::len) as i64;
-                    let mut answer = PartitionProduceResponse {
-                        index: pd.index,
-                        error_code: error,
-                        base_offset: if error == 0 { base } else { -1 },
-                        log_append_time_ms: -1,
-                        ..Default::default()
-                    };
-                    if error == 0 {
-                        let set = RecordSet::new(pd.records.clone().unwrap_or_default());
-                        let mut batch_records = Vec::new();
-                        let mut pid = -1;
-                        let mut seq = -1;
-                        for batch in set.batches() {
-                            let batch = batch.expect("batch decodes");
-                            if let crate::records::Batch::V2(b) = &batch {
-                                pid = b.producer_id();
-                                seq = b.header().base_sequence;
-                            }
-                            for r in batch.records().expect("records") {
-                                batch_records.push(r.expect("record").value.unwrap_or_default());
-                            }
-                        }
-                        let expected = l
-                            .expected_sequence
-                            .get(&(key.clone(), pid))
-                            .copied()
-                            .unwrap_or(0);
-                        if pid >= 0 && seq != expected && sequence_behind(seq, expected) {
-                            answer.error_code = ErrorCode::DUPLICATE_SEQUENCE_NUMBER.0;
-                        } else if pid >= 0 && seq != expected {
-                            answer.error_code = ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER.0;
-                            answer.base_offset = -1;
-                        } else {
-                            let count = batch_records.len() as i32;
-                            if pid >= 0 {
-                                l.expected_sequence
-                                    .insert((key.clone(), pid), increment_sequence(seq, count));
-                            }
-                            let entry = l.records.entry(key).or_default();
-                            for (i, v) in batch_records.into_iter().enumerate() {
-                                let record_seq = if pid >= 0 {
-                                    increment_sequence(seq, i as i32)
-                                } else {
-                                    -1
-                                };
-                                entry.push((v, pid, record_seq));
-                            }
-                        }
-                    }
-                    if answer.error_code == 0 {
-                        if let Some(code) = l.store_then_fail.pop_front() {
-                            answer.error_code = code;
-                            answer.base_offset = -1;
-                        }
-                    }
-                    partitions.push(answer);
-                }
-                responses.push(TopicProduceResponse {
-                    name: t.name.clone(),
-                    partition_responses: partitions,
-                    ..Default::default()
-                });
-            }
-            if p.acks == 0 {
-                return Reply::Silence;
-            }
-            Reply::Respond(AnyResponse::Produce(ProduceResponse {
-                responses,
-                ..Default::default()
-            }))
-        }
-        _ => Reply::Silence,
-    })
-}
-
-struct Setup {
-    h: Harness,
-    p: Producer,
-    log: Rc<RefCell<Log>>,
-    events: Vec<ProducerEvent>,
-}
-
-impl Setup {
-    fn new(config: ProducerConfig, max_produce: i16) -> Self {
-        let log = Rc::new(RefCell::new(Log::default()));
-        let mut h = Harness::new(&["b1:9092"], cluster(log.clone(), max_produce));
-        h.run();
-        let now = h.now;
-        Setup {
-            h,
-            p: Producer::new(config, 7, now),
-            log,
-            events: Vec::new(),
-        }
-    }
-
-    /// Runs client IO and routes client events to the producer until quiet.
-    fn settle(&mut self) {
-        for _ in 0..500 {
-            self.h.run();
-            let events: Vec<Event> = self.h.events.drain(..).collect();
-            if events.is_empty() {
-                break;
-            }
-            for e in events {
-                self.p
-                    .handle_client_event(&mut self.h.client, &e, self.h.now);
-            }
-        }
-        while let Some(e) = self.p.poll_event() {
-            self.events.push(e);
-        }
-    }
-
-    fn advance(&mut self, by: Duration) {
-        self.h.now += by;
-        let now = self.h.now;
-        self.h.client.handle_timeout(now);
-        self.p.handle_timeout(&mut self.h.client, now);
-        self.settle();
-    }
-
-    fn send(&mut self, record: ProducerRecord) -> Result<DeliveryId, ProduceError> {
-        let now = self.h.now;
-        let r = self
-            .p
-            .send(&mut self.h.client, record, now, 1_700_000_000_000);
-        self.settle();
-        r
-    }
-
-    fn flush(&mut self) {
-        let now = self.h.now;
-        let token = self.p.flush(&mut self.h.client, now);
-        for _ in 0..50 {
-            self.settle();
-            if self.events.contains(&ProducerEvent::Flushed { token }) {
-                return;
-            }
-            self.advance(Duration::from_millis(100));
-        }
-        panic!("flush {token} did not finish: {:?}", self.events);
-    }
-
-    fn delivered(&self) -> Vec<(DeliveryId, Delivery)> {
-        self.events
-            .iter()
-            .flat_map(|e| match e {
-                ProducerEvent::Delivered(batch) => batch.iter().collect(),
-                _ => Vec::new(),
-            })
-            .collect()
-    }
-
-    fn stored_values(&self, partition: i32) -> Vec<Bytes> {
-        self.log
-            .borrow()
-            .records
-            .get(&("t".to_string(), partition))
-            .map(|v| v.iter().map(|(b, _, _)| b.clone()).collect())
-            .unwrap_or_default()
-    }
-}
-
-fn value(i: usize) -> Bytes {
-    Bytes::from(format!("value-{i}"))
-}
+use scripted_broker::{cluster, value, Log, Setup};
 
 #[test]
 fn records_are_batched_and_delivered_with_consecutive_offsets() {
@@ -268,6 +43,8 @@ fn a_not_leader_error_is_retried_once_and_stored_exactly_once_in_order() {
     s.log
         .borrow_mut()
         .errors
+        .entry(0)
+        .or_default()
         .push_back(ErrorCode::NOT_LEADER_OR_FOLLOWER.0);
     for i in 0..5 {
         s.send(ProducerRecord::new("t").partition(0).value(value(i)))
@@ -278,10 +55,7 @@ fn a_not_leader_error_is_retried_once_and_stored_exactly_once_in_order() {
     assert_eq!(s.delivered().len(), 5);
     let log = s.log.borrow();
     assert_eq!(log.produce_versions.len(), 2, "sent, failed, sent again");
-    let sequences: Vec<i32> = log.records[&("t".to_string(), 0)]
-        .iter()
-        .map(|(_, _, seq)| *seq)
-        .collect();
+    let sequences: Vec<i32> = log.records[&0].iter().map(|r| r.seq).collect();
     assert_eq!(sequences, vec![0, 1, 2, 3, 4]);
 }
 
@@ -293,6 +67,8 @@ fn a_retry_of_a_write_whose_answer_was_lost_is_not_stored_twice() {
     s.log
         .borrow_mut()
         .store_then_fail
+        .entry(0)
+        .or_default()
         .push_back(ErrorCode::REQUEST_TIMED_OUT.0);
     s.send(ProducerRecord::new("t").partition(0).value(value(0)))
         .expect("queued");
@@ -380,6 +156,11 @@ fn an_old_broker_gets_legacy_message_sets_without_idempotence() {
     assert_eq!(s.stored_values(0), vec![value(0)]);
     assert_eq!(s.log.borrow().produce_versions, vec![2]);
     assert!(!s.p.is_idempotent());
+    // Idempotence was the default, not asked for: the producer went on
+    // without it, and said so.
+    assert!(s.events.contains(&ProducerEvent::IdempotenceDisabled {
+        reason: IdempotenceUnavailable::Unsupported
+    }));
     // Message format v1 has no headers: a record with one fails, typed,
     // instead of reaching the log without it.
     s.send(
@@ -438,6 +219,8 @@ fn a_non_retriable_error_fails_the_records_with_the_brokers_code() {
     s.log
         .borrow_mut()
         .errors
+        .entry(0)
+        .or_default()
         .push_back(ErrorCode::RECORD_LIST_TOO_LARGE.0);
     s.send(ProducerRecord::new("t").partition(0).value(value(0)))
         .expect("queued");
@@ -462,37 +245,42 @@ fn many_batches_of_one_partition_carry_consecutive_sequences() {
     assert_eq!(s.stored_values(0), (0..40).map(value).collect::<Vec<_>>());
     let log = s.log.borrow();
     assert!(log.produce_versions.len() > 3, "several requests");
-    let stored = &log.records[&("t".to_string(), 0)];
-    let sequences: Vec<i32> = stored.iter().map(|(_, _, seq)| *seq).collect();
+    let stored = &log.records[&0];
+    let sequences: Vec<i32> = stored.iter().map(|r| r.seq).collect();
     assert_eq!(sequences, (0..40).collect::<Vec<i32>>());
-    assert!(
-        stored.iter().all(|(_, pid, _)| *pid == 1001),
-        "one producer id"
-    );
+    assert!(stored.iter().all(|r| r.pid == 1001), "one producer id");
 }
 
+/// A broker before KIP-360 (InitProducerId below v3, Kafka before 2.5):
+/// the producer asks for a new id rather than bump its epoch.
 #[test]
-fn an_unknown_producer_id_gets_a_new_id_and_the_batch_is_restamped_from_zero() {
-    let mut s = Setup::new(ProducerConfig::default(), 9);
+fn an_unknown_producer_id_on_an_old_broker_gets_a_new_id_and_restamps_from_zero() {
+    let log = Log {
+        init_producer_id_max: Some(2),
+        ..Log::default()
+    };
+    let mut s = Setup::with_log(ProducerConfig::default(), 9, log);
     s.send(ProducerRecord::new("t").partition(0).value(value(0)))
         .expect("queued");
     s.flush();
-    s.log
-        .borrow_mut()
-        .errors
-        .push_back(ErrorCode::UNKNOWN_PRODUCER_ID.0);
+    s.log.borrow_mut().forget_producers(0);
     s.send(ProducerRecord::new("t").partition(0).value(value(1)))
         .expect("queued");
     s.flush();
     let log = s.log.borrow();
     assert_eq!(log.init_producer_id_calls, 2);
-    let stored = &log.records[&("t".to_string(), 0)];
+    let stored = &log.records[&0];
     assert_eq!(stored.len(), 2, "each record once");
-    assert_eq!((stored[0].1, stored[0].2), (1001, 0));
+    assert_eq!((stored[0].pid, stored[0].seq), (1001, 0));
     assert_eq!(
-        (stored[1].1, stored[1].2),
-        (1002, 0),
+        (stored[1].pid, stored[1].epoch, stored[1].seq),
+        (1002, 0, 0),
         "new id, sequence from 0"
+    );
+    assert_eq!(
+        log.attempts_on(0),
+        [(1001, 0, 0), (1001, 0, 1), (1002, 0, 0)],
+        "refused as unknown, then sent under the new id"
     );
 }
 
@@ -753,26 +541,17 @@ fn sequences_wrap_from_i32_max_to_zero_across_and_between_batches() {
     send(&mut s, 0..1);
     // As if 2^31 - 2 more records had gone: the broker expects the same.
     s.p.set_next_sequence("t", 0, i32::MAX - 1);
-    s.log
-        .borrow_mut()
-        .expected_sequence
-        .insert((("t".to_string(), 0), 1001), i32::MAX - 1);
+    s.log.borrow_mut().expect_next(0, 1001, 0, i32::MAX - 1);
     send(&mut s, 1..3); // ends exactly at i32::MAX
     send(&mut s, 3..6); // from 0
     s.p.set_next_sequence("t", 0, i32::MAX);
-    s.log
-        .borrow_mut()
-        .expected_sequence
-        .insert((("t".to_string(), 0), 1001), i32::MAX);
+    s.log.borrow_mut().expect_next(0, 1001, 0, i32::MAX);
     send(&mut s, 6..9); // spans the wrap: i32::MAX, 0, 1
     send(&mut s, 9..10); // from 2
     assert_eq!(s.stored_values(0), (0..10).map(value).collect::<Vec<_>>());
     assert_eq!(s.delivered().len(), 10);
     let log = s.log.borrow();
-    let sequences: Vec<i32> = log.records[&("t".to_string(), 0)]
-        .iter()
-        .map(|(_, _, seq)| *seq)
-        .collect();
+    let sequences: Vec<i32> = log.records[&0].iter().map(|r| r.seq).collect();
     let max = i32::MAX;
     assert_eq!(sequences, [0, max - 1, max, 0, 1, 2, max, 0, 1, 2]);
     assert_eq!(log.produce_versions.len(), 5, "no batch refused or retried");

@@ -1,6 +1,6 @@
 //! The producer scope, onto [`ProducerConfig`].
 
-use crate::producer::{Acks, ProducerConfig};
+use crate::producer::{Acks, Idempotence, ProducerConfig};
 use crate::records::Compression;
 
 use super::keys::Prop;
@@ -37,14 +37,21 @@ pub(super) fn producer_config(properties: &Resolved<'_>) -> Result<ProducerConfi
             // batches' sequences per partition.
             Prop::MaxInFlight => config = config.with_max_in_flight(entry.number(1)?),
             Prop::MaxBlock => config.max_block = entry.millis(0)?,
-            Prop::Idempotence => config.idempotence = entry.boolean()?,
+            // Set at all, it is the application's choice: true asks for
+            // idempotence (records fail rather than go without it).
+            Prop::Idempotence => {
+                config.idempotence = match entry.boolean()? {
+                    true => Idempotence::Required,
+                    false => Idempotence::Off,
+                }
+            }
             _ => {}
         }
     }
     // The Java client refuses this too, rather than quietly producing
     // without idempotence as the default settings do.
     if let Some(entry) = properties.get(Prop::Idempotence) {
-        if config.idempotence && config.acks != Acks::All {
+        if config.idempotence == Idempotence::Required && config.acks != Acks::All {
             return Err(entry.inconsistent("idempotence needs acks=all"));
         }
     }
@@ -74,7 +81,7 @@ fn compression(entry: Entry<'_>) -> Result<Compression, PropertyError> {
 mod tests {
     use std::time::Duration;
 
-    use crate::producer::{Acks, ProducerConfig};
+    use crate::producer::{Acks, Idempotence, ProducerConfig};
     use crate::properties::{Properties, PropertyError};
     use crate::records::Compression;
 
@@ -113,7 +120,7 @@ mod tests {
         assert_eq!(config.retry_backoff_max, Duration::from_secs(4));
         assert_eq!(config.max_in_flight, 2);
         assert_eq!(config.max_block, Duration::from_secs(1));
-        assert!(!config.idempotence);
+        assert_eq!(config.idempotence, Idempotence::Off);
     }
 
     #[test]
@@ -137,6 +144,19 @@ mod tests {
         assert_eq!(config.max_in_flight, 5, "at most 5");
         assert_eq!(producer(&[("acks", "all")]).unwrap().acks, Acks::All);
         assert_eq!(producer(&[("acks", "0")]).unwrap().acks, Acks::None);
+    }
+
+    /// `enable.idempotence=true` is the application asking for it: unlike
+    /// the default, it must not quietly turn off.
+    #[test]
+    fn idempotence_set_true_is_required_and_unset_is_preferred() {
+        let asked = producer(&[("enable.idempotence", "true")]).unwrap();
+        assert_eq!(asked.idempotence, Idempotence::Required);
+        let unset = producer(&[("acks", "all")]).unwrap();
+        assert_eq!(unset.idempotence, Idempotence::Preferred);
+        // By default, acks=1 turns idempotence off instead of failing.
+        let acks_one = producer(&[("acks", "1")]).unwrap();
+        assert_eq!(acks_one.idempotence, Idempotence::Preferred);
     }
 
     #[test]

@@ -25,6 +25,7 @@ use crate::connection::{ConnHandle, NetEvent, TaskContext};
 use crate::error::Error;
 use crate::fetch_slots::{FetchSlots, FetchStart};
 use crate::group_slots::{GroupRequest, GroupSlots, Positions};
+use crate::idempotence_off::IdempotenceOff;
 use crate::oneshot;
 use crate::producer::BatchRecords;
 use crate::producer_mailbox::Mailbox;
@@ -64,6 +65,7 @@ pub(crate) enum Command {
         config: Box<ProducerConfig>,
         gauge: Arc<BufferGauge>,
         mailbox: Arc<Mailbox>,
+        idempotence_off: Arc<IdempotenceOff>,
     },
     /// The producer's mailbox has records (see `producer_mailbox`). It
     /// comes along so that records posted to a producer that has closed
@@ -408,7 +410,10 @@ impl<R: Runtime> EventLoop<R> {
                 config,
                 gauge,
                 mailbox,
-            } => self.producers.open(producer, *config, gauge, mailbox, now),
+                idempotence_off,
+            } => self
+                .producers
+                .open(producer, *config, gauge, mailbox, idempotence_off, now),
             Command::ProducerMail { producer, mailbox } => {
                 self.producers
                     .take_mail(&mut self.client, producer, &mailbox, now)

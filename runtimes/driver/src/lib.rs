@@ -37,6 +37,7 @@ mod fetched_chunk;
 mod fetcher;
 mod group_consumer;
 mod group_slots;
+mod idempotence_off;
 mod offset_master;
 mod oneshot;
 mod producer;

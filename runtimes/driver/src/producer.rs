@@ -10,12 +10,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use kafkite::producer::{Delivery, PackedRecords, ProduceError, ProducerConfig, ProducerRecord};
+use kafkite::producer::{
+    Delivery, IdempotenceUnavailable, PackedRecords, ProduceError, ProducerConfig, ProducerRecord,
+};
 
 use crate::batch_deliveries::BatchDeliveries;
 use crate::buffer_gauge::BufferGauge;
 use crate::error::Error;
 use crate::event_loop::Command;
+use crate::idempotence_off::IdempotenceOff;
 use crate::oneshot;
 use crate::producer_mailbox::Mailbox;
 use crate::runtime::Runtime;
@@ -35,6 +38,7 @@ struct Handle<R: Runtime> {
     id: u64,
     gauge: Arc<BufferGauge>,
     mailbox: Arc<Mailbox>,
+    idempotence_off: Arc<IdempotenceOff>,
     max_request_size: usize,
 }
 
@@ -63,12 +67,14 @@ impl<R: Runtime> Producer<R> {
         let gauge = Arc::new(BufferGauge::new(config.buffer_memory));
         let mailbox = Arc::new(Mailbox::new(Arc::clone(&gauge)));
         let max_request_size = config.max_request_size;
+        let idempotence_off = Arc::new(IdempotenceOff::default());
         session
             .command(Command::ProducerOpen {
                 producer: id,
                 config: Box::new(config),
                 gauge: Arc::clone(&gauge),
                 mailbox: Arc::clone(&mailbox),
+                idempotence_off: Arc::clone(&idempotence_off),
             })
             .await?;
         Ok(Producer {
@@ -77,6 +83,7 @@ impl<R: Runtime> Producer<R> {
                 id,
                 gauge,
                 mailbox,
+                idempotence_off,
                 max_request_size,
             }),
         })
@@ -205,6 +212,15 @@ impl<R: Runtime> Producer<R> {
     /// than the config's `buffer_memory`.
     pub fn buffered_bytes(&self) -> usize {
         self.inner.gauge.used()
+    }
+
+    /// Why the producer went on without idempotence, if it did: only with
+    /// the default [`Idempotence::Preferred`](kafkite::producer::Idempotence),
+    /// where acks is not all or the broker gives no producer id (then a
+    /// retry may write a record twice). Asked for, idempotence never turns
+    /// off: records fail instead.
+    pub fn idempotence_disabled(&self) -> Option<IdempotenceUnavailable> {
+        self.inner.idempotence_off.reason()
     }
 
     /// The session the producer sends through.

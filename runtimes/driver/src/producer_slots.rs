@@ -17,6 +17,7 @@ use crate::batch_deliveries::BatchDeliveries;
 pub(crate) use crate::batch_waiters::BatchReply;
 use crate::batch_waiters::{BatchWaiters, DeliveryReply, Outcome};
 use crate::buffer_gauge::BufferGauge;
+use crate::idempotence_off::IdempotenceOff;
 use crate::oneshot;
 use crate::producer::BatchRecords;
 use crate::producer_mailbox::{Mailbox, Queued};
@@ -26,6 +27,8 @@ struct Slot {
     machine: Producer,
     gauge: Arc<BufferGauge>,
     mailbox: Arc<Mailbox>,
+    /// Set when the producer goes on without idempotence.
+    idempotence_off: Arc<IdempotenceOff>,
     /// The vector the mailbox's records are swapped into, kept (empty)
     /// between takes.
     mail: Vec<Queued>,
@@ -57,6 +60,7 @@ impl ProducerSlots {
         config: ProducerConfig,
         gauge: Arc<BufferGauge>,
         mailbox: Arc<Mailbox>,
+        idempotence_off: Arc<IdempotenceOff>,
         now: Instant,
     ) {
         self.seed = self.seed.wrapping_add(wall_clock_nanos() ^ id);
@@ -64,6 +68,7 @@ impl ProducerSlots {
             machine: Producer::new(config, self.seed, now),
             gauge,
             mailbox,
+            idempotence_off,
             mail: Vec::new(),
             deliveries: IdWindow::default(),
             batches: BatchWaiters::default(),
@@ -271,6 +276,7 @@ impl Slot {
                 }
                 return matches!(self.closing, Some((closing, _)) if closing == token);
             }
+            ProducerEvent::IdempotenceDisabled { reason } => self.idempotence_off.set(reason),
         }
         false
     }

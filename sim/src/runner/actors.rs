@@ -122,6 +122,13 @@ impl ProducerApp {
                     }
                 }
                 ProducerEvent::Flushed { .. } => {}
+                // The sim asks for idempotence, which never turns off
+                // then; traced should that change.
+                ProducerEvent::IdempotenceDisabled { reason } => {
+                    trace.line(now_us, "producer", || {
+                        format!("idempotence disabled: {reason}")
+                    });
+                }
             }
         }
         any

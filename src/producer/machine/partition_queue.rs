@@ -17,6 +17,11 @@ pub(super) struct PartitionQueue {
     pub(super) in_flight: usize,
     /// The next sequence number to stamp.
     pub(super) next_sequence: i32,
+    /// The producer id and epoch `next_sequence` counts under; `None`
+    /// before the first stamp. A fresh batch stamped under another (the
+    /// epoch was bumped, or a new id came) starts the count again at 0:
+    /// the broker takes sequence 0 from a new epoch or id.
+    pub(super) producer: Option<(i64, i16)>,
     /// Broker does not take RecordBatch v2 here: magic to rewrite into.
     pub(super) legacy_magic: Option<i8>,
     /// Records in the last batch closed for being full: what a new batch

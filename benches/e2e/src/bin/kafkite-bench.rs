@@ -32,7 +32,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use kafkite::producer::{Acks, PackedRecords, ProducerConfig, ProducerRecord};
+use kafkite::producer::{Acks, Idempotence, PackedRecords, ProducerConfig, ProducerRecord};
 use kafkite::properties::{Properties, Scope};
 use kafkite_bench_e2e::{payload, usage_exit, Args, Mode, Report};
 use kafkite_tokio::{
@@ -84,7 +84,10 @@ async fn produce(args: &Args) -> Report {
             ("batch_size", config.batch_size.to_string()),
             ("buffer_memory", config.buffer_memory.to_string()),
             ("max_in_flight", config.max_in_flight.to_string()),
-            ("idempotence", config.idempotence.to_string()),
+            (
+                "idempotence",
+                (config.idempotence != Idempotence::Off).to_string(),
+            ),
             ("compression", format!("{:?}", config.compression)),
             (
                 "delivery_timeout_ms",

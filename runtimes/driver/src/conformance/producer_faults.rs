@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use futures_lite::future;
-use kafkite::producer::{ProduceError, ProducerConfig, ProducerRecord};
+use kafkite::producer::{Idempotence, ProduceError, ProducerConfig, ProducerRecord};
 use kafkite::protocol::{ApiKey, ErrorCode};
 use kafkite_testkit::{confluent_read_back, unique_name, Peer, PeerKind};
 
@@ -74,7 +74,11 @@ pub async fn idempotent_producer_survives_faults_exactly_once_in_order<R: Runtim
             .with_request_timeout(Duration::from_secs(2))
             .with_retry_backoff(Duration::from_millis(20), Duration::from_millis(200))
             .with_delivery_timeout(Duration::from_secs(60));
-        assert!(config.idempotence, "{what}: idempotence is on by default");
+        assert_eq!(
+            config.idempotence,
+            Idempotence::Preferred,
+            "{what}: idempotence is on by default"
+        );
         let producer = Producer::new(&session, config)
             .await
             .unwrap_or_else(|e| panic!("{what}: Producer::new: {e}"));
