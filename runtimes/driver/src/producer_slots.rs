@@ -327,3 +327,26 @@ fn wall_clock_nanos() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
 }
+
+#[cfg(test)]
+mod tests {
+    use kafkite::producer::{Acks, IdempotenceUnavailable};
+
+    use super::*;
+
+    /// The default's fallback reaches the handles: a producer with acks=1
+    /// goes on without idempotence, and `Producer::idempotence_disabled`
+    /// reads what the event loop kept.
+    #[test]
+    fn idempotence_turned_off_by_default_is_kept_for_the_handles() {
+        let config = ProducerConfig::default().with_acks(Acks::Leader);
+        let gauge = Arc::new(BufferGauge::new(config.buffer_memory));
+        let mailbox = Arc::new(Mailbox::new(Arc::clone(&gauge)));
+        let off = Arc::new(IdempotenceOff::default());
+        let mut slots = ProducerSlots::default();
+        slots.open(1, config, gauge, mailbox, Arc::clone(&off), Instant::now());
+        assert_eq!(off.reason(), None, "not before the event is handed out");
+        assert!(slots.drain_events());
+        assert_eq!(off.reason(), Some(IdempotenceUnavailable::NeedsAcksAll));
+    }
+}

@@ -42,9 +42,17 @@
 //! A batch whose outcome stays unknown (its answers lost, say) until the
 //! delivery timeout is failed with `DeliveryTimeout`, as the Java client
 //! fails it: it may or may not be in the log, which is what a timeout
-//! means. It is never sent again, and the bump its sequence gap calls for
-//! means a late copy of it still on the way is refused by the broker
-//! (INVALID_PRODUCER_EPOCH) rather than written after what follows.
+//! means. It is never sent again, and its partition goes on under a new
+//! epoch, since the broker may or may not have its sequence numbers. A
+//! late copy of it still on the way (an attempt the client gave up on) is
+//! then refused by the broker (INVALID_PRODUCER_EPOCH) rather than written
+//! after what follows; after a new producer id instead (brokers before
+//! 2.5, or the last epoch) such a copy could still land, as with the Java
+//! client.
+//!
+//! The same holds for a stamped batch failed for any other reason (a
+//! non-retriable error; INVALID_PRODUCER_EPOCH, which means another epoch
+//! of this id is ahead, so a new id is taken instead of a bump).
 
 use std::time::Instant;
 
