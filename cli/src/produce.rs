@@ -8,6 +8,7 @@
 use std::io::{self, BufRead};
 
 use bytes::Bytes;
+use kafkite::producer::Idempotence;
 use kafkite::properties::Properties;
 use kafkite_smol::{Acks, Compression, Producer, ProducerConfig, ProducerRecord, Session};
 
@@ -161,6 +162,13 @@ pub fn producer_config(
     if let Some(acks) = acks {
         config.acks = acks;
     }
+    // Asked-for idempotence fails every record without acks=all: say so
+    // before the first one rather than once per record.
+    if config.idempotence == Idempotence::Required && config.acks != Acks::All {
+        return Err(CliError::Invalid(
+            "enable.idempotence=true needs acks=all".into(),
+        ));
+    }
     if let Some(codec) = codec {
         config.compression = Compression::from(codec);
     }
@@ -211,6 +219,16 @@ mod tests {
             (config.acks, config.compression),
             (Acks::All, Compression::None)
         );
+    }
+
+    #[test]
+    fn asked_for_idempotence_with_acks_below_all_is_refused_up_front() {
+        let properties = Properties::from_pairs([("enable.idempotence", "true")]);
+        let err = producer_config(&properties, Some(Acks::Leader), None).unwrap_err();
+        assert!(err.to_string().contains("needs acks=all"), "{err}");
+        // The default idempotence just turns off.
+        let config = producer_config(&Properties::new(), Some(Acks::Leader), None).unwrap();
+        assert_eq!(config.acks, Acks::Leader);
     }
 
     #[test]
