@@ -122,8 +122,9 @@ impl Batch {
     }
 
     /// Seals the batch with its producer id, epoch and first sequence, or
-    /// restamps a sealed batch whose sequence was reset (a new producer id):
-    /// only the header changes, in place, with its CRC.
+    /// restamps a sealed batch whose sequence was reset (the broker refused
+    /// it for its sequence, so it is not in the log): only the header
+    /// changes, in place, with its CRC.
     pub fn seal(&mut self, producer: (i64, i16), base_sequence: i32) -> Result<(), ProduceError> {
         let bytes = match (self.writer.take(), self.sealed.take()) {
             (Some(writer), _) => writer
@@ -187,8 +188,10 @@ impl Batch {
         Ok(())
     }
 
-    /// Forget the sequence: a new producer id numbers from 0 again, and
-    /// the next send restamps the header.
+    /// Forget the sequence, for a batch the broker refused for it
+    /// (UNKNOWN_PRODUCER_ID, OUT_OF_ORDER_SEQUENCE_NUMBER): the next send
+    /// restamps the header under the producer's new epoch or id. Never
+    /// for a batch that may be in the log: see `machine::idempotence`.
     pub fn reset_sequence(&mut self) {
         if self.legacy_magic.is_none() {
             self.base_sequence = -1;
