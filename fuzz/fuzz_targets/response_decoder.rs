@@ -30,10 +30,16 @@ fuzz_target!(|data: &[u8]| {
         decoded
             .encode(&mut first, version)
             .expect("a decoded response re-encodes");
-        let again = AnyResponse::decode(key.key(), version, &mut Reader::new(first.clone().freeze()))
-            .expect("a re-encoded response decodes");
+        let again =
+            AnyResponse::decode(key.key(), version, &mut Reader::new(first.clone().freeze()))
+                .expect("a re-encoded response decodes");
         let mut second = BytesMut::new();
-        again.encode(&mut second, version).expect("re-encodes again");
-        assert_eq!(first, second, "{key:?} v{version} is not stable under re-encoding");
+        again
+            .encode(&mut second, version)
+            .expect("re-encodes again");
+        assert_eq!(
+            first, second,
+            "{key:?} v{version} is not stable under re-encoding"
+        );
     }
 });

@@ -117,7 +117,10 @@ fuzz_target!(|data: &[u8]| {
     }
     // The config is where the password lives (the whole client's Debug
     // would print its read buffers too, which is slow under ASan).
-    assert!(!format!("{:?}", client.config()).contains(PASSWORD), "the password in Debug");
+    assert!(
+        !format!("{:?}", client.config()).contains(PASSWORD),
+        "the password in Debug"
+    );
 });
 
 /// Takes the core's events: a connection ready (one broker, so every
