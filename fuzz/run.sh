@@ -33,7 +33,8 @@ fi
 
 targets=$(cd "$here" && cargo "${toolchain[@]}" fuzz list)
 
-# Seeds: valid frames of every API and version, and the record vectors.
+# Seeds: valid frames of every API and version, the consumer protocol's
+# subscriptions and assignments, and the record vectors.
 seeds="$here/corpus"
 mkdir -p "$seeds"
 (cd "$root" && KAFKITE_FUZZ_SEED_DIR="$seeds" cargo test -q --lib write_fuzz_seed_corpora -- --ignored >/dev/null)
@@ -41,6 +42,12 @@ if [ -d "$root/tests/vectors/records" ]; then
   mkdir -p "$seeds/records_decoder"
   cp "$root"/tests/vectors/records/*.bin "$seeds/records_decoder/" 2>/dev/null || true
 fi
+# Committed seeds (fuzz/seeds/<target>/, e.g. fetch_path's scripts).
+for dir in "$here"/seeds/*/; do
+  [ -d "$dir" ] || continue
+  mkdir -p "$seeds/$(basename "$dir")"
+  cp "$dir"* "$seeds/$(basename "$dir")/" 2>/dev/null || true
+done
 
 status=0
 for target in $targets; do
@@ -54,7 +61,12 @@ for target in $targets; do
   # libFuzzer cuts every input, seeds included, to -max_len: keep it at least
   # as large as the largest seed (the uncompressed record vectors are ~70 KB,
   # and v2-none.bin cut to 64 KiB would be one truncated batch, no records).
-  max_len=65536
+  # consumer_protocol's inputs are one member's metadata: a few KB is
+  # plenty, and longer ones only run slower.
+  case "$target" in
+    consumer_protocol) max_len=4096 ;;
+    *) max_len=65536 ;;
+  esac
   largest=$(find "$seeds/$target" -type f -printf '%s\n' | sort -n | tail -1)
   [ "${largest:-0}" -gt "$max_len" ] && max_len="$largest"
   log="$here/artifacts/$target.log"

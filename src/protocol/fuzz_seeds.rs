@@ -1,6 +1,7 @@
 //! Writes seed corpora for the fuzz targets in fuzz/: valid frames of every
 //! API at every version, so the fuzzers start from inputs that reach deep
-//! into each decoder. Run by `fuzz/run.sh` through an ignored test.
+//! into each decoder, and the consumer protocol's subscriptions and
+//! assignments. Run by `fuzz/run.sh` through an ignored test.
 
 use std::path::Path;
 
@@ -45,7 +46,49 @@ fn write_seeds(dir: &Path) -> std::io::Result<usize> {
             }
         }
     }
-    Ok(count)
+    Ok(count + write_consumer_protocol_seeds(dir)?)
+}
+
+/// The consumer_protocol target's seeds: subscriptions and assignments as
+/// members write them, at every version (and one from a future version,
+/// which is read at the newest known).
+fn write_consumer_protocol_seeds(dir: &Path) -> std::io::Result<usize> {
+    use crate::consumer::group::protocol::{Assignment, Subscription};
+    let out = dir.join("consumer_protocol");
+    std::fs::create_dir_all(&out)?;
+    let owned: Vec<(String, i32)> = [("t", 0), ("t", 3), ("orders", 1), ("other", 70)]
+        .iter()
+        .map(|(t, p)| (t.to_string(), *p))
+        .collect();
+    let subscription = Subscription {
+        topics: vec!["t".into(), "orders".into(), "other".into()],
+        user_data: Some(bytes::Bytes::from_static(b"sticky")),
+        owned_partitions: owned.clone(),
+        generation_id: Some(4),
+        rack_id: Some("rack-1".into()),
+    };
+    let assignment = Assignment {
+        partitions: owned,
+        user_data: None,
+    };
+    let mut count = 0;
+    for version in 0..=3 {
+        let encoded = subscription
+            .encode(version)
+            .expect("a subscription encodes");
+        std::fs::write(out.join(format!("subscription-v{version}")), &encoded)?;
+        let encoded = assignment.encode(version).expect("an assignment encodes");
+        std::fs::write(out.join(format!("assignment-v{version}")), &encoded)?;
+        count += 2;
+    }
+    let mut future = subscription
+        .encode(3)
+        .expect("a subscription encodes")
+        .to_vec();
+    future[..2].copy_from_slice(&9i16.to_be_bytes());
+    future.extend_from_slice(b"fields of v9");
+    std::fs::write(out.join("subscription-v9"), &future)?;
+    Ok(count + 1)
 }
 
 #[test]
