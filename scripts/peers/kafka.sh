@@ -21,6 +21,14 @@
 #   SCRAMONLY       SASL_PLAINTEXT with SCRAM-SHA-256 only
 #   EXPIRED         TLS with expired.pem (valid in 2015 only)
 #   WRONGHOST       TLS with wronghost.pem (SAN DNS:wrong.example.invalid only)
+# KAFKA_PROXIED_ADVERTISED=HOST:PORT[,HOST:PORT...] (read on a DATA_DIR's first
+# start, without KAFKA_SECURE; remembered in DATA_DIR/proxied) adds one
+# PLAINTEXT listener per address, PROXIED1, PROXIED2, ..., bound at a free
+# 127.0.0.1 port and advertised at that address: a proxy's, which forwards
+# to the bound port. A client bootstrapped at the proxy is sent back to it by
+# the metadata, so every connection it makes passes the proxy, while
+# PLAINTEXT (BOOTSTRAP=) stays direct. start and status then also print
+# LISTENER_PROXIED<N>=127.0.0.1:PORT (the bound port) per address.
 # Users: PLAIN admin/admin-secret, alice/alice-secret; the same two for
 # SCRAM-SHA-256 and -512 (made at format time). OAUTHBEARER: unsecured JWS
 # (alg none), principal from the `sub` claim, no scope required. No
@@ -40,7 +48,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() { sed -n '2,40p' "$0" >&2; exit 2; }
+usage() { sed -n '2,47p' "$0" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 cmd="$1"
 dir="$(abs_dir "$2")"
@@ -58,6 +66,12 @@ print_info() {
             echo "LISTENER_$name=127.0.0.1:$port"
         done <"$dir/listeners"
         echo "CERTS=$dir/certs"
+    fi
+    if [ -f "$dir/proxied" ]; then
+        local name lport addr
+        while read -r name lport addr; do
+            echo "LISTENER_$name=127.0.0.1:$lport"
+        done <"$dir/proxied"
     fi
 }
 
@@ -159,6 +173,34 @@ secure_ports_open() {
     done <"$dir/listeners"
 }
 
+# ---- KAFKA_PROXIED_ADVERTISED: listeners advertised at proxies ----
+
+# proxied_setup: writes DATA_DIR/proxied (NAME PORT ADVERTISED a line) for
+# the addresses in KAFKA_PROXIED_ADVERTISED, each with a free port.
+proxied_setup() {
+    local addrs=() ports=() i
+    IFS=, read -r -a addrs <<<"$KAFKA_PROXIED_ADVERTISED"
+    [ ${#addrs[@]} -gt 0 ] || die "KAFKA_PROXIED_ADVERTISED is empty"
+    for i in "${!addrs[@]}"; do
+        [[ "${addrs[$i]}" =~ ^[A-Za-z0-9.-]+:[0-9]+$ ]] ||
+            die "KAFKA_PROXIED_ADVERTISED: '${addrs[$i]}' is not HOST:PORT"
+    done
+    read -r -a ports <<<"$(free_ports ${#addrs[@]})"
+    : >"$dir/proxied"
+    for i in "${!addrs[@]}"; do
+        echo "PROXIED$((i + 1)) ${ports[$i]} ${addrs[$i]}" >>"$dir/proxied"
+    done
+}
+
+# proxied_ports_open: every proxied listener accepts (true without them).
+proxied_ports_open() {
+    [ -f "$dir/proxied" ] || return 0
+    local name lport addr
+    while read -r name lport addr; do
+        port_open "$lport" || return 1
+    done <"$dir/proxied"
+}
+
 write_config() {
     local port="$1" cport="$2"
     {
@@ -166,9 +208,19 @@ write_config() {
         if [ -f "$dir/secure" ]; then
             secure_config "$dir/certs"
         else
-            echo "listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport"
-            echo "advertised.listeners=PLAINTEXT://127.0.0.1:$port"
-            echo "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+            local listeners="PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport"
+            local advertised="PLAINTEXT://127.0.0.1:$port"
+            local map="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT" name lport addr
+            if [ -f "$dir/proxied" ]; then
+                while read -r name lport addr; do
+                    listeners+=",$name://127.0.0.1:$lport"
+                    advertised+=",$name://$addr"
+                    map+=",$name:PLAINTEXT"
+                done <"$dir/proxied"
+            fi
+            echo "listeners=$listeners"
+            echo "advertised.listeners=$advertised"
+            echo "listener.security.protocol.map=$map"
         fi
         cat <<EOF
 process.roles=broker,controller
@@ -226,6 +278,11 @@ start() {
     if [ ! -f "$dir/meta.ok" ]; then
         local ports=() format_extra=() i
         if [ "${KAFKA_SECURE:-0}" = 1 ]; then touch "$dir/secure"; fi
+        rm -f "$dir/proxied"
+        if [ -n "${KAFKA_PROXIED_ADVERTISED:-}" ]; then
+            [ ! -f "$dir/secure" ] || die "KAFKA_PROXIED_ADVERTISED works without KAFKA_SECURE only"
+            proxied_setup
+        fi
         if [ -f "$dir/secure" ]; then
             if [ "${KAFKA_FRESH_CERTS:-0}" = 1 ]; then
                 "$PEERS_DIR/certs.sh" "$dir/certs" >&2
@@ -283,7 +340,7 @@ print(s)')"
         kill -0 "$pid" 2>/dev/null || start_failed "$dir" "$dir/kafka.log"
         if port_open "$(cat "$dir/port")" &&
             tail -n "+$from" "$dir/kafka.log" | grep -q 'Kafka Server started' &&
-            secure_ports_open; then
+            secure_ports_open && proxied_ports_open; then
             break
         fi
         [ "$(now_ms)" -lt "$deadline" ] || start_failed "$dir" "$dir/kafka.log"

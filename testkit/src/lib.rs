@@ -25,6 +25,12 @@
 //! SASL PLAIN; [`TcpProxy`] sits between a client and a broker and counts
 //! connections and requests.
 //!
+//! Network faults: [`FaultyProxy`] cuts connections mid-frame, delivers a
+//! byte at a time, stalls and limits bandwidth, per direction, as the test
+//! says while it runs; [`ProxiedKafka`] (or [`shared_proxied`]) runs Kafka
+//! 4.4 with listeners advertised at such proxies, so that every connection
+//! a client makes passes one.
+//!
 //! Peers that cannot be started return an error that says why (the script's
 //! stderr, which holds the broker's log tail): tests `.expect()` them and fail
 //! loudly; nothing here skips a test.
@@ -42,11 +48,13 @@
 
 pub mod cluster;
 mod error;
+mod faulty_proxy;
 pub mod group_interop;
 pub mod group_round_trip;
 mod interop;
 mod mock;
 mod peer;
+mod proxied_kafka;
 mod proxy;
 pub mod release;
 mod secure;
@@ -62,12 +70,14 @@ use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use error::TestkitError;
+pub use faulty_proxy::{Direction, DirectionStats, FaultyProxy, ProxyStats};
 pub use interop::{
     confluent_read_back, confluent_read_back_with, java_murmur2_partitions, java_read_back,
     java_read_back_with, java_tools_dir, librdkafka_murmur2_partitions, ConsumedRecord,
 };
 pub use mock::{CoordinatorKind, MockOptions, MOCK_TRANSPORT_ERROR};
 pub use peer::{peer_starts, shared, try_shared, Peer};
+pub use proxied_kafka::{shared_proxied, try_shared_proxied, ProxiedKafka, SHARED_PROXIES};
 pub use proxy::TcpProxy;
 pub use secure::{
     shared_secure, try_shared_secure, Listener, SecureKafka, ADMIN_PASSWORD, ADMIN_USER,

@@ -93,11 +93,22 @@ impl Peer {
     }
 
     fn start_script(kind: PeerKind) -> Result<Peer> {
+        Peer::start_script_with_env(kind, &[]).map(|(peer, _)| peer)
+    }
+
+    /// [`Peer::start`] of a script-started peer with `env` set for its
+    /// first start (e.g. `kafka.sh`'s `KAFKA_PROXIED_ADVERTISED`); also
+    /// returns the start script's stdout, for the lines only that variant
+    /// prints.
+    pub(crate) fn start_script_with_env(
+        kind: PeerKind,
+        env: &[(&str, String)],
+    ) -> Result<(Peer, String)> {
         let t0 = Instant::now();
         install(kind.name())?;
         let t_install = t0.elapsed();
         let data_dir = new_data_dir(kind)?;
-        let info = start_with_script(kind, &data_dir)?;
+        let info = start_with_script(kind, &data_dir, env)?;
         STARTS[kind.index()].fetch_add(1, Ordering::SeqCst);
         eprintln!(
             "kafkite-testkit: {kind} peer at {} (pid {}) up in {:.2} s (install check {:.2} s)",
@@ -106,7 +117,7 @@ impl Peer {
             t0.elapsed().as_secs_f64(),
             t_install.as_secs_f64()
         );
-        Ok(Peer {
+        let peer = Peer {
             kind,
             bootstrap: info.bootstrap,
             data_dir,
@@ -114,7 +125,8 @@ impl Peer {
             state: Mutex::new(State::Script {
                 pid: Some(info.pid),
             }),
-        })
+        };
+        Ok((peer, info.stdout))
     }
 
     /// Which peer this is.
@@ -198,7 +210,7 @@ impl Peer {
             run(&format!("stop {} peer for restart", self.kind), &mut cmd)?;
         }
         let t0 = Instant::now();
-        let info = start_with_script(self.kind, &self.data_dir)?;
+        let info = start_with_script(self.kind, &self.data_dir, &[])?;
         *pid = Some(info.pid);
         eprintln!(
             "kafkite-testkit: {} peer restarted at {} (pid {}) in {:.2} s",
@@ -283,6 +295,7 @@ struct StartInfo {
     bootstrap: String,
     pid: u32,
     log: PathBuf,
+    stdout: String,
 }
 
 /// `scripts/peers/<kind>.sh ACTION DIR` with `PEER_WATCH_PID` = this process.
@@ -295,10 +308,12 @@ fn script_command(kind: PeerKind, action: &str, dir: &Path) -> Command {
     cmd
 }
 
-/// Runs `<kind>.sh start DIR` and parses its `KEY=VALUE` lines. The script
-/// returns once the peer is ready (Kafka: `Kafka Server started` logged).
-fn start_with_script(kind: PeerKind, dir: &Path) -> Result<StartInfo> {
+/// Runs `<kind>.sh start DIR` with `env` and parses its `KEY=VALUE` lines.
+/// The script returns once the peer is ready (Kafka: `Kafka Server started`
+/// logged).
+fn start_with_script(kind: PeerKind, dir: &Path, env: &[(&str, String)]) -> Result<StartInfo> {
     let mut cmd = script_command(kind, "start", dir);
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     let what = format!("start {kind} peer (data dir {} kept)", dir.display());
     let out = run(&what, &mut cmd)?;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -318,6 +333,7 @@ fn start_with_script(kind: PeerKind, dir: &Path) -> Result<StartInfo> {
             log: field("LOG=")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| dir.join(format!("{}.log", kind.name()))),
+            stdout: stdout.into_owned(),
         }),
         (b, _) => {
             // It may be running all the same: do not leak it.
@@ -465,21 +481,27 @@ pub fn try_shared(kind: PeerKind) -> std::result::Result<&'static Peer, &'static
 #[cfg(unix)]
 fn register_at_exit() {
     static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        extern "C" {
-            fn atexit(callback: extern "C" fn()) -> std::os::raw::c_int;
-        }
-        // SAFETY: C's atexit(3) with a plain `extern "C" fn()` that never
-        // unwinds (it catches panics). libtest ends with `exit()`, passed or
-        // failed, so the hook runs after the last test.
-        if unsafe { atexit(stop_shared_at_exit) } != 0 {
-            eprintln!("kafkite-testkit: atexit failed; shared peers rely on PEER_WATCH_PID");
-        }
-    });
+    ONCE.call_once(|| at_exit(stop_shared_at_exit, "shared peers"));
 }
 
 #[cfg(not(unix))]
 fn register_at_exit() {}
+
+/// Has `callback` run at process exit (C's `atexit`); `what` names what it
+/// stops, for the message if that cannot be arranged. `callback` must not
+/// unwind: catch panics inside it.
+#[cfg(unix)]
+pub(crate) fn at_exit(callback: extern "C" fn(), what: &str) {
+    extern "C" {
+        fn atexit(callback: extern "C" fn()) -> std::os::raw::c_int;
+    }
+    // SAFETY: C's atexit(3) with a plain `extern "C" fn()`, which the
+    // caller promises never unwinds. libtest ends with `exit()`, passed or
+    // failed, so the hook runs after the last test.
+    if unsafe { atexit(callback) } != 0 {
+        eprintln!("kafkite-testkit: atexit failed; {what} rely on PEER_WATCH_PID");
+    }
+}
 
 /// Stops the started shared peers. A peer whose lock is held (a thread still
 /// inside a call at exit) is left to the watchdog rather than waited for.
@@ -488,18 +510,26 @@ extern "C" fn stop_shared_at_exit() {
     let _ = std::panic::catch_unwind(|| {
         for cell in &SHARED {
             let Some(Ok(peer)) = cell.get() else { continue };
-            let mut st = match peer.state.try_lock() {
-                Ok(st) => st,
-                Err(TryLockError::Poisoned(e)) => e.into_inner(),
-                Err(TryLockError::WouldBlock) => continue,
-            };
-            let t0 = Instant::now();
-            peer.shutdown(&mut st);
-            eprintln!(
-                "kafkite-testkit: shared {} peer stopped at exit in {:.2} s",
-                peer.kind,
-                t0.elapsed().as_secs_f64()
-            );
+            peer.stop_at_exit(&format!("shared {} peer", peer.kind));
         }
     });
+}
+
+impl Peer {
+    /// Stops the peer from an exit hook, unless its lock is held (a thread
+    /// still inside a call at exit): then it is left to the watchdog
+    /// rather than waited for.
+    pub(crate) fn stop_at_exit(&self, what: &str) {
+        let mut st = match self.state.try_lock() {
+            Ok(st) => st,
+            Err(TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
+        let t0 = Instant::now();
+        self.shutdown(&mut st);
+        eprintln!(
+            "kafkite-testkit: {what} stopped at exit in {:.2} s",
+            t0.elapsed().as_secs_f64()
+        );
+    }
 }
