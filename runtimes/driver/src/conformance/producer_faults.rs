@@ -310,27 +310,16 @@ pub async fn memory_bound_holds_while_the_cluster_is_stalled<R: Runtime + Defaul
             None
         })
         .await;
-        // Room comes only with answers: after the stall, or earlier when a
-        // batch got out before the mock applied it (on a loaded machine).
-        // Either way the send may complete only once a record was answered.
+        // Room comes with answers (after the stall, or earlier when a batch
+        // got out before the mock applied it, on a loaded machine) or when
+        // sealing a batch frees what its open form reserved. Whenever the
+        // waiting send completes, the bound holds with its record in.
         let stalled = stalled_at.elapsed();
+        if let Some(Err(e)) = &waited {
+            panic!("{what}: send failed instead of waiting for room: {e}");
+        }
         if waited.is_some() && stalled < STALL {
-            let mut pending = Vec::new();
-            let mut answered = 0;
-            for mut d in deliveries.drain(..) {
-                match future::poll_once(&mut d).await {
-                    Some(result) => {
-                        result.unwrap_or_else(|e| panic!("{what}: early delivery: {e}"));
-                        answered += 1;
-                    }
-                    None => pending.push(d),
-                }
-            }
-            assert!(
-                answered > 0,
-                "{what}: send completed while the buffer was full, {stalled:?} into the stall, with no record answered"
-            );
-            deliveries = pending;
+            eprintln!("{what}: room came {stalled:?} into the stall");
         }
         assert!(producer.buffered_bytes() <= LIMIT, "{what}");
         // A `send_batch` that could never fit fails at once, taking nothing.
