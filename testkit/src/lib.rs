@@ -213,6 +213,26 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{}-{n}-{rand}", std::process::id())
 }
 
+/// A free port, bound and held: for a proxy whose address a peer must
+/// advertise before it starts. Picking a port and binding it only after
+/// the peer's start script has run races the script's own picks (a broker
+/// listener once took a port chosen for a proxy); a port held from the
+/// start cannot be picked by anyone else.
+pub fn reserve_port() -> Result<(std::net::TcpListener, u16)> {
+    let mut last = None;
+    for _ in 0..20 {
+        let port = free_port()?;
+        match TcpListener::bind(("127.0.0.1", port)) {
+            Ok(listener) => return Ok((listener, port)),
+            Err(source) => last = Some(source),
+        }
+    }
+    Err(TestkitError::Io {
+        what: "reserve_port: bind a free port".to_string(),
+        source: last.unwrap_or_else(|| std::io::Error::other("no attempt")),
+    })
+}
+
 /// A TCP port on 127.0.0.1 that is free right now (it could be bound, and
 /// was released). Another process may still take it before you bind it;
 /// the peer scripts pick their own ports the same way.

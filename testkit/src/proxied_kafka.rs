@@ -15,7 +15,9 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use crate::peer::Peer;
-use crate::{free_port, FaultyProxy, PeerKind, Result, TestkitError};
+use std::net::ToSocketAddrs;
+
+use crate::{FaultyProxy, PeerKind, Result, TestkitError};
 
 /// How many proxies [`shared_proxied`] has: one per test of a binary that
 /// injects faults, with room to spare.
@@ -45,14 +47,21 @@ impl ProxiedKafka {
             });
         }
         let t0 = Instant::now();
-        let ports = distinct_free_ports(proxies)?;
-        let advertised: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        // Held from here on, so that the broker's start script cannot pick
+        // one of them for a listener of its own.
+        let reserved = (0..proxies)
+            .map(|_| crate::reserve_port())
+            .collect::<Result<Vec<_>>>()?;
+        let advertised: Vec<String> = reserved
+            .iter()
+            .map(|(_, p)| format!("127.0.0.1:{p}"))
+            .collect();
         let (peer, stdout) = Peer::start_script_with_env(
             PeerKind::Kafka,
             &[("KAFKA_PROXIED_ADVERTISED", advertised.join(","))],
         )?;
         let mut started = Vec::with_capacity(proxies);
-        for (i, port) in ports.into_iter().enumerate() {
+        for (i, (listener, _)) in reserved.into_iter().enumerate() {
             let key = format!("LISTENER_PROXIED{}=", i + 1);
             let target = stdout
                 .lines()
@@ -67,7 +76,18 @@ impl ProxiedKafka {
                     stderr: String::new(),
                 })?;
             // On an error `peer` is dropped here, which stops the broker.
-            started.push(FaultyProxy::start_on(port, target)?);
+            let target = target
+                .to_socket_addrs()
+                .map_err(|source| TestkitError::Io {
+                    what: format!("ProxiedKafka: resolve {target}"),
+                    source,
+                })?
+                .next()
+                .ok_or_else(|| TestkitError::BadArgument {
+                    arg: target.to_string(),
+                    why: "ProxiedKafka: the listener resolves to no address",
+                })?;
+            started.push(FaultyProxy::start_on_listener(listener, target)?);
         }
         eprintln!(
             "kafkite-testkit: proxied kafka peer (direct {}, {} proxies) up in {:.2} s",
@@ -113,25 +133,6 @@ impl std::fmt::Debug for ProxiedKafka {
             .field("proxies", &self.proxies)
             .finish()
     }
-}
-
-/// `n` ports that are free now and differ from one another.
-fn distinct_free_ports(n: usize) -> Result<Vec<u16>> {
-    let mut ports = Vec::with_capacity(n);
-    let mut attempts = 0;
-    while ports.len() < n {
-        let port = free_port()?;
-        attempts += 1;
-        if !ports.contains(&port) {
-            ports.push(port);
-        } else if attempts > n * 20 {
-            return Err(TestkitError::BadArgument {
-                arg: n.to_string(),
-                why: "ProxiedKafka: could not find that many distinct free ports",
-            });
-        }
-    }
-    Ok(ports)
 }
 
 /// The per-binary instance; `Err` is kept too, so every test that asks

@@ -95,6 +95,13 @@ impl TcpProxy {
         // Port 0 is fine here: the socket is held from bind to drop.
         let listener = TcpListener::bind(("127.0.0.1", port))
             .map_err(io(format!("TcpProxy: bind port {port}")))?;
+        TcpProxy::start_on_listener(listener, target)
+    }
+
+    /// [`TcpProxy::start_on`] on a listener already bound (see
+    /// [`crate::reserve_port`]).
+    pub fn start_on_listener(listener: TcpListener, target: SocketAddr) -> Result<TcpProxy> {
+        let io = |what: String| move |source| TestkitError::Io { what, source };
         let local = listener
             .local_addr()
             .map_err(io("TcpProxy: local address".into()))?;

@@ -182,7 +182,7 @@ impl SecureKafka {
         let data_dir = new_named_data_dir("kafkasecure")?;
         // REAUTH is advertised at a proxy's address, so every connection
         // a client makes to that listener passes it and can be counted.
-        let reauth_port = crate::free_port()?;
+        let (reauth_listener, reauth_port) = crate::reserve_port()?;
         let mut cmd = script("start", &data_dir);
         cmd.env("KAFKA_SECURE", "1")
             .env("KAFKA_REAUTH_MS", reauth_ms.to_string())
@@ -217,17 +217,18 @@ impl SecureKafka {
             "kafkite-testkit: secured kafka peer (plaintext {plaintext}, pid {pid}) up in {:.2} s",
             t0.elapsed().as_secs_f64()
         );
-        let reauth_proxy =
-            match TcpProxy::start_on(reauth_port, &listeners[Listener::Reauth.index()]) {
-                Ok(proxy) => proxy,
-                Err(e) => {
-                    let _ = script("stop", &data_dir)
-                        .stdout(Stdio::null())
-                        .stderr(Stdio::null())
-                        .status();
-                    return Err(e);
-                }
-            };
+        let reauth_proxy = match resolve(&listeners[Listener::Reauth.index()])
+            .and_then(|target| TcpProxy::start_on_listener(reauth_listener, target))
+        {
+            Ok(proxy) => proxy,
+            Err(e) => {
+                let _ = script("stop", &data_dir)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+                return Err(e);
+            }
+        };
         Ok(SecureKafka {
             reauth_proxy,
             plaintext,
@@ -542,6 +543,22 @@ extern "C" fn stop_shared_at_exit() {
             t0.elapsed().as_secs_f64()
         );
     });
+}
+
+/// `host:port` as the socket address a proxy forwards to.
+fn resolve(target: &str) -> Result<std::net::SocketAddr> {
+    use std::net::ToSocketAddrs;
+    target
+        .to_socket_addrs()
+        .map_err(|source| crate::TestkitError::Io {
+            what: format!("resolve {target}"),
+            source,
+        })?
+        .next()
+        .ok_or_else(|| crate::TestkitError::BadArgument {
+            arg: target.to_string(),
+            why: "the target resolves to no address",
+        })
 }
 
 #[cfg(test)]

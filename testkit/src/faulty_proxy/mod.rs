@@ -119,6 +119,13 @@ impl FaultyProxy {
             })?;
         let listener = TcpListener::bind(("127.0.0.1", port))
             .map_err(io(format!("FaultyProxy: bind port {port}")))?;
+        FaultyProxy::start_on_listener(listener, target)
+    }
+
+    /// [`FaultyProxy::start_on`] on a listener already bound (see
+    /// [`crate::reserve_port`]).
+    pub fn start_on_listener(listener: TcpListener, target: SocketAddr) -> Result<FaultyProxy> {
+        let io = |what: String| move |source| TestkitError::Io { what, source };
         let local = listener
             .local_addr()
             .map_err(io("FaultyProxy: local address".into()))?;
