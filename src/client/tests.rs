@@ -139,6 +139,100 @@ fn a_broker_that_hangs_up_on_api_versions_gets_the_0_8_2_versions() {
     assert_eq!(table, &ApiVersionTable::kafka_0_8_2());
 }
 
+/// The answer to the ListGroups request `id`, once there is one.
+fn response_to(h: &Harness, id: RequestId) -> Option<Result<Response, RequestError>> {
+    h.events.iter().find_map(|e| match e {
+        Event::Response { id: rid, result } if *rid == id => Some(result.clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_modern_broker_cut_twice_on_api_versions_is_asked_again_when_a_request_needs_it() {
+    // The network cut the first two connections during ApiVersions: the
+    // address is taken for 0.8, whose versions have no ListGroups (nor any
+    // group API). That guess must not fail a group request for minutes.
+    let hangups = std::rc::Rc::new(std::cell::Cell::new(2));
+    let left = hangups.clone();
+    let responder: Responder = Box::new(move |_, _, request| match request {
+        AnyRequest::ApiVersions(_) if left.get() > 0 => {
+            left.set(left.get() - 1);
+            Reply::Close
+        }
+        AnyRequest::ApiVersions(_) => Reply::Respond(modern_versions()),
+        AnyRequest::Metadata(_) => Reply::Respond(metadata(1)),
+        AnyRequest::ListGroups(_) => Reply::Respond(ListGroupsResponse::default().into()),
+        _ => Reply::Silence,
+    });
+    let mut h = Harness::new(&["b1:9092"], responder);
+    h.run();
+    h.advance(Duration::from_secs(1));
+    h.advance(Duration::from_secs(1));
+    assert_eq!(
+        h.client.broker_versions(1),
+        Some(&ApiVersionTable::kafka_0_8_2())
+    );
+    let now = h.now;
+    let id = h
+        .client
+        .send(Target::Broker(1), ListGroupsRequest::default(), now);
+    for _ in 0..5 {
+        h.advance(Duration::from_secs(1));
+    }
+    let response = response_to(&h, id).expect("an answer").expect("a response");
+    assert!(matches!(response.body, Some(AnyResponse::ListGroups(_))));
+    let table = h.client.broker_versions(1).expect("ready");
+    assert!(table.get(ApiKey::ListGroups.key()).is_some());
+}
+
+#[test]
+fn a_real_0_8_broker_fails_a_newer_request_after_one_more_ask() {
+    let responder: Responder = Box::new(|_, _, request| match request {
+        AnyRequest::ApiVersions(_) => Reply::Close,
+        AnyRequest::Metadata(_) => Reply::Respond(metadata(1)),
+        _ => Reply::Silence,
+    });
+    let mut h = Harness::new(&["b1:9092"], responder);
+    h.run();
+    h.advance(Duration::from_secs(1));
+    h.advance(Duration::from_secs(1));
+    let asked = |h: &Harness| {
+        h.seen
+            .iter()
+            .filter(|(_, k, _)| *k == ApiKey::ApiVersions)
+            .count()
+    };
+    assert_eq!(asked(&h), 2);
+    let now = h.now;
+    let first = h
+        .client
+        .send(Target::Broker(1), ListGroupsRequest::default(), now);
+    for _ in 0..5 {
+        h.advance(Duration::from_secs(1));
+    }
+    assert_eq!(asked(&h), 3, "asked once more: {:?}", h.seen);
+    assert!(matches!(
+        response_to(&h, first),
+        Some(Err(RequestError::UnsupportedVersion {
+            api: ApiKey::ListGroups,
+            ..
+        }))
+    ));
+    // The guess stands now: the next such request fails without asking.
+    let now = h.now;
+    let second = h
+        .client
+        .send(Target::Broker(1), ListGroupsRequest::default(), now);
+    for _ in 0..5 {
+        h.advance(Duration::from_secs(1));
+    }
+    assert_eq!(asked(&h), 3);
+    assert!(matches!(
+        response_to(&h, second),
+        Some(Err(RequestError::UnsupportedVersion { .. }))
+    ));
+}
+
 #[test]
 fn an_address_taken_for_0_8_is_asked_its_versions_again_after_a_while() {
     // 0: an 0.8 broker. 1: it restarts (the next request is hung up on),

@@ -104,6 +104,10 @@ struct Link {
     /// broker (or one that merely hung up twice) must not be held to
     /// Kafka 0.8.2's versions for the client's life.
     legacy_recheck_at: Option<Instant>,
+    /// A request needing an API 0.8.2 lacks already had the guess asked
+    /// again (see `Client::reprobe_legacy`); until the broker answers
+    /// ApiVersions or the next recheck, the guess stands.
+    legacy_reprobed: bool,
     /// Connections in a row closed while negotiating versions. One is not
     /// proof of an old broker (a modern one may crash or restart at that
     /// moment, and the fallback table has no group APIs); two are.

@@ -121,6 +121,7 @@ impl Client {
                     if let Some(link) = self.links.get_mut(&c.address) {
                         link.legacy = false;
                         link.legacy_recheck_at = None;
+                        link.legacy_reprobed = false;
                     }
                 }
                 self.versions_known(conn, table, now);

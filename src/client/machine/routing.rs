@@ -160,6 +160,35 @@ impl Client {
         Some(conn)
     }
 
+    /// A request needs an API that Kafka 0.8.2 lacks, on a connection whose
+    /// versions were not asked but guessed (its address hung up on
+    /// ApiVersions twice: an old broker, or a network that cut two
+    /// connections at that moment). The guess is not proof enough to fail
+    /// the request: the connection is closed so that the next one asks
+    /// again. Once per guess: if that one hangs up too, the guess stands
+    /// and the request fails. Returns whether it closed the connection.
+    fn reprobe_legacy(&mut self, conn: ConnectionId, now: Instant) -> bool {
+        let Some(c) = self.conns.get(&conn) else {
+            return false;
+        };
+        let Some(link) = self.links.get_mut(&c.address) else {
+            return false;
+        };
+        if !link.legacy || link.legacy_reprobed {
+            return false;
+        }
+        link.legacy_reprobed = true;
+        link.legacy_recheck_at = Some(now);
+        let error = ConnectionError::Closed {
+            address: c.address.clone(),
+            reason: "taken for Kafka 0.8/0.9 after hanging up on ApiVersions, \
+                     but a request needs a newer API: asking its versions again"
+                .to_string(),
+        };
+        self.drop_connection(conn, error, true, now);
+        true
+    }
+
     pub(super) fn can_send(&self, conn: ConnectionId) -> bool {
         self.conns.get(&conn).is_some_and(|c| {
             c.is_ready() && c.in_flight.len() < self.config.max_in_flight_per_connection
@@ -180,6 +209,14 @@ impl Client {
             Payload::FindCoordinator { .. } => ApiKey::FindCoordinator,
         };
         let Some(version) = c.versions.choose(api_key, q.versions) else {
+            if self.reprobe_legacy(conn, now) {
+                // Asked again on the next connection; the request waits.
+                self.queue.push_back(q);
+                return;
+            }
+            let Some(c) = self.conns.get(&conn) else {
+                return;
+            };
             let error = RequestError::UnsupportedVersion {
                 broker: c.address.clone(),
                 api: api_key,
