@@ -77,6 +77,12 @@ pub struct GroupMember {
     /// The partition counts the leader assigned with; a change makes the
     /// leader rebalance.
     pub(super) assigned_with: Option<PartitionCounts>,
+    /// The client's metadata generation `assigned_with` was last compared
+    /// with. Compared in every `drive`, not only on `MetadataUpdated`: an
+    /// update that lands while SyncGroup is in flight would otherwise be
+    /// missed, and a leader that assigned before a topic appeared would
+    /// stay stable with nothing to read.
+    pub(super) counts_seen_generation: u64,
     pub(super) requests: BTreeMap<RequestId, InFlight>,
     pub(super) commits: BTreeMap<CommitId, super::commits::CommitJob>,
     /// The newest commit asked for each partition: an older commit still
@@ -177,6 +183,7 @@ impl GroupMember {
             heartbeat: Heartbeat::default(),
             rejoin_pending: None,
             assigned_with: None,
+            counts_seen_generation: 0,
             requests: BTreeMap::new(),
             commits: BTreeMap::new(),
             newest_commit: BTreeMap::new(),
@@ -262,10 +269,6 @@ impl GroupMember {
                 }
                 None => false,
             },
-            Event::MetadataUpdated => {
-                self.check_partition_counts(client, now);
-                false
-            }
             _ => false,
         };
         self.drive(client, now);
@@ -374,6 +377,7 @@ impl GroupMember {
         // Heartbeats first: a session that expired puts the member back to
         // joining, which the phase step below then does at once.
         self.drive_heartbeat(client, now);
+        self.check_partition_counts(client, now);
         if let Phase::NeedJoin { at, reason } = self.phase {
             if at <= now {
                 self.send_join(client, reason, now);

@@ -304,6 +304,7 @@ impl GroupMember {
         keep_believable_claims(&mut members, owned, &counts);
         let plan = assignor.assign(&members, &counts);
         self.assigned_with = Some(counts);
+        self.counts_seen_generation = client.metadata_generation();
         let mut assignments = Vec::new();
         for (member_id, partitions) in plan {
             // Each member reads its assignment at the version it speaks.
@@ -411,6 +412,7 @@ impl GroupMember {
 
     /// The leader rebalances when a subscribed topic's partition count
     /// changed since it assigned (or a topic it could not find appeared).
+    /// Looks once per metadata generation, once stable.
     pub(super) fn check_partition_counts(&mut self, client: &Client, now: Instant) {
         if !self.is_leader() || !matches!(self.phase, Phase::Stable) {
             return;
@@ -418,6 +420,10 @@ impl GroupMember {
         let Some(before) = &self.assigned_with else {
             return;
         };
+        if client.metadata_generation() == self.counts_seen_generation {
+            return;
+        }
+        self.counts_seen_generation = client.metadata_generation();
         let current = partition_counts(client, before.keys());
         if &current != before {
             self.request_rejoin("the partition count of a subscribed topic changed", now);

@@ -57,6 +57,8 @@ pub(super) struct Coordinator {
     pub errors: BTreeMap<ApiKey, VecDeque<i16>>,
     /// Heartbeats go unanswered while set.
     pub silent_heartbeats: bool,
+    /// SyncGroup answers wait for `Harness::release_held` while set.
+    pub hold_sync: bool,
     pub joins: Vec<JoinGroupRequest>,
     pub syncs: Vec<SyncGroupRequest>,
     /// (broker node, generation) of each heartbeat.
@@ -96,6 +98,7 @@ impl Default for Coordinator {
             follower_assignment: Bytes::new(),
             errors: BTreeMap::new(),
             silent_heartbeats: false,
+            hold_sync: false,
             joins: Vec::new(),
             syncs: Vec::new(),
             heartbeats: Vec::new(),
@@ -145,6 +148,9 @@ impl Coordinator {
                 AnyResponse::FindCoordinator(self.find_coordinator(r, version))
             }
             AnyRequest::JoinGroup(r) => AnyResponse::JoinGroup(self.join(r)),
+            AnyRequest::SyncGroup(r) if self.hold_sync => {
+                return Reply::Later(AnyResponse::SyncGroup(self.sync(r)))
+            }
             AnyRequest::SyncGroup(r) => AnyResponse::SyncGroup(self.sync(r)),
             AnyRequest::Heartbeat(r) => {
                 if self.silent_heartbeats {

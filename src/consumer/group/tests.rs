@@ -61,6 +61,46 @@ fn a_single_member_joins_leads_and_gets_every_partition() {
 }
 
 #[test]
+fn a_topic_that_appears_while_the_leader_syncs_starts_a_new_rebalance() {
+    // The leader found no metadata for "t", waited, and assigned nothing;
+    // the topic's metadata came while SyncGroup was in flight. Stable with
+    // nothing, it must rebalance, or the group never reads "t" (found by
+    // the whole-client fuzz target: a consumer that stalled silently).
+    let coordinator = Coordinator {
+        node: 2,
+        topics: Vec::new(),
+        hold_sync: true,
+        ..Coordinator::default()
+    };
+    let mut s = Setup::subscribed(eager(), coordinator);
+    s.advance(Duration::from_secs(40));
+    assert_eq!(
+        s.c.borrow().syncs.len(),
+        1,
+        "the leader gave up waiting and synced"
+    );
+    {
+        let mut c = s.c.borrow_mut();
+        c.topics = vec![("t".into(), 4)];
+        c.hold_sync = false;
+    }
+    let now = s.h.now;
+    s.h.client.refresh_metadata(now);
+    s.settle();
+    assert!(s.h.client.metadata().topics.contains_key("t"));
+    s.h.release_held();
+    s.advance(Duration::from_secs(5));
+    assert_eq!(s.c.borrow().joins.len(), 2, "a second rebalance");
+    assert_eq!(
+        s.take_events(),
+        [
+            GroupEvent::PartitionsAssigned(Vec::new()),
+            GroupEvent::PartitionsAssigned(tps("t", 0..4)),
+        ]
+    );
+}
+
+#[test]
 fn heartbeats_go_out_every_interval_while_stable() {
     let mut s = Setup::subscribed(eager(), Coordinator::default());
     s.advance(Duration::from_secs(30));
