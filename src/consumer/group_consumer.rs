@@ -206,7 +206,15 @@ impl GroupConsumer {
         offset: i64,
         now: Instant,
     ) {
-        if self.owned.contains(&(topic.to_string(), partition)) {
+        let tp = (topic.to_string(), partition);
+        if self.owned.contains(&tp) {
+            // A seek made while the committed offsets are being read wins
+            // over them, as in the Java client: the answer must not move
+            // the position back (the application would see records again
+            // that it skipped or already had).
+            for waiting in self.starting.values_mut() {
+                waiting.retain(|t| *t != tp);
+            }
             self.fetcher.seek(client, topic, partition, offset, now);
         }
         self.pump(client, now);

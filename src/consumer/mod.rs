@@ -10,6 +10,8 @@ mod offsets;
 mod record_chunk;
 
 #[cfg(test)]
+mod group_consumer_tests;
+#[cfg(test)]
 mod hostile_fetch_tests;
 #[cfg(test)]
 mod tests;

@@ -23,7 +23,7 @@ mod requests;
 #[cfg(test)]
 mod hostile_tests;
 #[cfg(test)]
-mod scripted;
+pub(crate) mod scripted;
 #[cfg(test)]
 mod tests;
 

@@ -34,7 +34,7 @@ use crate::protocol::messages::{
 use crate::protocol::{AnyRequest, AnyResponse, ApiKey, ErrorCode};
 
 /// The group as the scripted coordinator keeps it.
-pub(super) struct Coordinator {
+pub(crate) struct Coordinator {
     /// The coordinator's node id (1 or 2); a group request to the other
     /// broker gets NOT_COORDINATOR.
     pub node: i32,
@@ -59,6 +59,8 @@ pub(super) struct Coordinator {
     pub silent_heartbeats: bool,
     /// SyncGroup answers wait for `Harness::release_held` while set.
     pub hold_sync: bool,
+    /// OffsetFetch answers wait likewise.
+    pub hold_offset_fetch: bool,
     pub joins: Vec<JoinGroupRequest>,
     pub syncs: Vec<SyncGroupRequest>,
     /// (broker node, generation) of each heartbeat.
@@ -99,6 +101,7 @@ impl Default for Coordinator {
             errors: BTreeMap::new(),
             silent_heartbeats: false,
             hold_sync: false,
+            hold_offset_fetch: false,
             joins: Vec::new(),
             syncs: Vec::new(),
             heartbeats: Vec::new(),
@@ -123,7 +126,7 @@ impl Coordinator {
             .unwrap_or(0)
     }
 
-    fn answer(&mut self, address: &str, version: i16, request: &AnyRequest) -> Reply {
+    pub(crate) fn answer(&mut self, address: &str, version: i16, request: &AnyRequest) -> Reply {
         let node = if address.starts_with("b2") { 2 } else { 1 };
         let is_group_api = matches!(
             request,
@@ -167,6 +170,9 @@ impl Coordinator {
                 AnyResponse::LeaveGroup(LeaveGroupResponse::default())
             }
             AnyRequest::OffsetCommit(r) => AnyResponse::OffsetCommit(self.commit(r, version)),
+            AnyRequest::OffsetFetch(r) if self.hold_offset_fetch => {
+                return Reply::Later(AnyResponse::OffsetFetch(self.fetch(r, version)))
+            }
             AnyRequest::OffsetFetch(r) => AnyResponse::OffsetFetch(self.fetch(r, version)),
             _ => return Reply::Silence,
         };
