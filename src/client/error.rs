@@ -51,6 +51,16 @@ pub enum RequestError {
     Disconnected(ConnectionError),
     #[error("broker {broker} speaks no version of {api:?} in the range the request allows")]
     UnsupportedVersion { broker: String, api: ApiKey },
+    /// The broker hung up on ApiVersions (twice, and once more when asked
+    /// again for this request), so it is taken for Kafka 0.8/0.9, which
+    /// has no version of the API. A guess, not the broker's word (a
+    /// network that cuts connections looks the same): its versions are
+    /// asked again after a while.
+    #[error(
+        "broker {broker} is taken for Kafka 0.8/0.9 (it hung up on ApiVersions), which has no \
+         version of {api:?}; its versions are asked again later"
+    )]
+    VersionsGuessed { broker: String, api: ApiKey },
     #[error("cannot encode the request: {0}")]
     Encode(#[from] EncodeError),
     #[error("broker {0} is not in the cluster metadata")]

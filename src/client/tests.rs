@@ -213,7 +213,7 @@ fn a_real_0_8_broker_fails_a_newer_request_after_one_more_ask() {
     assert_eq!(asked(&h), 3, "asked once more: {:?}", h.seen);
     assert!(matches!(
         response_to(&h, first),
-        Some(Err(RequestError::UnsupportedVersion {
+        Some(Err(RequestError::VersionsGuessed {
             api: ApiKey::ListGroups,
             ..
         }))
@@ -229,8 +229,18 @@ fn a_real_0_8_broker_fails_a_newer_request_after_one_more_ask() {
     assert_eq!(asked(&h), 3);
     assert!(matches!(
         response_to(&h, second),
-        Some(Err(RequestError::UnsupportedVersion { .. }))
+        Some(Err(RequestError::VersionsGuessed { .. }))
     ));
+    // Once the guess's recheck is due, such a request has it asked again,
+    // even on a connection that stayed open all along.
+    h.advance(Duration::from_secs(301));
+    let now = h.now;
+    h.client
+        .send(Target::Broker(1), ListGroupsRequest::default(), now);
+    for _ in 0..5 {
+        h.advance(Duration::from_secs(1));
+    }
+    assert_eq!(asked(&h), 4);
 }
 
 #[test]

@@ -91,7 +91,10 @@ impl Error {
     /// Whether the broker speaks no version of the request's API that the
     /// request allowed: the broker is too old (or too new) for it.
     pub fn is_unsupported_version(&self) -> bool {
-        matches!(self, Error::Request { source, .. } if matches!(**source, RequestError::UnsupportedVersion { .. }))
+        matches!(self, Error::Request { source, .. } if matches!(
+            **source,
+            RequestError::UnsupportedVersion { .. } | RequestError::VersionsGuessed { .. }
+        ))
     }
 
     /// Whether the call failed because the client's metadata is stale.

@@ -165,8 +165,9 @@ impl Client {
     /// ApiVersions twice: an old broker, or a network that cut two
     /// connections at that moment). The guess is not proof enough to fail
     /// the request: the connection is closed so that the next one asks
-    /// again. Once per guess: if that one hangs up too, the guess stands
-    /// and the request fails. Returns whether it closed the connection.
+    /// again. If that one hangs up too, the guess stands and such requests
+    /// fail with `VersionsGuessed` until its recheck is due, when the next
+    /// one asks once more. Returns whether it closed the connection.
     fn reprobe_legacy(&mut self, conn: ConnectionId, now: Instant) -> bool {
         let Some(c) = self.conns.get(&conn) else {
             return false;
@@ -174,7 +175,11 @@ impl Client {
         let Some(link) = self.links.get_mut(&c.address) else {
             return false;
         };
-        if !link.legacy || link.legacy_reprobed {
+        // Asked again once per guess, and again whenever the guess's
+        // recheck is due (a connection that stays open never reaches the
+        // recheck made on connecting).
+        let recheck_due = link.legacy_recheck_at.is_some_and(|at| now >= at);
+        if !link.legacy || (link.legacy_reprobed && !recheck_due) {
             return false;
         }
         link.legacy_reprobed = true;
@@ -217,9 +222,12 @@ impl Client {
             let Some(c) = self.conns.get(&conn) else {
                 return;
             };
-            let error = RequestError::UnsupportedVersion {
-                broker: c.address.clone(),
-                api: api_key,
+            let guessed = self.links.get(&c.address).is_some_and(|l| l.legacy);
+            let (broker, api) = (c.address.clone(), api_key);
+            let error = if guessed {
+                RequestError::VersionsGuessed { broker, api }
+            } else {
+                RequestError::UnsupportedVersion { broker, api }
             };
             self.fail_queued(q, error);
             return;

@@ -102,11 +102,15 @@ impl GroupError {
     /// Whether the member has stopped: it takes no part in the group any
     /// more, and a new member must be made to try again.
     pub fn is_fatal(&self) -> bool {
-        matches!(
-            self,
+        match self {
+            GroupError::Request {
+                error: RequestError::VersionsGuessed { .. },
+                ..
+            } => false,
             GroupError::Refused { .. }
-                | GroupError::Request { .. }
-                | GroupError::UnknownAssignor { .. }
-        )
+            | GroupError::Request { .. }
+            | GroupError::UnknownAssignor { .. } => true,
+            GroupError::BadSubscription { .. } | GroupError::BadAssignment { .. } => false,
+        }
     }
 }

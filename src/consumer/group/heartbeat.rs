@@ -80,6 +80,10 @@ impl GroupMember {
             }
             Reaction::Fenced { reset_member_id } => self.fenced(reset_member_id, now),
             Reaction::Fatal(error) => self.fail(error),
+            Reaction::Wait(error) => {
+                self.events.push_back(super::GroupEvent::Error(error));
+                self.heartbeat.due = Some(now + self.config.retry_backoff);
+            }
         }
     }
 

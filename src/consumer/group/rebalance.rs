@@ -37,7 +37,17 @@ pub(super) enum Reaction {
     /// The group is rebalancing: join it.
     Rejoin,
     Fatal(GroupError),
+    /// The coordinator's versions are a guess (Kafka 0.8/0.9, after
+    /// hang-ups on ApiVersions) that lacks the API: reported, and tried
+    /// again after `GUESSED_VERSIONS_RETRY`, by when the client may have
+    /// asked the broker again. Not fatal: a modern broker behind a network
+    /// that cut those connections must not stop the member for good.
+    Wait(GroupError),
 }
+
+/// How long a member waits before trying again a request that failed on
+/// guessed broker versions.
+const GUESSED_VERSIONS_RETRY: Duration = Duration::from_secs(10);
 
 impl GroupMember {
     pub(super) fn react_to_code(&self, api: ApiKey, code: ErrorCode) -> Reaction {
@@ -64,6 +74,13 @@ impl GroupMember {
     }
 
     pub(super) fn react_to_request_error(&self, api: ApiKey, error: &RequestError) -> Reaction {
+        if let RequestError::VersionsGuessed { .. } = error {
+            return Reaction::Wait(GroupError::Request {
+                api,
+                group: self.config.group_id.clone(),
+                error: error.clone(),
+            });
+        }
         if error.is_retriable() {
             // A lost connection or a timeout may mean the coordinator died:
             // find it again (the Java client marks it unknown too).
@@ -99,6 +116,13 @@ impl GroupMember {
                 }
             }
             Reaction::Fatal(error) => self.fail(error),
+            Reaction::Wait(error) => {
+                self.events.push_back(GroupEvent::Error(error));
+                self.phase = Phase::NeedJoin {
+                    at: now + GUESSED_VERSIONS_RETRY.max(self.config.retry_backoff),
+                    reason: "waiting for the coordinator's versions to be asked again",
+                };
+            }
         }
     }
 
