@@ -61,10 +61,11 @@ for target in $targets; do
   # libFuzzer cuts every input, seeds included, to -max_len: keep it at least
   # as large as the largest seed (the uncompressed record vectors are ~70 KB,
   # and v2-none.bin cut to 64 KiB would be one truncated batch, no records).
-  # consumer_protocol's inputs are one member's metadata: a few KB is
-  # plenty, and longer ones only run slower.
+  # consumer_protocol's inputs are one member's metadata, whole_client's a
+  # schedule of up to 3,000 steps: a few KB is plenty, and longer ones only
+  # run slower.
   case "$target" in
-    consumer_protocol) max_len=4096 ;;
+    consumer_protocol | whole_client) max_len=4096 ;;
     *) max_len=65536 ;;
   esac
   largest=$(find "$seeds/$target" -type f -printf '%s\n' | sort -n | tail -1)

@@ -49,6 +49,10 @@ use kafkite::records::{
 };
 use libfuzzer_sys::fuzz_target;
 
+#[path = "common/script.rs"]
+mod script;
+use script::Script;
+
 /// The partitions the fetcher is assigned.
 const PARTITIONS: [(&str, i32); 3] = [("a", 0), ("a", 1), ("b", 0)];
 
@@ -66,61 +70,6 @@ const ENTRY_BYTES: usize = 64;
 const MIN_RECORD_BYTES: usize = 7;
 /// Bytes of a v2 batch before its records section.
 const V2_HEADER: usize = 61;
-
-/// Reads the input front to back; an exhausted input reads as zeros.
-struct Script<'a> {
-    data: &'a [u8],
-}
-
-impl<'a> Script<'a> {
-    fn is_empty(&self) -> bool {
-        self.data.is_empty()
-    }
-
-    fn byte(&mut self) -> u8 {
-        match self.data.split_first() {
-            Some((&b, rest)) => {
-                self.data = rest;
-                b
-            }
-            None => 0,
-        }
-    }
-
-    fn u16(&mut self) -> u16 {
-        u16::from_be_bytes([self.byte(), self.byte()])
-    }
-
-    /// Up to `max` bytes, their number read first.
-    fn bytes(&mut self, max: usize) -> &'a [u8] {
-        let len = if max > 255 {
-            usize::from(self.u16())
-        } else {
-            usize::from(self.byte())
-        };
-        let len = len.min(max).min(self.data.len());
-        let (taken, rest) = self.data.split_at(len);
-        self.data = rest;
-        taken
-    }
-
-    /// An offset near `around`, or one of the edges no log holds.
-    fn offset(&mut self, around: i64) -> i64 {
-        let b = self.byte();
-        match b {
-            0..=199 => around.saturating_add(i64::from(b) - 100),
-            200..=239 => i64::from(b - 200),
-            240 => -1,
-            241 => i64::MIN,
-            242 => i64::MAX,
-            243 => i64::MAX - 1,
-            244 => i64::MAX - 8,
-            245 => i64::from(i32::MAX),
-            246 => i64::from(i32::MAX) + 1,
-            _ => around.saturating_add(i64::from(self.u16())),
-        }
-    }
-}
 
 /// The broker: its open connections and the fetches it has not answered.
 struct Broker {
