@@ -35,8 +35,27 @@ impl StoredBatch {
     }
 
     pub fn last_sequence(&self) -> i32 {
-        self.base_sequence
-            .wrapping_add((self.record_count() - 1) as i32)
+        let count = i32::try_from(self.record_count() - 1).unwrap_or(i32::MAX);
+        increment_sequence(self.base_sequence, count)
+    }
+}
+
+/// `sequence + by` as Kafka counts sequences: past `i32::MAX` they wrap to
+/// 0, not to negative values (`DefaultRecordBatch.incrementSequence`).
+pub fn increment_sequence(sequence: i32, by: i32) -> i32 {
+    if sequence > i32::MAX - by {
+        by - (i32::MAX - sequence) - 1
+    } else {
+        sequence + by
+    }
+}
+
+/// How many sequences `last` is after `first`, across a wrap.
+fn sequence_distance(first: i32, last: i32) -> i64 {
+    if last >= first {
+        i64::from(last) - i64::from(first)
+    } else {
+        i64::from(i32::MAX) - i64::from(first) + i64::from(last) + 1
     }
 }
 
@@ -149,13 +168,18 @@ impl Partition {
         {
             return SequenceCheck::Duplicate {
                 base_offset: *offset,
-                last_offset: *offset + i64::from(last_seq.wrapping_sub(base_seq)),
+                last_offset: *offset + sequence_distance(base_seq, last_seq),
             };
         }
         let last = entry.batches.back().map_or(-1, |(_, last, _)| *last);
-        if base_seq == last.wrapping_add(1) {
+        let next = if last < 0 {
+            0
+        } else {
+            increment_sequence(last, 1)
+        };
+        if base_seq == next {
             SequenceCheck::Append
-        } else if base_seq <= last {
+        } else if base_seq <= last && next != 0 {
             SequenceCheck::Reject(DUPLICATE_SEQUENCE_NUMBER)
         } else {
             SequenceCheck::Reject(OUT_OF_ORDER_SEQUENCE_NUMBER)
@@ -385,6 +409,34 @@ mod tests {
         assert_eq!(
             p.check_sequence(8, 0, 3, 3),
             SequenceCheck::Reject(UNKNOWN_PRODUCER_ID)
+        );
+    }
+
+    #[test]
+    fn sequences_wrap_to_zero_as_kafka_counts_them() {
+        let mut p = Partition::new(vec![1], 0);
+        assert_eq!(increment_sequence(i32::MAX, 1), 0);
+        assert_eq!(increment_sequence(i32::MAX - 1, 3), 1);
+        let wrapped = batch(0, 3, 7, i32::MAX - 1);
+        assert_eq!(wrapped.last_sequence(), 0);
+        p.append(batch(0, 1, 7, 0));
+        p.producers.get_mut(&7).expect("remembered").batches.clear();
+        p.producers
+            .get_mut(&7)
+            .expect("remembered")
+            .batches
+            .push_back((i32::MAX - 1, i32::MAX, 0));
+        assert_eq!(p.check_sequence(7, 0, 0, 4), SequenceCheck::Append);
+        assert_eq!(
+            p.check_sequence(7, 0, i32::MAX - 1, i32::MAX),
+            SequenceCheck::Duplicate {
+                base_offset: 0,
+                last_offset: 1
+            }
+        );
+        assert_eq!(
+            p.check_sequence(7, 0, 3, 4),
+            SequenceCheck::Reject(OUT_OF_ORDER_SEQUENCE_NUMBER)
         );
     }
 

@@ -12,7 +12,7 @@ use kafkite::protocol::messages::{InitProducerIdResponse, ProduceRequest, Produc
 use kafkite::protocol::{AnyResponse, ErrorCode};
 use kafkite::records::{batch_rewrite, Batch, Compression, LegacyMessageSetWriter, RecordSet};
 
-use super::partition::{SequenceCheck, StoredBatch};
+use super::partition::{increment_sequence, SequenceCheck, StoredBatch};
 use super::{Cluster, SlotState, Topic};
 
 /// An acks=all answer waiting for replication.
@@ -150,7 +150,7 @@ fn append(
         if h.record_count < 1 || h.last_offset_delta != h.record_count - 1 {
             return Err(ErrorCode::INVALID_RECORD.0);
         }
-        let last_sequence = h.base_sequence.wrapping_add(h.record_count - 1);
+        let last_sequence = increment_sequence(h.base_sequence, h.record_count - 1);
         match p.check_sequence(
             h.producer_id,
             h.producer_epoch,
