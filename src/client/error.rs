@@ -49,18 +49,20 @@ pub enum RequestError {
     Timeout,
     #[error("the connection was lost before the response: {0}")]
     Disconnected(ConnectionError),
-    #[error("broker {broker} speaks no version of {api:?} in the range the request allows")]
-    UnsupportedVersion { broker: String, api: ApiKey },
-    /// The broker hung up on ApiVersions (twice, and once more when asked
-    /// again for this request), so it is taken for Kafka 0.8/0.9, which
-    /// has no version of the API. A guess, not the broker's word (a
-    /// network that cuts connections looks the same): its versions are
-    /// asked again after a while.
+    /// The broker speaks no version of the API in the request's range.
+    /// `guessed`: the broker hung up on ApiVersions (twice, and once more
+    /// when asked again for this request), so it is taken for Kafka
+    /// 0.8/0.9 without its word for it (a network that cuts connections
+    /// looks the same); its versions are asked again after a while.
     #[error(
-        "broker {broker} is taken for Kafka 0.8/0.9 (it hung up on ApiVersions), which has no \
-         version of {api:?}; its versions are asked again later"
+        "broker {broker} speaks no version of {api:?} in the range the request allows{}",
+        guessed_note(.guessed)
     )]
-    VersionsGuessed { broker: String, api: ApiKey },
+    UnsupportedVersion {
+        broker: String,
+        api: ApiKey,
+        guessed: bool,
+    },
     #[error("cannot encode the request: {0}")]
     Encode(#[from] EncodeError),
     #[error("broker {0} is not in the cluster metadata")]
@@ -87,5 +89,14 @@ impl RequestError {
                 | RequestError::UnknownBroker(_)
                 | RequestError::NoTarget
         )
+    }
+}
+
+fn guessed_note(guessed: &bool) -> &'static str {
+    if *guessed {
+        " (its versions are guessed: it hung up on ApiVersions and is taken for Kafka 0.8/0.9; \
+         they are asked again later)"
+    } else {
+        ""
     }
 }

@@ -213,7 +213,8 @@ fn a_real_0_8_broker_fails_a_newer_request_after_one_more_ask() {
     assert_eq!(asked(&h), 3, "asked once more: {:?}", h.seen);
     assert!(matches!(
         response_to(&h, first),
-        Some(Err(RequestError::VersionsGuessed {
+        Some(Err(RequestError::UnsupportedVersion {
+            guessed: true,
             api: ApiKey::ListGroups,
             ..
         }))
@@ -229,7 +230,7 @@ fn a_real_0_8_broker_fails_a_newer_request_after_one_more_ask() {
     assert_eq!(asked(&h), 3);
     assert!(matches!(
         response_to(&h, second),
-        Some(Err(RequestError::VersionsGuessed { .. }))
+        Some(Err(RequestError::UnsupportedVersion { guessed: true, .. }))
     ));
     // Once the guess's recheck is due, such a request has it asked again,
     // even on a connection that stayed open all along.

@@ -91,10 +91,7 @@ impl Error {
     /// Whether the broker speaks no version of the request's API that the
     /// request allowed: the broker is too old (or too new) for it.
     pub fn is_unsupported_version(&self) -> bool {
-        matches!(self, Error::Request { source, .. } if matches!(
-            **source,
-            RequestError::UnsupportedVersion { .. } | RequestError::VersionsGuessed { .. }
-        ))
+        matches!(self, Error::Request { source, .. } if matches!(**source, RequestError::UnsupportedVersion { .. }))
     }
 
     /// Whether the call failed because the client's metadata is stale.

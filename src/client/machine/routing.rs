@@ -166,7 +166,8 @@ impl Client {
     /// connections at that moment). The guess is not proof enough to fail
     /// the request: the connection is closed so that the next one asks
     /// again. If that one hangs up too, the guess stands and such requests
-    /// fail with `VersionsGuessed` until its recheck is due, when the next
+    /// fail (`UnsupportedVersion` with `guessed`) until its recheck is due,
+    /// when the next
     /// one asks once more. Returns whether it closed the connection.
     fn reprobe_legacy(&mut self, conn: ConnectionId, now: Instant) -> bool {
         let Some(c) = self.conns.get(&conn) else {
@@ -223,11 +224,10 @@ impl Client {
                 return;
             };
             let guessed = self.links.get(&c.address).is_some_and(|l| l.legacy);
-            let (broker, api) = (c.address.clone(), api_key);
-            let error = if guessed {
-                RequestError::VersionsGuessed { broker, api }
-            } else {
-                RequestError::UnsupportedVersion { broker, api }
+            let error = RequestError::UnsupportedVersion {
+                broker: c.address.clone(),
+                api: api_key,
+                guessed,
             };
             self.fail_queued(q, error);
             return;

@@ -104,7 +104,7 @@ impl GroupError {
     pub fn is_fatal(&self) -> bool {
         match self {
             GroupError::Request {
-                error: RequestError::VersionsGuessed { .. },
+                error: RequestError::UnsupportedVersion { guessed: true, .. },
                 ..
             } => false,
             GroupError::Refused { .. }

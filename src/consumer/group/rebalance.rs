@@ -74,7 +74,7 @@ impl GroupMember {
     }
 
     pub(super) fn react_to_request_error(&self, api: ApiKey, error: &RequestError) -> Reaction {
-        if let RequestError::VersionsGuessed { .. } = error {
+        if let RequestError::UnsupportedVersion { guessed: true, .. } = error {
             return Reaction::Wait(GroupError::Request {
                 api,
                 group: self.config.group_id.clone(),
