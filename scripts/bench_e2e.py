@@ -59,6 +59,7 @@ Security (`--security`):
 """
 
 import argparse
+import ast
 import datetime
 import json
 import os
@@ -599,20 +600,49 @@ CLIENTS = {c.name: c for c in (Kafkite(), KafkiteBatch(), KafkitePacked(), Librd
 
 # ------------------------------------------------------------ run one client
 
+# The client is started by a small launcher, not forked from this process:
+# a forked child's peak resident size starts at its parent's (Linux copies
+# the counters at fork, and exec keeps the larger), so once this script had
+# held a few hundred MB every client reported at least that much. The
+# launcher is a fresh interpreter with nothing loaded (about 10 MB): it
+# forks the client, waits for exactly it, and writes what wait4 says.
+LAUNCHER = r"""
+import os, sys, time
+out = sys.argv[1]
+t0 = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, status, ru = os.wait4(pid, 0)
+wall = time.perf_counter() - t0
+with open(out, "w") as f:
+    f.write(repr((wall, ru.ru_utime, ru.ru_stime, ru.ru_maxrss, status)))
+"""
+
+
 def run_measured(argv, env_add, stdin_path, run_dir, timeout_s):
-    """Runs argv to exit; returns wall time, rusage and output of that child."""
+    """Runs argv to exit; returns wall time, rusage and output of that child.
+
+    Peak resident size is the client's own (see LAUNCHER), with the
+    launcher's about 10 MB as a floor."""
     env = dict(os.environ, **env_add)
     out_path, err_path = run_dir / "client.stdout", run_dir / "client.stderr"
+    usage_path = run_dir / "client.rusage"
+    usage_path.unlink(missing_ok=True)
+    launched = [sys.executable, "-S", "-c", LAUNCHER, str(usage_path)] + list(argv)
     with open(out_path, "wb") as out, open(err_path, "wb") as err, \
             open(stdin_path or os.devnull, "rb") as stdin:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, env=env, stdin=stdin, stdout=out, stderr=err,
+        proc = subprocess.Popen(launched, env=env, stdin=stdin, stdout=out, stderr=err,
                                 start_new_session=True)
         timed_out = threading.Event()
 
         def kill():
             timed_out.set()
             try:
+                # The launcher and the client share the new session's group.
                 os.killpg(proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
@@ -620,18 +650,22 @@ def run_measured(argv, env_add, stdin_path, run_dir, timeout_s):
         timer = threading.Timer(timeout_s, kill)
         timer.start()
         try:
-            _, status, ru = os.wait4(proc.pid, 0)
+            proc.wait()
         finally:
             timer.cancel()
-        wall = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    try:
+        wall, user, sys_s, max_rss_kb, status = ast.literal_eval(usage_path.read_text())
+        exit_code = os.waitstatus_to_exitcode(status)
+    except (OSError, ValueError, SyntaxError):
+        # Killed before the launcher could write (the timeout).
+        wall, user, sys_s, max_rss_kb, exit_code = float(timeout_s), 0.0, 0.0, 0, -9
     return {
         "wall_s": wall,
-        "user_s": ru.ru_utime,
-        "sys_s": ru.ru_stime,
-        "cpu_s": ru.ru_utime + ru.ru_stime,
-        "max_rss_mb": ru.ru_maxrss / 1024,
-        "exit_code": proc.returncode,
+        "user_s": user,
+        "sys_s": sys_s,
+        "cpu_s": user + sys_s,
+        "max_rss_mb": max_rss_kb / 1024,
+        "exit_code": exit_code,
         "timed_out": timed_out.is_set(),
         "stdout": out_path.read_text(errors="replace"),
         "stderr": err_path.read_text(errors="replace"),
