@@ -320,6 +320,12 @@ impl Run<'_> {
             return;
         };
         let refuse = self.script.byte() % 8 == 0;
+        self.connect(conn, refuse);
+    }
+
+    /// Completes the client's connect of `conn`: made if its broker is up
+    /// and `refuse` is not set, refused otherwise.
+    fn connect(&mut self, conn: ConnectionId, refuse: bool) {
         let now = self.now();
         let broker = self.links.get(&conn).map_or(-1, |l| l.broker);
         match (refuse, self.cluster.connect(broker)) {
@@ -742,21 +748,7 @@ impl Run<'_> {
                 .find(|(_, l)| l.key.is_none())
                 .map(|(c, _)| *c)
             {
-                let now = self.now();
-                let broker = self.links.get(&conn).map_or(-1, |l| l.broker);
-                match self.cluster.connect(broker) {
-                    Some(key) => {
-                        if let Some(link) = self.links.get_mut(&conn) {
-                            link.key = Some(key);
-                        }
-                        self.client.handle_connected(conn, now);
-                    }
-                    None => {
-                        self.links.remove(&conn);
-                        self.client
-                            .handle_disconnected(conn, "connection refused", now);
-                    }
-                }
+                self.connect(conn, false);
             } else if let Some(conn) = self
                 .links
                 .iter()

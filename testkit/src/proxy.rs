@@ -70,6 +70,28 @@ struct Counts {
     raw_sasl_frames: usize,
 }
 
+/// A proxy's two ends: `target` (`host:port`) resolved, and a listener on
+/// `127.0.0.1:port` (0: a port the OS picks; fine here, the socket is held
+/// from bind to drop). `proxy` names the proxy in errors.
+pub(crate) fn bind_for_target(
+    proxy: &'static str,
+    port: u16,
+    target: &str,
+) -> Result<(TcpListener, SocketAddr)> {
+    let io = |what: String| move |source| TestkitError::Io { what, source };
+    let resolved: SocketAddr = target
+        .to_socket_addrs()
+        .map_err(io(format!("{proxy}: resolve {target}")))?
+        .next()
+        .ok_or_else(|| TestkitError::BadArgument {
+            arg: target.to_string(),
+            why: "the proxy's target resolves to no address",
+        })?;
+    let listener =
+        TcpListener::bind(("127.0.0.1", port)).map_err(io(format!("{proxy}: bind port {port}")))?;
+    Ok((listener, resolved))
+}
+
 impl TcpProxy {
     /// Listens on `127.0.0.1:<port the OS picks>` and forwards each
     /// accepted connection to `target` (`host:port`), a new connection to
@@ -83,18 +105,7 @@ impl TcpProxy {
     /// for a proxy whose address a broker must advertise before it starts
     /// (see [`crate::free_port`]).
     pub fn start_on(port: u16, target: &str) -> Result<TcpProxy> {
-        let io = |what: String| move |source| TestkitError::Io { what, source };
-        let target: SocketAddr = target
-            .to_socket_addrs()
-            .map_err(io(format!("TcpProxy: resolve {target}")))?
-            .next()
-            .ok_or_else(|| TestkitError::BadArgument {
-                arg: target.to_string(),
-                why: "TcpProxy: the target resolves to no address",
-            })?;
-        // Port 0 is fine here: the socket is held from bind to drop.
-        let listener = TcpListener::bind(("127.0.0.1", port))
-            .map_err(io(format!("TcpProxy: bind port {port}")))?;
+        let (listener, target) = bind_for_target("TcpProxy", port, target)?;
         TcpProxy::start_on_listener(listener, target)
     }
 

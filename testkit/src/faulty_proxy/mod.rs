@@ -19,7 +19,7 @@ mod faults;
 mod frames;
 mod pump;
 
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -108,17 +108,7 @@ impl FaultyProxy {
     /// picks): for a proxy whose address a broker must advertise before it
     /// starts (see [`crate::free_port`]).
     pub fn start_on(port: u16, target: &str) -> Result<FaultyProxy> {
-        let io = |what: String| move |source| TestkitError::Io { what, source };
-        let target: SocketAddr = target
-            .to_socket_addrs()
-            .map_err(io(format!("FaultyProxy: resolve {target}")))?
-            .next()
-            .ok_or_else(|| TestkitError::BadArgument {
-                arg: target.to_string(),
-                why: "FaultyProxy: the target resolves to no address",
-            })?;
-        let listener = TcpListener::bind(("127.0.0.1", port))
-            .map_err(io(format!("FaultyProxy: bind port {port}")))?;
+        let (listener, target) = crate::proxy::bind_for_target("FaultyProxy", port, target)?;
         FaultyProxy::start_on_listener(listener, target)
     }
 
