@@ -1,5 +1,5 @@
-//! The Dart package's consumer example (with ConsumerGroup offset
-//! handling), in kafkite:
+//! The Dart package's consumer example (its ConsumerGroup offsets are
+//! kafkite's GroupOffsets), in kafkite:
 //!
 //! ```text
 //! KAFKA_BOOTSTRAP=127.0.0.1:9092 cargo run --example consumer
@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use futures_lite::StreamExt;
 use kafkite_examples::{ExampleCluster, TOPIC};
-use kafkite_smol::{Acks, Consumer, ConsumerGroup, ExplicitProducer, Message};
+use kafkite_smol::{Acks, Consumer, ExplicitProducer, GroupOffsets, Message};
 
 fn main() {
     if let Err(error) = smol::block_on(run()) {
@@ -39,7 +39,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         producer.close().await;
     }
 
-    let group = ConsumerGroup::new(session.clone(), "consumerGroupName");
+    let group = GroupOffsets::new(session.clone(), "consumerGroupName");
     // Dart: new Consumer(session, group, topics, 100, 1)
     let consumer = Consumer::new(
         &session,

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use futures_lite::StreamExt;
 use kafkite_examples::{ExampleCluster, PARTITIONS, TOPIC};
-use kafkite_smol::{Acks, Consumer, ConsumerGroup, ExplicitProducer, Message};
+use kafkite_smol::{Acks, Consumer, ExplicitProducer, GroupOffsets, Message};
 
 fn main() {
     if let Err(error) = smol::block_on(run()) {
@@ -69,7 +69,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     producer.close().await;
 
     println!("\n-- The consumer example: 5 messages for group consumerGroupName, each committed");
-    let group = ConsumerGroup::new(session.clone(), "consumerGroupName");
+    let group = GroupOffsets::new(session.clone(), "consumerGroupName");
     let consumer = Consumer::new(
         &session,
         group.clone(),

@@ -272,6 +272,9 @@ def parse_result_line(stdout):
 class RustClient(Client):
     features = []
 
+    def bin_path(self, ctx):
+        return ctx.bin_dir / self.bin
+
     def runtime(self, ctx):
         """The bench binary's --runtime."""
         return ctx.tokio_runtime
@@ -281,7 +284,7 @@ class RustClient(Client):
 
     def command(self, ctx, s, bootstrap, run_dir, security=None):
         self.mode = s.mode
-        argv = [str(ctx.bin_dir / self.bin), s.mode, "--bootstrap", bootstrap,
+        argv = [str(self.bin_path(ctx)), s.mode, "--bootstrap", bootstrap,
                 "--topic", s.topic, "--records", str(s.records),
                 "--record-size", str(s.record_size), "--partitions", str(s.partitions),
                 "--linger-ms", str(s.linger_ms), "--batch-size", str(s.batch_size),
@@ -594,8 +597,51 @@ class Java(Client):
                 "self_reported_mib_per_s": float(m.group(3))}
 
 
-CLIENTS = {c.name: c for c in (Kafkite(), KafkiteBatch(), KafkitePacked(), Librdkafka(), Java(),
-                                Rskafka())}
+class Baseline:
+    """The same kafkite client built from another commit (--baseline REV):
+    before and after a change, side by side in one run."""
+
+    def version(self, ctx):
+        return f"kafkite @ {ctx.baseline}"
+
+    def bin_path(self, ctx):
+        return ctx.baseline_dir / "target" / "release" / self.bin
+
+    def build(self, ctx):
+        if not ctx.baseline:
+            return "no --baseline REV given"
+        if ctx.no_build:
+            return None if self.bin_path(ctx).exists() else "baseline not built (--no-build)"
+        src = ctx.baseline_dir / "src"
+        if not src.exists():
+            src.mkdir(parents=True)
+            archive = subprocess.run(["git", "-C", str(REPO), "archive", ctx.baseline],
+                                     capture_output=True)
+            if archive.returncode != 0:
+                return f"git archive {ctx.baseline} failed: {archive.stderr[-300:]!r}"
+            subprocess.run(["tar", "-x", "-C", str(src)], input=archive.stdout, check=True)
+        cmd = ["cargo", "build", "--release", "--manifest-path",
+               str(src / "benches" / "e2e" / "Cargo.toml"), "--bin", self.bin] + self.features
+        env = dict(os.environ, CARGO_TARGET_DIR=str(ctx.baseline_dir / "target"))
+        log(f"building {self.bin} at {ctx.baseline}: {' '.join(cmd)}")
+        out = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        if out.returncode != 0:
+            return f"{self.bin} at {ctx.baseline} does not build: {out.stderr[-500:]}"
+        return None
+
+
+class KafkiteBase(Baseline, Kafkite):
+    name = "kafkite-base"
+    label = "kafkite at --baseline (kafkite-tokio Producer / Fetcher)"
+
+
+class KafkitePackedBase(Baseline, KafkitePacked):
+    name = "kafkite-packed-base"
+    label = "kafkite at --baseline (Producer::send_packed / Fetcher::fetch_chunks)"
+
+
+CLIENTS = {c.name: c for c in (Kafkite(), KafkiteBatch(), KafkitePacked(), KafkiteBase(),
+                                KafkitePackedBase(), Librdkafka(), Java(), Rskafka())}
 
 
 # ------------------------------------------------------------ run one client
@@ -947,6 +993,9 @@ def main(argv):
     p.add_argument("--client-timeout", type=float, default=0,
                    help="seconds before a client is killed and its run failed "
                         "(default 60 + 1 s per 5,000 records)")
+    p.add_argument("--baseline", default=None, metavar="REV",
+                   help="a commit to build kafkite-bench at too, for the clients kafkite-base "
+                        "and kafkite-packed-base (before and after a change in one run)")
     p.add_argument("--no-build", action="store_true", help="use the bench binaries as built")
     p.add_argument("--keep", action="store_true", help="keep broker data and client logs")
     p.add_argument("--out", help="JSON results file (default .cache/bench-e2e/<timestamp>.json)")
@@ -963,6 +1012,8 @@ def main(argv):
     ctx.kafkite_runtime = a.tokio_runtime if a.kafkite_runtime == "same" else a.kafkite_runtime
     ctx.target_dir = Path(os.environ.get("CARGO_TARGET_DIR") or BENCH_DIR / "target")
     ctx.bin_dir = ctx.target_dir / "release"
+    ctx.baseline = a.baseline
+    ctx.baseline_dir = REPO / ".cache" / "bench-baseline" / (a.baseline or "none")
     ctx.work_dir = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
     ctx.client_timeout = (lambda st: a.client_timeout) if a.client_timeout else \
         (lambda st: 60 + st.records / 5000)

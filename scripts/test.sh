@@ -2,8 +2,8 @@
 # Every test kafkite has, from a fresh machine: installs the real Kafka peers
 # the tests run against (Apache Kafka 4.4 jars, tansu, noida-db, librdkafka's
 # mock cluster, kafka-python, confluent-kafka, kcat) into .cache/, checks
-# formatting and lints, runs the whole workspace's tests, and fuzzes every
-# decoder for a short bounded time.
+# formatting, lints and docs, packages the published crates, runs the whole
+# workspace's tests, and fuzzes every decoder for a short bounded time.
 #
 #   scripts/test.sh            everything (what CI runs)
 #   FUZZ_SECONDS=0 scripts/test.sh   skip the fuzz smoke run
@@ -19,6 +19,19 @@ scripts/peers/install.sh all
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# Public items are documented (#![warn(missing_docs)] in each crate) and
+# every intra-doc link resolves.
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+
+step "package every published crate (a dry run, each built from its tarball)"
+# cargo verifies each tarball against the others through a local registry
+# under target/package, and extracts those crates into
+# $CARGO_HOME/registry/src/-<hash of that path>/ -- reusing an extraction
+# that is already there. An earlier run in a checkout at the same path
+# would have the driver built against that run's kafkite, not this one's.
+rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/kafkite*-0.1.0
+cargo package --quiet --allow-dirty -p kafkite -p kafkite-driver -p kafkite-tokio \
+  -p kafkite-smol -p kafkite-async-std -p kafkite-sim -p kafkite-cli
 
 step "tests"
 cargo test --workspace --all-targets 2>&1 | tee .cache/test.log

@@ -32,7 +32,7 @@ pub struct Cli {
 /// Options every subcommand takes.
 #[derive(Debug, Args)]
 pub struct Global {
-    /// Bootstrap brokers, host[:port],... (port 9092 when left out).
+    /// Bootstrap brokers, `host[:port],...` (port 9092 when left out).
     /// Without -b: bootstrap.servers from -X or -F, else
     /// $KAFKA_BOOTSTRAP.
     #[arg(short = 'b', long = "bootstrap", global = true)]

@@ -317,7 +317,9 @@ fn doc_comment(out: &mut String, indent: &str, text: Option<&str>) {
         let text = text.trim();
         if !text.is_empty() {
             for line in text.lines() {
-                let _ = writeln!(out, "{indent}/// {}", line.trim());
+                // Brackets in Kafka's prose ("Array[0]") are not doc links.
+                let line = line.trim().replace('[', "\\[").replace(']', "\\]");
+                let _ = writeln!(out, "{indent}/// {line}");
             }
         }
     }

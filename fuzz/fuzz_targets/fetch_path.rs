@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use kafkite::client::{Client, ClientConfig, ConnectionId, Io};
-use kafkite::consumer::{FetchConfig, FetchEvent, Fetcher, OffsetReset};
+use kafkite::consumer::{FetchConfig, FetchEvent, FetcherMachine, OffsetReset};
 use kafkite::protocol::frame::{decode_request, encode_response};
 use kafkite::protocol::messages::api_versions_response::ApiVersion;
 use kafkite::protocol::messages::fetch_request::FetchRequest;
@@ -94,7 +94,7 @@ struct Expect {
 
 struct Harness<'a> {
     client: Client,
-    fetcher: Fetcher,
+    fetcher: FetcherMachine,
     broker: Broker,
     expect: BTreeMap<(String, i32), Expect>,
     script: Script<'a>,
@@ -136,7 +136,7 @@ fuzz_target!(|data: &[u8]| {
         .with_seed(u64::from(setup));
     let mut h = Harness {
         client: Client::new(client_config, now),
-        fetcher: Fetcher::new(config),
+        fetcher: FetcherMachine::new(config),
         broker: Broker {
             conns: BTreeSet::new(),
             fetches: VecDeque::new(),

@@ -1,5 +1,6 @@
-//! The whole client as a state machine: one `Client` carrying an
-//! idempotent `Producer` and a `GroupConsumer`, against the simulated
+//! The whole client as a state machine: one `Engine` (the composition the
+//! runtime drivers run) with an idempotent `ProducerMachine` and a
+//! `GroupConsumerMachine`, against the simulated
 //! cluster (`kafkite-sim`, a sans-IO broker with logs, replication, a
 //! group coordinator and producer-state checks), on virtual time. The
 //! input is the schedule: which connection's bytes arrive next (each
@@ -38,10 +39,11 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use kafkite::client::{Client, ClientConfig, ConnectionId, Io};
-use kafkite::consumer::{ConsumerEvent, FetchConfig, GroupConsumer, GroupConsumerConfig};
+use kafkite::client::{ClientConfig, ConnectionId, Io};
+use kafkite::consumer::{ConsumerEvent, FetchConfig, GroupConsumerConfig, GroupConsumerMachine};
+use kafkite::engine::{ConsumerHandle, Engine, EngineEvent, Output as EngineOutput, ProducerHandle};
 use kafkite::producer::{
-    Acks, DeliveryId, Producer, ProducerConfig, ProducerEvent, ProducerRecord,
+    Acks, DeliveryId, ProducerMachine, ProducerConfig, ProducerEvent, ProducerRecord,
 };
 use kafkite::records::RecordSet;
 use kafkite_sim::{Cluster, ClusterConfig, ConnKey, Output};
@@ -85,9 +87,11 @@ struct Run<'a> {
     base: Instant,
     now_us: u64,
     cluster: Cluster,
-    client: Client,
-    producer: Producer,
-    consumer: GroupConsumer,
+    /// The client as the runtime drivers run it: the connection machine,
+    /// the producer and the group consumer composed by the engine.
+    engine: Engine,
+    producer: ProducerHandle,
+    consumer: ConsumerHandle,
     links: BTreeMap<ConnectionId, Link>,
     partitions: i32,
     /// Record index of each delivery id, and what became of each record.
@@ -130,7 +134,7 @@ fuzz_target!(|data: &[u8]| {
     );
     let _ = cluster.create_topic(TOPIC, partitions, brokers as i16);
     let bootstrap: Vec<String> = (1..=brokers).map(|b| format!("broker-{b}:9092")).collect();
-    let client = Client::new(
+    let mut engine = Engine::new(
         ClientConfig::new(bootstrap)
             .with_client_id("fuzz")
             .with_request_timeout(Duration::from_secs(5))
@@ -141,7 +145,7 @@ fuzz_target!(|data: &[u8]| {
             .with_seed(u64::from(setup)),
         base,
     );
-    let producer = Producer::new(
+    let producer = ProducerMachine::new(
         ProducerConfig::default()
             .with_acks(Acks::All)
             .with_idempotence(true)
@@ -166,14 +170,17 @@ fuzz_target!(|data: &[u8]| {
         ..FetchConfig::default()
     };
     consumer_config.auto_commit = Some(Duration::from_millis(700));
-    let consumer = GroupConsumer::new(consumer_config);
+    // Hostile brokers may hold off the first metadata for long: keep trying.
+    engine.set_bootstrap_deadline(None);
+    let producer = engine.add_producer(producer, base);
+    let consumer = engine.add_consumer(GroupConsumerMachine::new(consumer_config), base);
     let mut run = Run {
         script,
         hostile,
         base,
         now_us: 0,
         cluster,
-        client,
+        engine,
         producer,
         consumer,
         links: BTreeMap::new(),
@@ -188,7 +195,8 @@ fuzz_target!(|data: &[u8]| {
     };
     let start = counting_alloc::reset_peak();
     let now = run.now();
-    run.consumer.subscribe(&mut run.client, [TOPIC], now);
+    run.engine
+        .consumer(consumer, now, |c, client| c.subscribe(client, [TOPIC], now));
     run.pump();
     let mut steps = 0;
     while !run.script.is_empty() && steps < MAX_STEPS {
@@ -240,7 +248,8 @@ impl Run<'_> {
             12 => self.consumer_action(),
             13 => {
                 let now = self.now();
-                self.producer.flush(&mut self.client, now);
+                self.engine
+                    .producer(self.producer, now, |p, client| p.flush(client, now));
             }
             14 => {
                 let per_mille = u32::from(self.script.byte()) % 200;
@@ -277,10 +286,10 @@ impl Run<'_> {
             return;
         };
         match link.to_client.pop_front() {
-            Some(Some(data)) => self.client.handle_received(conn, &data, now),
+            Some(Some(data)) => self.engine.handle_received(conn, &data, now),
             Some(None) => {
                 self.links.remove(&conn);
-                self.client
+                self.engine
                     .handle_disconnected(conn, "closed by the broker", now);
             }
             None => {}
@@ -333,14 +342,14 @@ impl Run<'_> {
                 if let Some(link) = self.links.get_mut(&conn) {
                     link.key = Some(key);
                 }
-                self.client.handle_connected(conn, now);
+                self.engine.handle_connected(conn, now);
             }
             (_, key) => {
                 if let Some(key) = key {
                     self.cluster.disconnect(key);
                 }
                 self.links.remove(&conn);
-                self.client
+                self.engine
                     .handle_disconnected(conn, "connection refused", now);
             }
         }
@@ -370,7 +379,7 @@ impl Run<'_> {
                 }
                 self.links.remove(&conn);
                 let now = self.now();
-                self.client
+                self.engine
                     .handle_disconnected(conn, "reset by the network", now);
             }
             // Answers on their way are lost, after the broker acted.
@@ -415,7 +424,10 @@ impl Run<'_> {
                 1 => record.key(Bytes::from(format!("k{}", index % 7))),
                 _ => record,
             };
-            match self.producer.send(&mut self.client, record, now, wall) {
+            let sent = self.engine.producer(self.producer, now, |p, client| {
+                p.send(client, record, now, wall)
+            });
+            match sent.expect("the producer runs") {
                 Ok(id) => {
                     self.sent.insert(id, index);
                 }
@@ -431,7 +443,8 @@ impl Run<'_> {
         let partition = self.script.pick(self.partitions as usize) as i32;
         match self.script.byte() % 5 {
             0 => {
-                self.consumer.commit_consumed(&mut self.client, now);
+                self.engine
+                    .consumer(self.consumer, now, |c, client| c.commit_consumed(client, now));
             }
             1 => {
                 // Back, or to where it is: a seek forward skips records on
@@ -443,13 +456,19 @@ impl Run<'_> {
                     .map_or(0, |((_, offset), _)| offset + 1);
                 let offset = i64::from(self.script.byte()) % (reached + 1);
                 self.floor.remove(&partition);
-                self.consumer
-                    .seek(&mut self.client, TOPIC, partition, offset, now);
+                self.engine.consumer(self.consumer, now, |c, client| {
+                    c.seek(client, TOPIC, partition, offset, now)
+                });
             }
-            2 => self.consumer.pause(TOPIC, partition),
-            3 => self
-                .consumer
-                .resume(&mut self.client, TOPIC, partition, now),
+            2 => {
+                self.engine
+                    .consumer(self.consumer, now, |c, _| c.pause(TOPIC, partition));
+            }
+            3 => {
+                self.engine.consumer(self.consumer, now, |c, client| {
+                    c.resume(client, TOPIC, partition, now)
+                });
+            }
             _ => {}
         }
     }
@@ -523,15 +542,13 @@ impl Run<'_> {
     }
 
     /// The earliest deadline of the client, its machines and the cluster.
-    fn next_deadline(&self) -> Option<u64> {
+    fn next_deadline(&mut self) -> Option<u64> {
         let to_us = |t: Instant| {
             let us = t.saturating_duration_since(self.base).as_micros();
             u64::try_from(us).unwrap_or(u64::MAX)
         };
         [
-            self.client.poll_timeout().map(to_us),
-            self.producer.poll_timeout().map(to_us),
-            self.consumer.poll_timeout().map(to_us),
+            self.engine.poll_timeout().map(to_us),
             self.cluster.next_deadline().map(|ms| ms * 1000),
         ]
         .into_iter()
@@ -545,48 +562,29 @@ impl Run<'_> {
         self.now_us = self.now_us.max(at_us);
         let now = self.now();
         self.cluster.tick(self.now_ms());
-        if self.client.poll_timeout().is_some_and(|t| t <= now) {
-            self.client.handle_timeout(now);
-        }
-        if self.producer.poll_timeout().is_some_and(|t| t <= now) {
-            self.producer.handle_timeout(&mut self.client, now);
-        }
-        if self.consumer.poll_timeout().is_some_and(|t| t <= now) {
-            self.consumer.handle_timeout(&mut self.client, now);
-        }
+        self.engine.handle_timeout(now);
     }
 
-    /// Moves outputs until everything is quiet: the client's IO onto the
-    /// links, its events to the producer and the consumer, their events
-    /// to the application, the cluster's answers onto the links.
+    /// Moves outputs until everything is quiet: the engine's IO onto the
+    /// links, its events to the application, the cluster's answers onto
+    /// the links.
     fn pump(&mut self) {
-        for _ in 0..10_000 {
-            let mut moved = false;
-            while let Some(io) = self.client.poll_io() {
-                moved = true;
-                self.io(io);
-            }
-            let now = self.now();
-            while let Some(event) = self.client.poll_event() {
-                moved = true;
-                trace(|| format!("  client: {event:?}").chars().take(300).collect());
-                if !self
-                    .producer
-                    .handle_client_event(&mut self.client, &event, now)
-                {
-                    self.consumer
-                        .handle_client_event(&mut self.client, &event, now);
+        for _ in 0..100_000 {
+            let mut moved = true;
+            match self.engine.poll_output() {
+                EngineOutput::Io(io) => self.io(io),
+                EngineOutput::Event(EngineEvent::Producer(_, event)) => {
+                    trace(|| format!("  producer: {event:?}").chars().take(300).collect());
+                    self.on_producer_event(event);
                 }
-            }
-            while let Some(event) = self.producer.poll_event() {
-                moved = true;
-                trace(|| format!("  producer: {event:?}").chars().take(300).collect());
-                self.on_producer_event(event);
-            }
-            while let Some(event) = self.consumer.poll_event() {
-                moved = true;
-                trace(|| format!("  consumer: {event:?}").chars().take(300).collect());
-                self.on_consumer_event(event);
+                EngineOutput::Event(EngineEvent::Consumer(_, event)) => {
+                    trace(|| format!("  consumer: {event:?}").chars().take(300).collect());
+                    self.on_consumer_event(event);
+                }
+                EngineOutput::Event(event) => {
+                    trace(|| format!("  client: {event:?}").chars().take(300).collect());
+                }
+                EngineOutput::Timeout(_) => moved = false,
             }
             while let Some(output) = self.cluster.poll_output() {
                 moved = true;
@@ -596,7 +594,7 @@ impl Run<'_> {
                 return;
             }
         }
-        panic!("the client and its machines never went quiet");
+        panic!("the engine never went quiet");
     }
 
     fn io(&mut self, io: Io) {
@@ -670,7 +668,8 @@ impl Run<'_> {
                     self.failed.insert(index);
                 }
             }
-            ProducerEvent::Flushed { .. } => {}
+            // The fuzzed producer is not transactional.
+            ProducerEvent::Flushed { .. } | ProducerEvent::Transaction { .. } => {}
             ProducerEvent::IdempotenceDisabled { reason } => {
                 // Asked for explicitly: refusing must be an error, never a
                 // quiet fallback.
@@ -697,11 +696,13 @@ impl Run<'_> {
                     self.delivered_values.insert(value.clone());
                     self.delivered.insert((partition, offset), value);
                 }
-                if let Some(last) = fetched.records.last_offset() {
-                    self.consumer.consumed(TOPIC, partition, last + 1);
-                }
-                self.consumer
-                    .release(&mut self.client, TOPIC, partition, now);
+                let last = fetched.records.last_offset();
+                self.engine.consumer(self.consumer, now, |c, client| {
+                    if let Some(last) = last {
+                        c.consumed(TOPIC, partition, last + 1);
+                    }
+                    c.release(client, TOPIC, partition, now);
+                });
             }
             ConsumerEvent::Assigned(tps)
             | ConsumerEvent::Revoked(tps)
@@ -732,7 +733,8 @@ impl Run<'_> {
         }
         let now = self.now();
         for p in 0..self.partitions {
-            self.consumer.resume(&mut self.client, TOPIC, p, now);
+            self.engine
+                .consumer(self.consumer, now, |c, client| c.resume(client, TOPIC, p, now));
         }
         self.pump();
         let give_up = self.now_us + SETTLE_FOR.as_micros() as u64;

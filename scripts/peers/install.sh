@@ -192,6 +192,9 @@ main() {
         all)
             install_kafka "$KAFKA_DEFAULT_VERSION"
             "$PEERS_DIR/kafka-release.sh" install 0.8.2.2
+            # The transactions suite runs on 3.9.1 too (the first protocol
+            # version only).
+            "$PEERS_DIR/kafka-release.sh" install 3.9.1
             install_python
             install_tansu
             install_noida

@@ -9,10 +9,11 @@
 //!
 //! - [`Cluster`]: N brokers, sans IO, speaking the Kafka wire protocol
 //!   through kafkite's own codec (frames in, frames out).
-//! - [`runner`]: drives kafkite's `Client`, `Producer`, `GroupMember` and
-//!   `Fetcher` against a [`Cluster`] through a simulated network with
-//!   seeded faults, records a trace, and checks invariants.
-//! - [`serve`]: the same cluster on real loopback ports, for any client.
+//! - [`runner`]: drives kafkite's [`Engine`](kafkite::engine::Engine),
+//!   one per application (a producer, group consumers), against a
+//!   [`Cluster`] through a simulated network with seeded faults, records a
+//!   trace, and checks invariants.
+//! - [`mod@serve`]: the same cluster on real loopback ports, for any client.
 //!
 //! One seed, one run:
 //!
@@ -22,6 +23,8 @@
 //! let report = Simulation::new(42, Trace::off()).run();
 //! assert!(report.passed(), "{:?}; replay: {}", report.violations, replay_command(42));
 //! ```
+
+#![warn(missing_docs)]
 
 pub mod cluster;
 mod error;

@@ -30,33 +30,49 @@ fn invariants_hold_over_many_seeds() {
         .map(|t| {
             std::thread::spawn(move || {
                 let mut failures = Vec::new();
+                let mut stale = Vec::new();
                 let mut seed = first + t;
                 while seed < first + seeds {
                     let report = run(seed, false);
+                    if report.stale_deadlines > 0 {
+                        stale.push((seed, report.stale_deadlines));
+                    }
                     if !report.passed() {
                         failures.push(report);
                     }
                     seed += 2;
                 }
-                failures
+                (failures, stale)
             })
         })
         .collect();
     let mut failures: Vec<RunReport> = Vec::new();
+    let mut stale: Vec<(u64, u64)> = Vec::new();
     for t in threads {
-        failures.extend(t.join().expect("a sweep thread panicked"));
+        let (failed, stale_seeds) = t.join().expect("a sweep thread panicked");
+        failures.extend(failed);
+        stale.extend(stale_seeds);
     }
+    stale.sort_unstable();
     failures.sort_by_key(|r| r.seed);
     println!(
-        "simulated {seeds} seeds ({first}..{}) in {:.1} s, {} failed",
+        "simulated {seeds} seeds ({first}..{}) in {:.1} s, {} failed, {} with a stale deadline",
         first + seeds,
         started.elapsed().as_secs_f64(),
-        failures.len()
+        failures.len(),
+        stale.len()
     );
     for f in failures.iter().take(10) {
         println!("seed {} failed: {:?}", f.seed, f.violations);
         println!("  replay: {}", replay_command(f.seed));
     }
+    // Every machine promises never to report a deadline it was woken for
+    // (the engine would serve it a millisecond late): held over every seed.
+    assert!(
+        stale.is_empty(),
+        "machines reported deadlines already served: (seed, how many) {:?}",
+        &stale[..stale.len().min(10)]
+    );
     assert!(
         failures.is_empty(),
         "{} seeds failed; the first: {}",

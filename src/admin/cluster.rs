@@ -10,6 +10,8 @@ use crate::protocol::{ApiKey, ErrorCode};
 /// What a cluster says about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterDescription {
+    /// The cluster id; `None` when the broker did not report one (Metadata
+    /// before v2, or an empty id).
     pub cluster_id: Option<String>,
     /// The controller's node id (with KRaft, a broker the client may send
     /// controller requests to; they are forwarded).

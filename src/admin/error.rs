@@ -10,45 +10,72 @@ pub enum AdminError {
     /// The broker answered with an error for one topic.
     #[error("{} for topic {topic:?} failed: {code}{}", api.name(), detail(message))]
     Topic {
+        /// The API that failed.
         api: ApiKey,
+        /// The topic the error is for.
         topic: String,
+        /// The broker's error code for the topic.
         code: ErrorCode,
+        /// The broker's error message, if it sent one.
         message: Option<String>,
     },
     /// The broker answered with an error for one partition.
     #[error("{} for partition {topic}-{partition} failed: {code}", api.name())]
     Partition {
+        /// The API that failed.
         api: ApiKey,
+        /// The partition's topic.
         topic: String,
+        /// The partition index.
         partition: i32,
+        /// The broker's error code for the partition.
         code: ErrorCode,
     },
     /// The broker answered the whole request with an error.
     #[error("{} failed: {code}{}", api.name(), detail(message))]
     Request {
+        /// The API that failed.
         api: ApiKey,
+        /// The top-level error code in the response.
         code: ErrorCode,
+        /// The broker's error message, if it sent one.
         message: Option<String>,
     },
     /// The broker speaks no version of the API (or none this phrasing
     /// allows): it is too old for the operation.
     #[error("broker {broker} does not support {}: {hint}", api.name())]
     UnsupportedVersion {
+        /// The API the broker does not support.
         api: ApiKey,
+        /// The broker, as the caller named it (e.g. its address).
         broker: String,
+        /// Why, e.g. the Kafka release that brought the API.
         hint: &'static str,
     },
     /// The response has no entry for something the request asked about.
     #[error("the {} response has no answer for {what}", api.name())]
-    MissingAnswer { api: ApiKey, what: String },
+    MissingAnswer {
+        /// The API whose response lacks the entry.
+        api: ApiKey,
+        /// The missing entry, e.g. `topic "t"` or `partition t-0`.
+        what: String,
+    },
     /// The topic is not in the client's cluster metadata (it may not exist,
     /// or the metadata may not have caught up with its creation yet).
     #[error("topic {topic:?} is not in the cluster metadata")]
-    UnknownTopic { topic: String },
+    UnknownTopic {
+        /// The topic's name.
+        topic: String,
+    },
     /// The partition has no leader in the client's metadata (an election is
     /// under way, or the partition does not exist).
     #[error("partition {topic}-{partition} has no leader in the cluster metadata")]
-    NoLeader { topic: String, partition: i32 },
+    NoLeader {
+        /// The partition's topic.
+        topic: String,
+        /// The partition index.
+        partition: i32,
+    },
 }
 
 impl AdminError {

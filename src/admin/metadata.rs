@@ -1,5 +1,5 @@
-//! Metadata requests an admin operation makes itself: every topic (the Dart
-//! package's listTopics), or a few named topics without creating them.
+//! Metadata requests an admin operation makes itself: every topic (to list
+//! the topics), or a few named topics without creating them.
 
 use std::collections::BTreeSet;
 
@@ -48,9 +48,8 @@ pub fn topic_metadata_requests<S: AsRef<str>>(names: &[S]) -> Vec<Phrasing<Metad
     ]
 }
 
-/// The names of the topics in a Metadata response, internal ones included
-/// (as the Dart package's listTopics did); topics the broker reports as
-/// unknown are left out.
+/// The names of the topics in a Metadata response, internal ones included;
+/// topics the broker reports as unknown are left out.
 pub fn topic_names(response: &MetadataResponse) -> BTreeSet<String> {
     response
         .topics

@@ -35,7 +35,9 @@ use crate::protocol::VersionRange;
 /// means what the intent says.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Phrasing<R> {
+    /// The request to send.
     pub request: R,
+    /// The API versions (inclusive) at which `request` means the intent.
     pub versions: VersionRange,
 }
 

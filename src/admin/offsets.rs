@@ -1,5 +1,5 @@
 //! The earliest and latest offsets of partitions (ListOffsets), from Kafka
-//! 0.8.2 (v0, the Dart package's OffsetMaster) to the newest version.
+//! 0.8.2 (v0) to the newest version.
 
 use std::collections::BTreeMap;
 

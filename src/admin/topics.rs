@@ -14,6 +14,7 @@ use crate::protocol::{ApiKey, ErrorCode};
 /// A topic to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewTopic {
+    /// The topic's name.
     pub name: String,
     /// -1 asks for the broker's `num.partitions` (CreateTopics v4+, Kafka 2.4+).
     pub partitions: i32,
@@ -24,6 +25,8 @@ pub struct NewTopic {
 }
 
 impl NewTopic {
+    /// A topic with `partitions` partitions of `replication_factor` replicas
+    /// each (-1 for the broker's default) and no topic configs.
     pub fn new(name: impl Into<String>, partitions: i32, replication_factor: i16) -> Self {
         NewTopic {
             name: name.into(),
@@ -33,6 +36,7 @@ impl NewTopic {
         }
     }
 
+    /// Adds the topic config `key` = `value`.
     pub fn with_config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.configs.push((key.into(), value.into()));
         self

@@ -58,6 +58,8 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
+    /// A config for `bootstrap_servers` (`host:port` each) with every other
+    /// setting at its default.
     pub fn new<S: Into<String>>(bootstrap_servers: impl IntoIterator<Item = S>) -> Self {
         ClientConfig {
             bootstrap_servers: bootstrap_servers.into_iter().map(Into::into).collect(),
@@ -130,52 +132,63 @@ impl ClientConfig {
         )
     }
 
+    /// Sets [`client_id`](Self::client_id).
     pub fn with_client_id(mut self, id: impl Into<String>) -> Self {
         self.client_id = id.into();
         self
     }
 
+    /// Sets [`request_timeout`](Self::request_timeout).
     pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
         self
     }
 
+    /// Sets [`connect_timeout`](Self::connect_timeout).
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
     }
 
+    /// Sets the first and the longest reconnect delay.
     pub fn with_reconnect_backoff(mut self, first: Duration, max: Duration) -> Self {
         self.reconnect_backoff = first;
         self.reconnect_backoff_max = max;
         self
     }
 
+    /// Sets [`metadata_max_age`](Self::metadata_max_age).
     pub fn with_metadata_max_age(mut self, age: Duration) -> Self {
         self.metadata_max_age = age;
         self
     }
 
+    /// Sets [`max_in_flight_per_connection`](Self::max_in_flight_per_connection);
+    /// 0 is taken as 1.
     pub fn with_max_in_flight_per_connection(mut self, n: usize) -> Self {
         self.max_in_flight_per_connection = n.max(1);
         self
     }
 
+    /// Sets [`max_response_size`](Self::max_response_size), in bytes.
     pub fn with_max_response_size(mut self, bytes: usize) -> Self {
         self.max_response_size = bytes;
         self
     }
 
+    /// Sets [`api_version_fallback`](Self::api_version_fallback).
     pub fn with_api_version_fallback(mut self, table: ApiVersionTable) -> Self {
         self.api_version_fallback = table;
         self
     }
 
+    /// Sets [`allow_auto_topic_creation`](Self::allow_auto_topic_creation).
     pub fn with_allow_auto_topic_creation(mut self, allow: bool) -> Self {
         self.allow_auto_topic_creation = allow;
         self
     }
 
+    /// Sets [`seed`](Self::seed).
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self

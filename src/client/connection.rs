@@ -49,8 +49,10 @@ pub(crate) enum Purpose {
     Metadata { all_topics: bool },
     /// Version negotiation.
     ApiVersions,
-    /// The client's own coordinator lookup for a group.
-    FindCoordinator { group: String },
+    /// The client's own coordinator lookup for a group or transactional id.
+    FindCoordinator {
+        key: crate::client::coordinator::CoordinatorKey,
+    },
     /// SASL: the mechanism asked for (SaslHandshake).
     SaslHandshake,
     /// SASL: a token in a SaslAuthenticate request.

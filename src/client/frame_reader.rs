@@ -45,6 +45,7 @@ pub struct FrameError {
     /// What the prefix said (a response holds at least its correlation id,
     /// so anything under 4 is an error too).
     pub size: i64,
+    /// The largest frame accepted, in bytes.
     pub limit: usize,
 }
 

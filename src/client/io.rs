@@ -20,14 +20,25 @@ pub enum Io {
     /// Open a TCP connection; answer with `handle_connected` or
     /// `handle_disconnected`.
     Connect {
+        /// The id the core gives the new connection.
         conn: ConnectionId,
+        /// The broker's host name or IP address.
         host: String,
+        /// The broker's TCP port.
         port: u16,
     },
     /// Write these bytes, in order, on the connection.
-    Send { conn: ConnectionId, data: Bytes },
+    Send {
+        /// The connection to write on.
+        conn: ConnectionId,
+        /// The bytes to write.
+        data: Bytes,
+    },
     /// Close the connection; no `handle_disconnected` is expected.
-    Close { conn: ConnectionId },
+    Close {
+        /// The connection to close.
+        conn: ConnectionId,
+    },
 }
 
 /// Which broker a request goes to.
@@ -42,12 +53,17 @@ pub enum Target {
     /// The coordinator of this consumer group, found with FindCoordinator
     /// and remembered until [`crate::client::Client::coordinator_moved`].
     GroupCoordinator(String),
+    /// The coordinator of this transactional id, found and remembered the
+    /// same way (see [`crate::client::Client::transaction_coordinator_moved`]).
+    TransactionCoordinator(String),
 }
 
 /// A decoded response and where it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Response {
+    /// The API of the request answered.
     pub api_key: ApiKey,
+    /// The API version the request was sent at.
     pub version: i16,
     /// The broker's node id (-1 for a bootstrap connection).
     pub broker: i32,
@@ -61,7 +77,9 @@ pub struct Response {
 pub enum Event {
     /// A request submitted with `Client::send` finished.
     Response {
+        /// The id `Client::send` returned for the request.
         id: RequestId,
+        /// The response, or why there is none.
         result: Result<Response, RequestError>,
     },
     /// The cluster metadata changed (brokers, topics or leaders).
@@ -71,9 +89,19 @@ pub enum Event {
     /// gaps in its partitions.
     MetadataRefused(MetadataRefusal),
     /// A connection is ready: versions negotiated.
-    BrokerReady { broker: i32, address: String },
+    BrokerReady {
+        /// The broker's node id (-1 for a bootstrap connection).
+        broker: i32,
+        /// The broker's `host:port`.
+        address: String,
+    },
     /// A connection was lost or dropped; the client reconnects on demand.
-    ConnectionLost { broker: i32, error: ConnectionError },
+    ConnectionLost {
+        /// The broker's node id (-1 for a bootstrap connection).
+        broker: i32,
+        /// Why the connection ended.
+        error: ConnectionError,
+    },
     /// An OAUTHBEARER token is needed (the first, or the next before the
     /// current one expires): ask the configured source and answer with
     /// [`Client::handle_oauthbearer_token`](crate::client::Client::handle_oauthbearer_token).

@@ -9,13 +9,18 @@ use crate::protocol::{ErrorCode, Uuid};
 /// A broker's address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerAddress {
+    /// The broker's node id.
     pub node_id: i32,
+    /// The host name or IP address the broker advertises.
     pub host: String,
+    /// The TCP port the broker advertises.
     pub port: u16,
+    /// The broker's rack (`broker.rack`), if it reports one.
     pub rack: Option<String>,
 }
 
 impl BrokerAddress {
+    /// The address as `host:port`.
     pub fn address(&self) -> String {
         format!("{}:{}", self.host, self.port)
     }
@@ -24,22 +29,31 @@ impl BrokerAddress {
 /// One partition's replicas and leader.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionMetadata {
+    /// The partition index.
     pub partition: i32,
+    /// The broker's error code for the partition (e.g.
+    /// LEADER_NOT_AVAILABLE); NONE when all is well.
     pub error: ErrorCode,
     /// -1 when there is no leader.
     pub leader: i32,
     /// -1 when the broker does not report epochs (Metadata v0-v6).
     pub leader_epoch: i32,
+    /// The node ids of the partition's replicas.
     pub replicas: Vec<i32>,
+    /// The node ids of the in-sync replicas.
     pub isr: Vec<i32>,
 }
 
 /// One topic's partitions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicMetadata {
+    /// The topic's name.
     pub name: String,
+    /// The broker's error code for the topic; NONE when all is well.
     pub error: ErrorCode,
+    /// The topic's id (Metadata v10+, KIP-516); all zeros when not reported.
     pub topic_id: Uuid,
+    /// Whether the topic is internal, such as `__consumer_offsets`.
     pub is_internal: bool,
     /// Sorted by partition index.
     pub partitions: Vec<PartitionMetadata>,
@@ -48,9 +62,14 @@ pub struct TopicMetadata {
 /// The latest cluster metadata.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClusterMetadata {
+    /// The cluster id (Metadata v2+); kept when a later answer has none.
     pub cluster_id: Option<String>,
+    /// The controller's node id; `None` when the answer names none (-1, or
+    /// Metadata v0, which has no such field).
     pub controller: Option<i32>,
+    /// The brokers, by node id.
     pub brokers: BTreeMap<i32, BrokerAddress>,
+    /// The known topics, by name.
     pub topics: BTreeMap<String, TopicMetadata>,
 }
 
@@ -193,16 +212,31 @@ fn escaped(text: &str) -> String {
 /// [`ClusterMetadata::apply`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MetadataRefusal {
+    /// A broker entry with an empty host or a port outside 1-65535.
     #[error("broker {node_id} has no usable address ({host:?} port {port})")]
     BrokerAddress {
+        /// The broker's node id.
         node_id: i32,
+        /// The host as sent: at most 64 characters, control characters escaped.
         host: String,
+        /// The port as sent.
         port: i32,
     },
+    /// A node id listed twice with different addresses; the first is kept.
     #[error("broker {node_id} is listed twice with different addresses; the first is kept")]
-    DuplicateBroker { node_id: i32 },
+    DuplicateBroker {
+        /// The repeated node id.
+        node_id: i32,
+    },
+    /// A topic whose partition indexes are not exactly 0 to n - 1; its
+    /// previous metadata is kept.
     #[error("topic {topic:?}: its {indexes} partition indexes are not 0 to {indexes} - 1; its previous metadata is kept")]
-    Partitions { topic: String, indexes: usize },
+    Partitions {
+        /// The topic's name, shortened and escaped like `host`.
+        topic: String,
+        /// How many partitions the answer listed.
+        indexes: usize,
+    },
 }
 
 #[cfg(test)]

@@ -105,39 +105,22 @@ impl Harness {
         }
     }
 
-    fn serve(&mut self, conn: ConnectionId, mut data: Bytes) {
+    fn serve(&mut self, conn: ConnectionId, data: Bytes) {
         let Some(address) = self.open.get(&conn).cloned() else {
             return;
         };
-        while data.len() >= 4 {
-            let size = i32::from_be_bytes([data[0], data[1], data[2], data[3]]) as usize;
-            let frame = data.slice(4..4 + size);
-            data = data.slice(4 + size..);
-            let (header, request) = decode_request(frame).expect("client frames decode");
-            let api = request.api_key();
-            self.seen
-                .push((address.clone(), api, header.request_api_version));
-            let version = header.request_api_version;
-            let correlation_id = header.correlation_id;
-            match (self.responder)(&address, &header, &request) {
-                Reply::Respond(body) if !self.held.iter().any(|(c, _)| *c == conn) => {
-                    let mut out = BytesMut::new();
-                    write_response(&mut out, api, version, correlation_id, &body);
-                    self.client.handle_received(conn, &out, self.now);
+        for action in answer_frames(&mut self.responder, &address, data, &mut self.seen) {
+            match action {
+                Action::Answer(bytes) if !self.held.iter().any(|(c, _)| *c == conn) => {
+                    self.client.handle_received(conn, &bytes, self.now);
                 }
-                Reply::Respond(body) | Reply::Later(body) => {
-                    let mut out = BytesMut::new();
-                    write_response(&mut out, api, version, correlation_id, &body);
-                    self.held.push((conn, out.freeze()));
-                }
-                Reply::Raw(bytes) => self.client.handle_received(conn, &bytes, self.now),
-                Reply::Close => {
+                Action::Answer(bytes) | Action::Hold(bytes) => self.held.push((conn, bytes)),
+                Action::Raw(bytes) => self.client.handle_received(conn, &bytes, self.now),
+                Action::Close => {
                     self.open.remove(&conn);
                     self.client
                         .handle_disconnected(conn, "closed by peer", self.now);
-                    return;
                 }
-                Reply::Silence => {}
             }
         }
     }
@@ -151,6 +134,23 @@ impl Harness {
             }
         }
         self.run();
+    }
+
+    /// Carries out IO and offers the client's events to `machine` until
+    /// nothing moves; returns what the machine reported meanwhile. (The
+    /// engine does this for real; core tests of one machine use this.)
+    pub fn settle<M: crate::engine::Machine>(&mut self, machine: &mut M) -> Vec<M::Output> {
+        for _ in 0..500 {
+            self.run();
+            let events: Vec<Event> = self.events.drain(..).collect();
+            if events.is_empty() {
+                break;
+            }
+            for e in events {
+                machine.handle_client_event(&mut self.client, &e, self.now);
+            }
+        }
+        std::iter::from_fn(|| machine.poll_output()).collect()
     }
 
     pub fn advance(&mut self, by: Duration) {
@@ -168,6 +168,54 @@ impl Harness {
             })
             .collect()
     }
+}
+
+/// What a scripted broker does about one request frame.
+pub(crate) enum Action {
+    /// Write this response frame.
+    Answer(Bytes),
+    /// Hold this response frame until the test releases it.
+    Hold(Bytes),
+    /// Write these raw bytes.
+    Raw(Vec<u8>),
+    /// Hang up (the frames after it are not read).
+    Close,
+}
+
+/// Reads the request frames a client wrote to `address`, notes each in
+/// `seen`, and asks `responder` what to do about it.
+pub(crate) fn answer_frames(
+    responder: &mut Responder,
+    address: &str,
+    mut data: Bytes,
+    seen: &mut Vec<(String, ApiKey, i16)>,
+) -> Vec<Action> {
+    let mut actions = Vec::new();
+    while data.len() >= 4 {
+        let size = i32::from_be_bytes([data[0], data[1], data[2], data[3]]) as usize;
+        let frame = data.slice(4..4 + size);
+        data = data.slice(4 + size..);
+        let (header, request) = decode_request(frame).expect("client frames decode");
+        let api = request.api_key();
+        let version = header.request_api_version;
+        seen.push((address.to_string(), api, version));
+        let encode = |body: &AnyResponse| {
+            let mut out = BytesMut::new();
+            write_response(&mut out, api, version, header.correlation_id, body);
+            out.freeze()
+        };
+        match responder(address, &header, &request) {
+            Reply::Respond(body) => actions.push(Action::Answer(encode(&body))),
+            Reply::Later(body) => actions.push(Action::Hold(encode(&body))),
+            Reply::Raw(bytes) => actions.push(Action::Raw(bytes)),
+            Reply::Close => {
+                actions.push(Action::Close);
+                break;
+            }
+            Reply::Silence => {}
+        }
+    }
+    actions
 }
 
 pub(crate) fn write_response(

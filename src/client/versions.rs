@@ -14,12 +14,13 @@ pub struct ApiVersionTable {
 }
 
 impl ApiVersionTable {
+    /// An empty table: no API supported.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Kafka 0.8.2, the Dart package's broker: the versions it spoke, used
-    /// when a broker closes the connection on ApiVersions.
+    /// The versions Kafka 0.8.2 speaks, used when a broker closes the
+    /// connection on ApiVersions.
     pub fn kafka_0_8_2() -> Self {
         let mut t = Self::new();
         t.insert(ApiKey::Produce, 0, 0);
@@ -32,6 +33,8 @@ impl ApiVersionTable {
         t
     }
 
+    /// Records that the broker speaks `api` at versions `min..=max`,
+    /// replacing any earlier range.
     pub fn insert(&mut self, api: ApiKey, min: i16, max: i16) {
         self.ranges.insert(api.key(), VersionRange { min, max });
     }

@@ -1,17 +1,16 @@
-//! The Dart package's envelope discipline, without IO: fetched records are
-//! handed out one at a time per partition (or in batches), and each must be
-//! resolved (committed, acked or cancelled) before that partition hands out
-//! its next one.
+//! Envelopes, without IO: fetched records are handed out one at a time per
+//! partition (or in batches), and each must be resolved (committed, acked
+//! or cancelled) before that partition hands out its next one.
 //!
-//! [`EnvelopeQueue`] holds what a [`crate::consumer::Fetcher`] delivered
+//! [`EnvelopeQueue`] holds what a [`crate::consumer::FetcherMachine`] delivered
 //! and says, as envelopes are resolved, which offsets to commit and when a
 //! fetched chunk is used up (so the fetcher may fetch that partition
 //! again). The drivers and the simulation share it, so the meaning of
 //! commit, ack and cancel is written once.
 //!
-//! Fixes of the Dart package kept here: the offset to commit is the next one
-//! to read (record offset + 1); an acked record is never handed out again;
-//! cancel ends everything and nothing is committed after it.
+//! The rules: the offset to commit is the next one to read (the record's
+//! offset + 1); an acked record is never handed out again; cancel ends
+//! everything and nothing is committed after it.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -19,7 +18,7 @@ use crate::consumer::FetchedRecords;
 use crate::records::Record;
 
 /// A topic and a partition of it.
-pub type TopicPartition = (String, i32);
+use crate::TopicPartition;
 
 /// Names one handed-out envelope (or batch) until it is resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -38,26 +37,33 @@ pub enum Resolution {
 
 /// One record handed out, with the partition it came from.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Envelope {
+pub struct QueuedEnvelope {
+    /// Names this envelope in [`EnvelopeQueue::resolve`].
     pub token: EnvelopeToken,
+    /// The topic the record was fetched from.
     pub topic: String,
+    /// The partition the record was fetched from.
     pub partition: i32,
+    /// The fetched record.
     pub record: Record,
 }
 
 /// Records of several partitions handed out together, resolved together.
 #[derive(Debug, Clone, PartialEq)]
-pub struct EnvelopeBatch {
+pub struct QueuedBatch {
+    /// Names this batch in [`EnvelopeQueue::resolve`].
     pub token: EnvelopeToken,
     /// Per partition, its records in offset order.
     pub partitions: Vec<(TopicPartition, Vec<Record>)>,
 }
 
-impl EnvelopeBatch {
+impl QueuedBatch {
+    /// How many records the batch holds, over all its partitions.
     pub fn len(&self) -> usize {
         self.partitions.iter().map(|(_, r)| r.len()).sum()
     }
 
+    /// Whether the batch holds no records.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -76,7 +82,7 @@ impl EnvelopeBatch {
 /// What resolving an envelope asks of the caller.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Resolved {
-    /// Chunks used up: call [`crate::consumer::Fetcher::release`] for each.
+    /// Chunks used up: call [`crate::consumer::FetcherMachine::release`] for each.
     pub release: Vec<TopicPartition>,
     /// Cancelled: stop the fetcher.
     pub stop: bool,
@@ -154,6 +160,8 @@ impl EnvelopeQueue {
         self.handed_out
     }
 
+    /// Whether it was cancelled ([`EnvelopeQueue::cancel`], or an envelope
+    /// resolved with [`Resolution::Cancel`]).
     pub fn is_cancelled(&self) -> bool {
         self.cancelled
     }
@@ -171,7 +179,7 @@ impl EnvelopeQueue {
 
     /// The next envelope, from the next partition in turn that has a record
     /// and nothing outstanding.
-    pub fn next_envelope(&mut self) -> Option<Envelope> {
+    pub fn next_envelope(&mut self) -> Option<QueuedEnvelope> {
         if self.is_finished() {
             return None;
         }
@@ -192,7 +200,7 @@ impl EnvelopeQueue {
             if let Some(queue) = self.partitions.get_mut(&tp) {
                 queue.outstanding = Some(token);
             }
-            return Some(Envelope {
+            return Some(QueuedEnvelope {
                 token,
                 topic: tp.0,
                 partition: tp.1,
@@ -204,7 +212,7 @@ impl EnvelopeQueue {
 
     /// Up to `max` records from every partition that has records and
     /// nothing outstanding, as one batch.
-    pub fn next_batch(&mut self, max: usize) -> Option<EnvelopeBatch> {
+    pub fn next_batch(&mut self, max: usize) -> Option<QueuedBatch> {
         let mut room = match self.limit {
             Some(limit) => max.min(limit.saturating_sub(self.handed_out)),
             None => max,
@@ -243,7 +251,7 @@ impl EnvelopeQueue {
             }
             self.handed_out += records.len();
         }
-        Some(EnvelopeBatch { token, partitions })
+        Some(QueuedBatch { token, partitions })
     }
 
     /// Resolves a handed-out envelope or batch. An unknown token (already

@@ -1,13 +1,13 @@
-//! Fetching: a cursor per partition, one Fetch in flight per leader broker
-//! (the Dart package's "one fetch worker per broker"), offset resets through
-//! ListOffsets, and records handed out a fetch at a time.
+//! Fetching: a cursor per partition, one Fetch in flight per leader broker,
+//! offset resets through ListOffsets, and records handed out a fetch at a
+//! time.
 //!
 //! Back-pressure: a partition is fetched again only after the caller
-//! releases what was handed out for it ([`Fetcher::release`]), with one
+//! releases what was handed out for it ([`FetcherMachine::release`]), with one
 //! fetch allowed ahead, so memory stays bounded and throughput does not fall
 //! to one round trip per record. A leader change moves a partition to the
 //! new leader's fetch on the next round; every fetch error reaches the
-//! caller as an event instead of vanishing (a fix of the Dart package).
+//! caller as an event, none is dropped.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -23,13 +23,13 @@ use crate::records::{Batch, Compression, Record, RecordSet};
 
 use super::record_chunk::RecordChunk;
 
-type TopicPartition = (String, i32);
+use crate::TopicPartition;
 
 /// What to do when the fetch position is not in the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OffsetReset {
-    /// Start from the log start (`auto.offset.reset=earliest`; the Dart
-    /// package's default).
+    /// Start from the log start (`auto.offset.reset=earliest`; the default
+    /// in [`FetchConfig`]).
     Earliest,
     /// Start from the end: only new records.
     Latest,
@@ -94,16 +94,26 @@ impl FetchConfig {
 /// Why a partition's fetch failed, reported as an event.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FetchError {
+    /// The fetch position is outside the partition's log and the reset
+    /// policy is [`OffsetReset::Error`]: the partition stops until a seek.
     #[error("{topic}-{partition}: offset {offset} is out of range and the reset policy is Error")]
     OffsetOutOfRange {
+        /// The partition's topic.
         topic: String,
+        /// The partition index.
         partition: i32,
+        /// The position that was out of range.
         offset: i64,
     },
+    /// The broker answered the partition's fetch with a non-retriable error
+    /// code; the partition is fetched again after `retry_backoff`.
     #[error("{topic}-{partition}: {code:?}")]
     Broker {
+        /// The partition's topic.
         topic: String,
+        /// The partition index.
         partition: i32,
+        /// The partition's error code in the Fetch response.
         code: ErrorCode,
     },
     /// The fetched records do not decode, or hold offsets no log can (a
@@ -111,16 +121,26 @@ pub enum FetchError {
     /// The partition is stopped until a seek.
     #[error("{topic}-{partition}: corrupt records: {reason}")]
     Corrupt {
+        /// The partition's topic.
         topic: String,
+        /// The partition index.
         partition: i32,
+        /// What is wrong with the records.
         reason: String,
     },
+    /// The ListOffsets request that resets the position failed with a
+    /// non-retriable error; the partition stops until a seek.
     #[error("{topic}-{partition}: offset reset failed: {reason}")]
     ResetFailed {
+        /// The partition's topic.
         topic: String,
+        /// The partition index.
         partition: i32,
+        /// The ListOffsets error, as text.
         reason: String,
     },
+    /// A Fetch request failed with a non-retriable [`RequestError`]; its
+    /// partitions are fetched again after `retry_backoff`.
     #[error("fetch request failed: {0}")]
     Request(RequestError),
     /// KIP-320: the leader's log diverged from what this consumer read (an
@@ -131,10 +151,18 @@ pub enum FetchError {
     /// with [`OffsetReset::Error`] the partition stops until a seek.
     #[error("{topic}-{partition}: log truncated; offsets {lost_from}..{lost_to} already read are gone{}", match resumed_at { Some(at) => format!(", reading on from {at}"), None => String::new() })]
     LogTruncated {
+        /// The partition's topic.
         topic: String,
+        /// The partition index.
         partition: i32,
+        /// The first offset no longer in the leader's log (the end offset of
+        /// the diverging epoch).
         lost_from: i64,
+        /// The position this consumer had reached: the end (exclusive) of the
+        /// lost range.
         lost_to: i64,
+        /// Where fetching goes on; `None` when the partition stopped
+        /// ([`OffsetReset::Error`]).
         resumed_at: Option<i64>,
     },
 }
@@ -142,8 +170,12 @@ pub enum FetchError {
 /// Records of one partition from one fetch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FetchedRecords {
+    /// The partition's topic.
     pub topic: String,
+    /// The partition index.
     pub partition: i32,
+    /// The partition's high watermark in this fetch's answer: the offset
+    /// after the last record replicated to every in-sync replica.
     pub high_watermark: i64,
     /// In offset order, all at or after the position the fetch asked for.
     pub records: RecordChunk,
@@ -152,13 +184,19 @@ pub struct FetchedRecords {
 /// What the fetcher reports.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FetchEvent {
+    /// Records of one partition; call [`FetcherMachine::release`] when done
+    /// with them so that the partition is fetched further.
     Records(FetchedRecords),
     /// The position of a partition was reset by the policy.
     Reset {
+        /// The partition's topic.
         topic: String,
+        /// The partition index.
         partition: i32,
+        /// The new position.
         offset: i64,
     },
+    /// A partition's fetch, or a whole Fetch request, failed.
     Error(FetchError),
 }
 
@@ -194,6 +232,9 @@ enum Pending {
     Fetch {
         broker: i32,
         asked: Vec<(TopicPartition, i64, u64)>,
+        /// When it went out: an empty answer is not followed by the next
+        /// fetch before the max wait asked for has passed.
+        sent_at: Instant,
     },
     Reset {
         tp: TopicPartition,
@@ -203,13 +244,13 @@ enum Pending {
 
 /// The fetch state machine; rides on a [`Client`] like the producer.
 #[derive(Debug)]
-pub struct Fetcher {
+pub struct FetcherMachine {
     config: FetchConfig,
     cursors: BTreeMap<TopicPartition, Cursor>,
     pending: BTreeMap<RequestId, Pending>,
     brokers_busy: BTreeSet<i32>,
     events: VecDeque<FetchEvent>,
-    /// Emptied record chunks handed back with [`Fetcher::recycle`], reused
+    /// Emptied record chunks handed back with [`FetcherMachine::recycle`], reused
     /// for the next chunks.
     spare_records: Vec<RecordChunk>,
     /// Bytes held in chunks handed out and not released: the part of
@@ -236,9 +277,10 @@ const FETCH_ANY: VersionRange = VersionRange {
     max: i16::MAX,
 };
 
-impl Fetcher {
+impl FetcherMachine {
+    /// A fetcher with no partitions; add them with [`FetcherMachine::assign`].
     pub fn new(config: FetchConfig) -> Self {
-        Fetcher {
+        FetcherMachine {
             config,
             cursors: BTreeMap::new(),
             pending: BTreeMap::new(),
@@ -276,13 +318,14 @@ impl Fetcher {
         }
     }
 
+    /// The settings it was made with.
     pub fn config(&self) -> &FetchConfig {
         &self.config
     }
 
     /// Starts fetching a partition from `offset`, or from where the reset
-    /// policy says when `None` (the Dart Fetcher's explicit offsets, or a
-    /// group's committed ones).
+    /// policy says when `None` (offsets the caller chose, or a group's
+    /// committed ones).
     pub fn assign(
         &mut self,
         client: &mut Client,
@@ -301,7 +344,7 @@ impl Fetcher {
         cursor.caught_up = false;
         cursor.stopped = false;
         cursor.busy = false;
-        Fetcher::forget_handed_out(&mut self.held, cursor);
+        FetcherMachine::forget_handed_out(&mut self.held, cursor);
         client.add_topics(&[topic], now);
         self.drive(client, now);
     }
@@ -309,7 +352,7 @@ impl Fetcher {
     /// Stops fetching a partition; its in-flight answers are dropped.
     pub fn unassign(&mut self, topic: &str, partition: i32) {
         if let Some(mut cursor) = self.cursors.remove(&(topic.to_string(), partition)) {
-            Fetcher::forget_handed_out(&mut self.held, &mut cursor);
+            FetcherMachine::forget_handed_out(&mut self.held, &mut cursor);
         }
     }
 
@@ -338,12 +381,15 @@ impl Fetcher {
             .and_then(|c| c.position)
     }
 
+    /// Stops fetching a partition until [`FetcherMachine::resume`]; it keeps
+    /// its position, and a fetch already in flight still delivers.
     pub fn pause(&mut self, topic: &str, partition: i32) {
         if let Some(c) = self.cursors.get_mut(&(topic.to_string(), partition)) {
             c.paused = true;
         }
     }
 
+    /// Fetches a paused partition again.
     pub fn resume(&mut self, client: &mut Client, topic: &str, partition: i32, now: Instant) {
         if let Some(c) = self.cursors.get_mut(&(topic.to_string(), partition)) {
             c.paused = false;
@@ -372,14 +418,18 @@ impl Fetcher {
         }
     }
 
+    /// The next event, in the order they happened; `None` when there is none.
     pub fn poll_event(&mut self) -> Option<FetchEvent> {
         self.events.pop_front()
     }
 
+    /// The next moment [`FetcherMachine::handle_timeout`] is due (the end of a
+    /// partition's backoff); `None` when nothing waits on time.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.cursors.values().filter_map(|c| c.retry_at).min()
     }
 
+    /// Time has reached `now`: fetches the partitions whose backoff is over.
     pub fn handle_timeout(&mut self, client: &mut Client, now: Instant) {
         self.drive(client, now);
     }
@@ -393,9 +443,13 @@ impl Fetcher {
     ) -> bool {
         let claimed = match event {
             Event::Response { id, result } => match self.pending.remove(id) {
-                Some(Pending::Fetch { broker, asked }) => {
+                Some(Pending::Fetch {
+                    broker,
+                    asked,
+                    sent_at,
+                }) => {
                     self.brokers_busy.remove(&broker);
-                    self.handle_fetch(client, asked, result, now);
+                    self.handle_fetch(client, (asked, sent_at), result, now);
                     true
                 }
                 Some(Pending::Reset { tp, epoch }) => {
@@ -430,7 +484,7 @@ impl Fetcher {
     /// Starts resets for partitions without a position, and one fetch per
     /// leader broker that has none in flight.
     fn drive(&mut self, client: &mut Client, now: Instant) {
-        // A backoff that has run out is over: [`Fetcher::poll_timeout`]
+        // A backoff that has run out is over: [`FetcherMachine::poll_timeout`]
         // must not keep reporting a deadline already passed (a driver would
         // wake for it again and again).
         for c in self.cursors.values_mut() {
@@ -604,13 +658,20 @@ impl Fetcher {
         }
         let id = client.send_with(Target::Broker(broker), request, options, now);
         self.brokers_busy.insert(broker);
-        self.pending.insert(id, Pending::Fetch { broker, asked });
+        self.pending.insert(
+            id,
+            Pending::Fetch {
+                broker,
+                asked,
+                sent_at: now,
+            },
+        );
     }
 
     fn handle_fetch(
         &mut self,
         client: &mut Client,
-        asked: Vec<(TopicPartition, i64, u64)>,
+        (asked, sent_at): (Vec<(TopicPartition, i64, u64)>, Instant),
         result: &Result<crate::client::Response, RequestError>,
         now: Instant,
     ) {
@@ -648,6 +709,7 @@ impl Fetcher {
             used: 0,
             full: false,
         };
+        let held_before = self.held;
         for topic in &response.responses {
             let name = if topic.topic.is_empty() {
                 names_by_id
@@ -663,6 +725,32 @@ impl Fetcher {
                     continue;
                 };
                 self.handle_partition(client, &tp, (*asked_offset, *epoch), p, &mut room, now);
+            }
+        }
+        if self.held == held_before {
+            self.pace_empty_answer(&asked, sent_at, now);
+        }
+    }
+
+    /// An answer with no records that came before the max wait asked for
+    /// has passed (some brokers ignore it, and answer at once): the next
+    /// fetch of those partitions waits out the rest, instead of asking
+    /// again in a loop.
+    fn pace_empty_answer(
+        &mut self,
+        asked: &[(TopicPartition, i64, u64)],
+        sent_at: Instant,
+        now: Instant,
+    ) {
+        let not_before = sent_at + self.config.max_wait;
+        if now >= not_before {
+            return;
+        }
+        for (tp, _, _) in asked {
+            if let Some(c) = self.cursors.get_mut(tp) {
+                if c.retry_at.is_none() && !c.stopped {
+                    c.retry_at = Some(not_before);
+                }
             }
         }
     }

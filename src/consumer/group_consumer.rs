@@ -1,12 +1,12 @@
 //! A consumer group member that reads its partitions: [`GroupMember`]
-//! (membership, assignment, commits) and [`Fetcher`] (records) joined, with
+//! (membership, assignment, commits) and [`FetcherMachine`] (records) joined, with
 //! optional auto-commit.
 //!
 //! The member says which partitions are ours; each newly assigned one
 //! starts at the group's committed offset (or the reset policy where none),
 //! and a revoked one stops being fetched before its revocation completes.
 //! Positions the application has processed are fed in with
-//! [`GroupConsumer::consumed`]; auto-commit stores them every interval and,
+//! [`GroupConsumerMachine::consumed`]; auto-commit stores them every interval and,
 //! before a revocation completes, for the partitions leaving, so the next
 //! owner resumes where this one stopped (at least once, never a gap).
 
@@ -19,14 +19,15 @@ use crate::consumer::group::{
     TopicPartition,
 };
 use crate::consumer::{
-    FetchConfig, FetchError, FetchEvent, FetchedRecords, Fetcher, OffsetAndMetadata, OffsetError,
+    FetchConfig, FetchError, FetchEvent, FetchedRecords, FetcherMachine, OffsetAndMetadata,
+    OffsetError,
 };
 use crate::properties::{Properties, PropertyError};
 
-/// What a [`GroupConsumer`] reports, in order.
+/// What a [`GroupConsumerMachine`] reports, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConsumerEvent {
-    /// Records of an owned partition; call [`GroupConsumer::release`] when
+    /// Records of an owned partition; call [`GroupConsumerMachine::release`] when
     /// done with them so the partition is fetched further.
     Records(FetchedRecords),
     /// These partitions are now ours (their fetching starts at the
@@ -34,13 +35,15 @@ pub enum ConsumerEvent {
     Assigned(Vec<TopicPartition>),
     /// These partitions are being taken away and are no longer fetched.
     /// Without auto-commit, commit what was processed and then call
-    /// [`GroupConsumer::revocation_done`]; with it, that happens by itself.
+    /// [`GroupConsumerMachine::revocation_done`]; with it, that happens by itself.
     Revoked(Vec<TopicPartition>),
     /// These partitions were lost without a chance to commit.
     Lost(Vec<TopicPartition>),
-    /// A [`GroupConsumer::commit`] finished.
+    /// A [`GroupConsumerMachine::commit`] finished.
     Committed {
+        /// The id [`GroupConsumerMachine::commit`] returned.
         id: CommitId,
+        /// Per partition: `Ok` once stored, or why it was not.
         results: BTreeMap<TopicPartition, Result<(), OffsetError>>,
     },
     /// Fetching failed for a partition (it goes on where it can).
@@ -50,14 +53,16 @@ pub enum ConsumerEvent {
     /// Reading committed offsets for new partitions failed: those
     /// partitions start at the reset policy's end instead.
     StartOffsetsFailed(OffsetError),
-    /// [`GroupConsumer::close`] finished.
+    /// [`GroupConsumerMachine::close`] finished.
     Closed,
 }
 
 /// Settings beyond the member's and the fetcher's.
 #[derive(Debug, Clone)]
 pub struct GroupConsumerConfig {
+    /// Membership settings: group id, timeouts, assignors.
     pub group: GroupConfig,
+    /// Fetch settings for the owned partitions.
     pub fetch: FetchConfig,
     /// `enable.auto.commit` with `auto.commit.interval.ms`: `None` turns it
     /// off. Default 5 s, as the Java client.
@@ -65,6 +70,8 @@ pub struct GroupConsumerConfig {
 }
 
 impl GroupConsumerConfig {
+    /// Settings for joining `group_id`: default membership and fetch
+    /// settings, auto-commit every 5 s.
     pub fn new(group_id: impl Into<String>) -> Self {
         GroupConsumerConfig {
             group: GroupConfig::new(group_id),
@@ -91,10 +98,13 @@ struct Revocation {
     user_done: bool,
 }
 
+/// A consumer group member and a fetcher joined: it fetches the
+/// partitions the group assigns it, from their committed offsets, and
+/// commits as it goes when auto-commit is on. Rides on a [`Client`].
 #[derive(Debug)]
-pub struct GroupConsumer {
+pub struct GroupConsumerMachine {
     member: GroupMember,
-    fetcher: Fetcher,
+    fetcher: FetcherMachine,
     auto_commit: Option<Duration>,
     next_auto_commit: Option<Instant>,
     /// Owned partitions, as the member last said.
@@ -116,11 +126,13 @@ pub struct GroupConsumer {
     events: VecDeque<ConsumerEvent>,
 }
 
-impl GroupConsumer {
+impl GroupConsumerMachine {
+    /// A consumer that joins its group once subscribed
+    /// ([`GroupConsumerMachine::subscribe`]).
     pub fn new(config: GroupConsumerConfig) -> Self {
-        GroupConsumer {
+        GroupConsumerMachine {
             member: GroupMember::new(config.group),
-            fetcher: Fetcher::new(config.fetch),
+            fetcher: FetcherMachine::new(config.fetch),
             auto_commit: config.auto_commit,
             next_auto_commit: None,
             owned: BTreeSet::new(),
@@ -137,6 +149,8 @@ impl GroupConsumer {
 
     // ---- commands ----
 
+    /// Subscribes to `topics` (replacing the previous list) and joins the
+    /// group, or rejoins with the new list.
     pub fn subscribe<S: Into<String>>(
         &mut self,
         client: &mut Client,
@@ -178,7 +192,7 @@ impl GroupConsumer {
     }
 
     /// Commits every owned partition's processed position (what
-    /// [`GroupConsumer::consumed`] was told).
+    /// [`GroupConsumerMachine::consumed`] was told).
     pub fn commit_consumed(&mut self, client: &mut Client, now: Instant) -> CommitId {
         let offsets = self
             .consumed
@@ -198,6 +212,8 @@ impl GroupConsumer {
         self.pump(client, now);
     }
 
+    /// Moves an owned partition's fetch position to `offset` (ignored for a
+    /// partition not owned); it wins over a committed offset being read.
     pub fn seek(
         &mut self,
         client: &mut Client,
@@ -220,10 +236,13 @@ impl GroupConsumer {
         self.pump(client, now);
     }
 
+    /// Stops fetching a partition until [`GroupConsumerMachine::resume`]; it
+    /// stays assigned.
     pub fn pause(&mut self, topic: &str, partition: i32) {
         self.fetcher.pause(topic, partition);
     }
 
+    /// Fetches a paused partition again.
     pub fn resume(&mut self, client: &mut Client, topic: &str, partition: i32, now: Instant) {
         self.fetcher.resume(client, topic, partition, now);
         self.pump(client, now);
@@ -231,7 +250,7 @@ impl GroupConsumer {
 
     /// Commits what was processed (with auto-commit; without it, commit
     /// before closing), gives up the partitions without waiting for
-    /// [`GroupConsumer::revocation_done`], and leaves the group;
+    /// [`GroupConsumerMachine::revocation_done`], and leaves the group;
     /// [`ConsumerEvent::Closed`] when done.
     pub fn close(&mut self, client: &mut Client, now: Instant) {
         self.closing = true;
@@ -259,6 +278,8 @@ impl GroupConsumer {
         claimed
     }
 
+    /// Time has reached `now`: serves what is due for the membership, the
+    /// fetcher and auto-commit.
     pub fn handle_timeout(&mut self, client: &mut Client, now: Instant) {
         self.member.handle_timeout(client, now);
         self.fetcher.handle_timeout(client, now);
@@ -270,10 +291,13 @@ impl GroupConsumer {
 
     // ---- outputs ----
 
+    /// The next event, in the order they happened; `None` when there is none.
     pub fn poll_event(&mut self) -> Option<ConsumerEvent> {
         self.events.pop_front()
     }
 
+    /// The next moment [`GroupConsumerMachine::handle_timeout`] is due; `None`
+    /// when nothing waits on time.
     pub fn poll_timeout(&self) -> Option<Instant> {
         [
             self.member.poll_timeout(),
@@ -285,8 +309,27 @@ impl GroupConsumer {
         .min()
     }
 
+    /// Where the group membership stands.
     pub fn state(&self) -> GroupState {
         self.member.state()
+    }
+
+    /// The member's generation (-1 outside one).
+    pub fn generation_id(&self) -> i32 {
+        self.member.generation_id()
+    }
+
+    /// The member as the group knows it now, for offsets committed in a
+    /// transaction (`send_offsets_to_transaction`, KIP-447): the
+    /// coordinator refuses them from a member of an older generation.
+    pub fn group_metadata(&self) -> crate::producer::ConsumerGroupMetadata {
+        let config = self.member.config();
+        crate::producer::ConsumerGroupMetadata {
+            group_id: config.group_id.clone(),
+            generation_id: self.member.generation_id(),
+            member_id: self.member.member_id().to_string(),
+            group_instance_id: config.group_instance_id.clone(),
+        }
     }
 
     /// The partitions this member owns.

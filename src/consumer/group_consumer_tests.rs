@@ -7,14 +7,13 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::group::scripted::Coordinator;
-use super::{ConsumerEvent, GroupConsumer, GroupConsumerConfig};
+use super::{ConsumerEvent, GroupConsumerConfig, GroupConsumerMachine};
 use crate::client::scripted::{Harness, Reply, Responder};
-use crate::client::Event;
 use crate::protocol::{AnyRequest, ApiKey};
 
 struct Setup {
     h: Harness,
-    consumer: GroupConsumer,
+    consumer: GroupConsumerMachine,
     coordinator: Rc<RefCell<Coordinator>>,
     /// (partition, offset) of every partition of every Fetch, in order.
     fetched_from: Rc<RefCell<Vec<(i32, i64)>>>,
@@ -47,7 +46,7 @@ impl Setup {
         config.auto_commit = None;
         Setup {
             h,
-            consumer: GroupConsumer::new(config),
+            consumer: GroupConsumerMachine::new(config),
             coordinator,
             fetched_from,
             events: Vec::new(),
@@ -55,18 +54,7 @@ impl Setup {
     }
 
     fn settle(&mut self) {
-        for _ in 0..200 {
-            self.h.run();
-            let events: Vec<Event> = self.h.events.drain(..).collect();
-            if events.is_empty() {
-                break;
-            }
-            for e in events {
-                self.consumer
-                    .handle_client_event(&mut self.h.client, &e, self.h.now);
-            }
-        }
-        while let Some(e) = self.consumer.poll_event() {
+        for e in self.h.settle(&mut self.consumer) {
             self.events.push(e);
         }
     }

@@ -13,7 +13,6 @@ use bytes::{Bytes, BytesMut};
 
 use super::*;
 use crate::client::scripted::{api_versions, metadata, Harness, Reply, Responder};
-use crate::client::Event;
 use crate::memory_probe::peak_bytes;
 use crate::protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use crate::protocol::messages::FetchResponse;
@@ -73,7 +72,7 @@ fn broker(log: Rc<Vec<Bytes>>, fetches: Rc<RefCell<Vec<i64>>>) -> Responder {
 
 struct Consumer {
     h: Harness,
-    f: Fetcher,
+    f: FetcherMachine,
     fetches: Rc<RefCell<Vec<i64>>>,
 }
 
@@ -82,7 +81,7 @@ impl Consumer {
         let fetches = Rc::new(RefCell::new(Vec::new()));
         let mut h = Harness::new(&["b1:9092"], broker(log, fetches.clone()));
         h.run();
-        let mut f = Fetcher::new(config);
+        let mut f = FetcherMachine::new(config);
         let now = h.now;
         f.assign(&mut h.client, "t", 0, Some(0), now);
         Consumer { h, f, fetches }
@@ -92,18 +91,7 @@ impl Consumer {
     /// out meanwhile, unreleased.
     fn settle(&mut self) -> Vec<FetchedRecords> {
         let mut out = Vec::new();
-        for _ in 0..200 {
-            self.h.run();
-            let events: Vec<Event> = self.h.events.drain(..).collect();
-            if events.is_empty() {
-                break;
-            }
-            for e in events {
-                self.f
-                    .handle_client_event(&mut self.h.client, &e, self.h.now);
-            }
-        }
-        while let Some(e) = self.f.poll_event() {
+        for e in self.h.settle(&mut self.f) {
             match e {
                 FetchEvent::Records(r) => out.push(r),
                 other => panic!("unexpected {other:?}"),

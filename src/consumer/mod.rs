@@ -1,6 +1,6 @@
 //! The consumer: fetching with offset resets and back-pressure (see
-//! [`Fetcher`]). Group membership and the Dart package's envelope consumer
-//! build on it.
+//! [`FetcherMachine`]). Group membership ([`group`]), the group consumer
+//! ([`GroupConsumerMachine`]) and envelopes ([`EnvelopeQueue`]) build on it.
 
 mod envelopes;
 mod fetcher;
@@ -18,9 +18,13 @@ mod tests;
 #[cfg(test)]
 mod truncation_tests;
 
-pub use envelopes::{Envelope, EnvelopeBatch, EnvelopeQueue, EnvelopeToken, Resolution, Resolved};
-pub use fetcher::{FetchConfig, FetchError, FetchEvent, FetchedRecords, Fetcher, OffsetReset};
-pub use group_consumer::{ConsumerEvent, GroupConsumer, GroupConsumerConfig};
+pub use envelopes::{
+    EnvelopeQueue, EnvelopeToken, QueuedBatch, QueuedEnvelope, Resolution, Resolved,
+};
+pub use fetcher::{
+    FetchConfig, FetchError, FetchEvent, FetchedRecords, FetcherMachine, OffsetReset,
+};
+pub use group_consumer::{ConsumerEvent, GroupConsumerConfig, GroupConsumerMachine};
 pub use record_chunk::{RecordChunk, RecordChunkIntoIter, RecordView};
 
 // Consumer groups: committed offsets here, membership in `group`.

@@ -1,4 +1,4 @@
-//! A group's committed offsets (the Dart package's ConsumerGroup): build
+//! A group's committed offsets: build
 //! OffsetCommit and OffsetFetch requests and read their answers into typed
 //! per-partition results. Pure functions; [`crate::consumer::group`] sends
 //! them for a member, and anyone can send them for a group it does not join.
@@ -16,8 +16,7 @@
 //! the top; v7 adds `require_stable`; v8 moves everything into a groups
 //! array (KIP-709).
 //!
-//! Resetting a group's offsets (the Dart package's resetOffsetsToEarliest
-//! and resetOffsetsToLatest) is ListOffsets
+//! Resetting a group's offsets to the earliest or the latest is ListOffsets
 //! ([`crate::admin::list_offsets_requests`]) then a commit of what it found
 //! ([`reset_offsets`]).
 
@@ -59,6 +58,7 @@ impl OffsetAndMetadata {
         }
     }
 
+    /// Sets the free text stored with the offset.
     pub fn with_metadata(mut self, metadata: impl Into<String>) -> Self {
         self.metadata = Some(metadata.into());
         self
@@ -67,13 +67,16 @@ impl OffsetAndMetadata {
 
 /// Who commits. A member commits under its generation, so that a member
 /// fenced by a rebalance cannot overwrite its successor's offsets;
-/// a consumer outside group management (the Dart ConsumerGroup) commits with
+/// a consumer outside group management commits with
 /// generation -1 and no member id, which the broker accepts while the group
 /// has no members.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Committer {
+    /// The group whose offsets are committed.
     pub group_id: String,
+    /// The member's generation; -1 outside group management.
     pub generation_id: i32,
+    /// The member id the coordinator gave; empty outside group management.
     pub member_id: String,
     /// A static member's `group.instance.id` (needs OffsetCommit v7+).
     pub group_instance_id: Option<String>,
@@ -97,26 +100,44 @@ pub enum OffsetError {
     /// The broker failed the whole request for the group.
     #[error("{} for group {group:?} failed: {code}", api.name())]
     Group {
+        /// The request: OffsetCommit or OffsetFetch.
         api: ApiKey,
+        /// The group id.
         group: String,
+        /// The group-level error code.
         code: ErrorCode,
     },
     /// The broker failed one partition.
     #[error("{} for {topic}-{partition} of group {group:?} failed: {code}", api.name())]
     Partition {
+        /// The request: OffsetCommit or OffsetFetch.
         api: ApiKey,
+        /// The group id.
         group: String,
+        /// The partition's topic.
         topic: String,
+        /// The partition index.
         partition: i32,
+        /// The partition's error code.
         code: ErrorCode,
     },
     /// The answer left out something the request asked about.
     #[error("the {} response has no answer for {what}", api.name())]
-    MissingAnswer { api: ApiKey, what: String },
+    MissingAnswer {
+        /// The request: OffsetCommit or OffsetFetch.
+        api: ApiKey,
+        /// What has no answer: the group, or a partition.
+        what: String,
+    },
     /// The request got no answer (timeout, lost connection, too old a
     /// broker, coordinator lookup refused).
     #[error("{} request failed: {error}", api.name())]
-    Request { api: ApiKey, error: RequestError },
+    Request {
+        /// The request: OffsetCommit or OffsetFetch.
+        api: ApiKey,
+        /// Why it got no answer.
+        error: RequestError,
+    },
 }
 
 impl OffsetError {

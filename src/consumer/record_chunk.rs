@@ -107,14 +107,17 @@ impl Span {
 }
 
 impl RecordChunk {
+    /// An empty chunk.
     pub fn new() -> RecordChunk {
         RecordChunk::default()
     }
 
+    /// How many records it holds.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether it holds no records.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -292,14 +295,18 @@ pub struct RecordView<'a> {
 }
 
 impl<'a> RecordView<'a> {
+    /// The record's offset in its partition.
     pub fn offset(&self) -> i64 {
         self.entry.offset
     }
 
+    /// Milliseconds since the Unix epoch; -1 when the format has none
+    /// (magic 0).
     pub fn timestamp(&self) -> i64 {
         self.entry.timestamp
     }
 
+    /// Who set the timestamp (producer or broker), or that there is none.
     pub fn timestamp_type(&self) -> TimestampType {
         self.entry.timestamp_type
     }

@@ -9,7 +9,6 @@ use bytes::Bytes;
 
 use super::*;
 use crate::client::scripted::{api_versions, metadata, Harness, Reply, Responder};
-use crate::client::Event;
 use crate::protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use crate::protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
@@ -118,7 +117,7 @@ fn cluster(log: Rc<RefCell<Log>>) -> Responder {
 
 struct Setup {
     h: Harness,
-    f: Fetcher,
+    f: FetcherMachine,
     log: Rc<RefCell<Log>>,
     events: Vec<FetchEvent>,
 }
@@ -136,25 +135,14 @@ impl Setup {
         h.run();
         Setup {
             h,
-            f: Fetcher::new(config),
+            f: FetcherMachine::new(config),
             log,
             events: Vec::new(),
         }
     }
 
     fn settle(&mut self) {
-        for _ in 0..200 {
-            self.h.run();
-            let events: Vec<Event> = self.h.events.drain(..).collect();
-            if events.is_empty() {
-                break;
-            }
-            for e in events {
-                self.f
-                    .handle_client_event(&mut self.h.client, &e, self.h.now);
-            }
-        }
-        while let Some(e) = self.f.poll_event() {
+        for e in self.h.settle(&mut self.f) {
             self.events.push(e);
         }
     }
@@ -494,4 +482,39 @@ fn records_that_go_back_inside_a_batch_are_skipped() {
     let (offsets, position) = offsets_handed_out(Bytes::from(batch));
     assert_eq!(offsets, [0, 2, 3]);
     assert_eq!(position, Some(4));
+}
+
+/// A broker that answers an empty fetch at once, ignoring the max wait
+/// (noida-db does): the next fetch waits out the rest of the max wait
+/// instead of asking again in a loop.
+#[test]
+fn an_empty_answer_before_the_max_wait_paces_the_next_fetch() {
+    let config = FetchConfig {
+        max_wait: Duration::from_millis(500),
+        ..FetchConfig::default()
+    };
+    let mut s = Setup::new(0, config);
+    let now = s.h.now;
+    s.f.assign(&mut s.h.client, "t", 0, Some(0), now);
+    s.settle();
+    assert_eq!(
+        s.log.borrow().fetched_from.len(),
+        1,
+        "one fetch, answered empty"
+    );
+    assert_eq!(s.f.poll_timeout(), Some(now + Duration::from_millis(500)));
+    s.h.now += Duration::from_millis(499);
+    let early = s.h.now;
+    s.f.handle_timeout(&mut s.h.client, early);
+    s.settle();
+    assert_eq!(
+        s.log.borrow().fetched_from.len(),
+        1,
+        "not before the max wait"
+    );
+    s.h.now += Duration::from_millis(1);
+    let due = s.h.now;
+    s.f.handle_timeout(&mut s.h.client, due);
+    s.settle();
+    assert_eq!(s.log.borrow().fetched_from.len(), 2);
 }

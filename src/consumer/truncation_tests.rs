@@ -88,7 +88,7 @@ fn run(reset: OffsetReset) -> (Vec<String>, Vec<(i64, i32)>) {
         offset_reset: reset,
         ..FetchConfig::default()
     };
-    let mut f = Fetcher::new(config);
+    let mut f = FetcherMachine::new(config);
     let now = h.now;
     f.assign(&mut h.client, "t", 0, Some(0), now);
     let mut seen = Vec::new();

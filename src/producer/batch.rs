@@ -125,10 +125,19 @@ impl Batch {
     /// restamps a sealed batch whose sequence was reset (the broker refused
     /// it for its sequence, so it is not in the log): only the header
     /// changes, in place, with its CRC.
-    pub fn seal(&mut self, producer: (i64, i16), base_sequence: i32) -> Result<(), ProduceError> {
+    pub fn seal(
+        &mut self,
+        producer: (i64, i16),
+        base_sequence: i32,
+        transactional: bool,
+    ) -> Result<(), ProduceError> {
         let bytes = match (self.writer.take(), self.sealed.take()) {
+            // The transactional flag is what makes the broker keep the
+            // batch out of read_committed consumers' sight until its
+            // transaction commits: without it, an abort hides nothing.
             (Some(writer), _) => writer
                 .producer(producer.0, producer.1, base_sequence)
+                .transactional(transactional)
                 .finish()
                 .map_err(|e| ProduceError::Encode(e.to_string()))?,
             (None, Some(sealed)) => {

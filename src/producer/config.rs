@@ -19,6 +19,7 @@ pub enum Acks {
 }
 
 impl Acks {
+    /// The `acks` field of a Produce request: 0, 1 or -1.
     pub fn to_wire(self) -> i16 {
         match self {
             Acks::None => 0,
@@ -70,6 +71,13 @@ pub struct ProducerConfig {
     /// said so with
     /// [`ProducerEvent::IdempotenceDisabled`](super::ProducerEvent::IdempotenceDisabled).
     pub idempotence: Idempotence,
+    /// `transactional.id`: set, the producer is transactional (and
+    /// idempotent): records go out only inside a transaction. Default
+    /// none.
+    pub transactional_id: Option<String>,
+    /// `transaction.timeout.ms`: how long the coordinator lets a
+    /// transaction stay open before aborting it. Default 60 s.
+    pub transaction_timeout: Duration,
 }
 
 /// Whether the producer is idempotent (`enable.idempotence`), and whether
@@ -110,6 +118,8 @@ impl Default for ProducerConfig {
             max_in_flight: 5,
             max_block: Duration::from_secs(60),
             idempotence: Idempotence::Preferred,
+            transactional_id: None,
+            transaction_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -122,47 +132,59 @@ impl ProducerConfig {
         properties.producer_config()
     }
 
+    /// Sets [`ProducerConfig::acks`] (`acks`).
     pub fn with_acks(mut self, acks: Acks) -> Self {
         self.acks = acks;
         self
     }
+    /// Sets [`ProducerConfig::linger`] (`linger.ms`).
     pub fn with_linger(mut self, linger: Duration) -> Self {
         self.linger = linger;
         self
     }
+    /// Sets [`ProducerConfig::batch_size`] (`batch.size`, bytes).
     pub fn with_batch_size(mut self, bytes: usize) -> Self {
         self.batch_size = bytes;
         self
     }
+    /// Sets [`ProducerConfig::max_request_size`] (`max.request.size`, bytes).
     pub fn with_max_request_size(mut self, bytes: usize) -> Self {
         self.max_request_size = bytes;
         self
     }
+    /// Sets [`ProducerConfig::buffer_memory`] (`buffer.memory`, bytes).
     pub fn with_buffer_memory(mut self, bytes: usize) -> Self {
         self.buffer_memory = bytes;
         self
     }
+    /// Sets [`ProducerConfig::compression`] (`compression.type`).
     pub fn with_compression(mut self, compression: Compression) -> Self {
         self.compression = compression;
         self
     }
+    /// Sets [`ProducerConfig::delivery_timeout`] (`delivery.timeout.ms`).
     pub fn with_delivery_timeout(mut self, timeout: Duration) -> Self {
         self.delivery_timeout = timeout;
         self
     }
+    /// Sets [`ProducerConfig::request_timeout`] (`request.timeout.ms`).
     pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
         self
     }
+    /// Sets the first ([`ProducerConfig::retry_backoff`]) and the longest
+    /// ([`ProducerConfig::retry_backoff_max`]) retry delay.
     pub fn with_retry_backoff(mut self, first: Duration, max: Duration) -> Self {
         self.retry_backoff = first;
         self.retry_backoff_max = max;
         self
     }
+    /// Sets [`ProducerConfig::max_in_flight`], clamped to 1..=5.
     pub fn with_max_in_flight(mut self, n: usize) -> Self {
         self.max_in_flight = n.clamp(1, 5);
         self
     }
+    /// Sets [`ProducerConfig::max_block`] (`max.block.ms`).
     pub fn with_max_block(mut self, limit: Duration) -> Self {
         self.max_block = limit;
         self
@@ -174,6 +196,21 @@ impl ProducerConfig {
             true => Idempotence::Required,
             false => Idempotence::Off,
         };
+        self
+    }
+
+    /// Makes the producer transactional with `transactional_id` (which
+    /// implies idempotence and acks=all).
+    pub fn with_transactional_id(mut self, transactional_id: impl Into<String>) -> Self {
+        self.transactional_id = Some(transactional_id.into());
+        self.idempotence = Idempotence::Required;
+        self.acks = Acks::All;
+        self
+    }
+
+    /// Sets [`ProducerConfig::transaction_timeout`] (`transaction.timeout.ms`).
+    pub fn with_transaction_timeout(mut self, timeout: Duration) -> Self {
+        self.transaction_timeout = timeout;
         self
     }
 }

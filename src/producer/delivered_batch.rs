@@ -42,10 +42,12 @@ impl DeliveredBatch {
         }
     }
 
+    /// The topic the batch was sent to.
     pub fn topic(&self) -> &Arc<str> {
         &self.topic
     }
 
+    /// The partition the batch was written to.
     pub fn partition(&self) -> i32 {
         self.partition
     }
@@ -55,6 +57,7 @@ impl DeliveredBatch {
         self.records.len()
     }
 
+    /// Whether the batch held no records.
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
     }

@@ -1,13 +1,13 @@
-//! The Dart package's producer API: messages are added to explicit
-//! partitions, and one `send()` produces everything added since the last
+//! Producing to explicit partitions: messages are added per topic and
+//! partition, and one `send()` produces everything added since the last
 //! one and answers per partition with the base offset or the error.
 //!
 //! This module holds the bookkeeping of one such `send()` on top of the
-//! batching [`super::Producer`]; the async layer feeds it deliveries. Unlike
-//! the Dart package, a second `send()` never resends the first one's
+//! batching [`ProducerMachine`](super::ProducerMachine); the async layer
+//! feeds it deliveries. A second `send()` never resends the first one's
 //! messages (they leave the pending list when sent), errors are reported
-//! per partition rather than swallowed, and with acks=0 the send completes
-//! once written instead of waiting for an answer that never comes.
+//! per partition, and with acks=0 the send completes once written instead
+//! of waiting for an answer that never comes.
 
 use std::collections::BTreeMap;
 
@@ -19,28 +19,35 @@ use super::record::{Delivery, DeliveryId, ProduceError, ProducerEvent, ProducerR
 /// partition come from `add_messages`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Message {
+    /// The record key; `None` is a null key.
     pub key: Option<Bytes>,
+    /// The record value; `None` is a null value (a tombstone).
     pub value: Option<Bytes>,
+    /// Headers in order: each a key and a value (`None`: null).
     pub headers: Vec<(String, Option<Bytes>)>,
     /// Milliseconds since the Unix epoch; `None` takes the send time.
     pub timestamp: Option<i64>,
 }
 
 impl Message {
+    /// A message with this value and no key, headers or timestamp.
     pub fn new(value: impl Into<Bytes>) -> Self {
         Message {
             value: Some(value.into()),
             ..Default::default()
         }
     }
+    /// Sets the key.
     pub fn key(mut self, key: impl Into<Bytes>) -> Self {
         self.key = Some(key.into());
         self
     }
+    /// Adds a header (`None`: a null value).
     pub fn header(mut self, key: impl Into<String>, value: Option<Bytes>) -> Self {
         self.headers.push((key.into(), value));
         self
     }
+    /// Sets the timestamp, in milliseconds since the Unix epoch.
     pub fn timestamp(mut self, ms: i64) -> Self {
         self.timestamp = Some(ms);
         self
@@ -84,6 +91,7 @@ pub struct ExplicitSend {
 }
 
 impl ExplicitSend {
+    /// A send with nothing tracked yet.
     pub fn new() -> Self {
         Self::default()
     }
@@ -109,7 +117,9 @@ impl ExplicitSend {
                 ours
             }
             ProducerEvent::Failed { id, error } => self.handle_one(id, Err(error)),
-            ProducerEvent::Flushed { .. } | ProducerEvent::IdempotenceDisabled { .. } => false,
+            ProducerEvent::Flushed { .. }
+            | ProducerEvent::IdempotenceDisabled { .. }
+            | ProducerEvent::Transaction { .. } => false,
         }
     }
 
@@ -161,6 +171,7 @@ impl ExplicitSend {
         self.waiting.is_empty()
     }
 
+    /// The per-partition outcome collected.
     pub fn into_result(self) -> ProduceResult {
         self.result
     }

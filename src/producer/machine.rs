@@ -23,11 +23,13 @@ mod idempotence;
 mod partition_queue;
 mod place;
 mod send_many;
+mod transactional;
 
 use awaiting::AwaitingTopic;
 use idempotence::{Identity, ProducerIdState};
-use partition_queue::{PartitionQueues, TopicPartition};
+use partition_queue::{PartitionKey, PartitionQueues};
 use std::time::{Duration, Instant};
+use transactional::Transactions;
 
 use super::batch::Batch;
 use super::batch_buffers::BatchBuffers;
@@ -48,6 +50,9 @@ const V2_PRODUCE: VersionRange = VersionRange {
     min: 3,
     max: i16::MAX,
 };
+/// Produce versions a transactional producer sends: from v12 the
+/// coordinator would take it for KIP-890's second protocol version.
+const TRANSACTIONAL_PRODUCE: VersionRange = VersionRange { min: 3, max: 11 };
 /// Produce versions that carry legacy message sets.
 const LEGACY_PRODUCE: VersionRange = VersionRange { min: 0, max: 2 };
 
@@ -61,7 +66,7 @@ struct InFlightProduce {
 
 /// The producer core.
 #[derive(Debug)]
-pub struct Producer {
+pub struct ProducerMachine {
     config: ProducerConfig,
     rng: Rng,
     sticky: StickyPartitioner,
@@ -91,13 +96,21 @@ pub struct Producer {
     /// flight, a missing leader, the producer id) ends with an event, not
     /// a timer.
     driven_at: Option<Instant>,
+    /// With a transactional id: the transaction's state.
+    transactions: Option<Transactions>,
 }
 
-impl Producer {
+impl ProducerMachine {
+    /// A producer with these settings, started at `now`. `seed` seeds its
+    /// random choices (sticky partitions, retry jitter): same inputs, same outputs.
     pub fn new(config: ProducerConfig, seed: u64, now: Instant) -> Self {
         let buffers = BatchBuffers::new(config.batch_size);
         let (producer_id, event) = ProducerIdState::initial(&config, now);
-        Producer {
+        let transactions = config
+            .transactional_id
+            .clone()
+            .map(|id| Transactions::new(id, config.transaction_timeout));
+        ProducerMachine {
             config,
             rng: Rng::new(seed),
             sticky: StickyPartitioner::default(),
@@ -117,9 +130,11 @@ impl Producer {
             last_count: None,
             buffers,
             driven_at: None,
+            transactions,
         }
     }
 
+    /// The settings it was made with.
     pub fn config(&self) -> &ProducerConfig {
         &self.config
     }
@@ -265,6 +280,11 @@ impl Producer {
         now: Instant,
     ) -> bool {
         let claimed = match event {
+            Event::Response { id, result }
+                if self.handle_transaction_answer(client, *id, result, now) =>
+            {
+                true
+            }
             Event::Response { id, result } => {
                 if let ProducerIdState::Requesting(pending) = self.producer_id {
                     if pending == *id {
@@ -287,6 +307,8 @@ impl Producer {
         claimed
     }
 
+    /// Time has reached `now`: fails records past the delivery timeout and
+    /// sends what linger and backoff no longer hold back.
     pub fn handle_timeout(&mut self, client: &mut Client, now: Instant) {
         self.expire(now);
         self.drive(client, now);
@@ -315,8 +337,12 @@ impl Producer {
                     consider(t);
                 }
             }
-            for b in &q.ready {
-                consider(b.created + self.config.delivery_timeout);
+            // A queue is in creation order (a batch put back goes to the
+            // front, and it was the oldest): its first batch expires first.
+            // Reading only that keeps this O(partitions), however many
+            // batches wait.
+            if let Some(first) = q.ready.front() {
+                consider(first.created + self.config.delivery_timeout);
             }
         }
         for a in self.awaiting.values() {
@@ -328,9 +354,13 @@ impl Producer {
         if let ProducerIdState::Needed { at } = self.producer_id {
             consider(at);
         }
+        if let Some(t) = self.transactions.as_ref().and_then(|t| t.poll_timeout()) {
+            consider(t);
+        }
         next
     }
 
+    /// The next event, in the order they happened; `None` when there is none.
     pub fn poll_event(&mut self) -> Option<ProducerEvent> {
         self.events.pop_front()
     }
@@ -347,13 +377,13 @@ impl Producer {
         if self.fail_without_idempotence(now) {
             return;
         }
-        if matches!(
+        if !matches!(
             self.producer_id,
             ProducerIdState::Needed { .. } | ProducerIdState::Requesting(_)
         ) {
-            return;
+            self.send_ready_batches(client, now);
         }
-        self.send_ready_batches(client, now);
+        self.drive_transaction(client, now);
     }
 
     fn batch_is_sendable(&self, batch: &Batch, now: Instant) -> bool {
@@ -362,6 +392,7 @@ impl Producer {
         }
         !batch.is_open()
             || self.flushing
+            || self.committing()
             || batch.size() >= self.config.batch_size
             || batch.created + self.config.linger <= now
     }
@@ -369,7 +400,7 @@ impl Producer {
     fn send_ready_batches(&mut self, client: &mut Client, now: Instant) {
         // Per leader: at most one batch per partition per request, up to
         // max.request.size.
-        let mut per_broker: BTreeMap<i32, Vec<TopicPartition>> = BTreeMap::new();
+        let mut per_broker: BTreeMap<i32, Vec<PartitionKey>> = BTreeMap::new();
         let mut missing_leader = false;
         for (tp, queue) in self.partitions.iter() {
             // One batch of a partition in flight at a time: a broker that
@@ -384,6 +415,12 @@ impl Producer {
             let Some(first) = queue.ready.front() else {
                 continue;
             };
+            // In a transaction, only once the partition is in it.
+            if let Some(txn) = self.transactions.as_mut() {
+                if !txn.admits(tp) {
+                    continue;
+                }
+            }
             if !self.batch_is_sendable(first, now) {
                 continue;
             }
@@ -392,6 +429,13 @@ impl Producer {
                 None => missing_leader = true,
             }
         }
+        tracing::trace!(
+            brokers = per_broker.len(),
+            missing_leader,
+            awaiting = self.awaiting.len(),
+            next = ?self.poll_timeout(),
+            "producer drove"
+        );
         if missing_leader {
             client.refresh_metadata(now);
         }
@@ -409,7 +453,7 @@ impl Producer {
         &mut self,
         client: &mut Client,
         broker: i32,
-        tps: Vec<TopicPartition>,
+        tps: Vec<PartitionKey>,
         now: Instant,
     ) {
         let producer = self.current_producer();
@@ -449,7 +493,8 @@ impl Producer {
                     }
                     _ => ((-1, -1), -1),
                 };
-                if let Err(e) = batch.seal(pid, sequence) {
+                let transactional = self.transactions.is_some() && sequence >= 0;
+                if let Err(e) = batch.seal(pid, sequence, transactional) {
                     self.fail_batch(batch, e, now);
                     continue;
                 }
@@ -487,7 +532,7 @@ impl Producer {
                 });
         }
         let request = ProduceRequest {
-            transactional_id: None,
+            transactional_id: self.transactions.as_ref().map(|t| t.id().to_string()),
             acks: self.config.acks.to_wire(),
             timeout_ms: self
                 .config
@@ -505,7 +550,11 @@ impl Producer {
             ..Default::default()
         };
         let options = RequestOptions {
-            versions: if legacy { LEGACY_PRODUCE } else { V2_PRODUCE },
+            versions: match (legacy, self.transactions.is_some()) {
+                (true, _) => LEGACY_PRODUCE,
+                (false, false) => V2_PRODUCE,
+                (false, true) => TRANSACTIONAL_PRODUCE,
+            },
             // The broker may take the produce timeout to answer; allow it
             // that plus a margin for the network.
             timeout: Some(self.config.request_timeout + Duration::from_secs(5)),
@@ -515,6 +564,12 @@ impl Producer {
             b.attempts += 1;
         }
         let id = client.send_with(Target::Broker(broker), request, options, now);
+        tracing::trace!(
+            broker,
+            batches = batches.len(),
+            request = id.0,
+            "produce sent"
+        );
         *self.in_flight_per_broker.entry(broker).or_default() += 1;
         self.in_flight.insert(
             id,
@@ -569,6 +624,7 @@ impl Producer {
                 return;
             }
             Err(e) if e.is_retriable() => {
+                tracing::debug!(broker = request.broker, error = %e, "produce retried");
                 client.refresh_metadata(now);
                 for b in request.batches {
                     self.requeue(b, now, true);
@@ -614,6 +670,19 @@ impl Producer {
             } else if code == ErrorCode::DUPLICATE_SEQUENCE_NUMBER {
                 // Already written by an earlier attempt.
                 self.deliver(batch, answer.base_offset, answer.log_append_time_ms);
+            } else if self.transactions.is_some()
+                && (code == ErrorCode::UNKNOWN_PRODUCER_ID
+                    || code == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
+            {
+                // In a transaction the batch fails and the transaction
+                // must abort; the epoch is bumped after (see
+                // `transactional`).
+                let error = ProduceError::Broker {
+                    topic: batch.topic.to_string(),
+                    partition: batch.partition,
+                    code,
+                };
+                self.fail_batch(batch, error, now);
             } else if code == ErrorCode::UNKNOWN_PRODUCER_ID
                 || code == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER
             {
@@ -636,6 +705,7 @@ impl Producer {
                 };
                 self.fail_batch(batch, error, now);
             } else if code.is_retriable() {
+                tracing::debug!(partition = batch.partition, %code, "batch retried");
                 if code.is_stale_metadata() {
                     client.refresh_metadata(now);
                 }
@@ -713,6 +783,7 @@ impl Producer {
         if batch.base_sequence >= 0 && batch.legacy_magic.is_none() {
             self.start_new_epoch(batch.producer, now);
         }
+        self.transaction_record_failed(&error, now);
         self.buffered = self.buffered.saturating_sub(batch.reserved);
         for entry in &batch.entries {
             self.report_failure(entry.id, error.clone());
@@ -721,7 +792,8 @@ impl Producer {
         self.check_flushes();
     }
 
-    fn fail(&mut self, id: DeliveryId, size: usize, error: ProduceError) {
+    fn fail(&mut self, id: DeliveryId, size: usize, error: ProduceError, now: Instant) {
+        self.transaction_record_failed(&error, now);
         self.buffered = self.buffered.saturating_sub(size);
         self.report_failure(id, error);
         self.check_flushes();
@@ -738,19 +810,17 @@ impl Producer {
         let timeout = self.config.delivery_timeout;
         let mut expired = Vec::new();
         self.partitions.for_each_mut(|queue| {
-            // Most turns nothing expired: leave the queue as it is.
-            if !queue.ready.iter().any(|b| b.created + timeout <= now) {
-                return;
-            }
-            let mut kept = VecDeque::new();
-            while let Some(b) = queue.ready.pop_front() {
-                if b.created + timeout <= now {
+            // In creation order (see `poll_timeout`): the expired ones are
+            // at the front.
+            while queue
+                .ready
+                .front()
+                .is_some_and(|b| b.created + timeout <= now)
+            {
+                if let Some(b) = queue.ready.pop_front() {
                     expired.push(b);
-                } else {
-                    kept.push_back(b);
                 }
             }
-            queue.ready = kept;
         });
         for b in expired {
             let error = ProduceError::DeliveryTimeout {
@@ -775,6 +845,7 @@ impl Producer {
                                 topic: topic.clone(),
                                 partition: -1,
                             },
+                            now,
                         );
                     }
                 }

@@ -16,8 +16,8 @@ use bytes::Bytes;
 use super::record::{ProducerRecord, HEADER_OVERHEAD, RECORD_OVERHEAD};
 
 /// Records for one topic, packed into one buffer, for
-/// `Producer::send_batch` in the async drivers (or
-/// [`Producer::send_packed`](super::Producer::send_packed) in the core).
+/// `Producer::send_packed` in the async drivers (or
+/// [`ProducerMachine::send_packed`](super::ProducerMachine::send_packed) in the core).
 ///
 /// ```
 /// # use kafkite::producer::PackedRecords;
@@ -92,6 +92,7 @@ fn stored_len(len: usize) -> usize {
 }
 
 impl PackedRecords {
+    /// No records yet, for `topic`.
     pub fn new(topic: impl Into<Arc<str>>) -> Self {
         Self::with_capacity(topic, 0, 0)
     }
@@ -139,6 +140,7 @@ impl PackedRecords {
         }
     }
 
+    /// The topic every record goes to.
     pub fn topic(&self) -> &Arc<str> {
         &self.topic
     }
@@ -153,10 +155,12 @@ impl PackedRecords {
         self.largest = 0;
     }
 
+    /// How many records it holds.
     pub fn len(&self) -> usize {
         self.records.len()
     }
 
+    /// Whether it holds no records.
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
     }
@@ -219,6 +223,7 @@ impl PackedRecordMut<'_> {
         self.records.records.last_mut()
     }
 
+    /// Sends the record to this partition instead of the partitioner's choice.
     pub fn partition(mut self, partition: i32) -> Self {
         if let Some(last) = self.last() {
             last.partition = partition;
@@ -236,6 +241,7 @@ impl PackedRecordMut<'_> {
         self
     }
 
+    /// Adds a header, its key and value copied (`None`: a null value).
     pub fn header(mut self, key: &str, value: Option<&[u8]>) -> Self {
         let records = &mut *self.records;
         records.bytes.extend_from_slice(key.as_bytes());
@@ -270,24 +276,30 @@ impl<'a> PackedRecord<'a> {
         self.records.bytes.get(range).unwrap_or_default()
     }
 
+    /// The topic it goes to.
     pub fn topic(&self) -> &'a Arc<str> {
         &self.records.topic
     }
 
+    /// Its partition; `None` leaves the choice to the partitioner.
     pub fn partition(&self) -> Option<i32> {
         (self.packed.flags & HAS_PARTITION != 0).then_some(self.packed.partition)
     }
 
+    /// Its timestamp in milliseconds since the Unix epoch; `None` takes the
+    /// send time.
     pub fn timestamp(&self) -> Option<i64> {
         (self.packed.flags & HAS_TIMESTAMP != 0).then_some(self.packed.timestamp)
     }
 
+    /// Its key; `None` is a null key.
     pub fn key(&self) -> Option<&'a [u8]> {
         let start = self.packed.start;
         let len = self.packed.key;
         (len != NULL).then(|| self.slice(start..start + len))
     }
 
+    /// Its value; `None` is a null value (a tombstone).
     pub fn value(&self) -> Option<&'a [u8]> {
         let start = self.packed.start + self.packed.key_len();
         let len = self.packed.value;

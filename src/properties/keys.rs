@@ -78,6 +78,8 @@ pub(crate) enum Prop {
     RetryBackoffMax,
     Idempotence,
     MaxBlock,
+    TransactionalId,
+    TransactionTimeout,
     // Consumer: fetching.
     FetchMaxBytes,
     FetchMinBytes,
@@ -163,6 +165,8 @@ pub(super) const NAMES: &[(&str, Prop)] = &[
     ("retry.backoff.max.ms", Prop::RetryBackoffMax),
     ("enable.idempotence", Prop::Idempotence),
     ("max.block.ms", Prop::MaxBlock),
+    ("transactional.id", Prop::TransactionalId),
+    ("transaction.timeout.ms", Prop::TransactionTimeout),
     ("fetch.max.bytes", Prop::FetchMaxBytes),
     ("fetch.min.bytes", Prop::FetchMinBytes),
     ("fetch.wait.max.ms", Prop::FetchMaxWait),
@@ -232,9 +236,8 @@ impl Prop {
             | SaslOAuthBearerExtensions => &[Scope::Client],
             RequestTimeout | MaxInFlight => &[Scope::Client, Scope::Producer],
             Acks | Linger | BatchSize | MaxRequestSize | BufferMemory | BufferKbytes
-            | Compression | DeliveryTimeout | RetryBackoffMax | Idempotence | MaxBlock => {
-                &[Scope::Producer]
-            }
+            | Compression | DeliveryTimeout | RetryBackoffMax | Idempotence | MaxBlock
+            | TransactionalId | TransactionTimeout => &[Scope::Producer],
             RetryBackoff => &[Scope::Producer, Scope::Consumer, Scope::Group],
             FetchMaxBytes
             | FetchMinBytes
@@ -366,8 +369,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "there are no end-of-partition events: each fetch reports the partition's \
          high watermark",
     ),
-    ("transactional.id", "transactions are not supported"),
-    ("transaction.timeout.ms", "transactions are not supported"),
     (
         "partitioner",
         "records with a key go to murmur2(key) as in the Java client (librdkafka's \

@@ -41,7 +41,7 @@
 //! | --- | --- |
 //! | client | `bootstrap.servers` (`metadata.broker.list`), `client.id`, `request.timeout.ms`, `socket.connection.setup.timeout.ms`, `reconnect.backoff.ms`, `reconnect.backoff.max.ms`, `metadata.max.age.ms`, `max.in.flight.requests.per.connection` (`max.in.flight`), `receive.message.max.bytes`, `allow.auto.create.topics`, `broker.version.fallback` (0.8.x only) |
 //! | client: security | `security.protocol`, `ssl.ca.location` (`probe`: the system's), `ssl.ca.pem`, `ssl.certificate.location`, `ssl.certificate.pem`, `ssl.key.location`, `ssl.key.pem`, `ssl.key.password`, `ssl.endpoint.identification.algorithm` (https, none), `enable.ssl.certificate.verification`, `sasl.mechanisms` (`sasl.mechanism`: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER), `sasl.username`, `sasl.password`, `sasl.oauthbearer.method` (default), `enable.sasl.oauthbearer.unsecure.jwt`, `sasl.oauthbearer.config`, `sasl.oauthbearer.extensions` |
-//! | producer | `acks` (`request.required.acks`), `linger.ms` (`queue.buffering.max.ms`), `batch.size`, `message.max.bytes` (`max.request.size`), `queue.buffering.max.kbytes`, `buffer.memory`, `compression.codec` (`compression.type`), `message.timeout.ms` (`delivery.timeout.ms`), `retry.backoff.ms`, `retry.backoff.max.ms`, `enable.idempotence`, `max.block.ms`; and `request.timeout.ms` (the Produce timeout), `max.in.flight` (at most 5) |
+//! | producer | `acks` (`request.required.acks`), `linger.ms` (`queue.buffering.max.ms`), `batch.size`, `message.max.bytes` (`max.request.size`), `queue.buffering.max.kbytes`, `buffer.memory`, `compression.codec` (`compression.type`), `message.timeout.ms` (`delivery.timeout.ms`), `retry.backoff.ms`, `retry.backoff.max.ms`, `enable.idempotence`, `max.block.ms`, `transactional.id`, `transaction.timeout.ms`; and `request.timeout.ms` (the Produce timeout), `max.in.flight` (at most 5) |
 //! | consumer | `fetch.max.bytes`, `fetch.min.bytes`, `fetch.wait.max.ms` (`fetch.max.wait.ms`), `max.partition.fetch.bytes`, `auto.offset.reset`, `isolation.level`, `retry.backoff.ms` |
 //! | consumer group | `group.id`, `group.instance.id`, `session.timeout.ms`, `max.poll.interval.ms` (the rebalance timeout), `heartbeat.interval.ms`, `partition.assignment.strategy`, `enable.auto.commit`, `auto.commit.interval.ms`, `client.rack`, `group.protocol` (classic), `default.api.timeout.ms`, `isolation.level`, `retry.backoff.ms` |
 //!
@@ -96,6 +96,7 @@ pub struct Properties {
 }
 
 impl Properties {
+    /// An empty set of properties.
     pub fn new() -> Self {
         Properties::default()
     }
@@ -176,10 +177,12 @@ impl Properties {
         self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
+    /// The number of properties set.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether no property is set.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

@@ -37,6 +37,8 @@ pub(super) fn producer_config(properties: &Resolved<'_>) -> Result<ProducerConfi
             // batches' sequences per partition.
             Prop::MaxInFlight => config = config.with_max_in_flight(entry.number(1)?),
             Prop::MaxBlock => config.max_block = entry.millis(0)?,
+            Prop::TransactionalId => config.transactional_id = Some(entry.non_empty()?.into()),
+            Prop::TransactionTimeout => config.transaction_timeout = entry.millis(1)?,
             // Set at all, it is the application's choice: true asks for
             // idempotence (records fail rather than go without it).
             Prop::Idempotence => {
@@ -54,6 +56,17 @@ pub(super) fn producer_config(properties: &Resolved<'_>) -> Result<ProducerConfi
         if config.idempotence == Idempotence::Required && config.acks != Acks::All {
             return Err(entry.inconsistent("idempotence needs acks=all"));
         }
+    }
+    // A transactional producer is idempotent, with acks=all, as in the
+    // Java client; asked otherwise, it is refused rather than changed.
+    if let Some(entry) = properties.get(Prop::TransactionalId) {
+        if config.idempotence == Idempotence::Off {
+            return Err(entry.inconsistent("transactions need enable.idempotence"));
+        }
+        if config.acks != Acks::All {
+            return Err(entry.inconsistent("transactions need acks=all"));
+        }
+        config.idempotence = Idempotence::Required;
     }
     Ok(config)
 }
@@ -87,6 +100,25 @@ mod tests {
 
     fn producer(pairs: &[(&str, &str)]) -> Result<ProducerConfig, PropertyError> {
         Properties::from_pairs(pairs.iter().copied()).producer_config()
+    }
+
+    #[test]
+    fn a_transactional_id_makes_the_producer_transactional_and_idempotent() {
+        let config = producer(&[
+            ("transactional.id", "orders-1"),
+            ("transaction.timeout.ms", "15000"),
+        ])
+        .unwrap();
+        assert_eq!(config.transactional_id.as_deref(), Some("orders-1"));
+        assert_eq!(config.transaction_timeout, Duration::from_secs(15));
+        assert_eq!(config.idempotence, Idempotence::Required);
+        for refused in [
+            [("transactional.id", "t"), ("acks", "1")],
+            [("transactional.id", "t"), ("enable.idempotence", "false")],
+        ] {
+            let err = producer(&refused).unwrap_err();
+            assert!(matches!(err, PropertyError::Inconsistent { .. }), "{err}");
+        }
     }
 
     #[test]

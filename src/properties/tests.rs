@@ -144,7 +144,6 @@ fn unsupported_properties_say_so_and_what_to_do() {
         ("sasl.oauthbearer.client.secret", "SaslConfig::oauthbearer"),
         ("enable.auto.offset.store", "GroupConsumer::consumed"),
         ("enable.partition.eof", "high watermark"),
-        ("transactional.id", "transactions"),
         ("retries", "delivery.timeout.ms"),
         ("partitioner", "murmur2"),
         ("max.poll.records", "max.partition.fetch.bytes"),

@@ -12,12 +12,22 @@ use std::fmt;
 pub enum DecodeErrorKind {
     /// The input ended before a value was complete.
     #[error("input ended: needed {needed} more bytes, {remaining} remain")]
-    UnexpectedEof { needed: usize, remaining: usize },
+    UnexpectedEof {
+        /// The bytes the value needed.
+        needed: usize,
+        /// The bytes that were left.
+        remaining: usize,
+    },
     /// A length prefix claims more bytes or elements than the rest of the input
     /// could hold. Rejected before any allocation, so hostile lengths cannot
     /// make the decoder allocate.
     #[error("length {length} exceeds the {remaining} bytes that remain")]
-    LengthExceedsInput { length: u64, remaining: usize },
+    LengthExceedsInput {
+        /// The length the prefix claimed.
+        length: u64,
+        /// The bytes that were left.
+        remaining: usize,
+    },
     /// A negative length where the field is not nullable in this version.
     #[error("length {0} is negative and the field is not nullable here")]
     InvalidLength(i64),
@@ -35,17 +45,32 @@ pub enum DecodeErrorKind {
     UnknownApiKey(i16),
     /// A checksum (CRC-32 or CRC-32C) did not match the data.
     #[error("checksum mismatch: stored {stored:#010x}, computed {computed:#010x}")]
-    ChecksumMismatch { stored: u32, computed: u32 },
+    ChecksumMismatch {
+        /// The checksum stored in the data.
+        stored: u32,
+        /// The checksum computed over the data.
+        computed: u32,
+    },
     /// A value is out of the range its field allows.
     #[error("invalid value: {0}")]
     InvalidValue(&'static str),
     /// Decompression failed or produced more than the configured limit.
     #[error("decompression with {codec} failed: {reason}")]
-    Decompression { codec: &'static str, reason: String },
+    Decompression {
+        /// The codec's name, e.g. `"gzip"`.
+        codec: &'static str,
+        /// What the codec reported, or why it is unavailable.
+        reason: String,
+    },
     /// Decompressing record data would produce more than the configured
     /// limit; decoding stopped there instead of allocating without bound.
     #[error("decompression with {codec} exceeds the limit of {limit} bytes")]
-    DecompressionLimitExceeded { codec: &'static str, limit: usize },
+    DecompressionLimitExceeded {
+        /// The codec's name, e.g. `"gzip"`.
+        codec: &'static str,
+        /// The limit on decompressed bytes.
+        limit: usize,
+    },
     /// The message ended but bytes remain inside its frame.
     #[error("{0} unexpected bytes after the end of the message")]
     TrailingBytes(usize),
@@ -133,23 +158,39 @@ impl From<DecodeErrorKind> for DecodeError {
 pub enum EncodeError {
     /// The version is outside the message's valid range.
     #[error("{message} has no version {version}")]
-    UnsupportedVersion { message: &'static str, version: i16 },
+    UnsupportedVersion {
+        /// The message's spec name, e.g. `"FetchRequest"`.
+        message: &'static str,
+        /// The version asked for.
+        version: i16,
+    },
     /// A field holds a non-default value, but this version has no place for it
     /// and dropping it silently would change the request's meaning.
     #[error("{message} v{version} cannot carry field {field}")]
     FieldNotInVersion {
+        /// The message's spec name.
         message: &'static str,
+        /// The field that holds the value.
         field: &'static str,
+        /// The version being encoded.
         version: i16,
     },
     /// A null value in a version where the field is not nullable.
     #[error("{message} v{version} field {field} cannot be null in this version")]
     NullNotAllowed {
+        /// The message's spec name.
         message: &'static str,
+        /// The field that holds the null.
         field: &'static str,
+        /// The version being encoded.
         version: i16,
     },
     /// A string, byte array or array longer than its length prefix can express.
     #[error("field {field} is {length} long, more than its length prefix can express")]
-    TooLong { field: &'static str, length: usize },
+    TooLong {
+        /// The field being encoded.
+        field: &'static str,
+        /// Its length: bytes for a string or byte array, elements for an array.
+        length: usize,
+    },
 }

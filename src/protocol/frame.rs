@@ -15,9 +15,13 @@ use super::{AnyRequest, ApiKey, DecodeError, DecodeErrorKind, EncodeError, Messa
 /// The request header fields a client sets; the rest follow from the API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestContext<'a> {
+    /// The API being called.
     pub api_key: ApiKey,
+    /// The version of the API the body is encoded at.
     pub api_version: i16,
+    /// The id the broker echoes in its response header, to match the two.
     pub correlation_id: i32,
+    /// The `client.id` sent in the header; `None` sends a null string.
     pub client_id: Option<&'a str>,
 }
 

@@ -10,11 +10,14 @@ use super::{DecodeError, EncodeError, Reader};
 /// An inclusive range of API versions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct VersionRange {
+    /// The lowest version in the range.
     pub min: i16,
+    /// The highest version in the range (inclusive).
     pub max: i16,
 }
 
 impl VersionRange {
+    /// Whether `version` lies within `min..=max`.
     pub fn contains(&self, version: i16) -> bool {
         version >= self.min && version <= self.max
     }
@@ -48,6 +51,8 @@ pub trait Message: Sized + Debug + Clone + PartialEq + Default {
 
 /// A request, tied to its API key and response type.
 pub trait Request: Message {
+    /// The API key sent in the request header.
     const API_KEY: ApiKey;
+    /// The message type the broker answers this request with.
     type Response: Message;
 }

@@ -8,14 +8,26 @@ pub const MAX_TOPIC_NAME_LEN: usize = 249;
 /// Why a name cannot be a topic's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TopicNameError {
+    /// The name is empty.
     #[error("a topic name cannot be empty")]
     Empty,
+    /// The name is `.` or `..`.
     #[error("a topic name cannot be \".\" or \"..\"")]
     Dots,
+    /// The name is longer than [`MAX_TOPIC_NAME_LEN`] bytes.
     #[error("a topic name of {len} bytes is longer than {MAX_TOPIC_NAME_LEN}")]
-    TooLong { len: usize },
+    TooLong {
+        /// The name's length in bytes.
+        len: usize,
+    },
+    /// The name holds a byte outside `[a-zA-Z0-9._-]`.
     #[error("a topic name can hold only ASCII letters, digits, '.', '_' and '-' (byte {byte:#04x} at {at})")]
-    IllegalCharacter { byte: u8, at: usize },
+    IllegalCharacter {
+        /// The first offending byte.
+        byte: u8,
+        /// Its byte offset in the name.
+        at: usize,
+    },
 }
 
 /// Checks `name` against the broker's rules: 1 to 249 bytes of

@@ -35,7 +35,9 @@ impl std::fmt::Display for Uuid {
 /// [`UnknownTaggedFields`]; this is the form its iterator hands out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawTaggedField {
+    /// The field's tag number.
     pub tag: u32,
+    /// The field's encoded value, without its tag and size varints.
     pub data: Bytes,
 }
 
@@ -57,6 +59,7 @@ pub struct UnknownTaggedFields {
 }
 
 impl UnknownTaggedFields {
+    /// Whether there are no unknown fields.
     pub fn is_empty(&self) -> bool {
         self.raw.is_empty()
     }
@@ -238,6 +241,7 @@ pub struct Reader {
 }
 
 impl Reader {
+    /// A reader positioned at the start of `buf`.
     pub fn new(buf: Bytes) -> Self {
         Reader { buf }
     }
@@ -281,54 +285,63 @@ impl Reader {
         }
     }
 
+    /// An INT8.
     #[inline]
     pub fn read_i8(&mut self) -> Result<i8> {
         self.need(1)?;
         Ok(self.buf.get_i8())
     }
 
+    /// A BOOLEAN; any non-zero byte is true.
     #[inline]
     pub fn read_bool(&mut self) -> Result<bool> {
         // Kafka's Java decoder treats any non-zero byte as true.
         Ok(self.read_i8()? != 0)
     }
 
+    /// A big-endian INT16.
     #[inline]
     pub fn read_i16(&mut self) -> Result<i16> {
         self.need(2)?;
         Ok(self.buf.get_i16())
     }
 
+    /// A big-endian UINT16.
     #[inline]
     pub fn read_u16(&mut self) -> Result<u16> {
         self.need(2)?;
         Ok(self.buf.get_u16())
     }
 
+    /// A big-endian INT32.
     #[inline]
     pub fn read_i32(&mut self) -> Result<i32> {
         self.need(4)?;
         Ok(self.buf.get_i32())
     }
 
+    /// A big-endian UINT32.
     #[inline]
     pub fn read_u32(&mut self) -> Result<u32> {
         self.need(4)?;
         Ok(self.buf.get_u32())
     }
 
+    /// A big-endian INT64.
     #[inline]
     pub fn read_i64(&mut self) -> Result<i64> {
         self.need(8)?;
         Ok(self.buf.get_i64())
     }
 
+    /// A big-endian FLOAT64.
     #[inline]
     pub fn read_f64(&mut self) -> Result<f64> {
         self.need(8)?;
         Ok(self.buf.get_f64())
     }
 
+    /// A UUID: 16 raw bytes.
     pub fn read_uuid(&mut self) -> Result<Uuid> {
         self.need(16)?;
         let mut id = [0u8; 16];
@@ -562,6 +575,7 @@ pub fn read_nullable_struct<T>(
 
 // ---- writing ----
 
+/// Writes an unsigned LEB128 varint.
 #[inline]
 pub fn put_unsigned_varint(buf: &mut BytesMut, mut value: u32) {
     while value >= 0x80 {
@@ -571,6 +585,7 @@ pub fn put_unsigned_varint(buf: &mut BytesMut, mut value: u32) {
     buf.put_u8(value as u8);
 }
 
+/// Writes an unsigned LEB128 varlong.
 #[inline]
 pub fn put_unsigned_varlong(buf: &mut BytesMut, mut value: u64) {
     while value >= 0x80 {
@@ -580,11 +595,13 @@ pub fn put_unsigned_varlong(buf: &mut BytesMut, mut value: u64) {
     buf.put_u8(value as u8);
 }
 
+/// Writes a zig-zag signed varint.
 #[inline]
 pub fn put_varint(buf: &mut BytesMut, value: i32) {
     put_unsigned_varint(buf, ((value << 1) ^ (value >> 31)) as u32);
 }
 
+/// Writes a zig-zag signed varlong.
 #[inline]
 pub fn put_varlong(buf: &mut BytesMut, value: i64) {
     put_unsigned_varlong(buf, ((value << 1) ^ (value >> 63)) as u64);
@@ -703,6 +720,7 @@ pub fn put_array_length(
     Ok(())
 }
 
+/// Writes a UUID as its 16 raw bytes.
 pub fn put_uuid(buf: &mut BytesMut, value: &Uuid) {
     buf.put_slice(&value.0);
 }

@@ -30,6 +30,7 @@ pub(crate) const ATTRIBUTES_OFFSET: usize = 21;
 /// The flags in a batch's attributes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct BatchAttributes {
+    /// The codec the records section is compressed with (bits 0-2).
     pub compression: Compression,
     /// `true` for LogAppendTime: every record's timestamp is then the
     /// batch's max timestamp.
@@ -61,6 +62,7 @@ impl BatchAttributes {
         })
     }
 
+    /// Encodes the attributes as the INT16 written in the batch header.
     pub fn to_raw(self) -> i16 {
         let mut raw = i16::from(self.compression.id());
         if self.log_append_time {
@@ -78,6 +80,7 @@ impl BatchAttributes {
         raw
     }
 
+    /// LogAppendTime when `log_append_time` is set, else CreateTime.
     pub fn timestamp_type(self) -> TimestampType {
         if self.log_append_time {
             TimestampType::LogAppendTime
@@ -90,21 +93,33 @@ impl BatchAttributes {
 /// The header of a v2 record batch, field by field as on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecordBatchHeader {
+    /// The offset of the batch's first record.
     pub base_offset: i64,
     /// Bytes after this field: the whole batch is `batch_length + 12`.
     pub batch_length: i32,
+    /// The leader epoch of the partition when the broker appended the batch
+    /// (KIP-101); producers send -1.
     pub partition_leader_epoch: i32,
+    /// The record format version: always 2 here.
     pub magic: i8,
+    /// The CRC-32C of everything from `attributes` to the end of the batch.
     pub crc: u32,
+    /// The batch's flags: codec, timestamp type, transactional, control.
     pub attributes: BatchAttributes,
+    /// The last record's offset minus `base_offset`.
     pub last_offset_delta: i32,
+    /// The timestamp in ms that record timestamp deltas count from (normally
+    /// the first record's); the delete horizon when `attributes.delete_horizon` is set.
     pub base_timestamp: i64,
+    /// The largest record timestamp in ms (the append time for LogAppendTime).
     pub max_timestamp: i64,
     /// -1 when the producer is not idempotent.
     pub producer_id: i64,
+    /// The producer's epoch; -1 when the producer is not idempotent.
     pub producer_epoch: i16,
     /// Sequence of the first record; -1 when not idempotent.
     pub base_sequence: i32,
+    /// The number of records in the batch.
     pub record_count: i32,
 }
 
@@ -207,6 +222,7 @@ impl RecordBatch {
         Ok(header)
     }
 
+    /// The batch's header.
     pub fn header(&self) -> &RecordBatchHeader {
         &self.header
     }
@@ -216,6 +232,7 @@ impl RecordBatch {
         &self.bytes
     }
 
+    /// The offset of the batch's first record.
     pub fn base_offset(&self) -> i64 {
         self.header.base_offset
     }
@@ -236,18 +253,22 @@ impl RecordBatch {
         self.last_offset().checked_add(1)
     }
 
+    /// The codec the batch's records are compressed with.
     pub fn compression(&self) -> Compression {
         self.header.attributes.compression
     }
 
+    /// Whether the batch belongs to a transaction (KIP-98).
     pub fn is_transactional(&self) -> bool {
         self.header.attributes.transactional
     }
 
+    /// Whether the batch is a control batch (a transaction marker).
     pub fn is_control(&self) -> bool {
         self.header.attributes.control
     }
 
+    /// The producer id; -1 when the producer is not idempotent.
     pub fn producer_id(&self) -> i64 {
         self.header.producer_id
     }

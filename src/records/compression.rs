@@ -30,9 +30,12 @@ const CODEC_MASK: i16 = 0x07;
 /// names them in `compression.type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Compression {
+    /// No compression (id 0).
     #[default]
     None,
+    /// gzip (id 1).
     Gzip,
+    /// Snappy in the xerial framing Kafka's Java client writes (id 2).
     Snappy,
     /// LZ4 frame format; since Kafka 0.8.2.
     Lz4,

@@ -22,6 +22,7 @@ pub enum ControlRecordType {
 }
 
 impl ControlRecordType {
+    /// The type with the number stored in a control record key.
     pub fn from_i16(value: i16) -> ControlRecordType {
         match value {
             0 => ControlRecordType::Abort,
@@ -30,6 +31,7 @@ impl ControlRecordType {
         }
     }
 
+    /// The type's number in a control record key (0 abort, 1 commit).
     pub fn to_i16(self) -> i16 {
         match self {
             ControlRecordType::Abort => 0,
@@ -45,10 +47,12 @@ pub struct ControlRecordKey {
     /// 0 in every Kafka so far; later versions may append fields, which
     /// are ignored here as Java ignores them.
     pub version: i16,
+    /// What the record marks.
     pub record_type: ControlRecordType,
 }
 
 impl ControlRecordKey {
+    /// The key of a transaction commit marker (version 0).
     pub const fn commit() -> ControlRecordKey {
         ControlRecordKey {
             version: 0,
@@ -56,6 +60,7 @@ impl ControlRecordKey {
         }
     }
 
+    /// The key of a transaction abort marker (version 0).
     pub const fn abort() -> ControlRecordKey {
         ControlRecordKey {
             version: 0,
@@ -63,6 +68,7 @@ impl ControlRecordKey {
         }
     }
 
+    /// Decodes a record key; bytes past the first four are ignored.
     pub fn decode(key: &[u8]) -> Result<ControlRecordKey, DecodeError> {
         match key {
             [v0, v1, t0, t1, ..] => Ok(ControlRecordKey {
@@ -87,6 +93,7 @@ impl ControlRecordKey {
         }
     }
 
+    /// The key as written in a control record: version then type, big-endian.
     pub fn encode(&self) -> [u8; 4] {
         let [v0, v1] = self.version.to_be_bytes();
         let [t0, t1] = self.record_type.to_i16().to_be_bytes();

@@ -91,22 +91,29 @@ impl LegacyBatch {
         self.message.offset
     }
 
+    /// The message format version: 0 or 1.
     pub fn magic(&self) -> i8 {
         self.message.magic
     }
 
+    /// The stored CRC-32 (IEEE) of the message from its magic byte on.
     pub fn crc(&self) -> u32 {
         self.message.crc
     }
 
+    /// The codec the entry's value is compressed with; `None` for a plain
+    /// message.
     pub fn compression(&self) -> Compression {
         self.compression
     }
 
+    /// Whether the entry is a compressed wrapper of inner messages.
     pub fn is_compressed(&self) -> bool {
         self.compression() != Compression::None
     }
 
+    /// NoTimestamp for magic 0, else CreateTime or LogAppendTime from the
+    /// attributes.
     pub fn timestamp_type(&self) -> TimestampType {
         self.message.timestamp_type()
     }

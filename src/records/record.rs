@@ -48,9 +48,11 @@ impl TimestampType {
 /// A decoded record with its absolute offset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
+    /// The record's offset in its partition.
     pub offset: i64,
     /// Milliseconds since the epoch; -1 when the format has none (magic 0).
     pub timestamp: i64,
+    /// Whether `timestamp` was set by the producer or the broker.
     pub timestamp_type: TimestampType,
     /// `None` is a null key, distinct from an empty one.
     pub key: Option<Bytes>,
@@ -92,6 +94,7 @@ pub struct RecordHeaders {
 /// [`value_bytes`]: RecordHeader::value_bytes
 #[derive(Clone, Copy)]
 pub struct RecordHeader<'a> {
+    /// The header key's bytes (normally UTF-8).
     pub key: &'a [u8],
     /// `None` is a null value, distinct from an empty one.
     pub value: Option<&'a [u8]>,
@@ -182,6 +185,7 @@ impl RecordHeaders {
         self.count
     }
 
+    /// Whether the record has no headers.
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }

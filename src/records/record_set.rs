@@ -40,6 +40,8 @@ pub struct RecordSet {
 }
 
 impl RecordSet {
+    /// A set over the bytes of a `records` field, with the default
+    /// decompression limit.
     pub fn new(bytes: Bytes) -> RecordSet {
         RecordSet {
             bytes,
@@ -54,6 +56,7 @@ impl RecordSet {
         self
     }
 
+    /// The set's bytes as given.
     pub fn as_bytes(&self) -> &Bytes {
         &self.bytes
     }
@@ -85,11 +88,14 @@ impl RecordSet {
 /// A v2 batch or a legacy entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Batch {
+    /// A RecordBatch (magic 2).
     V2(RecordBatch),
+    /// A legacy message set entry (magic 0 or 1).
     Legacy(LegacyBatch),
 }
 
 impl Batch {
+    /// The entry's message format version: 0, 1 or 2.
     pub fn magic(&self) -> i8 {
         match self {
             Batch::V2(_) => 2,
@@ -112,6 +118,7 @@ impl Batch {
         self.last_offset().checked_add(1)
     }
 
+    /// The codec the entry's records are compressed with.
     pub fn compression(&self) -> Compression {
         match self {
             Batch::V2(batch) => batch.compression(),
@@ -157,7 +164,9 @@ impl Batch {
 /// The records of a [`Batch`] of either format.
 #[derive(Debug, Clone)]
 pub enum BatchRecordIter {
+    /// The records of a v2 batch.
     V2(BatchRecords),
+    /// The records of a legacy entry.
     Legacy(LegacyRecords),
 }
 

@@ -34,9 +34,13 @@ pub use tls::{
 /// connection is encrypted, and whether the client logs in with SASL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SecurityProtocol {
+    /// `PLAINTEXT`: no encryption, no SASL.
     Plaintext,
+    /// `SSL`: TLS, no SASL.
     Ssl,
+    /// `SASL_PLAINTEXT`: SASL login over an unencrypted connection.
     SaslPlaintext,
+    /// `SASL_SSL`: SASL login over TLS.
     SaslSsl,
 }
 
@@ -64,10 +68,12 @@ impl SecurityProtocol {
         .find(|p| p.name().eq_ignore_ascii_case(name.trim()))
     }
 
+    /// Whether the connection is wrapped in TLS (`SSL`, `SASL_SSL`).
     pub fn uses_tls(self) -> bool {
         matches!(self, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
     }
 
+    /// Whether the client logs in with SASL (`SASL_PLAINTEXT`, `SASL_SSL`).
     pub fn uses_sasl(self) -> bool {
         matches!(
             self,

@@ -42,7 +42,7 @@ use crate::{
 const EXIT_GRACE: Duration = Duration::from_secs(10);
 
 /// A partition: topic and index.
-pub type TopicPartition = (String, i32);
+pub use kafkite::TopicPartition;
 
 /// Which client a [`PeerMember`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

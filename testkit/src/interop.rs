@@ -163,6 +163,71 @@ fn property_args<K: AsRef<str>, V: AsRef<str>>(props: &[(K, V)]) -> Result<Vec<S
         .collect()
 }
 
+/// What [`java_transactional_produce`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JavaTransactions {
+    /// Values of the records in committed transactions, in send order.
+    pub committed: Vec<String>,
+    /// Values of the records in aborted transactions (written, then
+    /// aborted), in send order.
+    pub aborted: Vec<String>,
+    /// The transactions' time, after `initTransactions`.
+    pub elapsed: Duration,
+}
+
+/// Runs `txns` transactions of `per_txn` records each into `topic` with
+/// kafka-clients 4.4's transactional `KafkaProducer`
+/// (`testkit/java/TxnProduce.java`); every `abort_every`-th one (0: none)
+/// is aborted once its records are acknowledged. Values are
+/// `PREFIX-<txn>-<i>`, partitions round robin.
+pub fn java_transactional_produce(
+    bootstrap: &str,
+    topic: &str,
+    transactional_id: &str,
+    (per_txn, txns, abort_every): (usize, usize, usize),
+    prefix: &str,
+) -> Result<JavaTransactions> {
+    let what = "java_transactional_produce";
+    let mut cmd = java_command("TxnProduce")?;
+    cmd.arg(bootstrap)
+        .arg(topic)
+        .arg(transactional_id)
+        .arg(per_txn.to_string())
+        .arg(txns.to_string())
+        .arg(abort_every.to_string())
+        .arg(prefix);
+    let out = run_tool(what, &mut cmd, None, Duration::from_secs(300))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let bad = |why: String| TestkitError::BadToolOutput {
+        what: what.to_string(),
+        command: command_line(&cmd),
+        problem: why,
+        stderr: tail(&String::from_utf8_lossy(&out.stderr)),
+    };
+    let v: Value = serde_json::from_str(stdout.trim()).map_err(|e| bad(e.to_string()))?;
+    let strings = |field: &str| -> std::result::Result<Vec<String>, String> {
+        v.get(field)
+            .and_then(Value::as_array)
+            .ok_or_else(|| format!("`{field}` is not an array"))?
+            .iter()
+            .map(|s| {
+                s.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("`{field}` holds a non-string"))
+            })
+            .collect()
+    };
+    let elapsed_ms = v
+        .get("elapsed_ms")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| bad("`elapsed_ms` is not a number".into()))?;
+    Ok(JavaTransactions {
+        committed: strings("committed").map_err(bad)?,
+        aborted: strings("aborted").map_err(bad)?,
+        elapsed: Duration::from_millis(elapsed_ms),
+    })
+}
+
 /// For each key, the partition the Java client picks for partition counts
 /// `1..=max_n`: `result[i][n - 1]` is
 /// `Utils.toPositive(Utils.murmur2(keys[i])) % n`, computed by kafka-clients

@@ -73,7 +73,8 @@ pub use error::TestkitError;
 pub use faulty_proxy::{Direction, DirectionStats, FaultyProxy, ProxyStats};
 pub use interop::{
     confluent_read_back, confluent_read_back_with, java_murmur2_partitions, java_read_back,
-    java_read_back_with, java_tools_dir, librdkafka_murmur2_partitions, ConsumedRecord,
+    java_read_back_with, java_tools_dir, java_transactional_produce, librdkafka_murmur2_partitions,
+    ConsumedRecord, JavaTransactions,
 };
 pub use mock::{CoordinatorKind, MockOptions, MOCK_TRANSPORT_ERROR};
 pub use peer::{peer_starts, shared, try_shared, Peer};

@@ -1,4 +1,4 @@
-//! Consuming with `-G` and `-p`: the Dart-style [`Consumer`] reads the one
+//! Consuming with `-G` and `-p`: the envelope [`Consumer`] reads the one
 //! partition from the group's committed offset, and what has been printed
 //! is committed. (Without `-p`, `-G` joins the group as a member: see
 //! [`super::member`]; kcat does not combine `-G` with `-p` either.)
@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use kafkite_smol::{Consumer, ConsumerGroup, FetchConfig, OffsetAndMetadata, OffsetReset, Session};
+use kafkite_smol::{Consumer, FetchConfig, GroupOffsets, OffsetAndMetadata, OffsetReset, Session};
 
 use super::output::{Flow, Output};
 use super::plan::{start_offset, Bounds, Ends, Verdict};
@@ -40,7 +40,7 @@ pub async fn run(
     mut output: Output,
 ) -> Result<(), CliError> {
     let topic = args.topic.as_str();
-    let group = ConsumerGroup::new(session.clone(), name);
+    let group = GroupOffsets::new(session.clone(), name);
     let starts = match args.offset {
         None | Some(StartOffset::Stored) => {
             committed_starts(&group, topic, bounds, fetch.offset_reset).await?
@@ -110,7 +110,7 @@ pub async fn run(
 /// where the group has none (the consumer's reset policy), kept inside the
 /// log as the fetcher will.
 async fn committed_starts(
-    group: &ConsumerGroup,
+    group: &GroupOffsets,
     topic: &str,
     bounds: &BTreeMap<i32, Bounds>,
     reset: OffsetReset,
@@ -141,7 +141,7 @@ async fn committed_starts(
 
 /// Commits the starts `-o` names, so the consumer begins there.
 pub(super) async fn move_group(
-    group: &ConsumerGroup,
+    group: &GroupOffsets,
     topic: &str,
     start: StartOffset,
     bounds: &BTreeMap<i32, Bounds>,
@@ -166,14 +166,14 @@ pub(super) async fn move_group(
 
 /// Positions reached and not yet committed.
 struct Commits {
-    group: ConsumerGroup,
+    group: GroupOffsets,
     topic: String,
     pending: BTreeMap<i32, i64>,
     last: Instant,
 }
 
 impl Commits {
-    fn new(group: ConsumerGroup, topic: &str) -> Self {
+    fn new(group: GroupOffsets, topic: &str) -> Self {
         Commits {
             group,
             topic: topic.to_string(),

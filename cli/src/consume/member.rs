@@ -31,8 +31,8 @@ use futures_lite::future::{self, poll_once};
 use futures_lite::StreamExt;
 use kafkite::properties::Properties;
 use kafkite_smol::{
-    ConsumedRecord, ConsumerGroup, Error as SessionError, GroupConsumer, GroupConsumerConfig,
-    GroupMessage, OffsetAndMetadata, OffsetReset, Session,
+    ConsumedRecord, Error as SessionError, GroupConsumer, GroupConsumerConfig, GroupMessage,
+    GroupOffsets, OffsetAndMetadata, OffsetReset, Session,
 };
 
 use super::count_reached;
@@ -78,7 +78,7 @@ pub async fn run(
     let topic = args.topic.as_str();
     let name = config.group.group_id.clone();
     let reset = config.fetch.offset_reset;
-    let group = ConsumerGroup::new(session.clone(), &name);
+    let group = GroupOffsets::new(session.clone(), &name);
     if let Some(start) = args.offset.filter(|o| *o != StartOffset::Stored) {
         move_group(&group, topic, start, bounds).await?;
     }
@@ -132,7 +132,7 @@ impl Member {
     async fn consume(
         &mut self,
         consumer: &mut GroupConsumer,
-        group: &ConsumerGroup,
+        group: &GroupOffsets,
         args: &ConsumeArgs,
         bounds: &BTreeMap<i32, Bounds>,
         output: &mut Output,
@@ -310,7 +310,7 @@ fn partitions_of(topic: &str, tps: &[(String, i32)]) -> Vec<i32> {
 /// committed offset, or where `reset` says where it has none, and the log
 /// start for one before it, as the consumer does.
 async fn starts(
-    group: &ConsumerGroup,
+    group: &GroupOffsets,
     topic: &str,
     partitions: &[i32],
     bounds: &BTreeMap<i32, Bounds>,

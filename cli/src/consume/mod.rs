@@ -5,7 +5,7 @@
 //! ([`kafkite_smol::GroupConsumer`], as kcat -G), reads the partitions the
 //! group assigns it from the committed offsets and commits what it has
 //! printed (see [`member`]); with `-G` and `-p` it reads that partition
-//! with the Dart-style [`kafkite_smol::Consumer`] and commits as a
+//! with the envelope [`kafkite_smol::Consumer`] and commits as a
 //! "simple" group, without membership (see [`group`]). `-e` stops each
 //! partition at its high watermark as of the start (as a member: once
 //! every partition assigned is there); `-c` stops after that many printed

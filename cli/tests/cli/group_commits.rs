@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use kafkite_smol::{ClientConfig, ConsumerGroup, Session};
+use kafkite_smol::{ClientConfig, GroupOffsets, Session};
 
 use super::support::{kafka, kafkite, kcat_produce, new_topic};
 
@@ -61,7 +61,7 @@ fn a_waiting_group_consumer_has_committed_what_it_printed() {
         let session = Session::connect(ClientConfig::from_bootstrap(kafka()))
             .await
             .expect("session");
-        let group = ConsumerGroup::new(session.clone(), &group);
+        let group = GroupOffsets::new(session.clone(), &group);
         let partition = (topic.clone(), 0);
         let deadline = Instant::now() + LIMIT;
         let committed = loop {

@@ -12,49 +12,13 @@
 //! # }
 //! ```
 
+#![warn(missing_docs)]
+
 use std::future::Future;
 use std::io;
 use std::time::Instant;
 
-pub use kafkite_driver::{
-    Acks, AdminError, ApiVersionTable, Assignor, AuthError, BatchDeliveries, BatchDeliveriesIter,
-    BatchDeliveryFuture, ClientConfig, ClusterDescription, ClusterMetadata, Compression,
-    ConsumedRecord, Delivery, DeliveryFuture, Error, FetchConfig, FetchError, FetchStart,
-    GroupConfig, GroupConsumerConfig, GroupMessage, Message, NewTopic, OAuthBearerToken,
-    OAuthBearerTokenProvider, OffsetAndMetadata, OffsetError, OffsetReset, OffsetSpec,
-    PackedHeaders, PackedRecord, PackedRecordMut, PackedRecords, ProduceError, ProduceResult,
-    ProducerConfig, ProducerRecord, Properties, PropertyError, RecordHeader, RecordHeaders,
-    RecordHeadersIter, RecordView, RequestError, RequestOptions, Runtime, SaslConfig, Scope,
-    Secret, SecurityProtocol, Target, TimestampType, TlsConfig, TlsError, TokenFuture,
-    UnsecuredJwsConfig,
-};
-
-/// A kafkite session on async-std.
-pub type Session = kafkite_driver::Session<AsyncStdRuntime>;
-
-/// A batching, idempotent kafkite producer on async-std.
-pub type Producer = kafkite_driver::Producer<AsyncStdRuntime>;
-
-/// The Dart package's explicit-partition producer on async-std.
-pub type ExplicitProducer = kafkite_driver::ExplicitProducer<AsyncStdRuntime>;
-
-/// The Dart package's ConsumerGroup (a group's committed offsets) on async-std.
-pub type ConsumerGroup = kafkite_driver::ConsumerGroup<AsyncStdRuntime>;
-
-/// The Dart package's envelope consumer on async-std.
-pub type Consumer = kafkite_driver::Consumer<AsyncStdRuntime>;
-
-/// One record of a [`Consumer`] to commit, ack or cancel.
-pub type Envelope = kafkite_driver::Envelope<AsyncStdRuntime>;
-
-/// Reads partitions from explicit offsets, without a group, on async-std.
-pub type Fetcher = kafkite_driver::Fetcher<AsyncStdRuntime>;
-
-/// Earliest and latest offsets of partitions on async-std.
-pub type OffsetMaster = kafkite_driver::OffsetMaster<AsyncStdRuntime>;
-
-/// A consumer group member reading its assigned partitions, on async-std.
-pub type GroupConsumer = kafkite_driver::GroupConsumer<AsyncStdRuntime>;
+kafkite_driver::runtime_types!(AsyncStdRuntime, "async-std");
 
 /// The [`Runtime`] for async-std: `async_std::net`, `task::sleep` and
 /// `task::spawn`.

@@ -5,4 +5,4 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
     async_std::task::block_on(future)
 }
 
-kafkite_driver::conformance_tests!(kafkite_async_std::AsyncStdRuntime, block_on);
+kafkite_conformance::conformance_tests!(kafkite_async_std::AsyncStdRuntime, block_on);

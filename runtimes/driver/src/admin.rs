@@ -23,8 +23,7 @@ const BACKOFF_FIRST: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 impl<R: Runtime> Session<R> {
-    /// The names of every topic in the cluster, internal ones included (the
-    /// Dart package's listTopics).
+    /// The names of every topic in the cluster, internal ones included.
     pub async fn list_topics(&self) -> Result<BTreeSet<String>, Error> {
         let answer = self
             .call_phrased(Target::AnyBroker, admin::list_topics_requests(), None)
@@ -80,9 +79,9 @@ impl<R: Runtime> Session<R> {
         first_error(outcome)
     }
 
-    /// The earliest or latest offset of each partition (the Dart package's
-    /// OffsetMaster), asked of each partition's leader. Follows leaders that
-    /// move, refreshing the metadata in between.
+    /// The earliest or latest offset of each partition, asked of each
+    /// partition's leader. Follows leaders that move, refreshing the
+    /// metadata in between.
     pub async fn list_offsets(
         &self,
         topic: &str,

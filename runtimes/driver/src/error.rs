@@ -20,7 +20,9 @@ pub enum Error {
         last_errors_text(last_errors)
     )]
     Bootstrap {
+        /// The configured bootstrap servers, `host:port`.
         servers: Vec<String>,
+        /// How long bootstrap waited: the config's request timeout.
         timeout: Duration,
         /// The most recent connection errors, oldest first.
         last_errors: Vec<String>,
@@ -29,7 +31,12 @@ pub enum Error {
     /// password, an untrusted certificate, ...). Not retriable: the same
     /// settings get the same answer.
     #[error("cannot secure or authenticate the connection to {address}: {error}")]
-    Authentication { address: String, error: AuthError },
+    Authentication {
+        /// The bootstrap server, `host:port`.
+        address: String,
+        /// What the TLS handshake or SASL exchange reported.
+        error: AuthError,
+    },
     /// The TLS settings could not be loaded (a CA file that is missing, a
     /// key that does not decrypt): nothing was connected.
     #[error("TLS settings: {0}")]
@@ -41,8 +48,11 @@ pub enum Error {
     /// and this keeps every `Result<_, Error>` small.)
     #[error("{} request to {} failed: {source}", api.name(), target_text(target))]
     Request {
+        /// The request's API.
         api: ApiKey,
+        /// Where the request was to go.
         target: Target,
+        /// Why it got no response.
         #[source]
         source: Box<RequestError>,
     },
@@ -50,29 +60,45 @@ pub enum Error {
     /// the request's API key, so this means a bug, not a broker quirk.
     #[error("broker {broker} answered {} v{version} with another API's response", api.name())]
     UnexpectedResponse {
+        /// The request's API.
         api: ApiKey,
+        /// The version the request was sent with.
         version: i16,
+        /// The node id of the broker that answered.
         broker: i32,
     },
     /// The request was sent with `expect_response: false`, so there is no
     /// response to return.
     #[error("{} was sent without expecting a response; there is none to return", api.name())]
-    NoResponse { api: ApiKey },
+    NoResponse {
+        /// The request's API.
+        api: ApiKey,
+    },
+    /// A record was not delivered (see [`kafkite::producer::ProduceError`]).
+    #[error("produce: {0}")]
+    Produce(kafkite::producer::ProduceError),
+    /// A transactional operation failed ([`kafkite::producer::TransactionError::is_fatal`]
+    /// says whether the producer can go on).
+    #[error(transparent)]
+    Transaction(kafkite::producer::TransactionError),
     /// An admin operation failed.
     #[error(transparent)]
     Admin(#[from] AdminError),
     /// A group's committed offsets could not be stored or read (see
-    /// [`crate::ConsumerGroup`]). Boxed as `Request` is.
+    /// [`crate::GroupOffsets`]). Boxed as `Request` is.
     #[error(transparent)]
     Offset(Box<OffsetError>),
-    /// The session was closed (or its event loop has stopped).
+    /// Fetching records failed (a fetcher's or a consumer's stream).
     #[error(transparent)]
     Fetch(#[from] FetchError),
+    /// A [`crate::GroupConsumer`]'s membership in its group failed. Boxed
+    /// as `Request` is.
     #[error(transparent)]
     Group(Box<GroupError>),
     /// The consumer was cancelled: nothing more is committed.
     #[error("the consumer was cancelled; nothing more is committed")]
     Cancelled,
+    /// The session was closed (or its event loop has stopped).
     #[error("the session is closed")]
     Closed,
 }
@@ -107,6 +133,17 @@ impl Error {
     }
 }
 
+/// A record's failure as a session error; a transactional refusal stays
+/// a [`Error::Transaction`], so one match tells abort from give up.
+impl From<kafkite::producer::ProduceError> for Error {
+    fn from(error: kafkite::producer::ProduceError) -> Self {
+        match error {
+            kafkite::producer::ProduceError::Transaction(e) => Error::Transaction(e),
+            other => Error::Produce(other),
+        }
+    }
+}
+
 impl From<OffsetError> for Error {
     fn from(error: OffsetError) -> Self {
         Error::Offset(Box::new(error))
@@ -120,6 +157,9 @@ pub(crate) fn target_text(target: &Target) -> String {
         Target::Broker(id) => format!("broker {id}"),
         Target::Controller => "the controller".into(),
         Target::GroupCoordinator(group) => format!("the coordinator of group {group:?}"),
+        Target::TransactionCoordinator(id) => {
+            format!("the coordinator of transactional id {id:?}")
+        }
     }
 }
 
@@ -128,5 +168,25 @@ fn last_errors_text(errors: &[String]) -> String {
         String::new()
     } else {
         format!("; last errors: {}", errors.join("; "))
+    }
+}
+
+impl From<kafkite::engine::BootstrapError> for Error {
+    fn from(error: kafkite::engine::BootstrapError) -> Self {
+        use kafkite::engine::BootstrapError;
+        match error {
+            BootstrapError::TimedOut {
+                servers,
+                timeout,
+                last_errors,
+            } => Error::Bootstrap {
+                servers,
+                timeout,
+                last_errors,
+            },
+            BootstrapError::Authentication { address, error } => {
+                Error::Authentication { address, error }
+            }
+        }
     }
 }

@@ -1,11 +1,17 @@
 //! The async driver of kafkite's sans-IO core, for any runtime.
 //!
-//! One event loop task owns the core [`kafkite::client::Client`] and does
-//! nothing clever: it reads bytes and hands them in, writes what comes out,
-//! and sleeps until the core's next deadline or the next input, whichever
-//! is first. A runtime is three functions (connect, sleep, spawn: see
-//! [`Runtime`]); `kafkite-tokio`, `kafkite-smol` and `kafkite-async-std`
-//! are those three functions and a re-export of [`Session`].
+//! One event loop task owns the core [`kafkite::engine::Engine`], which
+//! composes the connection machine with the producer, fetcher and group
+//! consumer machines, routes each answer by request id and keeps one timer
+//! table. The event loop only does IO: it reads bytes from the sockets and
+//! hands them in, writes what comes out, passes commands and results
+//! through the mailbox to the handles, and sleeps until the engine's next
+//! deadline or the next input, whichever is first. Reconnect and bootstrap
+//! policy are the engine's too.
+//!
+//! A runtime is three functions (connect, sleep, spawn: see [`Runtime`]);
+//! `kafkite-tokio`, `kafkite-smol` and `kafkite-async-std` are those three
+//! functions and a re-export of [`Session`].
 //!
 //! ```no_run
 //! # async fn example<R: kafkite_driver::Runtime + Default>() -> Result<(), kafkite_driver::Error> {
@@ -20,46 +26,32 @@
 //! # let _ = latest; Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 mod admin;
-mod batch_deliveries;
-mod batch_waiters;
-mod buffer_gauge;
-mod connection;
-mod consumed_record;
 mod consumer;
-mod consumer_group;
 mod error;
 mod event_loop;
-mod explicit_producer;
-mod fetch_handle;
-mod fetch_slots;
-mod fetched_chunk;
-mod fetcher;
-mod group_consumer;
-mod group_slots;
-mod idempotence_off;
-mod offset_master;
 mod oneshot;
 mod producer;
-mod producer_mailbox;
-mod producer_slots;
 mod runtime;
+mod runtime_types;
 mod session;
-mod wake_guard;
 
-#[cfg(feature = "testing")]
-pub mod conformance;
-
-pub use batch_deliveries::{BatchDeliveries, Iter as BatchDeliveriesIter};
-pub use consumed_record::ConsumedRecord;
-pub use consumer::{BatchStream, Consumer, Envelope, EnvelopeBatch, EnvelopeStream};
-pub use consumer_group::{ConsumerGroup, TopicPartition};
+pub use consumer::consumed_record::ConsumedRecord;
+pub use consumer::envelope_consumer::{
+    BatchStream, Consumer, Envelope, EnvelopeBatch, EnvelopeStream,
+};
+pub use consumer::fetched_chunk::{ChunkRecords, ChunkStream, FetchedChunk};
+pub use consumer::fetcher::{FetchStart, Fetcher, RecordStream};
+pub use consumer::group_consumer::{GroupConsumer, GroupMessage};
+pub use consumer::group_offsets::GroupOffsets;
+pub use consumer::offset_master::OffsetMaster;
 pub use error::Error;
-pub use explicit_producer::ExplicitProducer;
-pub use fetched_chunk::{ChunkRecords, ChunkStream, FetchedChunk};
-pub use fetcher::{FetchStart, Fetcher, RecordStream};
-pub use group_consumer::{GroupConsumer, GroupMessage};
-pub use offset_master::OffsetMaster;
+pub use kafkite::TopicPartition;
+pub use producer::batch_deliveries::{BatchDeliveries, Iter as BatchDeliveriesIter};
+pub use producer::explicit::ExplicitProducer;
+pub use producer::transactional::TransactionalProducer;
 pub use producer::{BatchDeliveryFuture, DeliveryFuture, Producer};
 pub use runtime::Runtime;
 pub use session::Session;
@@ -74,8 +66,9 @@ pub use kafkite::consumer::{
     RecordView,
 };
 pub use kafkite::producer::{
-    Acks, Delivery, Message, PackedHeaders, PackedRecord, PackedRecordMut, PackedRecords,
-    ProduceError, ProduceResult, ProducerConfig, ProducerRecord,
+    Acks, ConsumerGroupMetadata, Delivery, Message, PackedHeaders, PackedRecord, PackedRecordMut,
+    PackedRecords, ProduceError, ProduceResult, ProducerConfig, ProducerRecord, TransactionError,
+    TransactionOffset,
 };
 pub use kafkite::properties::{Properties, PropertyError, Scope};
 pub use kafkite::records::{

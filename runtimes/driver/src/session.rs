@@ -1,5 +1,5 @@
-//! [`Session`]: the user's handle on a running client (the Dart package's
-//! KafkaSession).
+//! [`Session`]: the user's handle on a running client: its connections,
+//! metadata and requests.
 
 use std::collections::BTreeSet;
 use std::marker::PhantomData;
@@ -15,7 +15,8 @@ use kafkite::protocol::{AnyRequest, AnyResponse, ApiKey, Request, VersionRange};
 use kafkite::security::TlsConnector;
 
 use crate::error::Error;
-use crate::event_loop::{Command, EventLoop, Snapshot};
+use crate::event_loop::command::{Command, Snapshot};
+use crate::event_loop::EventLoop;
 use crate::runtime::Runtime;
 
 /// A connection to a Kafka cluster: brokers discovered from the bootstrap
@@ -259,8 +260,9 @@ impl<R: Runtime> Session<R> {
         Ok(self.metadata())
     }
 
-    /// Sleeps until `deadline` on the session's runtime.
-    pub(crate) async fn sleep_until(&self, deadline: Instant) {
+    /// Sleeps until `deadline` on the session's runtime: a timer for code
+    /// that is generic over the runtime.
+    pub async fn sleep_until(&self, deadline: Instant) {
         self.inner.runtime.sleep_until(deadline).await
     }
 
@@ -278,6 +280,17 @@ impl<R: Runtime> Session<R> {
             .commands
             .try_send(command)
             .map_err(|_| Error::Closed)
+    }
+
+    /// How many times the event loop has woken (for an input, a deadline
+    /// or a command). An idle client wakes only for its heartbeats and
+    /// metadata refreshes; this shows it.
+    pub fn wakeups(&self) -> u64 {
+        self.inner
+            .snapshot
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .wakeups
     }
 
     pub(crate) fn next_component_id(&self) -> u64 {

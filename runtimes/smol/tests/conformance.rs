@@ -7,4 +7,4 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
     smol::block_on(future)
 }
 
-kafkite_driver::conformance_tests!(kafkite_smol::SmolRuntime, block_on);
+kafkite_conformance::conformance_tests!(kafkite_smol::SmolRuntime, block_on);

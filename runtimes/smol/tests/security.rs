@@ -7,11 +7,11 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
     smol::block_on(future)
 }
 
-kafkite_driver::security_tests!(kafkite_smol::SmolRuntime, block_on);
+kafkite_conformance::security_tests!(kafkite_smol::SmolRuntime, block_on);
 
 #[test]
 fn java_and_confluent_read_what_kafkite_wrote_over_sasl_ssl() {
-    use kafkite_driver::conformance::security::peers_read_what_kafkite_wrote_over_sasl_ssl;
+    use kafkite_conformance::security::peers_read_what_kafkite_wrote_over_sasl_ssl;
     block_on(peers_read_what_kafkite_wrote_over_sasl_ssl::<
         kafkite_smol::SmolRuntime,
     >(kafkite_testkit::shared_secure()))
@@ -22,7 +22,7 @@ fn java_and_confluent_read_what_kafkite_wrote_over_sasl_ssl() {
 /// and PLAIN.
 #[test]
 fn reauthenticates_with_oauthbearer_and_plain() {
-    use kafkite_driver::conformance::security::{
+    use kafkite_conformance::security::{
         reauth_lock, reauthenticates_without_losing_anything, Mechanism,
     };
     for mechanism in [Mechanism::OAuthBearer, Mechanism::Plain] {

@@ -28,6 +28,8 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 use std::future::Future;
 use std::io;
 use std::time::Instant;
@@ -37,45 +39,7 @@ mod tcp;
 pub use io_thread::IoThread;
 pub use tcp::TokioTcp;
 
-pub use kafkite_driver::{
-    Acks, AdminError, ApiVersionTable, Assignor, AuthError, BatchDeliveries, BatchDeliveriesIter,
-    BatchDeliveryFuture, ClientConfig, ClusterDescription, ClusterMetadata, Compression,
-    ConsumedRecord, Delivery, DeliveryFuture, Error, FetchConfig, FetchError, FetchStart,
-    GroupConfig, GroupConsumerConfig, GroupMessage, Message, NewTopic, OAuthBearerToken,
-    OAuthBearerTokenProvider, OffsetAndMetadata, OffsetError, OffsetReset, OffsetSpec,
-    PackedHeaders, PackedRecord, PackedRecordMut, PackedRecords, ProduceError, ProduceResult,
-    ProducerConfig, ProducerRecord, Properties, PropertyError, RecordHeader, RecordHeaders,
-    RecordHeadersIter, RecordView, RequestError, RequestOptions, Runtime, SaslConfig, Scope,
-    Secret, SecurityProtocol, Target, TimestampType, TlsConfig, TlsError, TokenFuture,
-    UnsecuredJwsConfig,
-};
-
-/// A kafkite session on tokio.
-pub type Session = kafkite_driver::Session<TokioRuntime>;
-
-/// A batching, idempotent kafkite producer on tokio.
-pub type Producer = kafkite_driver::Producer<TokioRuntime>;
-
-/// The Dart package's explicit-partition producer on tokio.
-pub type ExplicitProducer = kafkite_driver::ExplicitProducer<TokioRuntime>;
-
-/// The Dart package's ConsumerGroup (a group's committed offsets) on tokio.
-pub type ConsumerGroup = kafkite_driver::ConsumerGroup<TokioRuntime>;
-
-/// The Dart package's envelope consumer on tokio.
-pub type Consumer = kafkite_driver::Consumer<TokioRuntime>;
-
-/// One record of a [`Consumer`] to commit, ack or cancel.
-pub type Envelope = kafkite_driver::Envelope<TokioRuntime>;
-
-/// Reads partitions from explicit offsets, without a group, on tokio.
-pub type Fetcher = kafkite_driver::Fetcher<TokioRuntime>;
-
-/// Earliest and latest offsets of partitions on tokio.
-pub type OffsetMaster = kafkite_driver::OffsetMaster<TokioRuntime>;
-
-/// A consumer group member reading its assigned partitions, on tokio.
-pub type GroupConsumer = kafkite_driver::GroupConsumer<TokioRuntime>;
+kafkite_driver::runtime_types!(TokioRuntime, "tokio");
 
 /// The [`Runtime`] for tokio: its TCP stream seen through futures-io
 /// ([`TokioTcp`]), its timer, and spawning on the current runtime

@@ -12,4 +12,4 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
-kafkite_driver::conformance_tests!(kafkite_tokio::TokioRuntime, block_on);
+kafkite_conformance::conformance_tests!(kafkite_tokio::TokioRuntime, block_on);

@@ -56,7 +56,7 @@ fn block_on<F: Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
-kafkite_driver::conformance_tests!(OnIoThread, block_on);
+kafkite_conformance::conformance_tests!(OnIoThread, block_on);
 
 /// Dropping an `IoThread` while a session and a producer made on it are
 /// open stops their tasks: their calls then fail with `Closed`, they do
@@ -68,7 +68,7 @@ fn dropping_the_io_thread_fails_calls_instead_of_hanging() {
     };
     use std::time::Duration;
 
-    let peer = kafkite_driver::conformance::shared(kafkite_driver::conformance::PeerKind::Tansu);
+    let peer = kafkite_conformance::shared(kafkite_conformance::PeerKind::Tansu);
     block_on(async {
         let io = IoThread::start("kafkite-io-dropped").expect("the IO thread starts");
         let config = ClientConfig::from_bootstrap(peer.bootstrap());

@@ -1,5 +1,5 @@
 //! Secured connections on tokio against a secured Apache Kafka 4.4
-//! (see `kafkite_driver::security_tests!`).
+//! (see `kafkite_conformance::security_tests!`).
 
 /// A multi-threaded runtime per test, so the driver's tasks (and their TLS
 /// work) run beside the test's own future.
@@ -12,4 +12,4 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
-kafkite_driver::security_tests!(kafkite_tokio::TokioRuntime, block_on);
+kafkite_conformance::security_tests!(kafkite_tokio::TokioRuntime, block_on);

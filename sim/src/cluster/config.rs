@@ -64,51 +64,63 @@ impl ClusterConfig {
         self
     }
 
+    /// Sets [`legacy_0_8_2`](Self::legacy_0_8_2): behave as Kafka 0.8.2.
     pub fn with_legacy_0_8_2(mut self, legacy: bool) -> Self {
         self.legacy_0_8_2 = legacy;
         self
     }
 
+    /// Sets [`min_insync_replicas`](Self::min_insync_replicas).
     pub fn with_min_insync_replicas(mut self, n: usize) -> Self {
         self.min_insync_replicas = n;
         self
     }
 
+    /// Sets [`replication_delay_ms`](Self::replication_delay_ms).
     pub fn with_replication_delay_ms(mut self, ms: u64) -> Self {
         self.replication_delay_ms = ms;
         self
     }
 
+    /// Sets [`replica_lag_max_ms`](Self::replica_lag_max_ms).
     pub fn with_replica_lag_max_ms(mut self, ms: u64) -> Self {
         self.replica_lag_max_ms = ms;
         self
     }
 
+    /// Sets [`auto_create_topics`](Self::auto_create_topics).
     pub fn with_auto_create_topics(mut self, on: bool) -> Self {
         self.auto_create_topics = on;
         self
     }
 
+    /// Sets [`default_partitions`](Self::default_partitions); at least 1.
     pub fn with_default_partitions(mut self, n: i32) -> Self {
         self.default_partitions = n.max(1);
         self
     }
 
+    /// Sets [`default_replication_factor`](Self::default_replication_factor);
+    /// at least 1.
     pub fn with_default_replication_factor(mut self, n: i16) -> Self {
         self.default_replication_factor = n.max(1);
         self
     }
 
+    /// Sets [`initial_rebalance_delay_ms`](Self::initial_rebalance_delay_ms).
     pub fn with_initial_rebalance_delay_ms(mut self, ms: u64) -> Self {
         self.initial_rebalance_delay_ms = ms;
         self
     }
 
+    /// Sets [`injected_error_per_mille`](Self::injected_error_per_mille);
+    /// capped at 1000 (every request).
     pub fn with_injected_error_per_mille(mut self, per_mille: u32) -> Self {
         self.injected_error_per_mille = per_mille.min(1000);
         self
     }
 
+    /// Sets [`seed`](Self::seed).
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self

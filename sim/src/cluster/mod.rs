@@ -42,33 +42,54 @@ pub use versions::BrokerVersions;
 
 /// A connection to one broker, named by the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConnKey(pub u64);
+pub struct ConnKey(
+    /// The cluster's number for the connection, unique over the run and
+    /// counting from 1.
+    pub u64,
+);
 
 /// What the cluster asks its driver to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
     /// Deliver these bytes (whole response frames) to the client.
-    Send { conn: ConnKey, data: Bytes },
+    Send {
+        /// The connection to deliver on.
+        conn: ConnKey,
+        /// One whole response frame, size prefix included.
+        data: Bytes,
+    },
     /// The broker closed the connection.
-    Close { conn: ConnKey },
+    Close {
+        /// The connection that closed.
+        conn: ConnKey,
+    },
 }
 
 /// An offset commit the coordinator accepted: the record the
 /// "committed offsets never go backwards" invariant reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcceptedCommit {
+    /// The group the offset was committed for.
     pub group: String,
+    /// The committed partition's topic.
     pub topic: String,
+    /// The committed partition.
     pub partition: i32,
+    /// The committed offset: the next offset the group reads.
     pub offset: i64,
+    /// The generation the commit was made under; -1 for a commit from
+    /// outside the group (and for OffsetCommit v0, which carries none).
     pub generation: i32,
+    /// The cluster's clock when the commit was accepted, in milliseconds.
     pub at_ms: u64,
 }
 
 /// A topic: its id and partitions.
 #[derive(Debug, Clone)]
 pub struct Topic {
+    /// The topic id the cluster gave the topic on creation.
     pub id: Uuid,
+    /// The partitions, indexed by partition number.
     pub partitions: Vec<Partition>,
 }
 
@@ -169,6 +190,7 @@ impl Cluster {
         }
     }
 
+    /// The configuration the cluster was made with.
     pub fn config(&self) -> &ClusterConfig {
         &self.config
     }
@@ -187,10 +209,13 @@ impl Cluster {
             .map(|i| i as i32 + 1)
     }
 
+    /// Whether `broker` is running (not crashed); false for an unknown id.
     pub fn is_up(&self, broker: i32) -> bool {
         self.brokers.get(&broker).is_some_and(|b| b.up)
     }
 
+    /// Whether `broker` is stalled by [`Cluster::stall_broker`]: it takes
+    /// bytes but answers and replicates nothing.
     pub fn is_stalled(&self, broker: i32) -> bool {
         self.brokers.get(&broker).is_some_and(|b| b.stalled)
     }
@@ -336,6 +361,8 @@ impl Cluster {
         next
     }
 
+    /// The next thing for the driver to do, oldest first; `None` when
+    /// there is nothing left.
     pub fn poll_output(&mut self) -> Option<Output> {
         self.outputs.pop_front()
     }

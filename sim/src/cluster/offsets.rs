@@ -87,9 +87,9 @@ pub(super) fn commit(
 }
 
 /// Kafka's rules: a commit without a generation is only for a group with
-/// no members (the Dart ConsumerGroup's, or an admin's); otherwise the
-/// member must be known and its generation current, and not while the
-/// group waits for its assignment.
+/// no members (one whose offsets are kept from outside it, or an admin's);
+/// otherwise the member must be known and its generation current, and not
+/// while the group waits for its assignment.
 fn check_commit(group: &Group, generation: i32, member_id: &str) -> Result<(), i16> {
     if generation < 0 && group.phase == Phase::Empty {
         return Ok(());

@@ -20,20 +20,33 @@ pub const REMEMBERED_BATCHES: usize = 5;
 /// A batch as stored: its bytes carry the offsets the leader assigned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredBatch {
+    /// The offset of the batch's first record.
     pub base_offset: i64,
+    /// The offset of the batch's last record.
     pub last_offset: i64,
+    /// The batch as Fetch returns it: a v2 record batch, or a legacy
+    /// message set (stored uncompressed).
     pub bytes: Bytes,
+    /// The idempotent producer's id; -1 for a non-idempotent batch.
     pub producer_id: i64,
+    /// The producer's epoch; -1 for a non-idempotent batch.
     pub producer_epoch: i16,
+    /// The sequence number of the first record; -1 for a non-idempotent
+    /// batch.
     pub base_sequence: i32,
+    /// The largest record timestamp in the batch, in milliseconds since
+    /// the epoch; -1 when no record has one.
     pub max_timestamp: i64,
 }
 
 impl StoredBatch {
+    /// How many records (offsets) the batch holds.
     pub fn record_count(&self) -> i64 {
         self.last_offset - self.base_offset + 1
     }
 
+    /// The sequence number of the last record, wrapping past `i32::MAX`
+    /// as Kafka does.
     pub fn last_sequence(&self) -> i32 {
         let count = i32::try_from(self.record_count() - 1).unwrap_or(i32::MAX);
         increment_sequence(self.base_sequence, count)
@@ -62,6 +75,7 @@ fn sequence_distance(first: i32, last: i32) -> i64 {
 /// An idempotent producer's state in one partition.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProducerEntry {
+    /// The producer's latest epoch seen in this partition.
     pub epoch: i16,
     /// Its latest batches: (base sequence, last sequence, base offset).
     pub batches: VecDeque<(i32, i32, i64)>,
@@ -86,19 +100,28 @@ pub struct Partition {
     pub replicas: Vec<i32>,
     /// -1 while no in-sync replica is alive.
     pub leader: i32,
+    /// Bumped on every leadership change, going offline included.
     pub leader_epoch: i32,
+    /// The in-sync replicas' broker ids.
     pub isr: Vec<i32>,
+    /// The leader's log: stored batches in offset order.
     pub log: Vec<StoredBatch>,
+    /// The first offset in the log; stays 0, as nothing is ever deleted.
     pub log_start_offset: i64,
     /// Log end offset of each follower (the leader's is the log's end).
     pub replica_end: BTreeMap<i32, i64>,
     /// When each follower last matched the leader's log end.
     pub caught_up_at: BTreeMap<i32, u64>,
+    /// The offset up to which every in-sync replica has the log (the
+    /// committed end); consumers read below it.
     pub high_watermark: i64,
+    /// Idempotent producers' sequence state, by producer id.
     pub producers: BTreeMap<i64, ProducerEntry>,
 }
 
 impl Partition {
+    /// An empty partition on `replicas`, led by the first one, every
+    /// replica in sync and counted caught up at `now_ms`.
     pub fn new(replicas: Vec<i32>, now_ms: u64) -> Self {
         let leader = replicas.first().copied().unwrap_or(-1);
         Partition {
@@ -115,6 +138,7 @@ impl Partition {
         }
     }
 
+    /// The offset the next appended record gets (the leader's log end).
     pub fn log_end_offset(&self) -> i64 {
         self.log
             .last()

@@ -44,6 +44,7 @@ pub struct BrokerVersions {
 }
 
 impl BrokerVersions {
+    /// Kafka 0.8.2's table when `legacy_0_8_2`, else the modern one.
     pub fn new(legacy_0_8_2: bool) -> Self {
         BrokerVersions {
             legacy: legacy_0_8_2,
@@ -68,6 +69,7 @@ impl BrokerVersions {
         .intersect(&api.versions())
     }
 
+    /// Whether the broker serves `api` at `version`.
     pub fn supports(self, api: ApiKey, version: i16) -> bool {
         self.range(api).is_some_and(|r| r.contains(version))
     }

@@ -11,56 +11,102 @@ use super::{Consumed, Outcome, ProducerApp, Role, RunReport, Simulation, GROUP, 
 pub enum Violation {
     /// An acknowledged record is not in the log (lost in a failover).
     Lost {
+        /// The record's index in send order.
         record: usize,
+        /// The partition the acknowledgement named.
         partition: i32,
+        /// The offset the acknowledgement named.
         offset: i64,
     },
     /// A record is in the log more than once (idempotence failed).
-    Duplicated { record: usize, offsets: Vec<i64> },
+    Duplicated {
+        /// The record's index in send order.
+        record: usize,
+        /// Every offset the record is at.
+        offsets: Vec<i64>,
+    },
     /// An acknowledged record is not where its acknowledgement said.
     WrongOffset {
+        /// The record's index in send order.
         record: usize,
+        /// The offset the acknowledgement named.
         acked: i64,
+        /// The offset the log has the record at.
         found: i64,
     },
     /// Acknowledged records of a partition are out of send order.
     OutOfOrder {
+        /// The partition.
         partition: i32,
+        /// The index of the record sent first, at the higher offset.
         first: usize,
+        /// The index of the record sent next, at the lower offset.
         second: usize,
     },
     /// An acknowledged record is past the high watermark.
     NotCommitted {
+        /// The record's index in send order.
         record: usize,
+        /// The offset the log has the record at.
         offset: i64,
+        /// The partition's high watermark at the end of the run.
         high_watermark: i64,
     },
     /// An acknowledged record never reached a consumer.
-    NotDelivered { record: usize },
+    NotDelivered {
+        /// The record's index in send order.
+        record: usize,
+    },
     /// A group's committed offset moved back.
     CommitWentBack {
+        /// The partition of the run's topic.
         partition: i32,
+        /// The offset committed before.
         from: i64,
+        /// The lower offset committed after it.
         to: i64,
+        /// The cluster's clock at the later commit, in milliseconds.
         at_ms: u64,
     },
     /// Two members of one generation owned a partition at once.
     TwoOwners {
+        /// The generation both members were stable in.
         generation: i32,
+        /// The partition both owned.
         partition: i32,
+        /// The two consumers' names.
         members: (String, String),
+        /// Virtual time when it was seen, in microseconds.
         at_us: u64,
     },
     /// A member stopped with a fatal error.
-    MemberFailed { member: String, error: String },
+    MemberFailed {
+        /// The consumer's name.
+        member: String,
+        /// The group error, as text.
+        error: String,
+    },
     /// The envelope consumer broke a rule (handed out a record of a
     /// partition it did not own).
-    Envelope { rule: String },
+    Envelope {
+        /// What was broken, as text.
+        rule: String,
+    },
     /// The group stored an offset no commit resolution asked for (an ack
     /// stored something).
-    CommitNotFromEnvelope { partition: i32, offset: i64 },
+    CommitNotFromEnvelope {
+        /// The partition of the run's topic.
+        partition: i32,
+        /// The offset the group stored.
+        offset: i64,
+    },
     /// The run had not settled when it gave up.
-    DidNotSettle { outcomes: usize, records: usize },
+    DidNotSettle {
+        /// How many records had an outcome (acknowledged or failed).
+        outcomes: usize,
+        /// How many records were to be sent.
+        records: usize,
+    },
 }
 
 impl std::fmt::Display for Violation {
@@ -243,6 +289,6 @@ pub(super) fn check(sim: Simulation) -> RunReport {
         delivered: delivered.len(),
         deliveries,
         steps: sim.steps,
-        stale_deadlines: sim.stale_deadlines,
+        stale_deadlines: sim.actors.iter().map(|a| a.engine.stale_deadlines()).sum(),
     }
 }

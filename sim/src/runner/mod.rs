@@ -1,13 +1,15 @@
 //! The simulation runner: one seed in, one run out.
 //!
-//! A [`Simulation`] wires kafkite's core — a `Client` per application,
-//! with a `Producer`, or a `GroupMember` and `Fetcher` — to a
-//! [`crate::Cluster`] through a simulated [`net::Network`], on virtual
-//! time. The seed picks the [`Scenario`]: cluster shape, workload, network
-//! delays, and faults (dropped connections, broker crashes and restarts,
-//! leader elections, stalled brokers, retriable error answers). After the
-//! fault window everything heals, the run settles, and [`invariants`]
-//! checks what must hold whatever the faults were.
+//! A [`Simulation`] wires kafkite's core — an [`Engine`] per application,
+//! running a `Producer` or a `GroupConsumer`, the composition the runtime
+//! drivers run — to a [`crate::Cluster`] through a simulated network, on
+//! virtual time. The runner only moves bytes, time and faults: routing
+//! answers, timers and reconnect policy are the engine's. The seed picks
+//! the [`Scenario`]: cluster shape, workload, network delays, and faults
+//! (dropped connections, broker crashes and restarts, leader elections,
+//! stalled brokers, retriable error answers). After the fault window
+//! everything heals, the run settles, and [`invariants`] checks what must
+//! hold whatever the faults were.
 //!
 //! Nothing on the path reads a clock or iterates a hash map: the same
 //! seed gives the same [`RunReport::trace`], byte for byte.
@@ -20,17 +22,18 @@ mod trace;
 
 use std::time::{Duration, Instant};
 
-use kafkite::client::{Client, ClientConfig, Event, Io};
+use kafkite::client::{ClientConfig, Event, Io};
 use kafkite::consumer::group::GroupConfig;
-use kafkite::consumer::{FetchConfig, Fetcher};
-use kafkite::producer::{Acks, Producer, ProducerConfig};
+use kafkite::consumer::{EnvelopeQueue, FetchConfig, GroupConsumerConfig, GroupConsumerMachine};
+use kafkite::engine::{Engine, EngineEvent, Output};
+use kafkite::producer::{Acks, ProducerConfig, ProducerMachine};
 
 pub use actors::{ConsumerApp, Outcome, ProducerApp};
 pub use invariants::Violation;
 pub use scenario::{Fault, Scenario};
 pub use trace::Trace;
 
-use crate::cluster::{Cluster, ClusterConfig, Output};
+use crate::cluster::{Cluster, ClusterConfig, Output as ClusterOutput};
 use crate::rng::SimRng;
 use net::{Delivery, Link, Network};
 
@@ -51,12 +54,13 @@ enum Role {
 #[derive(Debug)]
 struct Actor {
     name: String,
-    client: Client,
+    engine: Engine,
     role: Role,
 }
 
 /// One run of one seed.
 pub struct Simulation {
+    /// What the seed decided: cluster, workload, delays and faults.
     pub scenario: Scenario,
     base: Instant,
     now_us: u64,
@@ -68,10 +72,8 @@ pub struct Simulation {
     settled: bool,
     /// The first time two members owned one partition.
     ownership_violation: Option<Violation>,
-    /// Steps of virtual time taken, and how many were a deadline an
-    /// actor still reported after being woken for it.
+    /// Steps of virtual time taken.
     steps: u64,
-    stale_deadlines: u64,
 }
 
 /// One record as a consumer application got it.
@@ -79,8 +81,12 @@ pub struct Simulation {
 pub struct Consumed {
     /// The consumer's name ("consumer-0", ...).
     pub consumer: String,
+    /// The partition of the run's topic the record was read from.
     pub partition: i32,
+    /// The record's offset.
     pub offset: i64,
+    /// The record's value as text (`r` and the record's index in send
+    /// order, e.g. `r00007`).
     pub value: String,
     /// Virtual time of the delivery, in microseconds.
     pub at_us: u64,
@@ -89,13 +95,17 @@ pub struct Consumed {
 /// How a run ended.
 #[derive(Debug)]
 pub struct RunReport {
+    /// The seed that was run.
     pub seed: u64,
+    /// Every broken invariant; empty when the run passed.
     pub violations: Vec<Violation>,
     /// The trace, if it was kept.
     pub trace: String,
     /// Virtual time the run took, in ms.
     pub virtual_ms: u64,
+    /// How many records the producer saw acknowledged.
     pub acked: usize,
+    /// How many distinct records reached a consumer application.
     pub delivered: usize,
     /// Every record handed to a consumer application, in the order the
     /// applications got them, redeliveries included: the stream a user's
@@ -104,12 +114,13 @@ pub struct RunReport {
     pub deliveries: Vec<Consumed>,
     /// Steps of virtual time the run took.
     pub steps: u64,
-    /// Steps where an actor reported a deadline it had just been woken
-    /// for (served a millisecond later instead).
+    /// Deadlines a machine reported after being woken for them (each
+    /// engine serves such a one a millisecond later instead), summed.
     pub stale_deadlines: u64,
 }
 
 impl RunReport {
+    /// True when no invariant was broken.
     pub fn passed(&self) -> bool {
         self.violations.is_empty()
     }
@@ -169,11 +180,12 @@ impl Simulation {
             .enumerate()
             .map(|(i, ms)| (i, base + Duration::from_millis(*ms)))
             .collect();
+        let mut engine = engine_at(client_config("producer", rng.next_u64()), base);
+        let producer = ProducerMachine::new(producer_config, rng.next_u64(), base);
         actors.push(Actor {
             name: "producer".into(),
-            client: Client::new(client_config("producer", rng.next_u64()), base),
             role: Role::Producer(Box::new(ProducerApp {
-                producer: Producer::new(producer_config, rng.next_u64(), base),
+                producer: engine.add_producer(producer, base),
                 topic: TOPIC.into(),
                 partitions: scenario.partitions,
                 to_send,
@@ -181,10 +193,11 @@ impl Simulation {
                 outcomes: Default::default(),
                 total: scenario.records,
             })),
+            engine,
         });
         for c in 0..scenario.consumers {
             let name = format!("consumer-{c}");
-            let mut client = Client::new(client_config(&name, rng.next_u64()), base);
+            let mut engine = engine_at(client_config(&name, rng.next_u64()), base);
             let group = GroupConfig::new(GROUP)
                 .with_session_timeout(Duration::from_secs(6))
                 .with_heartbeat_interval(Duration::from_secs(1))
@@ -194,31 +207,26 @@ impl Simulation {
                 max_wait: Duration::from_millis(500),
                 ..FetchConfig::default()
             };
-            let mut member = kafkite::consumer::group::GroupMember::new(group);
-            let start = base + Duration::from_millis(rng.below(2_000));
-            member.subscribe(&mut client, [TOPIC], base);
-            let commit_every = Duration::from_millis(rng.range(200, 1_500));
+            let config = GroupConsumerConfig {
+                group,
+                fetch,
+                auto_commit: Some(Duration::from_millis(rng.range(200, 1_500))),
+            };
+            let consumer = engine.add_consumer(GroupConsumerMachine::new(config), base);
+            engine.consumer(consumer, base, |c, client| {
+                c.subscribe(client, [TOPIC], base)
+            });
             actors.push(Actor {
                 name: name.clone(),
-                client,
+                engine,
                 role: Role::Consumer(Box::new(ConsumerApp {
                     name,
-                    member,
-                    fetcher: Fetcher::new(fetch),
-                    topic: TOPIC.into(),
-                    offset_reads: Default::default(),
-                    revoke_commit: None,
-                    commit_in_flight: None,
-                    revoked_positions: None,
-                    committed: Default::default(),
-                    commit_every,
-                    next_commit: start + commit_every,
+                    consumer,
                     delivered: Vec::new(),
                     fatal: None,
-                    envelopes: kafkite::consumer::EnvelopeQueue::new(None),
+                    envelopes: EnvelopeQueue::new(None),
                     commit_every_nth: rng.range(1, 4),
                     handed_out: 0,
-                    to_commit: Default::default(),
                     commit_resolved: Default::default(),
                     envelope_violation: None,
                 })),
@@ -235,7 +243,6 @@ impl Simulation {
             settled: false,
             ownership_violation: None,
             steps: 0,
-            stale_deadlines: 0,
         };
         for i in 0..sim.scenario.faults.len() {
             let at = sim.scenario.faults[i].0 * 1000;
@@ -267,31 +274,14 @@ impl Simulation {
                 break;
             }
             self.steps += 1;
-            let mut stale: Vec<String> = Vec::new();
-            let mut next: Option<u64> = self.net.next_time();
-            let mut consider = |t: u64| next = Some(next.map_or(t, |n: u64| n.min(t)));
-            if let Some(ms) = self.cluster.next_deadline() {
-                consider(ms * 1000);
-            }
-            for a in &self.actors {
-                if let Some(t) = actor_deadline(a) {
-                    // A deadline the actor was just woken for and still
-                    // reports is retried a millisecond on, not spun on.
-                    let t = self.to_us(t);
-                    if t <= self.now_us {
-                        stale.push(a.name.clone());
-                    }
-                    consider(if t <= self.now_us {
-                        self.now_us + 1_000
-                    } else {
-                        t
-                    });
-                }
-            }
-            if !stale.is_empty() {
-                self.stale_deadlines += 1;
-                if std::env::var_os("SIM_DEBUG_STALE").is_some() {
-                    eprintln!("{} stale deadline: {stale:?}", self.now_us);
+            // The next thing in the simulated world: a delivery, a
+            // cluster deadline, or an application's wake-up.
+            let cluster = self.cluster.next_deadline().map(|ms| ms * 1000);
+            let mut next = [self.net.next_time(), cluster].into_iter().flatten().min();
+            for i in 0..self.actors.len() {
+                if let Some(at) = self.actors[i].wake_at() {
+                    let at = self.to_us(at);
+                    next = Some(next.map_or(at, |n| n.min(at)));
                 }
             }
             let Some(next) = next else {
@@ -312,7 +302,7 @@ impl Simulation {
             self.drain_cluster();
             let now = self.now();
             for i in 0..self.actors.len() {
-                if actor_deadline(&self.actors[i]).is_some_and(|t| t <= now) {
+                if self.actors[i].wake_at().is_some_and(|t| t <= now) {
                     self.timeout(i);
                 }
             }
@@ -351,49 +341,42 @@ impl Simulation {
         let now_us = self.now_us;
         let wall = WALL_CLOCK_START_MS + (now_us / 1000) as i64;
         let a = &mut self.actors[i];
-        a.client.handle_timeout(now);
-        match &mut a.role {
-            Role::Producer(p) => p.on_timeout(&mut a.client, now, wall, &mut self.trace, now_us),
-            Role::Consumer(c) => c.on_timeout(&mut a.client, now),
+        a.engine.handle_timeout(now);
+        if let Role::Producer(p) = &mut a.role {
+            p.send_due(&mut a.engine, (now, wall), &mut self.trace, now_us);
         }
         self.pump(i);
     }
 
-    /// Moves an actor's outputs until it is quiet: IO to the network,
-    /// client events to the role, the role's events to the application.
+    /// Carries out an actor's outputs until its engine waits: IO to the
+    /// network, events to the application.
     fn pump(&mut self, i: usize) {
         let now = self.now();
         let now_us = self.now_us;
-        for _ in 0..10_000 {
-            let mut moved = false;
-            while let Some(io) = self.actors[i].client.poll_io() {
-                moved = true;
-                self.io(i, io);
-            }
+        for _ in 0..1_000_000 {
             let a = &mut self.actors[i];
-            while let Some(event) = a.client.poll_event() {
-                moved = true;
-                if let Event::ConnectionLost { broker, error } = &event {
-                    let name = &a.name;
-                    self.trace.line(now_us, name, || {
+            let event = match a.engine.poll_output() {
+                Output::Io(io) => {
+                    self.io(i, io);
+                    continue;
+                }
+                Output::Event(event) => event,
+                Output::Timeout(_) => return,
+            };
+            let trace = &mut self.trace;
+            match (event, &mut a.role) {
+                (EngineEvent::Producer(_, event), Role::Producer(p)) => {
+                    p.on_event(event, trace, now_us)
+                }
+                (EngineEvent::Consumer(_, event), Role::Consumer(c)) => {
+                    c.on_event(&mut a.engine, event, now, (trace, now_us))
+                }
+                (EngineEvent::Client(Event::ConnectionLost { broker, error }), _) => {
+                    trace.line(now_us, &a.name, || {
                         format!("connection to {broker} lost: {error}")
                     });
                 }
-                match &mut a.role {
-                    Role::Producer(p) => {
-                        p.on_client_event(&mut a.client, &event, now);
-                    }
-                    Role::Consumer(c) => {
-                        c.on_client_event(&mut a.client, &event, now);
-                    }
-                }
-            }
-            moved |= match &mut a.role {
-                Role::Producer(p) => p.drain(&mut self.trace, now_us),
-                Role::Consumer(c) => c.drain(&mut a.client, now, &mut self.trace, now_us),
-            };
-            if !moved {
-                return;
+                _ => {}
             }
         }
     }
@@ -457,11 +440,11 @@ impl Simulation {
                             link.to_client_at = now_us;
                         }
                         self.net.by_key.insert(key, (actor, conn));
-                        self.actors[actor].client.handle_connected(conn, now);
+                        self.actors[actor].engine.handle_connected(conn, now);
                     }
                     None => {
                         self.net.links.remove(&(actor, conn));
-                        self.actors[actor].client.handle_disconnected(
+                        self.actors[actor].engine.handle_disconnected(
                             conn,
                             "connection refused",
                             now,
@@ -476,13 +459,13 @@ impl Simulation {
             }
             Delivery::ToClient { actor, conn, data } => {
                 if self.net.links.contains_key(&(actor, conn)) {
-                    self.actors[actor].client.handle_received(conn, &data, now);
+                    self.actors[actor].engine.handle_received(conn, &data, now);
                     self.pump(actor);
                 }
             }
             Delivery::Closed { actor, conn } => {
                 if self.net.links.remove(&(actor, conn)).is_some() {
-                    self.actors[actor].client.handle_disconnected(
+                    self.actors[actor].engine.handle_disconnected(
                         conn,
                         "closed by the broker",
                         now,
@@ -610,8 +593,10 @@ impl Simulation {
         let now_us = self.now_us;
         while let Some(out) = self.cluster.poll_output() {
             match out {
-                Output::Send { conn, data } => self.net.send_to_client(now_us, conn, Some(data)),
-                Output::Close { conn } => self.net.send_to_client(now_us, conn, None),
+                ClusterOutput::Send { conn, data } => {
+                    self.net.send_to_client(now_us, conn, Some(data))
+                }
+                ClusterOutput::Close { conn } => self.net.send_to_client(now_us, conn, None),
             }
         }
     }
@@ -626,11 +611,14 @@ impl Simulation {
         let mut clash = None;
         for (i, a) in self.actors.iter().enumerate() {
             if let Role::Consumer(c) = &a.role {
-                if c.member.state() != kafkite::consumer::group::GroupState::Stable {
+                let Some(consumer) = a.engine.consumer_state(c.consumer) else {
+                    continue;
+                };
+                if consumer.state() != kafkite::consumer::group::GroupState::Stable {
                     continue;
                 }
-                let generation = c.member.generation_id();
-                for tp in c.member.assignment() {
+                let generation = consumer.generation_id();
+                for tp in consumer.assignment() {
                     if let Some(&(_, _, other)) =
                         seen.iter().find(|(g, p, _)| *g == generation && *p == tp.1)
                     {
@@ -655,10 +643,25 @@ impl Simulation {
     }
 }
 
-fn actor_deadline(a: &Actor) -> Option<Instant> {
-    let role = match &a.role {
-        Role::Producer(p) => p.next_timeout(),
-        Role::Consumer(c) => c.next_timeout(),
-    };
-    [a.client.poll_timeout(), role].into_iter().flatten().min()
+impl Actor {
+    /// When the actor next needs the clock: its engine's deadline, or the
+    /// producing application's next send.
+    fn wake_at(&mut self) -> Option<Instant> {
+        let sends = match &self.role {
+            Role::Producer(p) => p.next_send(),
+            Role::Consumer(_) => None,
+        };
+        [self.engine.poll_timeout(), sends]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+}
+
+/// An engine that keeps trying to bootstrap: the run's faults may hold
+/// every broker down for longer than a request timeout.
+fn engine_at(config: ClientConfig, base: Instant) -> Engine {
+    let mut engine = Engine::new(config, base);
+    engine.set_bootstrap_deadline(None);
+    engine
 }

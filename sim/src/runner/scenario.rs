@@ -7,34 +7,66 @@ use crate::rng::SimRng;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
     /// Close one open client connection (the n-th, modulo how many).
-    DropConnection { pick: u64 },
+    DropConnection {
+        /// Random bits; the connection dropped is `pick` modulo the
+        /// number of open connections.
+        pick: u64,
+    },
     /// Crash a broker; it restarts `down_ms` later.
-    CrashBroker { broker: i32, down_ms: u64 },
+    CrashBroker {
+        /// The id of the broker to crash.
+        broker: i32,
+        /// How long it stays down, in milliseconds of virtual time.
+        down_ms: u64,
+    },
     /// Move a partition's leadership to another in-sync replica.
-    ElectLeader { partition: i32, pick: u64 },
+    ElectLeader {
+        /// The partition of the run's topic.
+        partition: i32,
+        /// Random bits; the new leader is `pick` modulo the number of
+        /// alive in-sync replicas other than the leader.
+        pick: u64,
+    },
     /// A broker stops answering and replicating for `for_ms`.
-    StallBroker { broker: i32, for_ms: u64 },
+    StallBroker {
+        /// The id of the broker to stall.
+        broker: i32,
+        /// How long the stall lasts, in milliseconds of virtual time.
+        for_ms: u64,
+    },
 }
 
 /// Everything a seed decides.
 #[derive(Debug, Clone)]
 pub struct Scenario {
+    /// The seed the scenario was drawn from.
     pub seed: u64,
+    /// How many brokers the cluster has.
     pub brokers: usize,
+    /// Partitions of the run's topic, each replicated on every broker.
     pub partitions: i32,
+    /// How many records the producer sends.
     pub records: usize,
+    /// How many group consumers read the topic.
     pub consumers: usize,
     /// Records are sent at these moments (ms), one each.
     pub send_at_ms: Vec<u64>,
     /// Faults strike until this moment; then every broker is restarted,
     /// resumed, and errors stop.
     pub fault_window_ms: u64,
+    /// The faults, each with the moment (ms) it strikes, in time order.
     pub faults: Vec<(u64, Fault)>,
-    /// Network delay per message: usually small, sometimes a spike.
+    /// Network delay per message: usually small, sometimes a spike. This
+    /// is the least delay, in microseconds.
     pub delay_min_us: u64,
+    /// The largest delay without a spike, in microseconds.
     pub delay_max_us: u64,
+    /// How many messages in a thousand get a spike on top of their delay.
     pub spike_per_mille: u32,
+    /// The largest extra delay a spike adds, in microseconds.
     pub spike_max_us: u64,
+    /// How many requests in a thousand the cluster answers with a
+    /// retriable error during the fault window.
     pub injected_error_per_mille: u32,
     /// The run fails if it has not settled by then.
     pub give_up_ms: u64,

@@ -11,16 +11,19 @@ pub struct Trace {
 }
 
 impl Trace {
+    /// A trace that keeps every line.
     pub fn on() -> Self {
         Trace {
             lines: Some(String::new()),
         }
     }
 
+    /// A trace that keeps nothing and formats nothing.
     pub fn off() -> Self {
         Trace { lines: None }
     }
 
+    /// Whether lines are kept.
     pub fn is_on(&self) -> bool {
         self.lines.is_some()
     }

@@ -1,4 +1,4 @@
-//! The client state machine: the Dart package's KafkaSession, without IO.
+//! The client state machine: a session with a Kafka cluster, without IO.
 //!
 //! It knows the cluster (bootstrap, broker discovery, metadata), keeps one
 //! connection per broker with versions negotiated, and routes requests to
@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use super::config::ClientConfig;
 use super::connection::{ConnState, Connection, Frame, InFlight, Purpose};
-use super::coordinator::{Coordinators, Lookup};
+use super::coordinator::{CoordinatorKey, Coordinators, Lookup};
 use super::error::{ConnectionError, RequestError};
 use super::frame_reader::{FrameError, FrameReader};
 use super::io::{ConnectionId, Event, Io, RequestId, Response, Target};
@@ -77,7 +77,7 @@ pub struct Client {
     io: VecDeque<Io>,
     events: VecDeque<Event>,
     /// Coordinator lookups to queue once the current pass is over.
-    lookups_to_start: Vec<String>,
+    lookups_to_start: Vec<CoordinatorKey>,
     closing: bool,
     closed: bool,
     /// OAUTHBEARER tokens: the current one, and when to ask for the next.
@@ -147,7 +147,7 @@ enum Payload {
     /// The client's own Metadata request: `None` is every topic.
     Metadata { topics: Option<Vec<String>> },
     /// The client's own coordinator lookup.
-    FindCoordinator { group: String },
+    FindCoordinator { key: CoordinatorKey },
 }
 
 /// Per-request options for [`Client::send_with`].
@@ -211,6 +211,7 @@ impl Client {
 
     /// The driver connected `conn`.
     pub fn handle_connected(&mut self, conn: ConnectionId, now: Instant) {
+        tracing::debug!(conn = conn.0, "connected");
         let legacy = {
             let Some(c) = self.conns.get(&conn) else {
                 return;
@@ -398,6 +399,7 @@ impl Client {
         let mut kept = VecDeque::new();
         while let Some(q) = self.queue.pop_front() {
             if q.deadline <= now {
+                tracing::debug!(target = ?q.target, "queued request timed out");
                 self.fail_queued(q, RequestError::Timeout);
             } else {
                 kept.push_back(q);
@@ -481,7 +483,16 @@ impl Client {
     /// COORDINATOR_NOT_AVAILABLE in an answer: the next request to it
     /// looks it up again.
     pub fn coordinator_moved(&mut self, group: &str, now: Instant) {
-        self.coordinators.forget(group);
+        self.coordinators
+            .forget(&CoordinatorKey::Group(group.to_string()));
+        self.pump(now);
+    }
+
+    /// Forgets a transactional id's coordinator, after NOT_COORDINATOR or
+    /// COORDINATOR_NOT_AVAILABLE in an answer from it.
+    pub fn transaction_coordinator_moved(&mut self, transactional_id: &str, now: Instant) {
+        self.coordinators
+            .forget(&CoordinatorKey::Transaction(transactional_id.to_string()));
         self.pump(now);
     }
 
@@ -512,6 +523,7 @@ impl Client {
 
     // ---- outputs ----
 
+    /// The next IO the driver must carry out, if any.
     pub fn poll_io(&mut self) -> Option<Io> {
         if self.io.is_empty() {
             self.flush_outgoing();
@@ -519,6 +531,7 @@ impl Client {
         self.io.pop_front()
     }
 
+    /// The next event to report to the user, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
@@ -553,6 +566,7 @@ impl Client {
 
     // ---- state for users and tests ----
 
+    /// The cluster metadata as last applied.
     pub fn metadata(&self) -> &ClusterMetadata {
         &self.metadata
     }
@@ -576,11 +590,18 @@ impl Client {
             .map(|c| &c.versions)
     }
 
+    /// The id the next request will get: ids are issued in order, so the
+    /// engine knows which machine sent which request.
+    pub(crate) fn next_request_id(&self) -> u64 {
+        self.next_request_id
+    }
+
     /// Whether `close()` has finished.
     pub fn is_closed(&self) -> bool {
         self.closed
     }
 
+    /// The settings the client was built with.
     pub fn config(&self) -> &ClientConfig {
         &self.config
     }
@@ -610,8 +631,12 @@ impl Client {
 
         self.dispatch_queue(now);
         if !self.lookups_to_start.is_empty() {
-            for group in std::mem::take(&mut self.lookups_to_start) {
-                self.enqueue_own(Payload::FindCoordinator { group }, now);
+            for key in std::mem::take(&mut self.lookups_to_start) {
+                let versions = key.versions();
+                self.enqueue_own(Payload::FindCoordinator { key }, now);
+                if let Some(queued) = self.queue.back_mut() {
+                    queued.versions = versions;
+                }
             }
             // The lookups may go out on a ready connection right away.
             self.dispatch_queue(now);

@@ -30,6 +30,12 @@ impl Client {
         let Some(request) = c.in_flight.pop_front() else {
             return false;
         };
+        tracing::trace!(
+            conn = conn.0,
+            api = ?request.api_key,
+            correlation_id = frame.correlation_id,
+            "response read"
+        );
         let broker = c.broker;
         let address = c.address.clone();
         match request.purpose {
@@ -72,13 +78,13 @@ impl Client {
                             }),
                         });
                     }
-                    Purpose::FindCoordinator { group } => {
+                    Purpose::FindCoordinator { key } => {
                         let response = match &body {
                             AnyResponse::FindCoordinator(r) => Some(r),
                             _ => None,
                         };
                         let backoff = self.config.reconnect_backoff;
-                        self.coordinators.apply(&group, response, now, backoff);
+                        self.coordinators.apply(&key, response, now, backoff);
                     }
                     Purpose::ApiVersions
                     | Purpose::SaslHandshake
@@ -170,6 +176,7 @@ impl Client {
             return;
         };
         c.state = ConnState::Ready;
+        tracing::debug!(conn = conn.0, broker = c.broker, "connection ready");
         if let Some(link) = self.links.get_mut(&c.address) {
             link.failures = 0;
             link.retry_at = None;
@@ -247,6 +254,13 @@ impl Client {
         let Some(mut c) = self.conns.remove(&conn) else {
             return;
         };
+        tracing::debug!(
+            conn = conn.0,
+            broker = c.broker,
+            in_flight = c.in_flight.len(),
+            %error,
+            "connection dropped"
+        );
         if close {
             self.io.push_back(Io::Close { conn });
         }
@@ -293,7 +307,7 @@ impl Client {
                 result: Err(error),
             }),
             Purpose::Metadata { .. } => self.metadata_lost(),
-            Purpose::FindCoordinator { group } => self.coordinators.forget(&group),
+            Purpose::FindCoordinator { key } => self.coordinators.forget(&key),
             Purpose::ApiVersions
             | Purpose::SaslHandshake
             | Purpose::SaslAuthenticate
@@ -309,7 +323,14 @@ impl Client {
                 result: Err(error),
             }),
             Payload::Metadata { .. } => self.metadata_lost(),
-            Payload::FindCoordinator { group } => self.coordinators.forget(&group),
+            // No broker can carry the key (a transactional id before
+            // Kafka 0.11): the requests waiting for it fail, not loop.
+            Payload::FindCoordinator { key } => match error {
+                RequestError::UnsupportedVersion { .. } => self
+                    .coordinators
+                    .fail(&key, crate::protocol::ErrorCode::UNSUPPORTED_VERSION),
+                _ => self.coordinators.forget(&key),
+            },
         }
     }
 }

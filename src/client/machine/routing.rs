@@ -73,7 +73,23 @@ impl Client {
                 _ => Ok(None),
             },
             Target::AnyBroker => Ok(self.pick_any_broker()),
-            Target::GroupCoordinator(group) => match self.coordinators.get(group).cloned() {
+            Target::GroupCoordinator(group) => {
+                self.resolve_coordinator(CoordinatorKey::Group(group.clone()), now)
+            }
+            Target::TransactionCoordinator(id) => {
+                self.resolve_coordinator(CoordinatorKey::Transaction(id.clone()), now)
+            }
+        }
+    }
+
+    /// The coordinator's address, or `Ok(None)` while it is looked up.
+    fn resolve_coordinator(
+        &mut self,
+        key: CoordinatorKey,
+        now: Instant,
+    ) -> Result<Option<String>, RequestError> {
+        {
+            match self.coordinators.get(&key).cloned() {
                 Some(Lookup::Known(node)) => match self.metadata.brokers.get(&node) {
                     Some(b) => Ok(Some(b.address())),
                     None => Ok(self.coordinators.address(node).cloned()),
@@ -82,11 +98,11 @@ impl Client {
                 Some(Lookup::RetryAt(t)) if t > now => Ok(None),
                 Some(Lookup::Pending) => Ok(None),
                 Some(Lookup::RetryAt(_)) | None => {
-                    self.coordinators.set_pending(group);
-                    self.lookups_to_start.push(group.clone());
+                    self.coordinators.set_pending(&key);
+                    self.lookups_to_start.push(key);
                     Ok(None)
                 }
-            },
+            }
         }
     }
 
@@ -156,6 +172,7 @@ impl Client {
                 self.config.max_response_size,
             ),
         );
+        tracing::debug!(conn = conn.0, broker, address, "connecting");
         self.io.push_back(Io::Connect { conn, host, port });
         Some(conn)
     }
@@ -248,8 +265,8 @@ impl Client {
                 let body = metadata_request(topics.as_deref(), version, allow_auto_create);
                 encode_request_with(&mut c.outgoing, &ctx, |b| body.encode(b, version))
             }
-            Payload::FindCoordinator { group } => {
-                let body = Coordinators::request(group, version);
+            Payload::FindCoordinator { key } => {
+                let body = Coordinators::request(key, version);
                 encode_request_with(&mut c.outgoing, &ctx, |b| body.encode(b, version))
             }
         };
@@ -259,14 +276,20 @@ impl Client {
             return;
         }
         let broker = c.broker;
+        tracing::trace!(
+            conn = conn.0,
+            broker,
+            api = ?api_key,
+            version,
+            correlation_id,
+            "request written"
+        );
         let purpose = match &q.payload {
             Payload::User { id, .. } => Purpose::User(*id),
             Payload::Metadata { topics } => Purpose::Metadata {
                 all_topics: topics.is_none(),
             },
-            Payload::FindCoordinator { group } => Purpose::FindCoordinator {
-                group: group.clone(),
-            },
+            Payload::FindCoordinator { key } => Purpose::FindCoordinator { key: key.clone() },
         };
         if q.expect_response {
             c.in_flight.push_back(InFlight {

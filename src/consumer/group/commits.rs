@@ -50,8 +50,7 @@ pub(super) struct FetchJob {
 impl GroupMember {
     /// Commits `offsets` (each the next offset to read) under the member's
     /// current generation, or outside group management (generation -1) when
-    /// it has none: the Dart ConsumerGroup's commit. The answer comes as
-    /// [`GroupEvent::Committed`].
+    /// it has none. The answer comes as [`GroupEvent::Committed`].
     pub fn commit(
         &mut self,
         client: &mut Client,

@@ -53,6 +53,7 @@ impl GroupConfig {
         properties.group_config()
     }
 
+    /// Settings for joining `group_id`, everything else at its default.
     pub fn new(group_id: impl Into<String>) -> Self {
         GroupConfig {
             group_id: group_id.into(),
@@ -68,21 +69,26 @@ impl GroupConfig {
         }
     }
 
+    /// Sets [`GroupConfig::group_instance_id`] (`group.instance.id`), making
+    /// the member static (KIP-345).
     pub fn with_group_instance_id(mut self, id: impl Into<String>) -> Self {
         self.group_instance_id = Some(id.into());
         self
     }
 
+    /// Sets [`GroupConfig::session_timeout`] (`session.timeout.ms`).
     pub fn with_session_timeout(mut self, timeout: Duration) -> Self {
         self.session_timeout = timeout;
         self
     }
 
+    /// Sets [`GroupConfig::rebalance_timeout`] (`max.poll.interval.ms`).
     pub fn with_rebalance_timeout(mut self, timeout: Duration) -> Self {
         self.rebalance_timeout = timeout;
         self
     }
 
+    /// Sets [`GroupConfig::heartbeat_interval`] (`heartbeat.interval.ms`).
     pub fn with_heartbeat_interval(mut self, interval: Duration) -> Self {
         self.heartbeat_interval = interval;
         self
@@ -96,21 +102,25 @@ impl GroupConfig {
         self
     }
 
+    /// Sets [`GroupConfig::retry_backoff`] (`retry.backoff.ms`).
     pub fn with_retry_backoff(mut self, backoff: Duration) -> Self {
         self.retry_backoff = backoff;
         self
     }
 
+    /// Sets [`GroupConfig::rack_id`] (`client.rack`).
     pub fn with_rack_id(mut self, rack: impl Into<String>) -> Self {
         self.rack_id = Some(rack.into());
         self
     }
 
+    /// Sets [`GroupConfig::offsets_timeout`] (`default.api.timeout.ms`).
     pub fn with_offsets_timeout(mut self, timeout: Duration) -> Self {
         self.offsets_timeout = timeout;
         self
     }
 
+    /// Sets [`GroupConfig::require_stable_offsets`].
     pub fn with_require_stable_offsets(mut self, require: bool) -> Self {
         self.require_stable_offsets = require;
         self

@@ -41,12 +41,17 @@ pub enum GroupEvent {
     PartitionsLost(Vec<TopicPartition>),
     /// A commit finished: each partition's result.
     Committed {
+        /// The id [`super::GroupMember::commit`] returned.
         id: CommitId,
+        /// Per partition: `Ok` once stored, or why it was not.
         results: BTreeMap<TopicPartition, Result<(), OffsetError>>,
     },
     /// A committed-offset fetch finished.
     CommittedOffsets {
+        /// The id [`super::GroupMember::fetch_committed`] returned.
         id: OffsetFetchId,
+        /// Per partition its committed offset, or the error that failed the
+        /// whole fetch.
         result: Result<CommittedOffsets, OffsetError>,
     },
     /// [`super::GroupMember::leave`] or [`super::GroupMember::close`]
@@ -65,35 +70,51 @@ pub enum GroupError {
     /// GROUP_AUTHORIZATION_FAILED, GROUP_MAX_SIZE_REACHED, ...
     #[error("group {group:?}: {} failed: {code}", api.name())]
     Refused {
+        /// The request the coordinator refused.
         api: ApiKey,
+        /// The group id.
         group: String,
+        /// The error code it answered with.
         code: ErrorCode,
     },
     /// A request that cannot succeed by retrying: no common version, the
     /// coordinator lookup refused, an encode error.
     #[error("group {group:?}: {} request failed: {error}", api.name())]
     Request {
+        /// The request that failed.
         api: ApiKey,
+        /// The group id.
         group: String,
+        /// Why it failed.
         error: RequestError,
     },
     /// The coordinator picked an assignor this member did not offer.
     #[error(
         "group {group:?}: the coordinator chose assignor {name:?}, which this member does not have"
     )]
-    UnknownAssignor { group: String, name: String },
+    UnknownAssignor {
+        /// The group id.
+        group: String,
+        /// The assignor name the coordinator chose.
+        name: String,
+    },
     /// A member's subscription (as leader) does not decode: it gets no
     /// partitions this generation.
     #[error("group {group:?}: member {member_id:?} sent an unreadable subscription: {error}")]
     BadSubscription {
+        /// The group id.
         group: String,
+        /// The member whose subscription does not decode.
         member_id: String,
+        /// Why it does not decode.
         error: ConsumerProtocolError,
     },
     /// The assignment from SyncGroup does not decode: the member rejoins.
     #[error("group {group:?}: the assignment does not decode: {error}")]
     BadAssignment {
+        /// The group id.
         group: String,
+        /// Why it does not decode.
         error: ConsumerProtocolError,
     },
 }

@@ -48,6 +48,8 @@ pub enum GroupState {
     Revoking,
     /// LeaveGroup sent.
     Leaving,
+    /// Out of the group after [`GroupMember::leave`] or
+    /// [`GroupMember::close`]: nothing more to do.
     Closed,
     /// Stopped by a fatal error (reported as [`GroupEvent::Error`]).
     Failed,
@@ -275,12 +277,15 @@ impl GroupMember {
         claimed
     }
 
+    /// Time has reached `now`: sends the heartbeats, joins and retries that
+    /// are due.
     pub fn handle_timeout(&mut self, client: &mut Client, now: Instant) {
         self.drive(client, now);
     }
 
     // ---- outputs ----
 
+    /// The next event, in the order they happened; `None` when there is none.
     pub fn poll_event(&mut self) -> Option<GroupEvent> {
         self.events.pop_front()
     }
@@ -314,6 +319,7 @@ impl GroupMember {
 
     // ---- state ----
 
+    /// Where the member stands now.
     pub fn state(&self) -> GroupState {
         match self.phase {
             Phase::Idle => GroupState::Idle,
@@ -342,6 +348,8 @@ impl GroupMember {
         self.generation_id
     }
 
+    /// Whether the coordinator made this member the leader of the current
+    /// generation (the one that runs the assignor).
     pub fn is_leader(&self) -> bool {
         !self.member_id.is_empty() && self.leader_id == self.member_id
     }
@@ -351,6 +359,7 @@ impl GroupMember {
         self.protocol
     }
 
+    /// The settings it was made with.
     pub fn config(&self) -> &GroupConfig {
         &self.config
     }

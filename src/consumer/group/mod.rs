@@ -2,7 +2,7 @@
 //! assignors, and the membership state machine ([`GroupMember`]).
 //!
 //! A consumer that joins a group drives a [`GroupMember`] next to its
-//! [`crate::consumer::Fetcher`]: on [`GroupEvent::PartitionsAssigned`] it
+//! [`crate::consumer::FetcherMachine`]: on [`GroupEvent::PartitionsAssigned`] it
 //! reads the committed offsets ([`GroupMember::fetch_committed`]) and
 //! assigns the partitions to the fetcher; on
 //! [`GroupEvent::PartitionsRevoked`] it unassigns them, commits, and calls
@@ -34,4 +34,4 @@ pub use member::{GroupMember, GroupState};
 pub use requests::PROTOCOL_TYPE;
 
 /// A topic and one of its partitions.
-pub type TopicPartition = (String, i32);
+pub use crate::TopicPartition;

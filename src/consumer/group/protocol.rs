@@ -25,26 +25,47 @@ pub const SUBSCRIPTION_VERSION: i16 = 3;
 /// Why the bytes of a subscription or an assignment could not be read.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConsumerProtocolError {
+    /// Shorter than the two-byte version prefix.
     #[error("consumer protocol {what} is too short for its version prefix ({len} bytes)")]
-    Truncated { what: &'static str, len: usize },
+    Truncated {
+        /// What was being read: "subscription" or "assignment".
+        what: &'static str,
+        /// How many bytes there were.
+        len: usize,
+    },
+    /// The version prefix is negative.
     #[error("consumer protocol {what} has a negative version {version}")]
-    InvalidVersion { what: &'static str, version: i16 },
+    InvalidVersion {
+        /// What was being read: "subscription" or "assignment".
+        what: &'static str,
+        /// The version read.
+        version: i16,
+    },
+    /// The body does not decode at the version its prefix gives.
     #[error("consumer protocol {what} does not decode: {source}")]
     Decode {
+        /// What was being read: "subscription" or "assignment".
         what: &'static str,
+        /// The decode error.
         source: DecodeError,
     },
     /// A topic name no broker would hold: refused before it is copied into
     /// one entry per partition. `name` is its first 64 bytes, escaped.
     #[error("consumer protocol {what} names a topic {name} that cannot exist: {source}")]
     InvalidTopicName {
+        /// What was being read: "subscription" or "assignment".
         what: &'static str,
+        /// The name's first 64 bytes, escaped.
         name: String,
+        /// Why no broker would hold a topic of that name.
         source: TopicNameError,
     },
+    /// The subscription or assignment could not be encoded.
     #[error("consumer protocol {what} does not encode: {source}")]
     Encode {
+        /// What was being written: "subscription" or "assignment".
         what: &'static str,
+        /// The encode error.
         source: EncodeError,
     },
 }

@@ -12,7 +12,6 @@ use bytes::Bytes;
 use super::protocol::Subscription;
 use super::*;
 use crate::client::scripted::{api_versions, Harness, Reply, Responder};
-use crate::client::Event;
 use crate::protocol::messages::find_coordinator_response::Coordinator as FoundCoordinator;
 use crate::protocol::messages::join_group_response::JoinGroupResponseMember;
 use crate::protocol::messages::metadata_response::{
@@ -520,18 +519,7 @@ impl Setup {
     /// Delivers IO and client events until nothing moves, and checks that
     /// the member never names a deadline already past.
     pub fn settle(&mut self) {
-        for _ in 0..200 {
-            self.h.run();
-            let events: Vec<Event> = self.h.events.drain(..).collect();
-            if events.is_empty() {
-                break;
-            }
-            for e in events {
-                self.m
-                    .handle_client_event(&mut self.h.client, &e, self.h.now);
-            }
-        }
-        while let Some(e) = self.m.poll_event() {
+        for e in self.h.settle(&mut self.m) {
             self.events.push(e);
         }
         if let Some(t) = self.m.poll_timeout() {

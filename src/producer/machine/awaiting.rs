@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use super::Producer;
+use super::ProducerMachine;
 use crate::client::Client;
 use crate::producer::record::{DeliveryId, ProduceError, ProducerRecord};
 
@@ -20,7 +20,7 @@ pub(super) struct AwaitingTopic {
     pub(super) ask_again_at: Option<Instant>,
 }
 
-impl Producer {
+impl ProducerMachine {
     /// Places records whose topic metadata arrived; fails those whose topic
     /// is still unknown after a newer metadata answer.
     pub(super) fn place_awaiting(&mut self, client: &Client, now: Instant) {
@@ -36,9 +36,18 @@ impl Producer {
             }
             let known = client.metadata().topics.contains_key(&topic);
             let generation = client.metadata_generation();
+            let retry_backoff = self.config.retry_backoff;
             let Some(waiting) = self.awaiting.get_mut(&topic) else {
                 continue;
             };
+            // Looked at again every backoff while it waits, answered or
+            // not: an answer that leaves the metadata as it was (the
+            // brokers do not know a topic just created yet) raises no
+            // event, and a producer that waited for one would wait until
+            // the delivery timeout.
+            if waiting.ask_again_at.is_none() {
+                waiting.ask_again_at = Some(now + retry_backoff);
+            }
             if known || generation <= waiting.asked_at_generation {
                 continue;
             }
@@ -47,12 +56,11 @@ impl Producer {
             // then fail the records.
             if now < waiting.asked_at + self.config.max_block {
                 waiting.asked_at_generation = generation;
-                waiting.ask_again_at = Some(now + self.config.retry_backoff);
                 continue;
             }
             if let Some(waiting) = self.awaiting.remove(&topic) {
                 for (id, _, _, size) in waiting.records {
-                    self.fail(id, size, ProduceError::UnknownTopic(topic.clone()));
+                    self.fail(id, size, ProduceError::UnknownTopic(topic.clone()), now);
                 }
             }
         }
@@ -66,7 +74,8 @@ impl Producer {
             .iter_mut()
             .filter(|(_, a)| a.ask_again_at.is_some_and(|t| t <= now))
             .map(|(topic, a)| {
-                a.ask_again_at = None;
+                // The next look comes a backoff later, whatever answers.
+                a.ask_again_at = Some(now + self.config.retry_backoff);
                 topic.clone()
             })
             .collect();

@@ -56,7 +56,7 @@
 
 use std::time::Instant;
 
-use super::Producer;
+use super::ProducerMachine;
 use crate::client::{Client, RequestError, Target};
 use crate::producer::config::{Acks, Idempotence, ProducerConfig};
 use crate::producer::record::{IdempotenceUnavailable, ProduceError, ProducerEvent};
@@ -105,6 +105,10 @@ impl ProducerIdState {
         now: Instant,
     ) -> (ProducerIdState, Option<ProducerEvent>) {
         let reason = IdempotenceUnavailable::NeedsAcksAll;
+        if config.transactional_id.is_some() {
+            // The identity comes from `init_transactions`.
+            return (ProducerIdState::Disabled, None);
+        }
         match (config.idempotence, config.acks == Acks::All) {
             (Idempotence::Off, _) => (ProducerIdState::Disabled, None),
             (_, true) => (ProducerIdState::Needed { at: now }, None),
@@ -117,7 +121,7 @@ impl ProducerIdState {
     }
 }
 
-impl Producer {
+impl ProducerMachine {
     /// The producer id and epoch fresh batches are stamped with.
     pub(super) fn current_producer(&self) -> Option<(i64, i16)> {
         match self.producer_id {
@@ -153,6 +157,7 @@ impl Producer {
         let retry = ProducerIdState::Needed {
             at: now + self.config.retry_backoff,
         };
+        tracing::debug!(answer = ?result.as_ref().map(|r| &r.body), "InitProducerId answered");
         let reason = match result {
             Ok(response) => match &response.body {
                 Some(AnyResponse::InitProducerId(r)) if r.error_code == 0 => {
@@ -211,6 +216,11 @@ impl Producer {
         let ProducerIdState::Ready { id, epoch } = self.producer_id else {
             return;
         };
+        // A transactional producer's epoch is its coordinator's to bump,
+        // after an abort (see `transactional`).
+        if self.transactions.is_some() {
+            return;
+        }
         if (id, epoch) != stamp {
             return;
         }
@@ -223,6 +233,9 @@ impl Producer {
     /// The broker knows a newer epoch of `stamp`'s id than this producer:
     /// a new id, rather than a bump that may still be behind it.
     pub(super) fn start_new_producer_id(&mut self, stamp: (i64, i16), now: Instant) {
+        if self.transactions.is_some() {
+            return;
+        }
         if self.current_producer() == Some(stamp) {
             self.producer_id = ProducerIdState::Needed { at: now };
         }
@@ -245,6 +258,9 @@ impl Producer {
 
     /// A new record's refusal while idempotence failed for good.
     pub(super) fn refusal(&self) -> Option<ProduceError> {
+        if let Some(txn) = &self.transactions {
+            return txn.refusal();
+        }
         match self.producer_id {
             ProducerIdState::Failed(reason) => Some(ProduceError::Idempotence(reason)),
             _ => None,

@@ -7,7 +7,9 @@ use crate::producer::batch::Batch;
 use crate::producer::record::DeliveryId;
 use crate::producer::topic_key::TopicKey;
 
-pub(super) type TopicPartition = (TopicKey, i32);
+/// A partition keyed by the producer's interned topic (cheap to copy and
+/// compare, unlike the topic's name).
+pub(super) type PartitionKey = (TopicKey, i32);
 
 #[derive(Debug, Default)]
 pub(super) struct PartitionQueue {
@@ -40,10 +42,10 @@ pub(super) struct PartitionQueue {
 pub(super) struct PartitionQueues {
     /// Position in `queues` by (topic, partition); iterated in this order,
     /// the order requests are built in.
-    index: BTreeMap<TopicPartition, usize>,
+    index: BTreeMap<PartitionKey, usize>,
     queues: Vec<PartitionQueue>,
     /// The last queue a record asked for, and its position.
-    last: Option<(TopicPartition, usize)>,
+    last: Option<(PartitionKey, usize)>,
 }
 
 impl PartitionQueues {
@@ -69,7 +71,7 @@ impl PartitionQueues {
     }
 
     /// Where `key`'s queue is, made if it is new.
-    fn position(&mut self, key: &TopicPartition) -> usize {
+    fn position(&mut self, key: &PartitionKey) -> usize {
         if let Some(&at) = self.index.get(key) {
             return at;
         }
@@ -91,19 +93,19 @@ impl PartitionQueues {
             .filter(|batch| batch.is_open() && batch.last_id() == Some(after))
     }
 
-    pub(super) fn get_mut(&mut self, key: &TopicPartition) -> Option<&mut PartitionQueue> {
+    pub(super) fn get_mut(&mut self, key: &PartitionKey) -> Option<&mut PartitionQueue> {
         let at = *self.index.get(key)?;
         self.queues.get_mut(at)
     }
 
     /// The queue of `key`, made if it is new.
-    pub(super) fn entry(&mut self, key: TopicPartition) -> &mut PartitionQueue {
+    pub(super) fn entry(&mut self, key: PartitionKey) -> &mut PartitionQueue {
         let at = self.position(&key);
         &mut self.queues[at]
     }
 
     /// Every queue with its key, in key order.
-    pub(super) fn iter(&self) -> impl Iterator<Item = (&TopicPartition, &PartitionQueue)> {
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&PartitionKey, &PartitionQueue)> {
         self.index
             .iter()
             .filter_map(|(key, &at)| Some((key, self.queues.get(at)?)))

@@ -4,14 +4,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::Producer;
+use super::ProducerMachine;
 use crate::client::Client;
 use crate::producer::batch::Batch;
 use crate::producer::outgoing::Outgoing;
 use crate::producer::partitioner::partition_for_key;
 use crate::producer::record::{DeliveryId, ProduceError};
 
-impl Producer {
+impl ProducerMachine {
     pub(super) fn partition_count(&mut self, client: &Client, topic: &Arc<str>) -> Option<u32> {
         let generation = client.metadata_generation();
         if let Some((last, at, count)) = &self.last_count {
@@ -50,6 +50,7 @@ impl Producer {
                             partition: p,
                             partitions,
                         },
+                        now,
                     );
                     return false;
                 }
@@ -89,11 +90,23 @@ impl Producer {
         };
         let full = queue.ready.back().is_some_and(|b| b.size() >= batch_size);
         if let Err(e) = result {
-            self.fail(id, size, e);
+            self.fail(id, size, e, now);
         }
         if closed_one && record.key().is_none() && record.partition().is_none() {
             self.sticky
                 .batch_closed(record.topic(), partition, partitions, &mut self.rng);
+        }
+        // A partition new to the open transaction: AddPartitionsToTxn is
+        // due as soon as the records handed over with this one are placed
+        // (a deadline of now, served when the call returns), so that it
+        // goes out while the batch lingers, with every partition new in
+        // that hand-over, rather than at the commit.
+        if needs_new {
+            if let Some(txn) = self.transactions.as_mut() {
+                if txn.is_new_partition(record.topic(), partition) {
+                    txn.add_due.get_or_insert(now);
+                }
+            }
         }
         closed_one || full
     }

@@ -5,13 +5,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::Producer;
+use super::ProducerMachine;
 use crate::client::Client;
 use crate::producer::outgoing::Outgoing;
 use crate::producer::packed_records::PackedRecords;
 use crate::producer::record::{DeliveryId, ProduceError, ProducerRecord};
 
-impl Producer {
+impl ProducerMachine {
     /// Queues each of `records` in order, as that many `send`s would, and
     /// hands each one's id (consecutive for the records queued) or error
     /// to `placed`. The records' bytes go straight from the packed buffer
@@ -110,7 +110,7 @@ impl Producer {
             match appended {
                 Ok(false) => after = id,
                 Ok(true) => return self.drive(client, now),
-                Err(error) => return self.fail(id, size, error),
+                Err(error) => return self.fail(id, size, error, now),
             }
         }
     }

@@ -11,7 +11,6 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::client::scripted::{api_versions, Harness, Reply, Responder};
-use crate::client::Event;
 use crate::producer::sequence::increment_sequence;
 use crate::producer::*;
 use crate::protocol::messages::metadata_response::{
@@ -29,7 +28,7 @@ const REMEMBERED_BATCHES: usize = 5;
 /// A record as stored, with the producer id, epoch and sequence it came
 /// with.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Stored {
+pub(crate) struct Stored {
     pub value: Bytes,
     pub pid: i64,
     pub epoch: i16,
@@ -42,7 +41,7 @@ pub(super) type Attempt = (i32, i64, i16, i32);
 
 /// A producer's state in one partition, as a broker keeps it.
 #[derive(Debug, Clone, Default)]
-pub(super) struct ProducerState {
+pub(crate) struct ProducerState {
     pub epoch: i16,
     /// Its latest batches: (base sequence, last sequence).
     pub batches: VecDeque<(i32, i32)>,
@@ -50,7 +49,7 @@ pub(super) struct ProducerState {
 
 /// What the scripted cluster stored, and how the test wants it to answer.
 #[derive(Default)]
-pub(super) struct Log {
+pub(crate) struct Log {
     /// Partitions of topic "t" (0 counts as 1). Partition `p` is led by
     /// broker 2 when `p` is even, broker 1 when odd.
     pub partitions: i32,
@@ -81,6 +80,13 @@ pub(super) struct Log {
     pub init_error: Option<i16>,
     pub init_producer_id_calls: usize,
     pub produce_versions: Vec<i16>,
+    /// The transaction coordinator (on broker 1).
+    pub txn: super::scripted_coordinator::TxnCoordinator,
+    /// Metadata answers still to come without topic "t" (as brokers
+    /// answer for a topic just created that has not reached them yet).
+    pub hide_topic_answers: usize,
+    /// Every Produce's transactional id.
+    pub produce_transactional_ids: Vec<Option<String>>,
 }
 
 impl Log {
@@ -160,6 +166,8 @@ fn check(state: Option<&ProducerState>, epoch: i16, base: i32, last: i32) -> Che
 
 /// A decoded batch of a Produce request.
 struct Incoming {
+    /// The batch's transactional flag.
+    transactional: bool,
     values: Vec<Bytes>,
     pid: i64,
     epoch: i16,
@@ -169,6 +177,7 @@ struct Incoming {
 fn decode(records: Option<Bytes>) -> Incoming {
     let set = RecordSet::new(records.unwrap_or_default());
     let mut incoming = Incoming {
+        transactional: false,
         values: Vec::new(),
         pid: -1,
         epoch: -1,
@@ -180,6 +189,7 @@ fn decode(records: Option<Bytes>) -> Incoming {
             incoming.pid = b.producer_id();
             incoming.epoch = b.header().producer_epoch;
             incoming.seq = b.header().base_sequence;
+            incoming.transactional = b.is_transactional();
         }
         for r in batch.records().expect("records") {
             incoming
@@ -303,7 +313,7 @@ impl Log {
 
 /// The cluster behind `log`: two brokers, topic "t", Produce up to
 /// `max_produce`.
-pub(super) fn cluster(log: Rc<RefCell<Log>>, max_produce: i16) -> Responder {
+pub(crate) fn cluster(log: Rc<RefCell<Log>>, max_produce: i16) -> Responder {
     Box::new(move |_, header, request| {
         let mut l = log.borrow_mut();
         match request {
@@ -316,22 +326,68 @@ pub(super) fn cluster(log: Rc<RefCell<Log>>, max_produce: i16) -> Responder {
                 let init = l.init_producer_id_max.unwrap_or(4);
                 if init >= 0 {
                     versions.push((ApiKey::InitProducerId, 0, init));
+                    versions.extend([
+                        (ApiKey::FindCoordinator, 0, 4),
+                        (ApiKey::AddPartitionsToTxn, 0, 4),
+                        (ApiKey::AddOffsetsToTxn, 0, 4),
+                        (ApiKey::EndTxn, 0, 5),
+                        (ApiKey::TxnOffsetCommit, 0, 5),
+                    ]);
                 }
                 Reply::Respond(api_versions(&versions))
             }
+            AnyRequest::Metadata(_) if l.hide_topic_answers > 0 => {
+                l.hide_topic_answers -= 1;
+                let mut answer = l.metadata();
+                if let AnyResponse::Metadata(m) = &mut answer {
+                    for t in &mut m.topics {
+                        t.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0;
+                        t.partitions.clear();
+                    }
+                }
+                Reply::Respond(answer)
+            }
             AnyRequest::Metadata(_) => Reply::Respond(l.metadata()),
+            request @ (AnyRequest::FindCoordinator(_)
+            | AnyRequest::AddPartitionsToTxn(_)
+            | AnyRequest::AddOffsetsToTxn(_)
+            | AnyRequest::TxnOffsetCommit(_)
+            | AnyRequest::EndTxn(_)) => match l.txn.answer(request) {
+                Some(answer) => Reply::Respond(answer),
+                None => Reply::Silence,
+            },
+            AnyRequest::InitProducerId(r) if r.transactional_id.is_some() => {
+                match l.txn.answer(request) {
+                    Some(answer) => Reply::Respond(answer),
+                    None => Reply::Silence,
+                }
+            }
             AnyRequest::InitProducerId(_) => {
                 Reply::Respond(AnyResponse::InitProducerId(l.init_producer_id()))
             }
             AnyRequest::Produce(p) => {
                 l.produce_versions.push(header.request_api_version);
+                l.produce_transactional_ids.push(p.transactional_id.clone());
                 let mut held = false;
                 let mut responses = Vec::new();
                 for t in &p.topic_data {
                     let mut partitions = Vec::new();
                     for pd in &t.partition_data {
                         held |= l.hold.contains(&pd.index);
-                        let (code, base_offset) = l.produce(pd.index, pd.records.clone());
+                        let fenced = match p.transactional_id {
+                            Some(_) => {
+                                let incoming = decode(pd.records.clone());
+                                if !incoming.transactional {
+                                    l.txn.unflagged_writes += 1;
+                                }
+                                l.txn.produce_check(&t.name, pd.index, incoming.epoch)
+                            }
+                            None => None,
+                        };
+                        let (code, base_offset) = match fenced {
+                            Some(code) => (code, -1),
+                            None => l.produce(pd.index, pd.records.clone()),
+                        };
                         partitions.push(PartitionProduceResponse {
                             index: pd.index,
                             error_code: code.0,
@@ -369,7 +425,7 @@ pub(super) fn cluster(log: Rc<RefCell<Log>>, max_produce: i16) -> Responder {
 
 pub(super) struct Setup {
     pub h: Harness,
-    pub p: Producer,
+    pub p: ProducerMachine,
     pub log: Rc<RefCell<Log>>,
     pub events: Vec<ProducerEvent>,
 }
@@ -387,7 +443,7 @@ impl Setup {
         let now = h.now;
         Setup {
             h,
-            p: Producer::new(config, 7, now),
+            p: ProducerMachine::new(config, 7, now),
             log,
             events: Vec::new(),
         }
@@ -395,18 +451,7 @@ impl Setup {
 
     /// Runs client IO and routes client events to the producer until quiet.
     pub fn settle(&mut self) {
-        for _ in 0..500 {
-            self.h.run();
-            let events: Vec<Event> = self.h.events.drain(..).collect();
-            if events.is_empty() {
-                break;
-            }
-            for e in events {
-                self.p
-                    .handle_client_event(&mut self.h.client, &e, self.h.now);
-            }
-        }
-        while let Some(e) = self.p.poll_event() {
+        for e in self.h.settle(&mut self.p) {
             self.events.push(e);
         }
     }
@@ -480,6 +525,6 @@ impl Setup {
     }
 }
 
-pub(super) fn value(i: usize) -> Bytes {
+pub(crate) fn value(i: usize) -> Bytes {
     Bytes::from(format!("value-{i}"))
 }

@@ -24,13 +24,21 @@ pub(crate) use session::{SaslSession, SaslStep};
 pub enum SaslConfig {
     /// PLAIN: the username and password as they are. Only over TLS does
     /// that keep the password from the network.
-    Plain { username: String, password: Secret },
+    Plain {
+        /// The SASL username.
+        username: String,
+        /// The user's password.
+        password: Secret,
+    },
     /// SCRAM-SHA-256 or SCRAM-SHA-512 (RFC 5802, RFC 7677): the password
     /// never crosses the network, and the broker proves it knows the
     /// user's credentials too.
     Scram {
+        /// SHA-256 or SHA-512.
         hash: ScramHash,
+        /// The SASL username.
         username: String,
+        /// The user's password.
         password: Secret,
     },
     /// OAUTHBEARER (RFC 7628): a bearer token from a provider.
@@ -38,6 +46,7 @@ pub enum SaslConfig {
 }
 
 impl SaslConfig {
+    /// PLAIN with `username` and `password`.
     pub fn plain(username: impl Into<String>, password: impl Into<Secret>) -> Self {
         SaslConfig::Plain {
             username: username.into(),
@@ -45,6 +54,7 @@ impl SaslConfig {
         }
     }
 
+    /// SCRAM-SHA-256 with `username` and `password`.
     pub fn scram_sha_256(username: impl Into<String>, password: impl Into<Secret>) -> Self {
         SaslConfig::Scram {
             hash: ScramHash::Sha256,
@@ -53,6 +63,7 @@ impl SaslConfig {
         }
     }
 
+    /// SCRAM-SHA-512 with `username` and `password`.
     pub fn scram_sha_512(username: impl Into<String>, password: impl Into<Secret>) -> Self {
         SaslConfig::Scram {
             hash: ScramHash::Sha512,
@@ -94,6 +105,7 @@ impl SaslConfig {
 /// extensions sent with each (`sasl.oauthbearer.extensions`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthBearerConfig {
+    /// Where tokens come from.
     pub tokens: OAuthBearerTokens,
     /// Key/value pairs sent beside the token (RFC 7628 section 3.1): keys
     /// of letters only, values of printable ASCII.

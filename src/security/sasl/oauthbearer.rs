@@ -69,6 +69,8 @@ pub type TokenFuture<'a> = Pin<
 /// }
 /// ```
 pub trait OAuthBearerTokenProvider: Send + Sync + 'static {
+    /// Fetches a fresh token; called before the first login and again
+    /// before the current token expires.
     fn token(&self) -> TokenFuture<'_>;
 }
 
@@ -80,10 +82,16 @@ pub trait OAuthBearerTokenProvider: Send + Sync + 'static {
 /// tests only: anyone can make one for any principal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnsecuredJwsConfig {
+    /// The principal the token names (`principal=`).
     pub principal: String,
+    /// The claim that holds the principal (`principalClaimName`, default `sub`).
     pub principal_claim: String,
+    /// The scopes, sent as a JSON array; none when empty (`scope=`).
     pub scope: Vec<String>,
+    /// The claim that holds the scopes (`scopeClaimName`, default `scope`).
     pub scope_claim: String,
+    /// How long a token is valid after it is issued (`lifeSeconds`,
+    /// default one hour).
     pub lifetime: Duration,
 }
 

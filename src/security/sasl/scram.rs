@@ -23,11 +23,14 @@ const ITERATIONS: std::ops::RangeInclusive<u32> = 4096..=100_000;
 /// The hash of a SCRAM mechanism.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ScramHash {
+    /// SHA-256: SCRAM-SHA-256.
     Sha256,
+    /// SHA-512: SCRAM-SHA-512.
     Sha512,
 }
 
 impl ScramHash {
+    /// The mechanism's SASL name, e.g. `SCRAM-SHA-256`.
     pub fn mechanism(self) -> &'static str {
         match self {
             ScramHash::Sha256 => "SCRAM-SHA-256",

@@ -23,14 +23,18 @@ pub enum TrustRoots {
 /// A PEM document: a file to read, or the text itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PemSource {
+    /// A path to a PEM file.
     File(PathBuf),
+    /// The PEM text.
     Text(String),
 }
 
 /// A private key's PEM: a file to read, or the text itself (a secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
+    /// A path to a PEM key file.
     File(PathBuf),
+    /// The key's PEM text.
     Text(Secret),
 }
 
@@ -39,7 +43,10 @@ pub enum KeySource {
 /// PEM; PKCS#8 may be encrypted) and the key's password if it has one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientIdentity {
+    /// The client's certificate, then its intermediates
+    /// (`ssl.certificate.location` or `ssl.certificate.pem`).
     pub certificate_chain: PemSource,
+    /// The certificate's private key (`ssl.key.location` or `ssl.key.pem`).
     pub key: KeySource,
     /// `ssl.key.password`.
     pub key_password: Option<Secret>,
@@ -60,7 +67,9 @@ pub struct ClientIdentity {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsConfig {
+    /// The CAs trusted to sign broker certificates.
     pub roots: TrustRoots,
+    /// The certificate to present for mutual TLS; `None` presents none.
     pub client_identity: Option<ClientIdentity>,
     /// Whether the broker's certificate must name the host connected to
     /// (`ssl.endpoint.identification.algorithm=https`, the default; `none`
@@ -160,6 +169,8 @@ impl TlsConfig {
         self
     }
 
+    /// Whether the broker's certificate is checked for the host name: set,
+    /// and not overridden by accepting any certificate.
     pub fn verifies_hostname(&self) -> bool {
         self.verify_hostname && !self.dangerous_accept_any_certificate
     }

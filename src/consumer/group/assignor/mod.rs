@@ -24,9 +24,12 @@ pub use sticky::{cooperative_sticky, sticky};
 /// One member of the group as the leader sees it in JoinGroup's answer.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MemberSubscription {
+    /// The member id the coordinator gave the member.
     pub member_id: String,
     /// Static members' `group.instance.id` (KIP-345).
     pub group_instance_id: Option<String>,
+    /// What the member sent in JoinGroup: its topics, owned partitions and
+    /// rack.
     pub subscription: Subscription,
 }
 
@@ -101,6 +104,8 @@ impl Assignor {
         }
     }
 
+    /// Splits the partitions of the subscribed topics among `members` the
+    /// way this assignor does.
     pub fn assign(
         self,
         members: &[MemberSubscription],

@@ -10,6 +10,9 @@ use std::collections::BTreeSet;
 
 use super::*;
 
+/// The range assignor: per topic, each subscribed member in order gets a
+/// consecutive range of partitions, the first ones one more when the
+/// count does not divide evenly.
 pub fn range(members: &[MemberSubscription], partitions: &PartitionCounts) -> GroupAssignment {
     let mut assignment = empty_assignment(members);
     let ordered = ordered(members);

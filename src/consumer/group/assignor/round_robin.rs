@@ -7,6 +7,9 @@ use std::collections::BTreeSet;
 
 use super::*;
 
+/// The round-robin assignor: every partition of every subscribed topic,
+/// in order, dealt to the members in turn, skipping members not
+/// subscribed to its topic.
 pub fn round_robin(
     members: &[MemberSubscription],
     partitions: &PartitionCounts,

@@ -1,6 +1,6 @@
 //! The sticky assignor and its cooperative form ("cooperative-sticky").
 //!
-//! [`sticky`] computes a balanced assignment that keeps as many partitions
+//! [`sticky()`] computes a balanced assignment that keeps as many partitions
 //! as it can with the members that own them now:
 //! 1. Claims: each member's owned partitions (subscription v1+) that still
 //!    exist and that it still subscribes to. Only members of the newest
@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
 
-/// The incremental form: [`sticky`] with partitions that change owner held
+/// The incremental form: [`sticky()`] with partitions that change owner held
 /// back for one rebalance.
 pub fn cooperative_sticky(
     members: &[MemberSubscription],

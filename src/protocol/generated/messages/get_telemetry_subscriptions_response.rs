@@ -51,7 +51,7 @@ pub struct GetTelemetrySubscriptionsResponse {
     ///
     /// Wire: v0+.
     pub delta_temporality: bool,
-    /// Requested metrics prefix string match. Empty array: No metrics subscribed, Array[0] empty string: All metrics subscribed.
+    /// Requested metrics prefix string match. Empty array: No metrics subscribed, Array\[0\] empty string: All metrics subscribed.
     ///
     /// Wire: v0+.
     pub requested_metrics: Vec<String>,
