@@ -32,7 +32,7 @@ mod rng;
 pub mod runner;
 pub mod serve;
 
-pub use cluster::{Cluster, ClusterConfig, ConnKey, Output};
+pub use cluster::{Cluster, ClusterConfig, ConnKey, EndedTransaction, Output};
 pub use error::SimError;
 pub use rng::SimRng;
 pub use serve::{serve, ServedCluster};

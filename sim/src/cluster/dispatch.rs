@@ -8,7 +8,8 @@ use kafkite::protocol::messages::ApiVersionsResponse;
 use kafkite::protocol::{AnyRequest, AnyResponse, ApiKey, ErrorCode};
 
 use super::{
-    fetch, group_api, inject, metadata, offsets, produce, Cluster, ConnKey, Slot, SlotState,
+    fetch, group_api, inject, metadata, offsets, produce, txn_api, Cluster, ConnKey, Slot,
+    SlotState,
 };
 use crate::SimError;
 
@@ -90,8 +91,20 @@ impl Cluster {
             AnyRequest::FindCoordinator(r) => Some(ready(AnyResponse::FindCoordinator(
                 metadata::find_coordinator(self, &r, version),
             ))),
-            AnyRequest::InitProducerId(_) => Some(ready(AnyResponse::InitProducerId(
-                produce::init_producer_id(self),
+            AnyRequest::InitProducerId(r) => Some(ready(AnyResponse::InitProducerId(
+                txn_api::init_producer_id(self, broker, &r),
+            ))),
+            AnyRequest::AddPartitionsToTxn(r) => Some(ready(AnyResponse::AddPartitionsToTxn(
+                txn_api::add_partitions(self, broker, &r, version),
+            ))),
+            AnyRequest::AddOffsetsToTxn(r) => Some(ready(AnyResponse::AddOffsetsToTxn(
+                txn_api::add_offsets(self, broker, &r, version),
+            ))),
+            AnyRequest::EndTxn(r) => Some(ready(AnyResponse::EndTxn(txn_api::end_txn(
+                self, broker, &r, version,
+            )))),
+            AnyRequest::TxnOffsetCommit(r) => Some(ready(AnyResponse::TxnOffsetCommit(
+                txn_api::txn_offset_commit(self, broker, &r),
             ))),
             AnyRequest::Produce(r) => produce::produce(self, broker, r, version),
             AnyRequest::Fetch(r) => Some(fetch::fetch(self, broker, r, version)),

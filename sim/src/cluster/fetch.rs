@@ -3,7 +3,9 @@
 //! consumers cost the simulation nothing.
 
 use bytes::BytesMut;
-use kafkite::protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafkite::protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
 use kafkite::protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
@@ -58,6 +60,7 @@ pub(super) fn answer(
     _version: i16,
 ) -> FetchResponse {
     let mut budget = usize::try_from(request.max_bytes.max(1)).unwrap_or(usize::MAX);
+    let read_committed = request.isolation_level == 1;
     let responses = request
         .topics
         .iter()
@@ -75,7 +78,8 @@ pub(super) fn answer(
                         let limit = usize::try_from(fp.partition_max_bytes.max(1))
                             .unwrap_or(1)
                             .min(budget.max(1));
-                        let data = read_partition(p, broker, fp.partition, fp.fetch_offset, limit);
+                        let at = (fp.partition, fp.fetch_offset);
+                        let data = read_partition(p, broker, at, limit, read_committed);
                         let used = data.records.as_ref().map_or(0, |r| r.len());
                         budget = budget.saturating_sub(used);
                         data
@@ -91,12 +95,15 @@ pub(super) fn answer(
     }
 }
 
+/// One partition's answer. read_committed reads up to the last stable
+/// offset and lists the aborted transactions among what it returns, as
+/// Kafka does; read_uncommitted reads up to the high watermark.
 fn read_partition(
     p: Option<&Partition>,
     broker: i32,
-    index: i32,
-    offset: i64,
+    (index, offset): (i32, i64),
     limit: usize,
+    read_committed: bool,
 ) -> PartitionData {
     let mut data = PartitionData {
         partition_index: index,
@@ -115,13 +122,32 @@ fn read_partition(
         return data;
     }
     data.high_watermark = p.high_watermark;
-    data.last_stable_offset = p.high_watermark;
+    let stable = p.last_stable_offset();
+    data.last_stable_offset = stable;
     data.log_start_offset = p.log_start_offset;
     if offset < p.log_start_offset || offset > p.log_end_offset() {
         data.error_code = ErrorCode::OFFSET_OUT_OF_RANGE.0;
         return data;
     }
-    let batches = p.read(offset, limit);
+    let upto = if read_committed {
+        stable
+    } else {
+        p.high_watermark
+    };
+    let batches = p.read(offset, upto, limit);
+    if read_committed {
+        let aborted = p.aborted_between(offset, upto);
+        data.aborted_transactions = Some(
+            aborted
+                .into_iter()
+                .map(|(producer_id, first_offset)| AbortedTransaction {
+                    producer_id,
+                    first_offset,
+                    ..Default::default()
+                })
+                .collect(),
+        );
+    }
     let mut buf = BytesMut::new();
     for b in batches {
         buf.extend_from_slice(&b);
@@ -162,7 +188,8 @@ pub(super) fn list_offsets(
                             answer.error_code = ErrorCode::NOT_LEADER_OR_FOLLOWER.0
                         }
                         Some(p) => {
-                            let offset = offset_for(p, lp.timestamp);
+                            let committed = request.isolation_level == 1;
+                            let offset = offset_for(p, lp.timestamp, committed);
                             if version == 0 {
                                 answer.old_style_offsets = vec![offset];
                             } else {
@@ -182,11 +209,13 @@ pub(super) fn list_offsets(
     }
 }
 
-/// -2 earliest, -1 latest (the high watermark), otherwise the first batch
-/// whose newest record is at or after the timestamp.
-fn offset_for(p: &Partition, timestamp: i64) -> i64 {
+/// -2 earliest, -1 latest (the high watermark; read_committed: the last
+/// stable offset), otherwise the first batch whose newest record is at or
+/// after the timestamp.
+fn offset_for(p: &Partition, timestamp: i64, read_committed: bool) -> i64 {
     match timestamp {
         -2 => p.log_start_offset,
+        t if t < 0 && read_committed => p.last_stable_offset(),
         t if t < 0 => p.high_watermark,
         t => p
             .log

@@ -44,6 +44,9 @@ pub(super) struct Member {
     pub assignment: Bytes,
 }
 
+/// Offsets by partition: (offset, metadata).
+pub(super) type GroupOffsets = BTreeMap<(String, i32), (i64, Option<String>)>;
+
 #[derive(Debug, Clone)]
 pub(super) struct Group {
     pub generation: i32,
@@ -53,7 +56,10 @@ pub(super) struct Group {
     pub leader: Option<String>,
     pub members: BTreeMap<String, Member>,
     /// Committed offsets: (offset, metadata).
-    pub offsets: BTreeMap<(String, i32), (i64, Option<String>)>,
+    pub offsets: GroupOffsets,
+    /// Offsets sent in open transactions, by producer id: committed when
+    /// the transaction commits, dropped when it aborts.
+    pub pending_txn_offsets: BTreeMap<i64, GroupOffsets>,
     pub next_member: u64,
 }
 
@@ -67,6 +73,7 @@ impl Group {
             leader: None,
             members: BTreeMap::new(),
             offsets: BTreeMap::new(),
+            pending_txn_offsets: BTreeMap::new(),
             next_member: 1,
         }
     }

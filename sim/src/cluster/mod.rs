@@ -26,6 +26,8 @@ mod metadata;
 mod offsets;
 mod partition;
 mod produce;
+mod transactions;
+mod txn_api;
 mod versions;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -37,7 +39,8 @@ use crate::rng::SimRng;
 use crate::SimError;
 pub use config::ClusterConfig;
 use group::Group;
-pub use partition::{Partition, StoredBatch};
+pub use partition::{BatchKind, Partition, StoredBatch, TxnSpan};
+pub use transactions::EndedTransaction;
 pub use versions::BrokerVersions;
 
 /// A connection to one broker, named by the cluster.
@@ -137,6 +140,11 @@ pub struct Cluster {
     brokers: BTreeMap<i32, BrokerState>,
     topics: BTreeMap<String, Topic>,
     groups: BTreeMap<String, Group>,
+    /// The transaction coordinator's state, by transactional id.
+    transactions: BTreeMap<String, transactions::TxnEntry>,
+    /// Why each transaction being ended is ended.
+    ending_reasons: BTreeMap<String, &'static str>,
+    ended_txns: Vec<EndedTransaction>,
     next_producer_id: i64,
     next_topic_id: u64,
     conns: BTreeMap<ConnKey, Conn>,
@@ -175,6 +183,9 @@ impl Cluster {
             brokers,
             topics: BTreeMap::new(),
             groups: BTreeMap::new(),
+            transactions: BTreeMap::new(),
+            ending_reasons: BTreeMap::new(),
+            ended_txns: Vec::new(),
             next_producer_id: 1000,
             next_topic_id: 1,
             conns: BTreeMap::new(),
@@ -330,6 +341,7 @@ impl Cluster {
             self.data_version += 1;
         }
         self.group_timers();
+        self.transaction_timers();
         self.flush();
     }
 
@@ -357,6 +369,9 @@ impl Cluster {
             if let Some(t) = g.next_deadline() {
                 consider(t);
             }
+        }
+        if let Some(t) = self.transaction_deadline() {
+            consider(t);
         }
         next
     }

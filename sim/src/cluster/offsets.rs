@@ -126,6 +126,7 @@ pub(super) fn fetch(
                             .map(|t| (t.name.clone(), t.partition_indexes.clone()))
                             .collect()
                     }),
+                    request.require_stable,
                 );
                 OffsetFetchResponseGroup {
                     group_id: g.group_id.clone(),
@@ -136,12 +137,15 @@ pub(super) fn fetch(
                             name,
                             partitions: parts
                                 .into_iter()
-                                .map(|(i, offset, metadata)| OffsetFetchResponsePartitions {
-                                    partition_index: i,
-                                    committed_offset: offset,
-                                    committed_leader_epoch: -1,
-                                    metadata,
-                                    ..Default::default()
+                                .map(|(i, offset, metadata, error_code)| {
+                                    OffsetFetchResponsePartitions {
+                                        partition_index: i,
+                                        committed_offset: offset,
+                                        committed_leader_epoch: -1,
+                                        metadata,
+                                        error_code,
+                                        ..Default::default()
+                                    }
                                 })
                                 .collect(),
                             ..Default::default()
@@ -161,7 +165,8 @@ pub(super) fn fetch(
             .map(|t| (t.name.clone(), t.partition_indexes.clone()))
             .collect()
     });
-    let (code, topics) = group_offsets(cluster, broker, &request.group_id, wanted);
+    let stable = version >= 7 && request.require_stable;
+    let (code, topics) = group_offsets(cluster, broker, &request.group_id, wanted, stable);
     // Before v2 there is no top-level error: it goes on every partition.
     let per_partition = if version < 2 { code } else { 0 };
     OffsetFetchResponse {
@@ -172,14 +177,20 @@ pub(super) fn fetch(
                 name,
                 partitions: parts
                     .into_iter()
-                    .map(|(i, offset, metadata)| OffsetFetchResponsePartition {
-                        partition_index: i,
-                        committed_offset: offset,
-                        committed_leader_epoch: -1,
-                        metadata: metadata.or_else(|| Some(String::new())),
-                        error_code: per_partition,
-                        ..Default::default()
-                    })
+                    .map(
+                        |(i, offset, metadata, unstable)| OffsetFetchResponsePartition {
+                            partition_index: i,
+                            committed_offset: offset,
+                            committed_leader_epoch: -1,
+                            metadata: metadata.or_else(|| Some(String::new())),
+                            error_code: if unstable != 0 {
+                                unstable
+                            } else {
+                                per_partition
+                            },
+                            ..Default::default()
+                        },
+                    )
                     .collect(),
                 ..Default::default()
             })
@@ -188,21 +199,25 @@ pub(super) fn fetch(
     }
 }
 
-type PartitionOffsets = Vec<(i32, i64, Option<String>)>;
+/// (partition, offset, metadata, error code) per partition.
+type PartitionOffsets = Vec<(i32, i64, Option<String>, i16)>;
 
 /// The committed offsets asked for (`None`: all the group has), -1 where
-/// nothing is committed.
+/// nothing is committed. With `require_stable`, a partition whose offset
+/// an open transaction carries is UNSTABLE_OFFSET_COMMIT (KIP-447): the
+/// reader waits until that transaction ends.
 fn group_offsets(
     cluster: &Cluster,
     broker: i32,
     group_id: &str,
     wanted: Option<Vec<(String, Vec<i32>)>>,
+    require_stable: bool,
 ) -> (i16, Vec<(String, PartitionOffsets)>) {
     if let Err(code) = check_coordinator(cluster, broker, group_id) {
         let topics = wanted
             .unwrap_or_default()
             .into_iter()
-            .map(|(n, ps)| (n, ps.into_iter().map(|p| (p, -1, None)).collect()))
+            .map(|(n, ps)| (n, ps.into_iter().map(|p| (p, -1, None, 0)).collect()))
             .collect();
         return (code, topics);
     }
@@ -231,8 +246,16 @@ fn group_offsets(
             let parts = ps
                 .into_iter()
                 .map(|p| {
+                    let key = (name.clone(), p);
+                    let unstable = require_stable
+                        && group.is_some_and(|g| {
+                            g.pending_txn_offsets.values().any(|o| o.contains_key(&key))
+                        });
+                    if unstable {
+                        return (p, -1, None, ErrorCode::UNSTABLE_OFFSET_COMMIT.0);
+                    }
                     let (offset, metadata) = committed(&name, p);
-                    (p, offset, metadata)
+                    (p, offset, metadata, 0)
                 })
                 .collect();
             (name, parts)

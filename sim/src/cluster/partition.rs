@@ -37,6 +37,39 @@ pub struct StoredBatch {
     /// The largest record timestamp in the batch, in milliseconds since
     /// the epoch; -1 when no record has one.
     pub max_timestamp: i64,
+    /// What the batch is to transactions: plain data, a transaction's
+    /// data, or a coordinator's marker.
+    pub kind: BatchKind,
+}
+
+/// What a stored batch is to transactions (KIP-98).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BatchKind {
+    /// Records outside any transaction.
+    #[default]
+    Plain,
+    /// Records of the producer's open transaction.
+    Transactional,
+    /// A transaction marker: the producer's transaction committed (`true`)
+    /// or aborted (`false`) at this offset.
+    Marker {
+        /// Whether the marker commits the transaction.
+        committed: bool,
+    },
+}
+
+/// One transaction's span in a partition: from its first record to its
+/// marker. Read-committed consumers read no further than the first span
+/// still open (the last stable offset), and drop the records of aborted
+/// spans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxnSpan {
+    /// The producer whose transaction it is.
+    pub producer_id: i64,
+    /// The offset of the transaction's first record in this partition.
+    pub first_offset: i64,
+    /// The marker's offset and whether it committed; `None` while open.
+    pub marker: Option<(i64, bool)>,
 }
 
 impl StoredBatch {
@@ -117,6 +150,8 @@ pub struct Partition {
     pub high_watermark: i64,
     /// Idempotent producers' sequence state, by producer id.
     pub producers: BTreeMap<i64, ProducerEntry>,
+    /// Transactions' spans, in the order they began.
+    pub txns: Vec<TxnSpan>,
 }
 
 impl Partition {
@@ -135,6 +170,7 @@ impl Partition {
             log_start_offset: 0,
             high_watermark: 0,
             producers: BTreeMap::new(),
+            txns: Vec::new(),
         }
     }
 
@@ -213,7 +249,41 @@ impl Partition {
     /// Appends a batch whose offsets are already set.
     pub fn append(&mut self, batch: StoredBatch) {
         remember(&mut self.producers, &batch);
+        track_transaction(&mut self.txns, &batch);
         self.log.push(batch);
+    }
+
+    /// The last stable offset: below it every transaction has its marker
+    /// replicated (KIP-98). Read-committed consumers read up to here.
+    pub fn last_stable_offset(&self) -> i64 {
+        let hw = self.high_watermark;
+        self.txns
+            .iter()
+            .filter(|t| t.marker.is_none_or(|(at, _)| at >= hw))
+            .map(|t| t.first_offset)
+            .min()
+            .map_or(hw, |first| first.min(hw))
+    }
+
+    /// The aborted transactions whose records lie in `from..upto`: the
+    /// producer id and first offset of each, as a Fetch's aborted list.
+    pub fn aborted_between(&self, from: i64, upto: i64) -> Vec<(i64, i64)> {
+        self.txns
+            .iter()
+            .filter_map(|t| match t.marker {
+                Some((at, false)) if t.first_offset < upto && at >= from => {
+                    Some((t.producer_id, t.first_offset))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether `producer_id` has a transaction open here.
+    pub fn has_open_transaction(&self, producer_id: i64) -> bool {
+        self.txns
+            .iter()
+            .any(|t| t.producer_id == producer_id && t.marker.is_none())
     }
 
     /// Moves followers that are alive and not stalled up to the leader's
@@ -340,8 +410,10 @@ impl Partition {
             // The producers' state is rebuilt from what is left, as a
             // broker rebuilds it from its log after truncation.
             self.producers.clear();
+            self.txns.clear();
             for b in &self.log {
                 remember(&mut self.producers, b);
+                track_transaction(&mut self.txns, b);
             }
         }
         let end = self.log_end_offset();
@@ -351,16 +423,17 @@ impl Partition {
         self.high_watermark = self.high_watermark.min(end);
     }
 
-    /// Batches holding offsets from `offset` up to the high watermark, at
-    /// most `max_bytes` (but always the first one, as KIP-74 says).
-    pub fn read(&self, offset: i64, max_bytes: usize) -> Vec<Bytes> {
+    /// Batches holding offsets from `offset` up to `upto` (the high
+    /// watermark, or the last stable offset for read_committed), at most
+    /// `max_bytes` (but always the first one, as KIP-74 says).
+    pub fn read(&self, offset: i64, upto: i64, max_bytes: usize) -> Vec<Bytes> {
         let mut out = Vec::new();
         let mut size = 0usize;
         for b in &self.log {
             if b.last_offset < offset {
                 continue;
             }
-            if b.last_offset >= self.high_watermark {
+            if b.last_offset >= upto {
                 break;
             }
             if !out.is_empty() && size + b.bytes.len() > max_bytes {
@@ -373,6 +446,26 @@ impl Partition {
     }
 }
 
+/// Opens a span at a transaction's first record here; closes it at its
+/// marker.
+fn track_transaction(txns: &mut Vec<TxnSpan>, batch: &StoredBatch) {
+    let pid = batch.producer_id;
+    let open = txns
+        .iter_mut()
+        .find(|t| t.producer_id == pid && t.marker.is_none());
+    match (batch.kind, open) {
+        (BatchKind::Transactional, None) => txns.push(TxnSpan {
+            producer_id: pid,
+            first_offset: batch.base_offset,
+            marker: None,
+        }),
+        (BatchKind::Marker { committed }, Some(span)) => {
+            span.marker = Some((batch.base_offset, committed));
+        }
+        _ => {}
+    }
+}
+
 fn remember(producers: &mut BTreeMap<i64, ProducerEntry>, batch: &StoredBatch) {
     if batch.producer_id < 0 {
         return;
@@ -381,6 +474,11 @@ fn remember(producers: &mut BTreeMap<i64, ProducerEntry>, batch: &StoredBatch) {
     if batch.producer_epoch != entry.epoch {
         entry.epoch = batch.producer_epoch;
         entry.batches.clear();
+    }
+    if matches!(batch.kind, BatchKind::Marker { .. }) {
+        // A marker carries no sequence: it only moves the epoch on (a
+        // fenced producer's older epoch is refused from here on).
+        return;
     }
     entry.batches.push_back((
         batch.base_sequence,
@@ -410,6 +508,7 @@ mod tests {
             producer_epoch: 0,
             base_sequence: seq,
             max_timestamp: 0,
+            kind: BatchKind::Plain,
         }
     }
 
@@ -462,6 +561,73 @@ mod tests {
             p.check_sequence(7, 0, 3, 4),
             SequenceCheck::Reject(OUT_OF_ORDER_SEQUENCE_NUMBER)
         );
+    }
+
+    fn txn_batch(base: i64, count: i64, pid: i64, seq: i32, kind: BatchKind) -> StoredBatch {
+        StoredBatch {
+            kind,
+            ..batch(base, count, pid, seq)
+        }
+    }
+
+    #[test]
+    fn the_last_stable_offset_waits_for_replicated_markers_and_aborts_are_listed() {
+        let mut p = Partition::new(vec![1, 2], 0);
+        // Producer 7 opens a transaction at 0; producer 8 at 2.
+        p.append(txn_batch(0, 2, 7, 0, BatchKind::Transactional));
+        p.append(txn_batch(2, 1, 8, 0, BatchKind::Transactional));
+        assert!(p.replicate(|_| true, 1, 100));
+        assert_eq!(p.high_watermark, 3);
+        assert_eq!(p.last_stable_offset(), 0, "7's transaction is open");
+        // 7 aborts: its marker at 3 is not replicated yet.
+        p.append(txn_batch(
+            3,
+            1,
+            7,
+            -1,
+            BatchKind::Marker { committed: false },
+        ));
+        assert_eq!(p.last_stable_offset(), 0);
+        p.replicate(|_| true, 2, 100);
+        assert_eq!(p.last_stable_offset(), 2, "8's transaction is still open");
+        assert_eq!(p.aborted_between(0, 2), vec![(7, 0)]);
+        assert!(p.aborted_between(4, 10).is_empty());
+        // 8 commits; everything is stable, nothing of 8's is listed.
+        p.append(txn_batch(
+            4,
+            1,
+            8,
+            -1,
+            BatchKind::Marker { committed: true },
+        ));
+        p.replicate(|_| true, 3, 100);
+        assert_eq!(p.last_stable_offset(), p.high_watermark);
+        assert_eq!(p.aborted_between(0, 5), vec![(7, 0)]);
+        // Reads stop at the bound given.
+        assert_eq!(p.read(0, 2, usize::MAX).len(), 1);
+    }
+
+    #[test]
+    fn a_marker_moves_the_epoch_on_and_a_cut_marker_reopens_the_transaction() {
+        let mut p = Partition::new(vec![1, 2], 0);
+        p.append(txn_batch(0, 1, 7, 0, BatchKind::Transactional));
+        p.replicate(|_| true, 1, 100);
+        // The coordinator fenced 7 (epoch 1) and aborted it.
+        let mut marker = txn_batch(1, 1, 7, -1, BatchKind::Marker { committed: false });
+        marker.producer_epoch = 1;
+        p.append(marker);
+        assert_eq!(
+            p.check_sequence(7, 0, 1, 1),
+            SequenceCheck::Reject(INVALID_PRODUCER_EPOCH),
+            "the zombie's epoch is refused"
+        );
+        assert!(!p.has_open_transaction(7));
+        // The marker was not replicated and the leader changes: it is cut
+        // and the transaction is open again (the coordinator writes it
+        // anew).
+        p.elect(2);
+        assert!(p.has_open_transaction(7));
+        assert_eq!(p.last_stable_offset(), 0);
     }
 
     #[test]

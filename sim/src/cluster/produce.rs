@@ -12,7 +12,7 @@ use kafkite::protocol::messages::{InitProducerIdResponse, ProduceRequest, Produc
 use kafkite::protocol::{AnyResponse, ErrorCode};
 use kafkite::records::{batch_rewrite, Batch, Compression, LegacyMessageSetWriter, RecordSet};
 
-use super::partition::{increment_sequence, SequenceCheck, StoredBatch};
+use super::partition::{increment_sequence, BatchKind, SequenceCheck, StoredBatch};
 use super::{Cluster, SlotState, Topic};
 
 /// An acks=all answer waiting for replication.
@@ -25,11 +25,11 @@ pub(super) struct PendingProduce {
     pub deadline_ms: u64,
 }
 
+/// An idempotent producer's id (a transactional one's comes from its
+/// coordinator, see `transactions`).
 pub(super) fn init_producer_id(cluster: &mut Cluster) -> InitProducerIdResponse {
-    let id = cluster.next_producer_id;
-    cluster.next_producer_id += 1;
     InitProducerIdResponse {
-        producer_id: id,
+        producer_id: cluster.new_producer_id(),
         producer_epoch: 0,
         ..Default::default()
     }
@@ -127,78 +127,106 @@ fn append(
         return Err(ErrorCode::INVALID_REQUIRED_ACKS.0);
     }
     let min_isr = cluster.config.min_insync_replicas;
+    {
+        let p = cluster
+            .topics
+            .get(topic)
+            .and_then(|t: &Topic| t.partitions.get(usize::try_from(partition).ok()?))
+            .ok_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0)?;
+        if p.leader != broker {
+            return Err(ErrorCode::NOT_LEADER_OR_FOLLOWER.0);
+        }
+        if acks == -1 && p.isr.len() < min_isr.min(p.replicas.len()) {
+            return Err(ErrorCode::NOT_ENOUGH_REPLICAS.0);
+        }
+    }
+    let records = records.ok_or(ErrorCode::INVALID_RECORD.0)?;
+    if version < 3 {
+        let p = cluster
+            .topics
+            .get_mut(topic)
+            .and_then(|t| t.partitions.get_mut(usize::try_from(partition).ok()?))
+            .ok_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0)?;
+        let stored = legacy_batch(records, p.log_end_offset())?;
+        return Ok(write(p, stored));
+    }
+    let mut batches = RecordSet::new(records).batches();
+    let batch = match (batches.next(), batches.next()) {
+        (Some(Ok(Batch::V2(b))), None) => b,
+        _ => return Err(ErrorCode::INVALID_RECORD.0),
+    };
+    let h = *batch.header();
+    // Clients write no control batches: markers are the coordinator's.
+    if h.record_count < 1 || h.last_offset_delta != h.record_count - 1 || batch.is_control() {
+        return Err(ErrorCode::INVALID_RECORD.0);
+    }
+    let kind = if batch.is_transactional() {
+        // The coordinator must know the partition is in the producer's
+        // open transaction (Kafka 3.6+'s verification), or a zombie's
+        // batch would open a transaction nobody ends.
+        cluster.verify_transactional(h.producer_id, h.producer_epoch, topic, partition)?;
+        BatchKind::Transactional
+    } else {
+        BatchKind::Plain
+    };
     let p = cluster
         .topics
         .get_mut(topic)
-        .and_then(|t: &mut Topic| t.partitions.get_mut(usize::try_from(partition).ok()?))
+        .and_then(|t| t.partitions.get_mut(usize::try_from(partition).ok()?))
         .ok_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0)?;
-    if p.leader != broker {
-        return Err(ErrorCode::NOT_LEADER_OR_FOLLOWER.0);
-    }
-    if acks == -1 && p.isr.len() < min_isr.min(p.replicas.len()) {
-        return Err(ErrorCode::NOT_ENOUGH_REPLICAS.0);
-    }
-    let records = records.ok_or(ErrorCode::INVALID_RECORD.0)?;
     let base_offset = p.log_end_offset();
-    let stored = if version >= 3 {
-        let mut batches = RecordSet::new(records).batches();
-        let batch = match (batches.next(), batches.next()) {
-            (Some(Ok(Batch::V2(b))), None) => b,
-            _ => return Err(ErrorCode::INVALID_RECORD.0),
-        };
-        let h = *batch.header();
-        if h.record_count < 1 || h.last_offset_delta != h.record_count - 1 {
-            return Err(ErrorCode::INVALID_RECORD.0);
-        }
-        let last_sequence = increment_sequence(h.base_sequence, h.record_count - 1);
-        match p.check_sequence(
-            h.producer_id,
-            h.producer_epoch,
-            h.base_sequence,
-            last_sequence,
-        ) {
-            SequenceCheck::Append => {}
-            // A retry of a batch already written: not written again, but
-            // acknowledged like the original, once the ISR has it.
-            SequenceCheck::Duplicate {
-                base_offset,
-                last_offset,
-            } => {
-                return Ok(Appended::New {
-                    base_offset,
-                    wait_for: last_offset + 1,
-                    epoch: p.leader_epoch,
-                })
-            }
-            SequenceCheck::Reject(code) => return Err(code),
-        }
-        let mut bytes = BytesMut::from(&batch.as_bytes()[..]);
-        batch_rewrite::set_base_offset(&mut bytes, base_offset)
-            .map_err(|_| ErrorCode::CORRUPT_MESSAGE.0)?;
-        batch_rewrite::set_partition_leader_epoch(&mut bytes, p.leader_epoch)
-            .map_err(|_| ErrorCode::CORRUPT_MESSAGE.0)?;
-        StoredBatch {
+    let last_sequence = increment_sequence(h.base_sequence, h.record_count - 1);
+    match p.check_sequence(
+        h.producer_id,
+        h.producer_epoch,
+        h.base_sequence,
+        last_sequence,
+    ) {
+        SequenceCheck::Append => {}
+        // A retry of a batch already written: not written again, but
+        // acknowledged like the original, once the ISR has it.
+        SequenceCheck::Duplicate {
             base_offset,
-            last_offset: base_offset + i64::from(h.last_offset_delta),
-            bytes: bytes.freeze(),
-            producer_id: h.producer_id,
-            producer_epoch: h.producer_epoch,
-            base_sequence: h.base_sequence,
-            max_timestamp: h.max_timestamp,
+            last_offset,
+        } => {
+            return Ok(Appended::New {
+                base_offset,
+                wait_for: last_offset + 1,
+                epoch: p.leader_epoch,
+            })
         }
-    } else {
-        legacy_batch(records, base_offset)?
+        SequenceCheck::Reject(code) => return Err(code),
+    }
+    let mut bytes = BytesMut::from(&batch.as_bytes()[..]);
+    batch_rewrite::set_base_offset(&mut bytes, base_offset)
+        .map_err(|_| ErrorCode::CORRUPT_MESSAGE.0)?;
+    batch_rewrite::set_partition_leader_epoch(&mut bytes, p.leader_epoch)
+        .map_err(|_| ErrorCode::CORRUPT_MESSAGE.0)?;
+    let stored = StoredBatch {
+        base_offset,
+        last_offset: base_offset + i64::from(h.last_offset_delta),
+        bytes: bytes.freeze(),
+        producer_id: h.producer_id,
+        producer_epoch: h.producer_epoch,
+        base_sequence: h.base_sequence,
+        max_timestamp: h.max_timestamp,
+        kind,
     };
+    Ok(write(p, stored))
+}
+
+/// Appends to the leader's log; an ISR of the leader alone commits at once.
+fn write(p: &mut super::Partition, stored: StoredBatch) -> Appended {
+    let base_offset = stored.base_offset;
     let wait_for = stored.last_offset + 1;
     let epoch = p.leader_epoch;
     p.append(stored);
-    // An ISR of the leader alone commits at once.
     p.advance_high_watermark();
-    Ok(Appended::New {
+    Appended::New {
         base_offset,
         wait_for,
         epoch,
-    })
+    }
 }
 
 /// A legacy message set, its messages given offsets from `base_offset`
@@ -239,6 +267,7 @@ fn legacy_batch(records: Bytes, base_offset: i64) -> Result<StoredBatch, i16> {
         producer_epoch: -1,
         base_sequence: -1,
         max_timestamp,
+        kind: BatchKind::Plain,
     })
 }
 

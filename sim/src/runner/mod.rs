@@ -15,10 +15,12 @@
 //! seed gives the same [`RunReport::trace`], byte for byte.
 
 mod actors;
+mod exactly_once;
 pub mod invariants;
 mod net;
 mod scenario;
 mod trace;
+mod transform;
 
 use std::time::{Duration, Instant};
 
@@ -29,9 +31,11 @@ use kafkite::engine::{Engine, EngineEvent, Output};
 use kafkite::producer::{Acks, ProducerConfig, ProducerMachine};
 
 pub use actors::{ConsumerApp, Outcome, ProducerApp};
+pub use exactly_once::{AppFault, TransactionCounts};
 pub use invariants::Violation;
 pub use scenario::{Fault, Scenario};
 pub use trace::Trace;
+pub use transform::{EosBug, TransformApp};
 
 use crate::cluster::{Cluster, ClusterConfig, Output as ClusterOutput};
 use crate::rng::SimRng;
@@ -41,6 +45,8 @@ use net::{Delivery, Link, Network};
 pub const TOPIC: &str = "sim-topic";
 /// The consumer group of every run.
 pub const GROUP: &str = "sim-group";
+/// The topic the exactly-once runs' transformers write to.
+pub const OUTPUT_TOPIC: &str = "sim-out";
 /// Records are stamped from this wall-clock moment on (virtual).
 const WALL_CLOCK_START_MS: i64 = 1_700_000_000_000;
 
@@ -49,6 +55,9 @@ const WALL_CLOCK_START_MS: i64 = 1_700_000_000_000;
 enum Role {
     Producer(Box<ProducerApp>),
     Consumer(Box<ConsumerApp>),
+    Transformer(Box<TransformApp>),
+    /// A crashed or replaced instance: no longer run.
+    Retired,
 }
 
 #[derive(Debug)]
@@ -56,6 +65,9 @@ struct Actor {
     name: String,
     engine: Engine,
     role: Role,
+    /// Frozen (a long pause: a zombie) until this moment, in µs: nothing
+    /// reaches it and it does nothing.
+    frozen_until_us: Option<u64>,
 }
 
 /// One run of one seed.
@@ -74,6 +86,8 @@ pub struct Simulation {
     ownership_violation: Option<Violation>,
     /// Steps of virtual time taken.
     steps: u64,
+    /// The exactly-once run's settings and bookkeeping, if this is one.
+    eos: Option<Box<exactly_once::EosRun>>,
 }
 
 /// One record as a consumer application got it.
@@ -117,6 +131,8 @@ pub struct RunReport {
     /// Deadlines a machine reported after being woken for them (each
     /// engine serves such a one a millisecond later instead), summed.
     pub stale_deadlines: u64,
+    /// What the transactions of an exactly-once run did.
+    pub transactions: TransactionCounts,
 }
 
 impl RunReport {
@@ -136,6 +152,19 @@ pub fn replay_command(seed: u64) -> String {
 impl Simulation {
     /// Builds the run of `seed`; `trace` says whether to keep the trace.
     pub fn new(seed: u64, trace: Trace) -> Simulation {
+        Self::build(seed, trace, None)
+    }
+
+    /// Builds the exactly-once run of `seed`: the seed's producer writes
+    /// the input, consume-transform-produce applications turn each input
+    /// record into one output record inside transactions, and crash,
+    /// restart and come back as zombies; a read_committed consumer reads
+    /// the output. `bug` injects a mistake the invariants must catch.
+    pub fn exactly_once(seed: u64, trace: Trace, bug: Option<EosBug>) -> Simulation {
+        Self::build(seed, trace, Some(bug))
+    }
+
+    fn build(seed: u64, trace: Trace, eos: Option<Option<EosBug>>) -> Simulation {
         let scenario = Scenario::from_seed(seed);
         let mut rng = SimRng::new(seed ^ 0x5eed_5eed_5eed_5eed);
         // The core wants an Instant; only differences from it are used, so
@@ -194,8 +223,10 @@ impl Simulation {
                 total: scenario.records,
             })),
             engine,
+            frozen_until_us: None,
         });
-        for c in 0..scenario.consumers {
+        let consumers = if eos.is_some() { 0 } else { scenario.consumers };
+        for c in 0..consumers {
             let name = format!("consumer-{c}");
             let mut engine = engine_at(client_config(&name, rng.next_u64()), base);
             let group = GroupConfig::new(GROUP)
@@ -230,6 +261,7 @@ impl Simulation {
                     commit_resolved: Default::default(),
                     envelope_violation: None,
                 })),
+                frozen_until_us: None,
             });
         }
         let mut sim = Simulation {
@@ -243,7 +275,11 @@ impl Simulation {
             settled: false,
             ownership_violation: None,
             steps: 0,
+            eos: None,
         };
+        if let Some(bug) = eos {
+            sim.setup_exactly_once(bug, rng.fork());
+        }
         for i in 0..sim.scenario.faults.len() {
             let at = sim.scenario.faults[i].0 * 1000;
             sim.net.at(at, Delivery::Fault(i));
@@ -269,6 +305,7 @@ impl Simulation {
             for i in 0..self.actors.len() {
                 self.pump(i);
             }
+            self.replace_failed_transformers();
             self.drain_cluster();
             if self.settled && self.done() {
                 break;
@@ -279,7 +316,7 @@ impl Simulation {
             let cluster = self.cluster.next_deadline().map(|ms| ms * 1000);
             let mut next = [self.net.next_time(), cluster].into_iter().flatten().min();
             for i in 0..self.actors.len() {
-                if let Some(at) = self.actors[i].wake_at() {
+                if let Some(at) = self.actors[i].wake_at(self.base) {
                     let at = self.to_us(at);
                     next = Some(next.map_or(at, |n| n.min(at)));
                 }
@@ -302,7 +339,7 @@ impl Simulation {
             self.drain_cluster();
             let now = self.now();
             for i in 0..self.actors.len() {
-                if self.actors[i].wake_at().is_some_and(|t| t <= now) {
+                if self.actors[i].wake_at(self.base).is_some_and(|t| t <= now) {
                     self.timeout(i);
                 }
             }
@@ -314,6 +351,9 @@ impl Simulation {
     /// Whether the run has settled: every record has an outcome and every
     /// acknowledged one reached a consumer.
     fn done(&self) -> bool {
+        if self.eos.is_some() {
+            return self.exactly_once_done();
+        }
         let mut acked = std::collections::BTreeSet::new();
         let mut delivered = std::collections::BTreeSet::new();
         for a in &self.actors {
@@ -331,6 +371,7 @@ impl Simulation {
                 Role::Consumer(c) => {
                     delivered.extend(c.delivered.iter().map(|(_, _, v, _)| v.clone()));
                 }
+                Role::Transformer(_) | Role::Retired => {}
             }
         }
         acked.is_subset(&delivered)
@@ -341,9 +382,26 @@ impl Simulation {
         let now_us = self.now_us;
         let wall = WALL_CLOCK_START_MS + (now_us / 1000) as i64;
         let a = &mut self.actors[i];
+        if let Some(until) = a.frozen_until_us {
+            if until > now_us {
+                return;
+            }
+            a.frozen_until_us = None;
+            let name = a.name.clone();
+            self.trace
+                .line(now_us, &name, || "wakes from its pause".into());
+        }
+        let a = &mut self.actors[i];
+        if matches!(a.role, Role::Retired) {
+            return;
+        }
         a.engine.handle_timeout(now);
-        if let Role::Producer(p) = &mut a.role {
-            p.send_due(&mut a.engine, (now, wall), &mut self.trace, now_us);
+        match &mut a.role {
+            Role::Producer(p) => p.send_due(&mut a.engine, (now, wall), &mut self.trace, now_us),
+            Role::Transformer(t) => {
+                t.on_timeout(&mut a.engine, (now, wall), &mut self.trace, now_us)
+            }
+            _ => {}
         }
         self.pump(i);
     }
@@ -353,6 +411,11 @@ impl Simulation {
     fn pump(&mut self, i: usize) {
         let now = self.now();
         let now_us = self.now_us;
+        let wall = WALL_CLOCK_START_MS + (now_us / 1000) as i64;
+        if self.actors[i].frozen_until_us.is_some() || matches!(self.actors[i].role, Role::Retired)
+        {
+            return;
+        }
         for _ in 0..1_000_000 {
             let a = &mut self.actors[i];
             let event = match a.engine.poll_output() {
@@ -370,6 +433,12 @@ impl Simulation {
                 }
                 (EngineEvent::Consumer(_, event), Role::Consumer(c)) => {
                     c.on_event(&mut a.engine, event, now, (trace, now_us))
+                }
+                (EngineEvent::Consumer(_, event), Role::Transformer(t)) => {
+                    t.on_consumer_event(&mut a.engine, event, (now, wall), (trace, now_us))
+                }
+                (EngineEvent::Producer(_, event), Role::Transformer(t)) => {
+                    t.on_producer_event(&mut a.engine, event, (now, wall), (trace, now_us))
                 }
                 (EngineEvent::Client(Event::ConnectionLost { broker, error }), _) => {
                     trace.line(now_us, &a.name, || {
@@ -423,6 +492,17 @@ impl Simulation {
     fn deliver(&mut self, d: Delivery) {
         let now = self.now();
         let now_us = self.now_us;
+        let to_actor = match &d {
+            Delivery::Connect { actor, .. }
+            | Delivery::ToClient { actor, .. }
+            | Delivery::Closed { actor, .. } => Some(*actor),
+            _ => None,
+        };
+        if let Some(until) = to_actor.and_then(|a| self.actors[a].frozen_until_us) {
+            // A paused process reads nothing until it wakes.
+            self.net.at(until.max(now_us + 1), d);
+            return;
+        }
         match d {
             Delivery::Connect {
                 actor,
@@ -491,6 +571,11 @@ impl Simulation {
                 let _ = self.cluster.stall_broker(b, false);
                 self.drain_cluster();
                 self.trace_partitions();
+            }
+            Delivery::AppFault(index) => {
+                if !self.settled {
+                    self.app_fault(index);
+                }
             }
             Delivery::Heal => {
                 self.trace.line(now_us, "cluster", || {
@@ -646,12 +731,17 @@ impl Simulation {
 impl Actor {
     /// When the actor next needs the clock: its engine's deadline, or the
     /// producing application's next send.
-    fn wake_at(&mut self) -> Option<Instant> {
-        let sends = match &self.role {
+    fn wake_at(&mut self, base: Instant) -> Option<Instant> {
+        if let Some(until) = self.frozen_until_us {
+            return Some(base + Duration::from_micros(until));
+        }
+        let app = match &self.role {
             Role::Producer(p) => p.next_send(),
+            Role::Transformer(t) => t.wake_at(),
             Role::Consumer(_) => None,
+            Role::Retired => return None,
         };
-        [self.engine.poll_timeout(), sends]
+        [self.engine.poll_timeout(), app]
             .into_iter()
             .flatten()
             .min()

@@ -34,6 +34,8 @@ pub enum Delivery {
     },
     /// A scheduled fault or recovery (by index into the run's list).
     Fault(usize),
+    /// An application fault of an exactly-once run (by index).
+    AppFault(usize),
     Restart(i32),
     Resume(i32),
     Heal,
