@@ -8,7 +8,8 @@
 //! would show a bug only by luck.
 //!
 //! - [`Cluster`]: N brokers, sans IO, speaking the Kafka wire protocol
-//!   through kafkite's own codec (frames in, frames out).
+//!   through kafkite's own codec (frames in, frames out), with group and
+//!   transaction coordinators.
 //! - [`runner`]: drives kafkite's [`Engine`](kafkite::engine::Engine),
 //!   one per application (a producer, group consumers), against a
 //!   [`Cluster`] through a simulated network with seeded faults, records a
@@ -22,6 +23,20 @@
 //!
 //! let report = Simulation::new(42, Trace::off()).run();
 //! assert!(report.passed(), "{:?}; replay: {}", report.violations, replay_command(42));
+//! ```
+//!
+//! The cluster also coordinates transactions (markers, the last stable
+//! offset, aborted lists, fencing, timeouts). An exactly-once run pipes
+//! the seed's records through consume-transform-produce applications that
+//! crash and come back as zombies, and checks that a read_committed
+//! consumer reads each output exactly once:
+//!
+//! ```
+//! use kafkite_sim::runner::{Simulation, Trace};
+//!
+//! let report = Simulation::exactly_once(42, Trace::off(), None).run();
+//! assert!(report.passed(), "{:?}", report.violations);
+//! assert!(report.transactions.committed > 0);
 //! ```
 
 #![warn(missing_docs)]

@@ -34,7 +34,7 @@ pub(super) fn maybe_error(
             | AnyRequest::Fetch(_)
             | AnyRequest::Heartbeat(_)
             | AnyRequest::OffsetCommit(_)
-    );
+    ) || super::inject_txn::eligible(request);
     if !eligible || !cluster.rng.chance(rate) {
         return None;
     }
@@ -126,6 +126,6 @@ pub(super) fn maybe_error(
                 ..Default::default()
             })
         }
-        _ => return None,
+        other => return super::inject_txn::error_answer(other, pick),
     })
 }

@@ -22,6 +22,7 @@ mod fetch;
 mod group;
 mod group_api;
 mod inject;
+mod inject_txn;
 mod metadata;
 mod offsets;
 mod partition;
