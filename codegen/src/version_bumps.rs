@@ -145,7 +145,11 @@ mod tests {
     fn a_bump_raises_the_valid_versions_and_fields_that_ended_there() {
         let mut s = spec(
             "0-11",
-            vec![field("Open", "3+"), field("Old", "0-2"), field("Last", "5-11")],
+            vec![
+                field("Open", "3+"),
+                field("Old", "0-2"),
+                field("Last", "5-11"),
+            ],
         );
         apply(&mut s, &[BUMP]).expect("applies");
         assert_eq!(s.valid_versions, Versions { lo: 0, hi: 12 });
