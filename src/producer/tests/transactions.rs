@@ -209,7 +209,11 @@ fn coordinator_errors_are_retried_inside_the_operation() {
 
 #[test]
 fn a_newer_instance_fences_the_older_one_for_good() {
-    let mut s = ready();
+    a_newer_instance_fences(ready());
+}
+
+/// The fencing of `s`'s producer, whichever its transaction protocol.
+pub(super) fn a_newer_instance_fences(mut s: Setup) {
     s.p.begin_transaction().expect("begin");
     s.send_to(0, value(0));
     // Another producer with the same transactional id initialises: the

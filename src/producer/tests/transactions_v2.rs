@@ -6,7 +6,7 @@
 
 use super::scripted_broker::{value, Log, Setup};
 use super::scripted_coordinator::TXN_PRODUCER_ID;
-use super::transactions::transactional;
+use super::transactions::{a_newer_instance_fences, transactional};
 use crate::producer::*;
 use crate::protocol::{ApiKey, ErrorCode};
 
@@ -207,16 +207,7 @@ fn a_partition_refused_by_the_produce_makes_the_transaction_abortable() {
 
 #[test]
 fn under_the_second_protocol_a_newer_instance_fences_the_older_one() {
-    let mut s = ready_v2();
-    s.p.begin_transaction().expect("begin");
-    s.send_to(0, value(0));
-    s.log.borrow_mut().txn.epoch += 1;
-    let result = s.commit();
-    assert!(
-        matches!(&result, Err(e @ TransactionError::Fenced { .. }) if e.is_fatal()),
-        "{result:?}"
-    );
-    assert!(s.log.borrow().values(0).is_empty());
+    a_newer_instance_fences(ready_v2());
 }
 
 #[test]
