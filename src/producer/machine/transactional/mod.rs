@@ -1,7 +1,8 @@
 //! The transactional producer (KIP-98, and KIP-890's second protocol where
-//! the cluster has it; see [`protocol`]): a transactional id, an identity from its coordinator that fences older
-//! instances, and transactions whose records and consumer offsets become
-//! visible to read_committed consumers together, or not at all.
+//! the cluster has it; see [`protocol`]): a transactional id, an identity
+//! from its coordinator that fences older instances, and transactions
+//! whose records and consumer offsets become visible to read_committed
+//! consumers together, or not at all.
 //!
 //! ## One coordinator request at a time
 //!
