@@ -8,6 +8,7 @@ pub mod emit_index;
 pub mod emit_message;
 pub mod naming;
 pub mod spec;
+pub mod version_bumps;
 pub mod versions;
 
 use std::collections::BTreeMap;
@@ -70,10 +71,16 @@ pub fn generate(spec_dir: &Path) -> Result<BTreeMap<String, String>, String> {
         .collect();
     paths.sort();
 
-    let parsed: Vec<(PathBuf, MessageSpec)> = paths
+    let mut parsed: Vec<(PathBuf, MessageSpec)> = paths
         .iter()
         .map(|p| spec::parse_message(p).map(|s| (p.clone(), s)))
         .collect::<Result<_, _>>()?;
+    // Versions Kafka added without a schema change, which the spec folder
+    // may not have yet (see `version_bumps`).
+    for (path, spec) in &mut parsed {
+        version_bumps::apply(spec, version_bumps::VERSION_BUMPS)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
     let client_keys: Vec<i16> = parsed
         .iter()
         .filter(|(_, s)| is_client_api(s))

@@ -7,10 +7,15 @@ use std::collections::BTreeMap;
 use crate::protocol::messages::ApiVersionsResponse;
 use crate::protocol::{ApiKey, VersionRange};
 
-/// Versions a broker supports, per API.
+/// Versions a broker supports, per API, and the cluster's finalized
+/// feature levels it reported (ApiVersions v3+, KIP-584).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ApiVersionTable {
     ranges: BTreeMap<i16, VersionRange>,
+    /// Feature name -> finalized max level. Some protocol changes are
+    /// chosen by a feature, not a request version alone: KIP-890's second
+    /// transaction protocol needs `transaction.version` 2.
+    finalized_features: BTreeMap<String, i16>,
 }
 
 impl ApiVersionTable {
@@ -51,7 +56,21 @@ impl ApiVersionTable {
                 },
             );
         }
+        // The features are valid only with an epoch (-1: unknown).
+        if response.finalized_features_epoch >= 0 {
+            for f in &response.finalized_features {
+                t.finalized_features
+                    .insert(f.name.clone(), f.max_version_level);
+            }
+        }
         t
+    }
+
+    /// The cluster's finalized max level of `feature`, as this broker
+    /// reported it; `None` when it reported none (older brokers, or the
+    /// feature not finalized).
+    pub fn finalized_feature(&self, feature: &str) -> Option<i16> {
+        self.finalized_features.get(feature).copied()
     }
 
     /// The broker's range for an API (including keys this build does not know).
@@ -95,6 +114,28 @@ mod tests {
             None
         );
         assert_eq!(t.choose(ApiKey::Fetch, all), None);
+    }
+
+    #[test]
+    fn finalized_features_count_only_with_an_epoch() {
+        use crate::protocol::messages::api_versions_response::FinalizedFeatureKey;
+        let feature = FinalizedFeatureKey {
+            name: "transaction.version".into(),
+            max_version_level: 2,
+            min_version_level: 2,
+            ..Default::default()
+        };
+        let mut response = ApiVersionsResponse {
+            finalized_features_epoch: 7,
+            finalized_features: vec![feature],
+            ..Default::default()
+        };
+        let t = ApiVersionTable::from_response(&response);
+        assert_eq!(t.finalized_feature("transaction.version"), Some(2));
+        assert_eq!(t.finalized_feature("group.version"), None);
+        response.finalized_features_epoch = -1;
+        let unknown = ApiVersionTable::from_response(&response);
+        assert_eq!(unknown.finalized_feature("transaction.version"), None);
     }
 
     #[test]

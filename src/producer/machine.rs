@@ -50,9 +50,6 @@ const V2_PRODUCE: VersionRange = VersionRange {
     min: 3,
     max: i16::MAX,
 };
-/// Produce versions a transactional producer sends: from v12 the
-/// coordinator would take it for KIP-890's second protocol version.
-const TRANSACTIONAL_PRODUCE: VersionRange = VersionRange { min: 3, max: 11 };
 /// Produce versions that carry legacy message sets.
 const LEGACY_PRODUCE: VersionRange = VersionRange { min: 0, max: 2 };
 
@@ -477,6 +474,9 @@ impl ProducerMachine {
             let Some(mut batch) = queue.ready.pop_front() else {
                 continue;
             };
+            if let Some(txn) = self.transactions.as_mut() {
+                txn.sent(&tp);
+            }
             // A batch stamped before (a retry) keeps its stamp, whatever
             // the producer's identity now: see `idempotence`.
             if batch.needs_stamp(producer.is_some() && !is_legacy) {
@@ -550,10 +550,12 @@ impl ProducerMachine {
             ..Default::default()
         };
         let options = RequestOptions {
-            versions: match (legacy, self.transactions.is_some()) {
+            // Without a transactional id v12 is v11: the batch is appended
+            // as before. With one, the transaction protocol decides.
+            versions: match (legacy, self.transactions.as_ref()) {
                 (true, _) => LEGACY_PRODUCE,
-                (false, false) => V2_PRODUCE,
-                (false, true) => TRANSACTIONAL_PRODUCE,
+                (false, None) => V2_PRODUCE,
+                (false, Some(txn)) => txn.protocol().produce_versions(),
             },
             // The broker may take the produce timeout to answer; allow it
             // that plus a margin for the network.
@@ -603,7 +605,11 @@ impl ProducerMachine {
         }
         let response = match result {
             Ok(r) => r,
-            Err(RequestError::UnsupportedVersion { .. }) if !request.legacy => {
+            // Transactions need RecordBatch v2 (and, under the second
+            // protocol, v12): no legacy rewrite, the batches fail below.
+            Err(RequestError::UnsupportedVersion { .. })
+                if !request.legacy && self.transactions.is_none() =>
+            {
                 // The broker predates RecordBatch v2: rewrite as legacy.
                 let magic = match client
                     .broker_versions(request.broker)

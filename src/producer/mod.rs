@@ -30,4 +30,6 @@ pub use partitioner::{murmur2, partition_for_key, StickyPartitioner};
 pub use record::{
     Delivery, DeliveryId, IdempotenceUnavailable, ProduceError, ProducerEvent, ProducerRecord,
 };
-pub use transaction::{ConsumerGroupMetadata, TransactionError, TransactionOffset};
+pub use transaction::{
+    ConsumerGroupMetadata, TransactionError, TransactionOffset, TransactionProtocol,
+};

@@ -16,6 +16,7 @@ mod recovery;
 pub(crate) mod scripted_broker;
 mod scripted_coordinator;
 mod transactions;
+mod transactions_v2;
 
 use scripted_broker::{cluster, value, Log, Setup};
 

@@ -66,6 +66,24 @@ impl TransactionOffset {
     }
 }
 
+/// The transaction protocol a transactional producer speaks (KIP-890).
+///
+/// Which one a producer speaks is chosen with its coordinator at
+/// `init_transactions`: the second when the cluster has finalized the
+/// `transaction.version` feature at 2 and the brokers speak its request
+/// versions, the first otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TransactionProtocol {
+    /// The first protocol (KIP-98): AddPartitionsToTxn before a
+    /// partition's first write, AddOffsetsToTxn before offsets, and one
+    /// epoch for the producer's life.
+    #[default]
+    V1,
+    /// The second (KIP-890 part 2): Produce and TxnOffsetCommit add
+    /// partitions and groups themselves, and every EndTxn bumps the epoch.
+    V2,
+}
+
 /// A transactional operation's outcome. [`TransactionError::is_fatal`]
 /// says whether the producer can go on: after an abortable error the
 /// application aborts the transaction and starts another; after a fatal

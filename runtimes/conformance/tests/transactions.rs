@@ -1,5 +1,7 @@
-//! Transactions on Apache Kafka 4.4 and 3.9.1 (issue 23), with the first
-//! version of the transaction protocol, checked by a witness: the Java client's
+//! Transactions on Apache Kafka 4.4 and 3.9.1 (issue 23), with the second
+//! version of the transaction protocol (KIP-890) on 4.4, where the test
+//! broker finalizes `transaction.version` 2, and the first on 3.9.1,
+//! checked by a witness: the Java client's
 //! read_committed consumer (kafka-clients 4.4) reads exactly what kafkite
 //! committed, never what it aborted; kafkite's own read_committed fetch
 //! agrees; a second producer with the same transactional id fences the
@@ -12,7 +14,8 @@ use futures_lite::StreamExt;
 use kafkite::TopicPartition;
 use kafkite_smol::{
     ConsumerGroupMetadata, Error, FetchConfig, FetchStart, Fetcher, GroupOffsets, NewTopic,
-    ProducerConfig, ProducerRecord, Session, TransactionOffset, TransactionalProducer,
+    ProducerConfig, ProducerRecord, Session, TransactionOffset, TransactionProtocol,
+    TransactionalProducer,
 };
 use kafkite_testkit::release::KafkaRelease;
 use kafkite_testkit::{java_read_back_with, java_transactional_produce};
@@ -106,6 +109,45 @@ async fn kafkite_read(
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
+}
+
+/// The `transaction.version` each broker reports finalized.
+fn finalized_transaction_versions(session: &Session) -> Vec<(i32, Option<i16>)> {
+    let brokers = session.metadata().brokers;
+    let level = |node| {
+        let table = session.broker_versions(node)?;
+        table.finalized_feature("transaction.version")
+    };
+    brokers.keys().map(|node| (*node, level(*node))).collect()
+}
+
+async fn the_producer_speaks_the_expected_protocol(bootstrap: &str, expected: TransactionProtocol) {
+    let topic = unique_name("txn-protocol");
+    let session = session_with_topic(bootstrap, &topic, 1).await;
+    let producer = TransactionalProducer::new(&session, transactional(&unique_name("txn")))
+        .await
+        .expect("init_transactions");
+    let finalized = finalized_transaction_versions(&session);
+    eprintln!("finalized transaction.version per broker: {finalized:?}");
+    assert_eq!(
+        producer.protocol(),
+        expected,
+        "finalized transaction.version per broker: {finalized:?}"
+    );
+    // Two transactions in a row: under the second protocol the second
+    // runs on the epoch the first one's EndTxn returned.
+    for round in ["p", "q"] {
+        producer.begin().await.expect("begin");
+        send_acked(&producer, &topic, 1, &values(round, 3)).await;
+        producer.commit().await.expect("commit");
+    }
+    assert_eq!(producer.protocol(), expected);
+    producer.close().await;
+    let ours = kafkite_read(&session, &topic, 1, 6, true).await;
+    let mut both = values("p", 3);
+    both.extend(values("q", 3));
+    assert_eq!(ours, sorted(both));
+    session.close().await;
 }
 
 async fn committed_records_are_read_once_and_aborted_ones_never(bootstrap: &str) {
@@ -288,7 +330,8 @@ async fn transactions_the_java_client_aborted_are_invisible_to_kafkite(bootstrap
 
 /// The scenarios on `bootstrap`, one after another (a failure names its
 /// scenario: each panics with what it checked).
-async fn every_scenario(bootstrap: &str) {
+async fn every_scenario(bootstrap: &str, protocol: TransactionProtocol) {
+    the_producer_speaks_the_expected_protocol(bootstrap, protocol).await;
     committed_records_are_read_once_and_aborted_ones_never(bootstrap).await;
     a_second_producer_with_the_same_id_fences_the_first(bootstrap).await;
     offsets_sent_to_a_transaction_commit_with_it_and_only_then(bootstrap).await;
@@ -298,13 +341,19 @@ async fn every_scenario(bootstrap: &str) {
 #[test]
 fn on_kafka_4_4() {
     let kafka = shared(PeerKind::Kafka);
-    run("Kafka 4.4", every_scenario(kafka.bootstrap()));
+    run(
+        "Kafka 4.4",
+        every_scenario(kafka.bootstrap(), TransactionProtocol::V2),
+    );
 }
 
 /// Kafka 3.9.1: before KIP-890's second protocol version could be turned
-/// on, so the first is all there is.
+/// on, so the first is all there is (the fallback).
 #[test]
 fn on_kafka_3_9_1() {
     let kafka = KafkaRelease::start("3.9.1").expect("Kafka 3.9.1");
-    run("Kafka 3.9.1", every_scenario(kafka.bootstrap()));
+    run(
+        "Kafka 3.9.1",
+        every_scenario(kafka.bootstrap(), TransactionProtocol::V1),
+    );
 }

@@ -68,7 +68,7 @@ pub use kafkite::consumer::{
 pub use kafkite::producer::{
     Acks, ConsumerGroupMetadata, Delivery, Message, PackedHeaders, PackedRecord, PackedRecordMut,
     PackedRecords, ProduceError, ProduceResult, ProducerConfig, ProducerRecord, TransactionError,
-    TransactionOffset,
+    TransactionOffset, TransactionProtocol,
 };
 pub use kafkite::properties::{Properties, PropertyError, Scope};
 pub use kafkite::records::{

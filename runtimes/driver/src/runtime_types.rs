@@ -20,7 +20,8 @@ macro_rules! runtime_types {
             Properties, PropertyError, RecordHeader, RecordHeaders, RecordHeadersIter,
             RecordView, RequestError, RequestOptions, Runtime, SaslConfig, Scope, Secret,
             SecurityProtocol, Target, TimestampType, TlsConfig, TlsError, TokenFuture,
-            TopicPartition, TransactionError, TransactionOffset, UnsecuredJwsConfig,
+            TopicPartition, TransactionError, TransactionOffset, TransactionProtocol,
+            UnsecuredJwsConfig,
         };
 
         #[doc = concat!("A kafkite session on ", $name, ".")]

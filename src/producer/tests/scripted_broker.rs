@@ -13,6 +13,7 @@ use bytes::Bytes;
 use crate::client::scripted::{api_versions, Harness, Reply, Responder};
 use crate::producer::sequence::increment_sequence;
 use crate::producer::*;
+use crate::protocol::messages::api_versions_response::FinalizedFeatureKey;
 use crate::protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
@@ -87,6 +88,9 @@ pub(crate) struct Log {
     pub hide_topic_answers: usize,
     /// Every Produce's transactional id.
     pub produce_transactional_ids: Vec<Option<String>>,
+    /// The finalized level of `transaction.version` the brokers report
+    /// in ApiVersions (2+: KIP-890's second transaction protocol).
+    pub transaction_version: Option<i16>,
 }
 
 impl Log {
@@ -334,7 +338,19 @@ pub(crate) fn cluster(log: Rc<RefCell<Log>>, max_produce: i16) -> Responder {
                         (ApiKey::TxnOffsetCommit, 0, 5),
                     ]);
                 }
-                Reply::Respond(api_versions(&versions))
+                let mut answer = api_versions(&versions);
+                if let (AnyResponse::ApiVersions(r), Some(level)) =
+                    (&mut answer, l.transaction_version)
+                {
+                    r.finalized_features_epoch = 1;
+                    r.finalized_features = vec![FinalizedFeatureKey {
+                        name: "transaction.version".into(),
+                        max_version_level: level,
+                        min_version_level: 1,
+                        ..Default::default()
+                    }];
+                }
+                Reply::Respond(answer)
             }
             AnyRequest::Metadata(_) if l.hide_topic_answers > 0 => {
                 l.hide_topic_answers -= 1;
@@ -352,12 +368,12 @@ pub(crate) fn cluster(log: Rc<RefCell<Log>>, max_produce: i16) -> Responder {
             | AnyRequest::AddPartitionsToTxn(_)
             | AnyRequest::AddOffsetsToTxn(_)
             | AnyRequest::TxnOffsetCommit(_)
-            | AnyRequest::EndTxn(_)) => match l.txn.answer(request) {
+            | AnyRequest::EndTxn(_)) => match l.txn.answer(request, header.request_api_version) {
                 Some(answer) => Reply::Respond(answer),
                 None => Reply::Silence,
             },
             AnyRequest::InitProducerId(r) if r.transactional_id.is_some() => {
-                match l.txn.answer(request) {
+                match l.txn.answer(request, header.request_api_version) {
                     Some(answer) => Reply::Respond(answer),
                     None => Reply::Silence,
                 }
@@ -380,7 +396,9 @@ pub(crate) fn cluster(log: Rc<RefCell<Log>>, max_produce: i16) -> Responder {
                                 if !incoming.transactional {
                                     l.txn.unflagged_writes += 1;
                                 }
-                                l.txn.produce_check(&t.name, pd.index, incoming.epoch)
+                                let stamp = (incoming.pid, incoming.epoch);
+                                let version = header.request_api_version;
+                                l.txn.produce_check(&t.name, pd.index, stamp, version)
                             }
                             None => None,
                         };

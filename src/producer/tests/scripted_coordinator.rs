@@ -3,6 +3,11 @@
 //! InitProducerId (fencing the one before), keeps the partitions and
 //! groups in the open transaction, checks that Produce writes only to
 //! partitions added, and records every transactional request in order.
+//!
+//! It speaks both transaction protocols, as a Kafka 4 coordinator does, by
+//! the versions it is sent: Produce v12 and TxnOffsetCommit v5 add their
+//! partition or group themselves, and EndTxn v5 bumps the epoch and
+//! returns it (KIP-890 part 2).
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -56,6 +61,19 @@ pub(crate) struct TxnCoordinator {
     pub bumps: Vec<(i64, i16)>,
     /// How many partitions each AddPartitionsToTxn carried.
     pub add_sizes: Vec<usize>,
+    /// New producer ids handed out by EndTxn v5 (an epoch overflow):
+    /// the current id is `TXN_PRODUCER_ID` plus this.
+    pub renewed_ids: i64,
+    /// The next EndTxn v5 hands out a new producer id at epoch 0, as at
+    /// an epoch overflow.
+    pub renew_id_at_end: bool,
+    /// Partitions put in the transaction by a Produce v12, and groups by
+    /// a TxnOffsetCommit v5.
+    pub implicit_adds: usize,
+    /// TxnOffsetCommit requests for a group not in the transaction.
+    pub unadded_offset_commits: usize,
+    /// Versions of the transactional requests, as (API, version).
+    pub versions: Vec<(ApiKey, i16)>,
 }
 
 impl TxnCoordinator {
@@ -64,19 +82,49 @@ impl TxnCoordinator {
         self.errors.remove(at).map(|(_, code)| code)
     }
 
-    /// Whether a Produce of `partition` of `topic` by `epoch` may write.
-    pub fn produce_check(&mut self, topic: &str, partition: i32, epoch: i16) -> Option<ErrorCode> {
-        if epoch < self.epoch {
+    /// The producer id the transactional id has now.
+    pub fn producer_id(&self) -> i64 {
+        TXN_PRODUCER_ID + self.renewed_ids
+    }
+
+    /// Whether `(id, epoch)` is older than the current identity.
+    fn is_stale(&self, id: i64, epoch: i16) -> bool {
+        id != self.producer_id() || epoch < self.epoch
+    }
+
+    /// Whether a Produce (at `version`) of `partition` of `topic` by
+    /// `(id, epoch)` may write; v12+ puts the partition in the
+    /// transaction.
+    pub fn produce_check(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        (id, epoch): (i64, i16),
+        version: i16,
+    ) -> Option<ErrorCode> {
+        if self.is_stale(id, epoch) {
             return Some(ErrorCode::INVALID_PRODUCER_EPOCH);
         }
-        if !self.partitions.contains(&(topic.to_string(), partition)) {
+        let key = (topic.to_string(), partition);
+        if version >= 12 {
+            if let Some(code) = self.error_for(ApiKey::Produce) {
+                return Some(ErrorCode(code));
+            }
+            if self.partitions.insert(key) {
+                self.implicit_adds += 1;
+            }
+        } else if !self.partitions.contains(&key) {
             self.unadded_writes += 1;
         }
         None
     }
 
-    /// Answers a transactional request; `None` for any other.
-    pub fn answer(&mut self, request: &AnyRequest) -> Option<AnyResponse> {
+    /// Answers a transactional request sent at `version`; `None` for any
+    /// other.
+    pub fn answer(&mut self, request: &AnyRequest, version: i16) -> Option<AnyResponse> {
+        if let Some(api) = transactional_api(request) {
+            self.versions.push((api, version));
+        }
         let answer = match request {
             // Answered in the form of v4 (KIP-699) when asked that way.
             AnyRequest::FindCoordinator(r) if !r.coordinator_keys.is_empty() => {
@@ -118,7 +166,7 @@ impl TxnCoordinator {
                 }
                 self.epoch += 1;
                 AnyResponse::InitProducerId(InitProducerIdResponse {
-                    producer_id: TXN_PRODUCER_ID,
+                    producer_id: self.producer_id(),
                     producer_epoch: self.epoch,
                     ..Default::default()
                 })
@@ -133,7 +181,7 @@ impl TxnCoordinator {
                 );
                 let code = self.error_for(ApiKey::AddPartitionsToTxn);
                 let code = code.or_else(|| {
-                    (r.v3_and_below_producer_epoch < self.epoch)
+                    self.is_stale(r.v3_and_below_producer_id, r.v3_and_below_producer_epoch)
                         .then_some(ErrorCode::PRODUCER_FENCED.0)
                 });
                 let topic_results = r
@@ -177,6 +225,13 @@ impl TxnCoordinator {
             AnyRequest::TxnOffsetCommit(r) => {
                 self.requests.push(ApiKey::TxnOffsetCommit);
                 self.members.push((r.generation_id, r.member_id.clone()));
+                if version >= 5 {
+                    if self.groups.insert(r.group_id.clone()) {
+                        self.implicit_adds += 1;
+                    }
+                } else if !self.groups.contains(&r.group_id) {
+                    self.unadded_offset_commits += 1;
+                }
                 let code = self.error_for(ApiKey::TxnOffsetCommit).unwrap_or(0);
                 let topics = r
                     .topics
@@ -214,15 +269,26 @@ impl TxnCoordinator {
                 self.requests.push(ApiKey::EndTxn);
                 let code = self.error_for(ApiKey::EndTxn);
                 let code = code.or_else(|| {
-                    (r.producer_epoch < self.epoch).then_some(ErrorCode::PRODUCER_FENCED.0)
+                    self.is_stale(r.producer_id, r.producer_epoch)
+                        .then_some(ErrorCode::PRODUCER_FENCED.0)
                 });
                 if code.is_none() {
                     self.end(r.committed);
                 }
+                // v5: the second protocol bumps the epoch at every end,
+                // or at an overflow hands out a new id at epoch 0.
+                let bumped = code.is_none() && version >= 5;
+                if bumped && self.renew_id_at_end {
+                    self.renew_id_at_end = false;
+                    self.renewed_ids += 1;
+                    self.epoch = 0;
+                } else if bumped {
+                    self.epoch += 1;
+                }
                 AnyResponse::EndTxn(EndTxnResponse {
                     error_code: code.unwrap_or(0),
-                    producer_id: -1,
-                    producer_epoch: -1,
+                    producer_id: if bumped { self.producer_id() } else { -1 },
+                    producer_epoch: if bumped { self.epoch } else { -1 },
                     ..Default::default()
                 })
             }
@@ -239,4 +305,15 @@ impl TxnCoordinator {
         });
         self.groups.clear();
     }
+}
+
+fn transactional_api(request: &AnyRequest) -> Option<ApiKey> {
+    Some(match request {
+        AnyRequest::InitProducerId(_) => ApiKey::InitProducerId,
+        AnyRequest::AddPartitionsToTxn(_) => ApiKey::AddPartitionsToTxn,
+        AnyRequest::AddOffsetsToTxn(_) => ApiKey::AddOffsetsToTxn,
+        AnyRequest::TxnOffsetCommit(_) => ApiKey::TxnOffsetCommit,
+        AnyRequest::EndTxn(_) => ApiKey::EndTxn,
+        _ => return None,
+    })
 }

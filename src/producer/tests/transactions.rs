@@ -9,13 +9,13 @@ use super::scripted_coordinator::TXN_PRODUCER_ID;
 use crate::producer::*;
 use crate::protocol::{ApiKey, ErrorCode};
 
-fn transactional() -> ProducerConfig {
+pub(super) fn transactional() -> ProducerConfig {
     ProducerConfig::default().with_transactional_id("txn-1")
 }
 
 impl Setup {
     /// Runs until the operation with `token` reports; its result.
-    fn finish(&mut self, token: u64) -> Result<(), TransactionError> {
+    pub(super) fn finish(&mut self, token: u64) -> Result<(), TransactionError> {
         for _ in 0..100 {
             self.settle();
             if let Some(result) = self.events.iter().find_map(|e| match e {
@@ -31,25 +31,25 @@ impl Setup {
         panic!("operation {token} did not finish: {:?}", self.events);
     }
 
-    fn init(&mut self) -> Result<(), TransactionError> {
+    pub(super) fn init(&mut self) -> Result<(), TransactionError> {
         let now = self.h.now;
         let token = self.p.init_transactions(&mut self.h.client, now);
         self.finish(token)
     }
 
-    fn commit(&mut self) -> Result<(), TransactionError> {
+    pub(super) fn commit(&mut self) -> Result<(), TransactionError> {
         let now = self.h.now;
         let token = self.p.commit_transaction(&mut self.h.client, now);
         self.finish(token)
     }
 
-    fn abort(&mut self) -> Result<(), TransactionError> {
+    pub(super) fn abort(&mut self) -> Result<(), TransactionError> {
         let now = self.h.now;
         let token = self.p.abort_transaction(&mut self.h.client, now);
         self.finish(token)
     }
 
-    fn txn_requests(&self) -> Vec<ApiKey> {
+    pub(super) fn txn_requests(&self) -> Vec<ApiKey> {
         self.log.borrow().txn.requests.clone()
     }
 }
@@ -209,7 +209,11 @@ fn coordinator_errors_are_retried_inside_the_operation() {
 
 #[test]
 fn a_newer_instance_fences_the_older_one_for_good() {
-    let mut s = ready();
+    a_newer_instance_fences(ready());
+}
+
+/// The fencing of `s`'s producer, whichever its transaction protocol.
+pub(super) fn a_newer_instance_fences(mut s: Setup) {
     s.p.begin_transaction().expect("begin");
     s.send_to(0, value(0));
     // Another producer with the same transactional id initialises: the

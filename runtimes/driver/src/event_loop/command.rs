@@ -11,8 +11,7 @@ use kafkite::consumer::{
     ConsumerEvent, FetchConfig, FetchEvent, GroupConsumerConfig, OffsetAndMetadata, RecordChunk,
 };
 use kafkite::producer::{
-    ConsumerGroupMetadata, PackedRecords, ProducerConfig, ProducerRecord, TransactionError,
-    TransactionOffset,
+    ConsumerGroupMetadata, PackedRecords, ProducerConfig, ProducerRecord, TransactionOffset,
 };
 use kafkite::protocol::AnyRequest;
 use kafkite::TopicPartition;
@@ -23,6 +22,7 @@ use crate::producer::batch_waiters::BatchReply;
 use crate::producer::buffer_gauge::BufferGauge;
 use crate::producer::idempotence_off::IdempotenceOff;
 use crate::producer::mailbox::Mailbox;
+use crate::producer::slots::TransactionReply;
 
 pub(crate) type Reply = async_channel::Sender<Result<Response, RequestError>>;
 
@@ -76,7 +76,7 @@ pub(crate) enum Command {
     Transaction {
         producer: u64,
         operation: TransactionOp,
-        reply: oneshot::Sender<Result<(), TransactionError>>,
+        reply: TransactionReply,
     },
     /// Flush, then drop the producer. `None`: its last handle was dropped.
     ProducerClose {

@@ -8,11 +8,17 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use kafkite::engine::{Engine, ProducerHandle};
 use kafkite::producer::{
     DeliveryId, IdWindow, ProduceError, ProducerConfig, ProducerEvent, ProducerMachine,
-    TransactionError,
+    TransactionError, TransactionProtocol,
 };
 
+/// A transactional operation's outcome, and the transaction protocol the
+/// producer speaks once it is over (`None` when the producer is gone):
+/// `init_transactions` chooses it with the coordinator, so the handle
+/// learns it with the answer.
+pub(crate) type TransactionAnswer = (Result<(), TransactionError>, Option<TransactionProtocol>);
+
 /// Who waits for a transactional operation.
-pub(crate) type TransactionReply = oneshot::Sender<Result<(), TransactionError>>;
+pub(crate) type TransactionReply = oneshot::Sender<TransactionAnswer>;
 
 use crate::event_loop::command::{BatchRecords, TransactionOp};
 use crate::oneshot;
@@ -168,10 +174,7 @@ impl ProducerSlots {
         now: Instant,
     ) {
         let Some(slot) = self.slots.get_mut(&id) else {
-            reply.send(Err(TransactionError::WrongState {
-                operation: "a transactional operation",
-                state: "closed",
-            }));
+            reply.send((Err(closed()), None));
             return;
         };
         slot.take_mail(engine, now);
@@ -188,11 +191,9 @@ impl ProducerSlots {
             Some(Ok(token)) => {
                 slot.transactions.insert(token, reply);
             }
-            Some(Err(begun)) => reply.send(begun),
-            None => reply.send(Err(TransactionError::WrongState {
-                operation: "a transactional operation",
-                state: "closed",
-            })),
+            // `begin` chooses no protocol: the handle keeps the one it knows.
+            Some(Err(begun)) => reply.send((begun, None)),
+            None => reply.send((Err(closed()), None)),
         }
     }
 
@@ -237,6 +238,14 @@ impl ProducerSlots {
         let Some(slot) = self.slots.get_mut(&id) else {
             return;
         };
+        if let ProducerEvent::Transaction { token, result } = event {
+            // Answered with the protocol the operation leaves in force.
+            if let Some(reply) = slot.transactions.remove(&token) {
+                let protocol = engine.producer(handle, now, |p, _| p.transaction_protocol());
+                reply.send((result, protocol.flatten()));
+            }
+            return;
+        }
         if slot.deliver(event) {
             if let Some(slot) = self.slots.remove(&id) {
                 self.ids.remove(&handle);
@@ -309,9 +318,11 @@ impl Slot {
                 return matches!(self.closing, Some((closing, _)) if closing == token);
             }
             ProducerEvent::IdempotenceDisabled { reason } => self.idempotence_off.set(reason),
+            // Answered by `ProducerSlots::deliver`, which reads the
+            // protocol; here only if that did not.
             ProducerEvent::Transaction { token, result } => {
                 if let Some(reply) = self.transactions.remove(&token) {
-                    reply.send(result);
+                    reply.send((result, None));
                 }
             }
         }
@@ -353,6 +364,14 @@ fn answer_send(
             size
         }
         None => 0,
+    }
+}
+
+/// The answer to an operation on a producer that is gone.
+fn closed() -> TransactionError {
+    TransactionError::WrongState {
+        operation: "a transactional operation",
+        state: "closed",
     }
 }
 

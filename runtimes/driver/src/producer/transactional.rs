@@ -2,9 +2,11 @@
 //! offsets given with them, become visible to read_committed consumers
 //! together when a transaction commits, and never when it aborts.
 
+use std::sync::atomic::{AtomicU8, Ordering};
+
 use kafkite::producer::{
     ConsumerGroupMetadata, ProduceError, ProducerConfig, ProducerRecord, TransactionError,
-    TransactionOffset,
+    TransactionOffset, TransactionProtocol,
 };
 
 use crate::error::Error;
@@ -29,12 +31,16 @@ use crate::session::Session;
 /// producer.
 pub struct TransactionalProducer<R: Runtime> {
     producer: Producer<R>,
+    /// The protocol the last answered operation left in force (see
+    /// [`Self::protocol`]), as [`protocol_code`].
+    protocol: AtomicU8,
 }
 
 impl<R: Runtime> std::fmt::Debug for TransactionalProducer<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TransactionalProducer")
             .field("producer", &self.producer)
+            .field("protocol", &self.protocol())
             .finish()
     }
 }
@@ -48,7 +54,10 @@ impl<R: Runtime> TransactionalProducer<R> {
             return Err(Error::Transaction(TransactionError::NotTransactional));
         }
         let producer = Producer::new(session, config).await?;
-        let this = TransactionalProducer { producer };
+        let this = TransactionalProducer {
+            producer,
+            protocol: AtomicU8::new(protocol_code(TransactionProtocol::V1)),
+        };
         this.run(TransactionOp::Init).await?;
         Ok(this)
     }
@@ -88,6 +97,18 @@ impl<R: Runtime> TransactionalProducer<R> {
         self.run(TransactionOp::Abort).await
     }
 
+    /// The transaction protocol spoken with the coordinator (KIP-890):
+    /// [`TransactionProtocol::V2`] when the cluster has finalized
+    /// `transaction.version` 2 (Kafka 4.0+ with it enabled), else
+    /// [`TransactionProtocol::V1`]. Chosen by [`Self::new`] (and again
+    /// whenever the producer re-initialises after an abort).
+    pub fn protocol(&self) -> TransactionProtocol {
+        match self.protocol.load(Ordering::Relaxed) {
+            2 => TransactionProtocol::V2,
+            _ => TransactionProtocol::V1,
+        }
+    }
+
     /// The producer underneath, for `send_batch`, `send_packed` and the
     /// buffer's state; its records join the open transaction too.
     pub fn producer(&self) -> &Producer<R> {
@@ -113,8 +134,22 @@ impl<R: Runtime> TransactionalProducer<R> {
             })
             .await?;
         match done.await {
-            Some(result) => result.map_err(Error::Transaction),
+            Some((result, protocol)) => {
+                if let Some(protocol) = protocol {
+                    self.protocol
+                        .store(protocol_code(protocol), Ordering::Relaxed);
+                }
+                result.map_err(Error::Transaction)
+            }
             None => Err(Error::Closed),
         }
+    }
+}
+
+/// How [`TransactionalProducer::protocol`] is kept in an atomic.
+fn protocol_code(protocol: TransactionProtocol) -> u8 {
+    match protocol {
+        TransactionProtocol::V1 => 1,
+        TransactionProtocol::V2 => 2,
     }
 }

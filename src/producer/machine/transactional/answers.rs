@@ -9,7 +9,7 @@ use crate::client::{Client, RequestError, RequestId, Response};
 use crate::producer::machine::idempotence::ProducerIdState;
 use crate::producer::machine::partition_queue::PartitionKey;
 use crate::producer::machine::ProducerMachine;
-use crate::producer::transaction::TransactionError;
+use crate::producer::transaction::{TransactionError, TransactionProtocol};
 use crate::protocol::{AnyResponse, ErrorCode};
 
 impl ProducerMachine {
@@ -34,7 +34,9 @@ impl ProducerMachine {
         let outcome = match result {
             Ok(response) => match (step, &response.body) {
                 (Step::Init, Some(AnyResponse::InitProducerId(r))) => {
-                    self.init_answered(r.error_code, (r.producer_id, r.producer_epoch), now)
+                    let coordinator = client.broker_versions(response.broker);
+                    let protocol = TransactionProtocol::negotiate(coordinator);
+                    self.init_answered(r.error_code, (r.producer_id, r.producer_epoch), protocol)
                 }
                 (Step::AddPartitions, Some(AnyResponse::AddPartitionsToTxn(r))) => {
                     let codes: Vec<(PartitionKey, ErrorCode)> = r
@@ -63,7 +65,8 @@ impl ProducerMachine {
                     self.offsets_committed_answered(code, client, now)
                 }
                 (Step::End { commit }, Some(AnyResponse::EndTxn(r))) => {
-                    self.end_answered(ErrorCode(r.error_code), commit)
+                    let next = (r.producer_id, r.producer_epoch);
+                    self.end_answered(ErrorCode(r.error_code), commit, next)
                 }
                 _ => Outcome::Retry { moved: false },
             },
@@ -83,7 +86,12 @@ impl ProducerMachine {
         true
     }
 
-    fn init_answered(&mut self, code: i16, (id, epoch): (i64, i16), _now: Instant) -> Outcome {
+    fn init_answered(
+        &mut self,
+        code: i16,
+        (id, epoch): (i64, i16),
+        protocol: TransactionProtocol,
+    ) -> Outcome {
         let code = ErrorCode(code);
         if !code.is_ok() {
             return classify(code, Step::Init);
@@ -95,6 +103,10 @@ impl ProducerMachine {
         self.identity.had_id = true;
         if let Some(txn) = self.transactions.as_mut() {
             txn.bump_epoch = false;
+            if txn.protocol != protocol {
+                tracing::debug!(transactional_id = %txn.id, ?protocol, "transaction protocol");
+            }
+            txn.protocol = protocol;
         }
         Outcome::Done
     }
@@ -162,9 +174,21 @@ impl ProducerMachine {
         Outcome::Done
     }
 
-    fn end_answered(&mut self, code: ErrorCode, commit: bool) -> Outcome {
+    /// `(id, epoch)`: what EndTxn v5+ returns, -1s before.
+    fn end_answered(&mut self, code: ErrorCode, commit: bool, (id, epoch): (i64, i16)) -> Outcome {
         if !code.is_ok() {
             return classify(code, Step::End { commit });
+        }
+        if id >= 0 && epoch >= 0 {
+            // The second protocol bumped the epoch (or, at its overflow,
+            // gave a new id): batches of the next transaction carry it,
+            // each partition's sequence from 0 (see `send_to_broker`). A
+            // sequence gone wrong in this transaction is behind it too,
+            // so no InitProducerId bump is needed.
+            self.producer_id = ProducerIdState::Ready { id, epoch };
+            if let Some(txn) = self.transactions.as_mut() {
+                txn.bump_epoch = false;
+            }
         }
         self.transaction_ended(commit);
         Outcome::Done

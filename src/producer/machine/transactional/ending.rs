@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use super::TxnState;
+use crate::client::RequestError;
 use crate::producer::machine::ProducerMachine;
 use crate::producer::record::ProduceError;
 use crate::producer::transaction::TransactionError;
@@ -61,7 +62,14 @@ impl ProducerMachine {
     /// (unless the abort or a fatal error is what failed it). A stamped
     /// batch's sequence numbers are then unaccounted for, so the epoch is
     /// bumped once the transaction is aborted (KIP-360); a fencing answer
-    /// is fatal.
+    /// is fatal, and so is a Produce version the broker does not speak,
+    /// as in the Java client.
+    ///
+    /// Under the second protocol a Produce also does AddPartitionsToTxn's
+    /// job, and answers what that request would have: INVALID_TXN_STATE
+    /// or TRANSACTION_ABORTABLE (the partition could not join the
+    /// transaction) fall in the abortable class here, and PRODUCER_FENCED
+    /// or INVALID_PRODUCER_EPOCH in the fatal one, whichever protocol.
     pub(in crate::producer::machine) fn transaction_record_failed(
         &mut self,
         error: &ProduceError,
@@ -82,6 +90,12 @@ impl ProducerMachine {
                     || *code == ErrorCode::INVALID_PRODUCER_EPOCH
                     || *code == ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
         );
+        if let ProduceError::Request(e) = error {
+            if matches!(**e, RequestError::UnsupportedVersion { .. }) {
+                self.make_fatal(TransactionError::Unsupported, now);
+                return;
+            }
+        }
         if fenced {
             let id = self.transactions.as_ref().map(|t| t.id.clone());
             let error = TransactionError::Fenced {

@@ -1,7 +1,8 @@
-//! The transactional producer (KIP-98, first version of the protocol): a
-//! transactional id, an identity from its coordinator that fences older
-//! instances, and transactions whose records and consumer offsets become
-//! visible to read_committed consumers together, or not at all.
+//! The transactional producer (KIP-98, and KIP-890's second protocol where
+//! the cluster has it; see [`protocol`]): a transactional id, an identity
+//! from its coordinator that fences older instances, and transactions
+//! whose records and consumer offsets become visible to read_committed
+//! consumers together, or not at all.
 //!
 //! ## One coordinator request at a time
 //!
@@ -14,12 +15,24 @@
 //! transaction) are retried after a backoff inside the operation; the
 //! application sees only fatal and abortable errors.
 //!
-//! ## Records wait for their partition
+//! ## Records wait for their partition (first protocol)
 //!
 //! A partition's batches are not sent until AddPartitionsToTxn has put the
 //! partition in the transaction. Partitions are added in one request for
 //! all that are waiting, as they turn up, so a transaction over many
 //! partitions costs a few round trips, not one per partition.
+//!
+//! ## Requests that add themselves (second protocol)
+//!
+//! Under the second protocol a Produce (v12) puts its partitions in the
+//! transaction and a TxnOffsetCommit (v5) its group: neither
+//! AddPartitionsToTxn nor AddOffsetsToTxn is sent. A partition counts as
+//! in the transaction once a batch of it has gone out, a group once its
+//! offsets have, as the Java client counts them, so the transaction is
+//! ended (or aborted) whenever the coordinator may have begun it. Every
+//! EndTxn (v5) bumps the producer epoch, or moves to a new producer id
+//! when the epoch would overflow: the producer adopts what it returns,
+//! and each partition's sequence starts again at 0 under it.
 //!
 //! ## Ending
 //!
@@ -30,9 +43,9 @@
 //! them), then ends the transaction. A transaction that touched nothing
 //! ends without a request.
 //!
-//! Produce stays at v11 and EndTxn at v4, so the coordinator keeps the
-//! first version of the protocol (KIP-890's second is chosen by the
-//! client's request versions).
+//! Under the first protocol Produce stays at v11, EndTxn at v4 and
+//! TxnOffsetCommit at v4: the coordinator takes the protocol from the
+//! client's request versions (see [`protocol`]).
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -40,19 +53,19 @@ use std::time::{Duration, Instant};
 use super::partition_queue::PartitionKey;
 use crate::client::RequestId;
 use crate::producer::record::ProduceError;
-use crate::producer::transaction::{ConsumerGroupMetadata, TransactionError, TransactionOffset};
+use crate::producer::transaction::{
+    ConsumerGroupMetadata, TransactionError, TransactionOffset, TransactionProtocol,
+};
 use crate::protocol::VersionRange;
 
 mod answers;
 mod ending;
 mod operations;
+mod protocol;
 mod requests;
 
 /// Client AddPartitionsToTxn: v4+ is the brokers' own batched form.
 const ADD_PARTITIONS_VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
-/// EndTxn v5 and TxnOffsetCommit v5 would ask for KIP-890's second version.
-const END_TXN_VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-const TXN_OFFSET_COMMIT_VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
 /// InitProducerId from v3 takes the current id and epoch, to bump the
 /// epoch after an abort rather than fence ourselves (KIP-360).
 const INIT_WITH_EPOCH: i16 = 3;
@@ -111,7 +124,8 @@ struct PendingOffsets {
     token: u64,
     group: ConsumerGroupMetadata,
     offsets: Vec<TransactionOffset>,
-    /// AddOffsetsToTxn succeeded: the group is in the transaction.
+    /// The group is in the transaction (AddOffsetsToTxn succeeded), or
+    /// joins it with the TxnOffsetCommit itself (second protocol).
     added: bool,
 }
 
@@ -129,6 +143,8 @@ pub(super) struct Transactions {
     id: String,
     timeout: Duration,
     state: TxnState,
+    /// Chosen at every InitProducerId answer, with no transaction open.
+    protocol: TransactionProtocol,
     /// Partitions in the current transaction, per the coordinator.
     added: BTreeSet<PartitionKey>,
     /// Partitions with records, waiting to be added.
@@ -161,6 +177,7 @@ impl Transactions {
             id,
             timeout,
             state: TxnState::Uninitialized,
+            protocol: TransactionProtocol::V1,
             added: BTreeSet::new(),
             to_add: BTreeSet::new(),
             adding: Vec::new(),
@@ -192,6 +209,12 @@ impl Transactions {
         if self.added.contains(partition) {
             return true;
         }
+        if self.protocol.adds_implicitly() {
+            // The Produce adds it (see `sent`). Not once the transaction
+            // must abort: nothing new joins it then, as under the first
+            // protocol.
+            return matches!(self.state, TxnState::InTransaction | TxnState::Committing);
+        }
         let asked = self.adding.contains(partition);
         if !asked && matches!(self.state, TxnState::InTransaction | TxnState::Committing) {
             self.to_add.insert(partition.clone());
@@ -199,9 +222,21 @@ impl Transactions {
         false
     }
 
+    /// A batch of `partition` goes out in a Produce: under the second
+    /// protocol that puts the partition in the transaction.
+    pub(super) fn sent(&mut self, partition: &PartitionKey) {
+        if self.protocol.adds_implicitly() && !self.added.contains(partition) {
+            self.added.insert(partition.clone());
+        }
+    }
+
     /// Whether a batch of `topic`'s `partition` would be the partition's
-    /// first in the transaction (neither added nor waiting to be).
+    /// first in the transaction (neither added nor waiting to be), to be
+    /// added by AddPartitionsToTxn: never under the second protocol.
     pub(super) fn is_new_partition(&self, topic: &std::sync::Arc<str>, partition: i32) -> bool {
+        if self.protocol.adds_implicitly() {
+            return false;
+        }
         let key = (
             crate::producer::topic_key::TopicKey(std::sync::Arc::clone(topic)),
             partition,
@@ -235,6 +270,11 @@ impl Transactions {
     /// The transactional id Produce requests carry.
     pub(super) fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The protocol spoken with the coordinator.
+    pub(super) fn protocol(&self) -> TransactionProtocol {
+        self.protocol
     }
 }
 

@@ -7,7 +7,9 @@ use super::{wrong_state, PendingOffsets, TxnState, Waiting};
 use crate::client::Client;
 use crate::producer::machine::ProducerMachine;
 use crate::producer::record::ProducerEvent;
-use crate::producer::transaction::{ConsumerGroupMetadata, TransactionError, TransactionOffset};
+use crate::producer::transaction::{
+    ConsumerGroupMetadata, TransactionError, TransactionOffset, TransactionProtocol,
+};
 
 impl ProducerMachine {
     // ---- operations ----
@@ -91,8 +93,9 @@ impl ProducerMachine {
             return token;
         }
         if let Some(txn) = self.transactions.as_mut() {
-            // Already in: TxnOffsetCommit straight away.
-            let added = txn.group_added(&group.group_id);
+            // Already in, or added by the TxnOffsetCommit itself:
+            // TxnOffsetCommit straight away.
+            let added = txn.group_added(&group.group_id) || txn.protocol.adds_implicitly();
             txn.offsets = Some(PendingOffsets {
                 token,
                 group,
@@ -122,6 +125,13 @@ impl ProducerMachine {
     /// Whether the producer is transactional and has not failed for good.
     pub fn transaction_state(&self) -> Option<&'static str> {
         self.transactions.as_ref().map(|t| t.state.name())
+    }
+
+    /// The transaction protocol spoken with the coordinator (KIP-890),
+    /// chosen when `init_transactions` succeeds; `None` without a
+    /// transactional id.
+    pub fn transaction_protocol(&self) -> Option<TransactionProtocol> {
+        self.transactions.as_ref().map(|t| t.protocol())
     }
 
     pub(in crate::producer::machine) fn end_transaction(

@@ -2,10 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{
-    PendingOffsets, Step, TxnState, ADD_PARTITIONS_VERSIONS, END_TXN_VERSIONS, INIT_WITH_EPOCH,
-    TXN_OFFSET_COMMIT_VERSIONS,
-};
+use super::{PendingOffsets, Step, TxnState, ADD_PARTITIONS_VERSIONS, INIT_WITH_EPOCH};
 use crate::client::{Client, RequestOptions, Target};
 use crate::producer::machine::idempotence::ProducerIdState;
 use crate::producer::machine::ProducerMachine;
@@ -176,8 +173,19 @@ impl ProducerMachine {
                     return;
                 };
                 let request = txn_offset_commit(&txn.id, (pid, epoch), pending);
-                let target = Target::GroupCoordinator(pending.group.group_id.clone());
-                client.send_with(target, request, options(TXN_OFFSET_COMMIT_VERSIONS), now)
+                let group_id = pending.group.group_id.clone();
+                if txn.protocol.adds_implicitly() {
+                    // This request may put the group in the transaction:
+                    // from now on it must be ended.
+                    txn.groups.insert(group_id.clone());
+                }
+                let versions = txn.protocol.txn_offset_commit_versions();
+                client.send_with(
+                    Target::GroupCoordinator(group_id),
+                    request,
+                    options(versions),
+                    now,
+                )
             }
             Step::End { commit } => {
                 let request = EndTxnRequest {
@@ -187,7 +195,8 @@ impl ProducerMachine {
                     committed: commit,
                     ..Default::default()
                 };
-                client.send_with(coordinator, request, options(END_TXN_VERSIONS), now)
+                let versions = txn.protocol.end_txn_versions();
+                client.send_with(coordinator, request, options(versions), now)
             }
         };
         tracing::debug!(step = ?step, transactional_id = %txn.id, "transaction request sent");

@@ -16,7 +16,7 @@ fn is_flexible(version: i16) -> bool {
     version >= 9
 }
 
-/// ProduceResponse: versions 0-11, flexible from v9.
+/// ProduceResponse: versions 0-12, flexible from v9.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProduceResponse {
     /// Each produce response
@@ -652,7 +652,7 @@ impl NodeEndpoint {
 impl crate::protocol::Message for ProduceResponse {
     const NAME: &'static str = MESSAGE;
     const VERSIONS: crate::protocol::VersionRange =
-        crate::protocol::VersionRange { min: 0, max: 11 };
+        crate::protocol::VersionRange { min: 0, max: 12 };
 
     fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError> {
         if !Self::VERSIONS.contains(version) {

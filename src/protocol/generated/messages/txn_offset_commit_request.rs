@@ -16,7 +16,7 @@ fn is_flexible(version: i16) -> bool {
     version >= 3
 }
 
-/// TxnOffsetCommitRequest: versions 0-4, flexible from v3.
+/// TxnOffsetCommitRequest: versions 0-5, flexible from v3.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TxnOffsetCommitRequest {
     /// The ID of the transaction.
@@ -361,7 +361,7 @@ impl TxnOffsetCommitRequestPartition {
 impl crate::protocol::Message for TxnOffsetCommitRequest {
     const NAME: &'static str = MESSAGE;
     const VERSIONS: crate::protocol::VersionRange =
-        crate::protocol::VersionRange { min: 0, max: 4 };
+        crate::protocol::VersionRange { min: 0, max: 5 };
 
     fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError> {
         if !Self::VERSIONS.contains(version) {

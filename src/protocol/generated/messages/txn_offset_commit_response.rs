@@ -16,7 +16,7 @@ fn is_flexible(version: i16) -> bool {
     version >= 3
 }
 
-/// TxnOffsetCommitResponse: versions 0-4, flexible from v3.
+/// TxnOffsetCommitResponse: versions 0-5, flexible from v3.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TxnOffsetCommitResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -205,7 +205,7 @@ impl TxnOffsetCommitResponsePartition {
 impl crate::protocol::Message for TxnOffsetCommitResponse {
     const NAME: &'static str = MESSAGE;
     const VERSIONS: crate::protocol::VersionRange =
-        crate::protocol::VersionRange { min: 0, max: 4 };
+        crate::protocol::VersionRange { min: 0, max: 5 };
 
     fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError> {
         if !Self::VERSIONS.contains(version) {
