@@ -35,6 +35,7 @@ fn add(total: &mut TransactionCounts, c: &TransactionCounts) {
     total.timed_out += c.timed_out;
     total.restarts += c.restarts;
     total.zombies += c.zombies;
+    total.second_protocol += c.second_protocol;
 }
 
 #[test]
@@ -83,14 +84,16 @@ fn every_input_is_output_exactly_once_over_many_seeds() {
         failures.len(),
         replay_command(failures[0].seed)
     );
-    // The sweep reached what it is for: commits, aborts, fencing of
-    // zombies and restarts all happened.
+    // The sweep reached what it is for: commits under both protocols,
+    // fencing of zombies, restarts, coordinator timeouts.
     assert!(counts.committed > seeds, "{counts:?}");
+    assert!(counts.second_protocol > 0, "{counts:?}");
     if seeds >= 1_000 {
         assert!(
             counts.fenced > 0 && counts.zombies > 0 && counts.restarts > 0,
             "{counts:?}"
         );
+        assert!(counts.timed_out > 0, "{counts:?}");
     }
 }
 

@@ -36,6 +36,11 @@ pub struct ClusterConfig {
     pub injected_error_per_mille: u32,
     /// Seed of the cluster's own choices (which injected error).
     pub seed: u64,
+    /// The finalized `transaction.version` feature: 2 serves KIP-890's
+    /// second transaction protocol (Produce v12, TxnOffsetCommit v5 and
+    /// EndTxn v5 with their meaning), as Kafka 4.x does; 1 (the default)
+    /// serves the first only, as Kafka 3.x does.
+    pub transaction_version: i16,
 }
 
 impl ClusterConfig {
@@ -46,6 +51,7 @@ impl ClusterConfig {
                 .map(|id| (format!("broker-{id}"), 9092))
                 .collect(),
             legacy_0_8_2: false,
+            transaction_version: 1,
             min_insync_replicas: 2,
             replication_delay_ms: 5,
             replica_lag_max_ms: 2_000,
@@ -117,6 +123,12 @@ impl ClusterConfig {
     /// capped at 1000 (every request).
     pub fn with_injected_error_per_mille(mut self, per_mille: u32) -> Self {
         self.injected_error_per_mille = per_mille.min(1000);
+        self
+    }
+
+    /// Sets [`ClusterConfig::transaction_version`] (1 or 2).
+    pub fn with_transaction_version(mut self, version: i16) -> Self {
+        self.transaction_version = version.clamp(1, 2);
         self
     }
 

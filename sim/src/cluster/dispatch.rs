@@ -76,7 +76,7 @@ impl Cluster {
             AnyRequest::ApiVersions(_) => Some(SlotState::Ready(Box::new(
                 AnyResponse::ApiVersions(ApiVersionsResponse {
                     api_keys: self.versions.advertised(),
-                    ..Default::default()
+                    ..self.versions.features()
                 }),
             ))),
             AnyRequest::Metadata(r) => Some(ready(AnyResponse::Metadata(metadata::metadata(
@@ -104,7 +104,7 @@ impl Cluster {
                 self, broker, &r, version,
             )))),
             AnyRequest::TxnOffsetCommit(r) => Some(ready(AnyResponse::TxnOffsetCommit(
-                txn_api::txn_offset_commit(self, broker, &r),
+                txn_api::txn_offset_commit(self, broker, &r, version),
             ))),
             AnyRequest::Produce(r) => produce::produce(self, broker, r, version),
             AnyRequest::Fetch(r) => Some(fetch::fetch(self, broker, r, version)),

@@ -178,7 +178,8 @@ impl Cluster {
             })
             .collect();
         Cluster {
-            versions: BrokerVersions::new(config.legacy_0_8_2),
+            versions: BrokerVersions::new(config.legacy_0_8_2)
+                .with_transaction_v2(config.transaction_version >= 2),
             rng: SimRng::new(config.seed),
             config,
             brokers,
@@ -487,6 +488,14 @@ impl Cluster {
     /// Open connections and the broker each goes to.
     pub fn connections(&self) -> Vec<(ConnKey, i32)> {
         self.conns.iter().map(|(k, c)| (*k, c.broker)).collect()
+    }
+
+    /// Finalizes `transaction.version` 1 or 2 (see
+    /// [`ClusterConfig::transaction_version`]); meant before clients
+    /// connect, as a cluster's features are set when it is formatted.
+    pub fn set_transaction_version(&mut self, version: i16) {
+        self.config.transaction_version = version.clamp(1, 2);
+        self.versions = self.versions.with_transaction_v2(version >= 2);
     }
 
     /// Stops injecting errors (to let a run settle).

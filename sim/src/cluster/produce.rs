@@ -164,7 +164,8 @@ fn append(
         // The coordinator must know the partition is in the producer's
         // open transaction (Kafka 3.6+'s verification), or a zombie's
         // batch would open a transaction nobody ends.
-        cluster.verify_transactional(h.producer_id, h.producer_epoch, topic, partition)?;
+        let producer = (h.producer_id, h.producer_epoch);
+        cluster.verify_transactional(producer, topic, partition, version)?;
         BatchKind::Transactional
     } else {
         BatchKind::Plain

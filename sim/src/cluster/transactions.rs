@@ -64,6 +64,9 @@ pub(super) struct TxnEntry {
     /// How the last transaction ended (a retried EndTxn gets its answer
     /// again).
     pub last_ended: Option<bool>,
+    /// The epoch was last bumped by an EndTxn of the second protocol: a
+    /// retry of it comes with the epoch before.
+    pub bumped_by_end: bool,
 }
 
 /// A transaction as it ended: what a test or invariant may read.
@@ -80,6 +83,9 @@ pub struct EndedTransaction {
     pub committed: bool,
     /// Why: "commit", "abort", "fenced" or "timed out".
     pub reason: &'static str,
+    /// Ended by an EndTxn of KIP-890's second protocol (which bumped the
+    /// epoch).
+    pub second_protocol: bool,
     /// The cluster's clock when its last marker counted, in ms.
     pub at_ms: u64,
 }
@@ -96,23 +102,41 @@ impl Cluster {
         &self.ended_txns
     }
 
+    /// Whether the second transaction protocol is served.
+    pub(super) fn transaction_v2(&self) -> bool {
+        self.versions.transaction_v2()
+    }
+
     /// Checks a transactional batch against its producer's coordinator:
     /// the epoch must be current and the partition in the open
-    /// transaction.
+    /// transaction. A Produce of the second protocol (v12+) adds the
+    /// partition itself, opening a transaction if none is; while the last
+    /// one's markers go out it is told to retry (CONCURRENT_TRANSACTIONS,
+    /// which Kafka answers a Produce as NOT_ENOUGH_REPLICAS).
     pub(super) fn verify_transactional(
-        &self,
-        producer_id: i64,
-        epoch: i16,
+        &mut self,
+        (producer_id, epoch): (i64, i16),
         topic: &str,
         partition: i32,
+        version: i16,
     ) -> Result<(), i16> {
+        let now = self.now_ms;
+        let implicit = version >= 12 && self.transaction_v2();
         let entry = self
             .transactions
-            .values()
+            .values_mut()
             .find(|e| e.producer_id == producer_id)
             .ok_or(ErrorCode::INVALID_PRODUCER_ID_MAPPING.0)?;
         if epoch < entry.epoch {
             return Err(ErrorCode::INVALID_PRODUCER_EPOCH.0);
+        }
+        if implicit && epoch == entry.epoch {
+            match entry.phase {
+                TxnPhase::Ending { .. } => return Err(ErrorCode::NOT_ENOUGH_REPLICAS.0),
+                TxnPhase::Empty => entry.phase = TxnPhase::Ongoing { since_ms: now },
+                TxnPhase::Ongoing { .. } => {}
+            }
+            entry.partitions.insert((topic.to_string(), partition));
         }
         let added = entry.partitions.contains(&(topic.to_string(), partition));
         if epoch != entry.epoch || !added || !matches!(entry.phase, TxnPhase::Ongoing { .. }) {
@@ -157,6 +181,7 @@ impl Cluster {
         for id in expired {
             if let Some(entry) = self.transactions.get_mut(&id) {
                 entry.epoch = entry.epoch.saturating_add(1);
+                entry.bumped_by_end = false;
             }
             self.start_ending(&id, false, "timed out");
         }
@@ -283,6 +308,7 @@ impl Cluster {
         };
         let pid = entry.producer_id;
         let epoch = entry.epoch;
+        let second_protocol = entry.bumped_by_end;
         let groups = std::mem::take(&mut entry.groups);
         entry.partitions.clear();
         entry.phase = TxnPhase::Empty;
@@ -305,6 +331,7 @@ impl Cluster {
             epoch,
             committed: commit,
             reason,
+            second_protocol,
             at_ms: now,
         });
         self.data_version += 1;

@@ -88,6 +88,7 @@ pub(super) fn init_producer_id(
                     partitions: Default::default(),
                     groups: Default::default(),
                     last_ended: None,
+                    bumped_by_end: false,
                 },
             );
             InitProducerIdResponse {
@@ -101,6 +102,7 @@ pub(super) fn init_producer_id(
         Some(TxnPhase::Ongoing { .. }) => {
             if let Some(e) = cluster.transactions.get_mut(&id) {
                 e.epoch = e.epoch.saturating_add(1);
+                e.bumped_by_end = false;
             }
             cluster.start_ending(&id, false, "fenced");
             refused(ErrorCode::CONCURRENT_TRANSACTIONS.0)
@@ -120,6 +122,7 @@ pub(super) fn init_producer_id(
                 e.epoch += 1;
             }
             e.timeout_ms = timeout_ms;
+            e.bumped_by_end = false;
             InitProducerIdResponse {
                 producer_id: e.producer_id,
                 producer_epoch: e.epoch,
@@ -244,8 +247,42 @@ pub(super) fn end_txn(
     version: i16,
 ) -> EndTxnResponse {
     let id = &request.transactional_id;
-    let producer = (request.producer_id, request.producer_epoch);
     let commit = request.committed;
+    // The second protocol: the coordinator bumps the epoch at every end
+    // and answers with the new one.
+    let v2 = version >= 5 && cluster.transaction_v2();
+    let answer = |cluster: &Cluster, code: i16| {
+        let e = cluster.transactions.get(id);
+        EndTxnResponse {
+            error_code: code,
+            producer_id: e.filter(|_| code == 0).map_or(-1, |e| e.producer_id),
+            producer_epoch: e.filter(|_| code == 0).map_or(-1, |e| e.epoch),
+            ..Default::default()
+        }
+    };
+    if v2 {
+        // A retry of an EndTxn that bumped the epoch comes with the one
+        // before.
+        let retry = cluster.transactions.get(id).is_some_and(|e| {
+            e.bumped_by_end
+                && e.producer_id == request.producer_id
+                && request.producer_epoch.saturating_add(1) == e.epoch
+        });
+        if retry && check_coordinator(cluster, broker, id).is_ok() {
+            let phase = cluster
+                .transactions
+                .get(id)
+                .map(|e| (e.phase.clone(), e.last_ended));
+            return match phase {
+                Some((TxnPhase::Ending { commit: c, .. }, _)) if c == commit => {
+                    answer(cluster, ErrorCode::CONCURRENT_TRANSACTIONS.0)
+                }
+                Some((TxnPhase::Empty, Some(c))) if c == commit => answer(cluster, 0),
+                _ => answer(cluster, ErrorCode::INVALID_TXN_STATE.0),
+            };
+        }
+    }
+    let producer = (request.producer_id, request.producer_epoch);
     let code = check_producer(cluster, broker, id, producer, version).and_then(|()| {
         let entry = cluster
             .transactions
@@ -257,21 +294,27 @@ pub(super) fn end_txn(
             TxnPhase::Ending { commit: c, .. } if *c == commit => {
                 Err(ErrorCode::CONCURRENT_TRANSACTIONS.0)
             }
+            // Nothing was added: the second protocol still ends (and
+            // bumps); the first only answers a retry.
+            TxnPhase::Empty if v2 => Ok(true),
             TxnPhase::Empty if entry.last_ended == Some(commit) => Ok(false),
             _ => Err(ErrorCode::INVALID_TXN_STATE.0),
         }
     });
     match code {
         Ok(true) => {
+            if v2 {
+                if let Some(e) = cluster.transactions.get_mut(id) {
+                    e.epoch = e.epoch.saturating_add(1);
+                    e.bumped_by_end = true;
+                }
+            }
             let reason = if commit { "commit" } else { "abort" };
             cluster.start_ending(id, commit, reason);
-            EndTxnResponse::default()
+            answer(cluster, 0)
         }
-        Ok(false) => EndTxnResponse::default(),
-        Err(c) => EndTxnResponse {
-            error_code: c,
-            ..Default::default()
-        },
+        Ok(false) => answer(cluster, 0),
+        Err(c) => answer(cluster, c),
     }
 }
 
@@ -279,8 +322,10 @@ pub(super) fn txn_offset_commit(
     cluster: &mut Cluster,
     broker: i32,
     request: &TxnOffsetCommitRequest,
+    version: i16,
 ) -> TxnOffsetCommitResponse {
-    let code = check_txn_offsets(cluster, broker, request);
+    let code = add_group_implicitly(cluster, request, version)
+        .and_then(|()| check_txn_offsets(cluster, broker, request));
     if code.is_ok() {
         let group = cluster
             .groups
@@ -320,6 +365,33 @@ pub(super) fn txn_offset_commit(
         topics,
         ..Default::default()
     }
+}
+
+/// The second protocol (v5+): the TxnOffsetCommit adds the group to the
+/// transaction itself, opening one if none is.
+fn add_group_implicitly(
+    cluster: &mut Cluster,
+    request: &TxnOffsetCommitRequest,
+    version: i16,
+) -> Result<(), i16> {
+    if version < 5 || !cluster.transaction_v2() {
+        return Ok(());
+    }
+    let now = cluster.now_ms;
+    let Some(entry) = cluster
+        .transactions
+        .get_mut(&request.transactional_id)
+        .filter(|e| e.producer_id == request.producer_id && e.epoch == request.producer_epoch)
+    else {
+        return Ok(()); // the checks that follow answer it
+    };
+    match entry.phase {
+        TxnPhase::Ending { .. } => return Err(ErrorCode::CONCURRENT_TRANSACTIONS.0),
+        TxnPhase::Empty => entry.phase = TxnPhase::Ongoing { since_ms: now },
+        TxnPhase::Ongoing { .. } => {}
+    }
+    entry.groups.insert(request.group_id.clone());
+    Ok(())
 }
 
 /// The group coordinator's checks: its group, the transaction has the

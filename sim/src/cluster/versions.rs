@@ -2,7 +2,10 @@
 //! Kafka 3.x broker and this codec share, for the APIs simulated) and
 //! Kafka 0.8.2's.
 
-use kafkite::protocol::messages::api_versions_response::ApiVersion;
+use kafkite::protocol::messages::api_versions_response::{
+    ApiVersion, FinalizedFeatureKey, SupportedFeatureKey,
+};
+use kafkite::protocol::messages::ApiVersionsResponse;
 use kafkite::protocol::{ApiKey, VersionRange};
 
 /// The modern table: (api, min, max). Minimums follow what Kafka 3.x
@@ -30,6 +33,14 @@ const MODERN: &[(ApiKey, i16, i16)] = &[
     (ApiKey::TxnOffsetCommit, 0, 3),
 ];
 
+/// What a broker with `transaction.version` 2 serves on top of the
+/// modern table: the versions that carry KIP-890's second protocol.
+const TRANSACTION_V2: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Produce, 3, 12),
+    (ApiKey::EndTxn, 0, 5),
+    (ApiKey::TxnOffsetCommit, 0, 5),
+];
+
 /// Kafka 0.8.2: no ApiVersions at all (the broker closes the connection).
 const KAFKA_0_8_2: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Produce, 0, 0),
@@ -45,6 +56,7 @@ const KAFKA_0_8_2: &[(ApiKey, i16, i16)] = &[
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BrokerVersions {
     legacy: bool,
+    transaction_v2: bool,
 }
 
 impl BrokerVersions {
@@ -52,7 +64,19 @@ impl BrokerVersions {
     pub fn new(legacy_0_8_2: bool) -> Self {
         BrokerVersions {
             legacy: legacy_0_8_2,
+            transaction_v2: false,
         }
+    }
+
+    /// The table of a broker that finalized `transaction.version` 2.
+    pub fn with_transaction_v2(mut self, on: bool) -> Self {
+        self.transaction_v2 = on && !self.legacy;
+        self
+    }
+
+    /// Whether the second transaction protocol is served.
+    pub fn transaction_v2(self) -> bool {
+        self.transaction_v2
     }
 
     fn table(self) -> &'static [(ApiKey, i16, i16)] {
@@ -65,7 +89,12 @@ impl BrokerVersions {
 
     /// The range served for `api`, if any (capped at what the codec knows).
     pub fn range(self, api: ApiKey) -> Option<VersionRange> {
-        let (_, min, max) = self.table().iter().find(|(k, _, _)| *k == api)?;
+        let v2 = if self.transaction_v2 {
+            TRANSACTION_V2
+        } else {
+            &[]
+        };
+        let (_, min, max) = v2.iter().chain(self.table()).find(|(k, _, _)| *k == api)?;
         VersionRange {
             min: *min,
             max: *max,
@@ -92,5 +121,30 @@ impl BrokerVersions {
                 })
             })
             .collect()
+    }
+
+    /// The feature fields of an ApiVersions answer (v3+): the finalized
+    /// `transaction.version` (1 or 2) and its supported range.
+    pub fn features(self) -> ApiVersionsResponse {
+        if self.legacy {
+            return ApiVersionsResponse::default();
+        }
+        let level = if self.transaction_v2 { 2 } else { 1 };
+        ApiVersionsResponse {
+            supported_features: vec![SupportedFeatureKey {
+                name: "transaction.version".into(),
+                min_version: 0,
+                max_version: level,
+                ..Default::default()
+            }],
+            finalized_features_epoch: 1,
+            finalized_features: vec![FinalizedFeatureKey {
+                name: "transaction.version".into(),
+                max_version_level: level,
+                min_version_level: level,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
     }
 }

@@ -67,6 +67,8 @@ pub struct TransactionCounts {
     pub restarts: u64,
     /// Instances that paused and came back after being replaced.
     pub zombies: u64,
+    /// Transactions ended with KIP-890's second protocol.
+    pub second_protocol: u64,
 }
 
 /// The exactly-once run's settings and bookkeeping.
@@ -92,6 +94,10 @@ impl Simulation {
             .cluster
             .create_topic(OUTPUT_TOPIC, s.partitions, s.brokers as i16);
         let transformers = rng.range(1, 2) as usize;
+        // Half the seeds run KIP-890's second transaction protocol, as
+        // Kafka 4.x clusters do; the others the first.
+        let transaction_version = if rng.below(2) == 0 { 1 } else { 2 };
+        self.cluster.set_transaction_version(transaction_version);
         let window = s.fault_window_ms;
         let mut faults = Vec::new();
         for _ in 0..rng.range(0, 4) {
@@ -386,6 +392,7 @@ impl Simulation {
             }
         }
         for t in self.cluster.ended_transactions() {
+            counts.second_protocol += u64::from(t.second_protocol);
             match (t.committed, t.reason) {
                 (true, _) => {}
                 (false, "fenced") => counts.fenced += 1,

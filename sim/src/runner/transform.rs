@@ -41,6 +41,9 @@ enum Phase {
     CommittingOutside,
     /// Waiting for `commit_transaction` (token).
     Committing(u64),
+    /// Waiting for `abort_transaction` (token) after an abortable error;
+    /// then the instance starts over from the committed offsets.
+    Aborting(u64),
     /// Failed: the runner replaces this instance.
     Failed,
 }
@@ -194,18 +197,33 @@ impl TransformApp {
         match event {
             ProducerEvent::Transaction { token, result } => {
                 let waited = match self.phase {
-                    Phase::Initializing(t) | Phase::SendingOffsets(t) | Phase::Committing(t) => {
-                        t == token
-                    }
+                    Phase::Initializing(t)
+                    | Phase::SendingOffsets(t)
+                    | Phase::Committing(t)
+                    | Phase::Aborting(t) => t == token,
                     _ => false,
                 };
                 if !waited {
                     return;
                 }
+                if let Phase::Aborting(_) = self.phase {
+                    // Aborted (or not: the successor fences it anyway);
+                    // the consumer's positions are past what the
+                    // transaction carried, so start over from the
+                    // committed offsets, as a new instance.
+                    let how = result.map_or_else(|e| e.to_string(), |()| "ok".into());
+                    self.fail(format!("aborted ({how})"), trace, now_us);
+                    return;
+                }
                 if let Err(e) = result {
-                    // Abortable or fatal alike: this instance stops, and
-                    // its successor fences it and aborts what it left.
-                    self.fail(format!("transaction: {e}"), trace, now_us);
+                    if e.is_abortable() {
+                        trace.line(now_us, &self.name, || format!("aborts after: {e}"));
+                        self.abort(engine, now);
+                    } else {
+                        // Fatal: this instance stops; its successor fences
+                        // it and aborts what it left.
+                        self.fail(format!("transaction: {e}"), trace, now_us);
+                    }
                     return;
                 }
                 match self.phase {
@@ -231,9 +249,15 @@ impl TransformApp {
                     _ => {}
                 }
             }
-            // A record of the transaction failed: it cannot commit.
-            ProducerEvent::Failed { error, .. } if self.phase != Phase::Failed => {
-                self.fail(format!("record: {error}"), trace, now_us);
+            // A record of the transaction failed: it cannot commit, so
+            // the transaction is aborted (unless that is under way).
+            ProducerEvent::Failed { error, .. }
+                if !matches!(self.phase, Phase::Failed | Phase::Aborting(_)) =>
+            {
+                trace.line(now_us, &self.name, || {
+                    format!("aborts after a record: {error}")
+                });
+                self.abort(engine, now);
             }
             _ => {}
         }
@@ -416,6 +440,16 @@ impl TransformApp {
     fn commit(&mut self, engine: &mut Engine, now: Instant, trace: &mut Trace, now_us: u64) {
         trace.line(now_us, &self.name, || "end transaction".into());
         self.commit_now(engine, now);
+    }
+
+    fn abort(&mut self, engine: &mut Engine, now: Instant) {
+        let token = engine.producer(self.producer, now, |p, client| {
+            p.abort_transaction(client, now)
+        });
+        match token {
+            Some(token) => self.phase = Phase::Aborting(token),
+            None => self.phase = Phase::Failed,
+        }
     }
 
     fn commit_now(&mut self, engine: &mut Engine, now: Instant) {
