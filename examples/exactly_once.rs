@@ -94,6 +94,9 @@ async fn run(args: Args) -> Result<(), Error> {
         ProducerConfig::default().with_transactional_id(&args.transactional_id),
     )
     .await?;
+    // KIP-890's second protocol on brokers that finalized it (Kafka 4.x),
+    // the first otherwise.
+    println!("transaction protocol {:?}", producer.protocol());
 
     let mut member_config = GroupConsumerConfig::new(&args.group);
     member_config.auto_commit = None;

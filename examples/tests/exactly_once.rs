@@ -1,6 +1,7 @@
 //! `examples/exactly_once.rs`, the consume-transform-produce pipeline, on
-//! Apache Kafka 4.4: killed with SIGKILL (no chance to abort or leave the
-//! group) mid-run several times and restarted, it still writes each input
+//! Apache Kafka 4.4 (KIP-890's second transaction protocol) and 3.9.1 (the
+//! first): killed with SIGKILL (no chance to abort or leave the group)
+//! mid-run several times and restarted, it still writes each input
 //! record's output exactly once, as the Java client's read_committed
 //! consumer (kafka-clients 4.4) reads the output topic.
 
@@ -11,6 +12,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use kafkite_smol::{ClientConfig, NewTopic, Producer, ProducerConfig, ProducerRecord, Session};
+use kafkite_testkit::release::KafkaRelease;
 use kafkite_testkit::{java_read_back_with, shared, unique_name, PeerKind};
 
 /// Input records: each must come out once.
@@ -56,18 +58,25 @@ impl Pipeline {
         Pipeline { child, lines }
     }
 
-    /// Waits until the instance has committed `n` transactions.
-    fn wait_for_commits(&mut self, n: usize, limit: Duration) {
+    /// Waits until the instance has committed `n` transactions; returns
+    /// the transaction protocol it said it speaks.
+    fn wait_for_commits(&mut self, n: usize, limit: Duration) -> String {
         let deadline = Instant::now() + limit;
         let mut commits = 0;
+        let mut protocol = String::new();
         while commits < n {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(line) if line.starts_with("committed") => commits += 1,
-                Ok(_) => {}
+                Ok(line) => {
+                    if let Some(p) = line.strip_prefix("transaction protocol ") {
+                        protocol = p.to_string();
+                    }
+                }
                 Err(e) => panic!("{commits} of {n} commits within {limit:?}: {e}"),
             }
         }
+        protocol
     }
 }
 
@@ -81,12 +90,24 @@ fn jitter(round: usize) -> Duration {
 }
 
 #[test]
-fn killed_and_restarted_it_writes_each_output_exactly_once() {
+fn killed_and_restarted_on_kafka_4_4_it_writes_each_output_exactly_once() {
     let kafka = shared(PeerKind::Kafka);
+    killed_and_restarted(kafka.bootstrap(), "V2");
+}
+
+#[test]
+fn killed_and_restarted_on_kafka_3_9_1_it_writes_each_output_exactly_once() {
+    let kafka = KafkaRelease::start("3.9.1").expect("Kafka 3.9.1");
+    killed_and_restarted(kafka.bootstrap(), "V1");
+}
+
+/// The pipeline killed `KILLS` times and finished by a last instance;
+/// each instance must speak `protocol`.
+fn killed_and_restarted(bootstrap: &str, protocol: &str) {
     let (input, output) = (unique_name("eos-in"), unique_name("eos-out"));
     let (group, transactional_id) = (unique_name("eos-group"), unique_name("eos"));
     smol::block_on(async {
-        let session = Session::connect(ClientConfig::from_bootstrap(kafka.bootstrap()))
+        let session = Session::connect(ClientConfig::from_bootstrap(bootstrap))
             .await
             .expect("connect");
         session
@@ -120,14 +141,15 @@ fn killed_and_restarted_it_writes_each_output_exactly_once() {
         transactional_id.as_str(),
     ];
     for round in 0..KILLS {
-        let mut pipeline = Pipeline::start(kafka.bootstrap(), &args, 600_000);
-        pipeline.wait_for_commits(2, Duration::from_secs(90));
+        let mut pipeline = Pipeline::start(bootstrap, &args, 600_000);
+        let spoken = pipeline.wait_for_commits(2, Duration::from_secs(90));
+        assert_eq!(spoken, protocol, "the transaction protocol negotiated");
         std::thread::sleep(jitter(round));
         // SIGKILL: no abort, no LeaveGroup, a transaction likely open.
         pipeline.child.kill().expect("kill -9");
         pipeline.child.wait().expect("reaped");
     }
-    let mut last = Pipeline::start(kafka.bootstrap(), &args, 5_000);
+    let mut last = Pipeline::start(bootstrap, &args, 5_000);
     let deadline = Instant::now() + Duration::from_secs(180);
     let status = loop {
         if let Some(status) = last.child.try_wait().expect("wait") {
@@ -142,7 +164,7 @@ fn killed_and_restarted_it_writes_each_output_exactly_once() {
     assert!(status.success(), "the last instance: {status}");
 
     let read = java_read_back_with(
-        kafka.bootstrap(),
+        bootstrap,
         &output,
         RECORDS,
         Duration::from_secs(60),
