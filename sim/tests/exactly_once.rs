@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 
-use kafkite_sim::runner::{EosBug, RunReport, Simulation, Trace, TransactionCounts};
+use kafkite_sim::runner::{sweep, EosBug, RunReport, Simulation, Trace, TransactionCounts};
 
 const DEFAULT_SEEDS: u64 = 10_000;
 
@@ -43,30 +43,16 @@ fn every_input_is_output_exactly_once_over_many_seeds() {
     let seeds = env_u64("SIM_EOS_SEEDS").unwrap_or(DEFAULT_SEEDS);
     let first = env_u64("SIM_FIRST_SEED").unwrap_or(1);
     let started = Instant::now();
-    let threads: Vec<_> = (0..2u64)
-        .map(|t| {
-            std::thread::spawn(move || {
-                let mut failures = Vec::new();
-                let mut counts = TransactionCounts::default();
-                let mut seed = first + t;
-                while seed < first + seeds {
-                    let report = run(seed, false, None);
-                    add(&mut counts, &report.transactions);
-                    if !report.passed() {
-                        failures.push(report);
-                    }
-                    seed += 2;
-                }
-                (failures, counts)
-            })
-        })
-        .collect();
+    let results = sweep(first..first + seeds, |seed| {
+        let report = run(seed, false, None);
+        let counts = report.transactions.clone();
+        (counts, (!report.passed()).then_some(report))
+    });
     let mut failures: Vec<RunReport> = Vec::new();
     let mut counts = TransactionCounts::default();
-    for t in threads {
-        let (failed, c) = t.join().expect("a sweep thread panicked");
-        failures.extend(failed);
+    for (_, (c, failed)) in results {
         add(&mut counts, &c);
+        failures.extend(failed);
     }
     failures.sort_by_key(|r| r.seed);
     println!(

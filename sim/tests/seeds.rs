@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use kafkite_sim::runner::{replay_command, RunReport, Simulation, Trace};
+use kafkite_sim::runner::{replay_command, sweep, RunReport, Simulation, Trace};
 
 const DEFAULT_SEEDS: u64 = 10_000;
 
@@ -25,33 +25,20 @@ fn invariants_hold_over_many_seeds() {
     let seeds = env_u64("SIM_SEEDS").unwrap_or(DEFAULT_SEEDS);
     let first = env_u64("SIM_FIRST_SEED").unwrap_or(1);
     let started = Instant::now();
-    // Two threads, seeds interleaved: the machine has two cores.
-    let threads: Vec<_> = (0..2u64)
-        .map(|t| {
-            std::thread::spawn(move || {
-                let mut failures = Vec::new();
-                let mut stale = Vec::new();
-                let mut seed = first + t;
-                while seed < first + seeds {
-                    let report = run(seed, false);
-                    if report.stale_deadlines > 0 {
-                        stale.push((seed, report.stale_deadlines));
-                    }
-                    if !report.passed() {
-                        failures.push(report);
-                    }
-                    seed += 2;
-                }
-                (failures, stale)
-            })
-        })
-        .collect();
-    let mut failures: Vec<RunReport> = Vec::new();
+    // Only what a seed left to look at is kept: its stale deadlines and,
+    // if it failed, its report.
+    let results = sweep(first..first + seeds, |seed| {
+        let report = run(seed, false);
+        let stale = report.stale_deadlines;
+        (stale, (!report.passed()).then_some(report))
+    });
     let mut stale: Vec<(u64, u64)> = Vec::new();
-    for t in threads {
-        let (failed, stale_seeds) = t.join().expect("a sweep thread panicked");
+    let mut failures: Vec<RunReport> = Vec::new();
+    for (seed, (stale_deadlines, failed)) in results {
+        if stale_deadlines > 0 {
+            stale.push((seed, stale_deadlines));
+        }
         failures.extend(failed);
-        stale.extend(stale_seeds);
     }
     stale.sort_unstable();
     failures.sort_by_key(|r| r.seed);

@@ -2,17 +2,12 @@
 //! coordinator that is loading, moving or still finishing the previous
 //! transaction answers. The client must retry each inside the call.
 
-use kafkite::protocol::messages::add_partitions_to_txn_response::{
-    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
-};
-use kafkite::protocol::messages::txn_offset_commit_response::{
-    TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
-};
 use kafkite::protocol::messages::{
-    AddOffsetsToTxnResponse, AddPartitionsToTxnResponse, EndTxnResponse, InitProducerIdResponse,
-    TxnOffsetCommitResponse,
+    AddOffsetsToTxnResponse, EndTxnResponse, InitProducerIdResponse,
 };
 use kafkite::protocol::{AnyRequest, AnyResponse, ErrorCode};
+
+use super::txn_api;
 
 /// Whether `request` is one of the transactional APIs errors go into.
 pub(super) fn eligible(request: &AnyRequest) -> bool {
@@ -46,26 +41,7 @@ pub(super) fn error_answer(request: &AnyRequest, pick: u64) -> Option<AnyRespons
             ..Default::default()
         }),
         AnyRequest::AddPartitionsToTxn(r) => {
-            AnyResponse::AddPartitionsToTxn(AddPartitionsToTxnResponse {
-                results_by_topic_v3_and_below: r
-                    .v3_and_below_topics
-                    .iter()
-                    .map(|t| AddPartitionsToTxnTopicResult {
-                        name: t.name.clone(),
-                        results_by_partition: t
-                            .partitions
-                            .iter()
-                            .map(|p| AddPartitionsToTxnPartitionResult {
-                                partition_index: *p,
-                                partition_error_code: busy.0,
-                                ..Default::default()
-                            })
-                            .collect(),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            })
+            AnyResponse::AddPartitionsToTxn(txn_api::add_partitions_answer(r, |_, _| busy.0))
         }
         AnyRequest::AddOffsetsToTxn(_) => AnyResponse::AddOffsetsToTxn(AddOffsetsToTxnResponse {
             error_code: busy.0,
@@ -75,26 +51,9 @@ pub(super) fn error_answer(request: &AnyRequest, pick: u64) -> Option<AnyRespons
             error_code: coordinator.0,
             ..Default::default()
         }),
-        AnyRequest::TxnOffsetCommit(r) => AnyResponse::TxnOffsetCommit(TxnOffsetCommitResponse {
-            topics: r
-                .topics
-                .iter()
-                .map(|t| TxnOffsetCommitResponseTopic {
-                    name: t.name.clone(),
-                    partitions: t
-                        .partitions
-                        .iter()
-                        .map(|p| TxnOffsetCommitResponsePartition {
-                            partition_index: p.partition_index,
-                            error_code: coordinator.0,
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        }),
+        AnyRequest::TxnOffsetCommit(r) => {
+            AnyResponse::TxnOffsetCommit(txn_api::txn_offsets_answer(r, coordinator.0))
+        }
         _ => return None,
     })
 }

@@ -187,6 +187,21 @@ pub(super) fn add_partitions(
             }
         }
     }
+    add_partitions_answer(request, |topic, p| match code {
+        Ok(()) => 0,
+        Err(c) if c == ErrorCode::OPERATION_NOT_ATTEMPTED.0 && !known(cluster, topic, p) => {
+            ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0
+        }
+        Err(c) => c,
+    })
+}
+
+/// An AddPartitionsToTxn answer (v0-3) with `code(topic, partition)` for
+/// each partition asked for.
+pub(super) fn add_partitions_answer(
+    request: &AddPartitionsToTxnRequest,
+    code: impl Fn(&str, i32) -> i16,
+) -> AddPartitionsToTxnResponse {
     let results = request
         .v3_and_below_topics
         .iter()
@@ -197,16 +212,7 @@ pub(super) fn add_partitions(
                 .iter()
                 .map(|p| AddPartitionsToTxnPartitionResult {
                     partition_index: *p,
-                    partition_error_code: match code {
-                        Ok(()) => 0,
-                        Err(c)
-                            if c == ErrorCode::OPERATION_NOT_ATTEMPTED.0
-                                && !known(cluster, &t.name, *p) =>
-                        {
-                            ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0
-                        }
-                        Err(c) => c,
-                    },
+                    partition_error_code: code(&t.name, *p),
                     ..Default::default()
                 })
                 .collect(),
@@ -344,6 +350,14 @@ pub(super) fn txn_offset_commit(
             }
         }
     }
+    txn_offsets_answer(request, code.err().unwrap_or(0))
+}
+
+/// A TxnOffsetCommit answer with `code` for every partition.
+pub(super) fn txn_offsets_answer(
+    request: &TxnOffsetCommitRequest,
+    code: i16,
+) -> TxnOffsetCommitResponse {
     let topics = request
         .topics
         .iter()
@@ -354,7 +368,7 @@ pub(super) fn txn_offset_commit(
                 .iter()
                 .map(|p| TxnOffsetCommitResponsePartition {
                     partition_index: p.partition_index,
-                    error_code: code.err().unwrap_or(0),
+                    error_code: code,
                     ..Default::default()
                 })
                 .collect(),

@@ -134,16 +134,7 @@ impl Simulation {
     }
 
     fn client_config(&self, name: &str, seed: u64) -> ClientConfig {
-        let bootstrap: Vec<String> = (1..=self.scenario.brokers)
-            .map(|b| format!("broker-{b}:9092"))
-            .collect();
-        ClientConfig::new(bootstrap)
-            .with_client_id(name)
-            .with_request_timeout(Duration::from_secs(5))
-            .with_connect_timeout(Duration::from_secs(2))
-            .with_reconnect_backoff(Duration::from_millis(50), Duration::from_secs(1))
-            .with_metadata_max_age(Duration::from_secs(10))
-            .with_seed(seed)
+        super::client_config(self.scenario.brokers, name, seed)
     }
 
     /// The read_committed consumer of the output topic.

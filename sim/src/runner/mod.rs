@@ -19,6 +19,7 @@ mod exactly_once;
 pub mod invariants;
 mod net;
 mod scenario;
+mod sweep;
 mod trace;
 mod transform;
 
@@ -34,6 +35,7 @@ pub use actors::{ConsumerApp, Outcome, ProducerApp};
 pub use exactly_once::{AppFault, TransactionCounts};
 pub use invariants::Violation;
 pub use scenario::{Fault, Scenario};
+pub use sweep::sweep;
 pub use trace::Trace;
 pub use transform::{EosBug, TransformApp};
 
@@ -183,18 +185,7 @@ impl Simulation {
             scenario.spike_per_mille,
             scenario.spike_max_us,
         );
-        let bootstrap: Vec<String> = (1..=scenario.brokers)
-            .map(|b| format!("broker-{b}:9092"))
-            .collect();
-        let client_config = |name: &str, seed: u64| {
-            ClientConfig::new(bootstrap.clone())
-                .with_client_id(name)
-                .with_request_timeout(Duration::from_secs(5))
-                .with_connect_timeout(Duration::from_secs(2))
-                .with_reconnect_backoff(Duration::from_millis(50), Duration::from_secs(1))
-                .with_metadata_max_age(Duration::from_secs(10))
-                .with_seed(seed)
-        };
+        let client_config = |name: &str, seed: u64| client_config(scenario.brokers, name, seed);
         let mut actors = Vec::new();
         let producer_config = ProducerConfig::default()
             .with_acks(Acks::All)
@@ -746,6 +737,19 @@ impl Actor {
             .flatten()
             .min()
     }
+}
+
+/// Every application's client settings: the cluster's brokers, short
+/// timeouts and backoffs so faults play out within a run.
+fn client_config(brokers: usize, name: &str, seed: u64) -> ClientConfig {
+    let bootstrap: Vec<String> = (1..=brokers).map(|b| format!("broker-{b}:9092")).collect();
+    ClientConfig::new(bootstrap)
+        .with_client_id(name)
+        .with_request_timeout(Duration::from_secs(5))
+        .with_connect_timeout(Duration::from_secs(2))
+        .with_reconnect_backoff(Duration::from_millis(50), Duration::from_secs(1))
+        .with_metadata_max_age(Duration::from_secs(10))
+        .with_seed(seed)
 }
 
 /// An engine that keeps trying to bootstrap: the run's faults may hold
