@@ -183,6 +183,22 @@ pub struct ConsumerApp {
 }
 
 impl ConsumerApp {
+    /// An application that has handed out nothing yet; every
+    /// `commit_every_nth` envelope is committed, the others acked.
+    pub fn new(name: String, consumer: ConsumerHandle, commit_every_nth: u64) -> Self {
+        ConsumerApp {
+            name,
+            consumer,
+            delivered: Vec::new(),
+            fatal: None,
+            envelopes: EnvelopeQueue::new(None),
+            commit_every_nth,
+            handed_out: 0,
+            commit_resolved: Default::default(),
+            envelope_violation: None,
+        }
+    }
+
     /// Takes a consumer event: records are handed out as envelopes and
     /// resolved; revoked or lost partitions are forgotten; a fatal group
     /// error is kept.

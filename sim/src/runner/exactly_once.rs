@@ -15,8 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use kafkite::client::ClientConfig;
-use kafkite::consumer::group::GroupConfig;
-use kafkite::consumer::{EnvelopeQueue, FetchConfig, GroupConsumerConfig, GroupConsumerMachine};
+use kafkite::consumer::{FetchConfig, GroupConsumerConfig, GroupConsumerMachine};
 use kafkite::producer::{Acks, ProducerConfig, ProducerMachine};
 use kafkite::records::RecordSet;
 
@@ -142,10 +141,7 @@ impl Simulation {
         let now = self.now();
         let name = "reader".to_string();
         let mut engine = engine_at(self.client_config(&name, rng.next_u64()), now);
-        let group = GroupConfig::new(READER_GROUP)
-            .with_session_timeout(Duration::from_secs(6))
-            .with_heartbeat_interval(Duration::from_secs(1))
-            .with_rebalance_timeout(Duration::from_secs(10));
+        let group = super::group_config(READER_GROUP);
         let fetch = FetchConfig {
             max_wait: Duration::from_millis(500),
             read_committed: true,
@@ -163,17 +159,7 @@ impl Simulation {
         self.actors.push(Actor {
             name: name.clone(),
             engine,
-            role: Role::Consumer(Box::new(ConsumerApp {
-                name,
-                consumer,
-                delivered: Vec::new(),
-                fatal: None,
-                envelopes: EnvelopeQueue::new(None),
-                commit_every_nth: 1,
-                handed_out: 0,
-                commit_resolved: Default::default(),
-                envelope_violation: None,
-            })),
+            role: Role::Consumer(Box::new(ConsumerApp::new(name, consumer, 1))),
             frozen_until_us: None,
         });
     }
@@ -205,12 +191,7 @@ impl Simulation {
             .with_delivery_timeout(Duration::from_secs(60))
             .with_retry_backoff(Duration::from_millis(50), Duration::from_secs(1));
         let producer = engine.add_producer(ProducerMachine::new(producer_config, seed, now), now);
-        let group = GroupConfig::new(TRANSFORM_GROUP)
-            .with_session_timeout(Duration::from_secs(6))
-            .with_heartbeat_interval(Duration::from_secs(1))
-            .with_rebalance_timeout(Duration::from_secs(10))
-            .with_offsets_timeout(Duration::from_secs(30))
-            .with_require_stable_offsets(true);
+        let group = super::group_config(TRANSFORM_GROUP).with_require_stable_offsets(true);
         let fetch = FetchConfig {
             max_wait: Duration::from_millis(500),
             ..FetchConfig::default()

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use kafkite::client::{ClientConfig, Event, Io};
 use kafkite::consumer::group::GroupConfig;
-use kafkite::consumer::{EnvelopeQueue, FetchConfig, GroupConsumerConfig, GroupConsumerMachine};
+use kafkite::consumer::{FetchConfig, GroupConsumerConfig, GroupConsumerMachine};
 use kafkite::engine::{Engine, EngineEvent, Output};
 use kafkite::producer::{Acks, ProducerConfig, ProducerMachine};
 
@@ -220,11 +220,7 @@ impl Simulation {
         for c in 0..consumers {
             let name = format!("consumer-{c}");
             let mut engine = engine_at(client_config(&name, rng.next_u64()), base);
-            let group = GroupConfig::new(GROUP)
-                .with_session_timeout(Duration::from_secs(6))
-                .with_heartbeat_interval(Duration::from_secs(1))
-                .with_rebalance_timeout(Duration::from_secs(10))
-                .with_offsets_timeout(Duration::from_secs(30));
+            let group = group_config(GROUP);
             let fetch = FetchConfig {
                 max_wait: Duration::from_millis(500),
                 ..FetchConfig::default()
@@ -241,17 +237,7 @@ impl Simulation {
             actors.push(Actor {
                 name: name.clone(),
                 engine,
-                role: Role::Consumer(Box::new(ConsumerApp {
-                    name,
-                    consumer,
-                    delivered: Vec::new(),
-                    fatal: None,
-                    envelopes: EnvelopeQueue::new(None),
-                    commit_every_nth: rng.range(1, 4),
-                    handed_out: 0,
-                    commit_resolved: Default::default(),
-                    envelope_violation: None,
-                })),
+                role: Role::Consumer(Box::new(ConsumerApp::new(name, consumer, rng.range(1, 4)))),
                 frozen_until_us: None,
             });
         }
@@ -750,6 +736,16 @@ fn client_config(brokers: usize, name: &str, seed: u64) -> ClientConfig {
         .with_reconnect_backoff(Duration::from_millis(50), Duration::from_secs(1))
         .with_metadata_max_age(Duration::from_secs(10))
         .with_seed(seed)
+}
+
+/// Every group member's timing: a session of 6 s, heartbeats every
+/// second, rebalances within 10 s.
+fn group_config(group: &str) -> GroupConfig {
+    GroupConfig::new(group)
+        .with_session_timeout(Duration::from_secs(6))
+        .with_heartbeat_interval(Duration::from_secs(1))
+        .with_rebalance_timeout(Duration::from_secs(10))
+        .with_offsets_timeout(Duration::from_secs(30))
 }
 
 /// An engine that keeps trying to bootstrap: the run's faults may hold
