@@ -36,6 +36,8 @@ fn add(total: &mut TransactionCounts, c: &TransactionCounts) {
     total.restarts += c.restarts;
     total.zombies += c.zombies;
     total.second_protocol += c.second_protocol;
+    total.coordinator_moves += c.coordinator_moves;
+    total.markers_waited += c.markers_waited;
 }
 
 #[test]
@@ -80,6 +82,10 @@ fn every_input_is_output_exactly_once_over_many_seeds() {
             "{counts:?}"
         );
         assert!(counts.timed_out > 0, "{counts:?}");
+        assert!(
+            counts.coordinator_moves > 0 && counts.markers_waited > 0,
+            "{counts:?}"
+        );
     }
 }
 

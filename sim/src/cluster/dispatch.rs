@@ -91,18 +91,26 @@ impl Cluster {
             AnyRequest::FindCoordinator(r) => Some(ready(AnyResponse::FindCoordinator(
                 metadata::find_coordinator(self, &r, version),
             ))),
-            AnyRequest::InitProducerId(r) => Some(ready(AnyResponse::InitProducerId(
-                txn_api::init_producer_id(self, broker, &r),
-            ))),
+            AnyRequest::InitProducerId(r) => {
+                let answer = txn_api::init_producer_id(self, broker, &r);
+                if let (Some(id), 0) = (&r.transactional_id, answer.error_code) {
+                    self.note_coordinator(id, broker);
+                }
+                Some(ready(AnyResponse::InitProducerId(answer)))
+            }
             AnyRequest::AddPartitionsToTxn(r) => Some(ready(AnyResponse::AddPartitionsToTxn(
                 txn_api::add_partitions(self, broker, &r, version),
             ))),
             AnyRequest::AddOffsetsToTxn(r) => Some(ready(AnyResponse::AddOffsetsToTxn(
                 txn_api::add_offsets(self, broker, &r, version),
             ))),
-            AnyRequest::EndTxn(r) => Some(ready(AnyResponse::EndTxn(txn_api::end_txn(
-                self, broker, &r, version,
-            )))),
+            AnyRequest::EndTxn(r) => {
+                let answer = txn_api::end_txn(self, broker, &r, version);
+                if answer.error_code == 0 {
+                    self.note_coordinator(&r.transactional_id, broker);
+                }
+                Some(ready(AnyResponse::EndTxn(answer)))
+            }
             AnyRequest::TxnOffsetCommit(r) => Some(ready(AnyResponse::TxnOffsetCommit(
                 txn_api::txn_offset_commit(self, broker, &r, version),
             ))),

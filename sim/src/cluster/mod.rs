@@ -41,7 +41,7 @@ use crate::SimError;
 pub use config::ClusterConfig;
 use group::Group;
 pub use partition::{BatchKind, Partition, StoredBatch, TxnSpan};
-pub use transactions::EndedTransaction;
+pub use transactions::{EndedTransaction, TransactionStats};
 pub use versions::BrokerVersions;
 
 /// A connection to one broker, named by the cluster.
@@ -146,6 +146,7 @@ pub struct Cluster {
     /// Why each transaction being ended is ended.
     ending_reasons: BTreeMap<String, &'static str>,
     ended_txns: Vec<EndedTransaction>,
+    txn_stats: TransactionStats,
     next_producer_id: i64,
     next_topic_id: u64,
     conns: BTreeMap<ConnKey, Conn>,
@@ -188,6 +189,7 @@ impl Cluster {
             transactions: BTreeMap::new(),
             ending_reasons: BTreeMap::new(),
             ended_txns: Vec::new(),
+            txn_stats: TransactionStats::default(),
             next_producer_id: 1000,
             next_topic_id: 1,
             conns: BTreeMap::new(),

@@ -67,6 +67,8 @@ pub(super) struct TxnEntry {
     /// The epoch was last bumped by an EndTxn of the second protocol: a
     /// retry of it comes with the epoch before.
     pub bumped_by_end: bool,
+    /// The broker that last served the id as its coordinator (0: none).
+    pub served_by: i32,
 }
 
 /// A transaction as it ended: what a test or invariant may read.
@@ -90,7 +92,34 @@ pub struct EndedTransaction {
     pub at_ms: u64,
 }
 
+/// What the transaction coordinator went through: evidence that a run's
+/// faults reached it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TransactionStats {
+    /// A transactional id's requests were served by another broker than
+    /// the one before (its coordinator crashed or stalled and moved).
+    pub coordinator_moves: u64,
+    /// Attempts to write a marker that found no leader able to take it
+    /// (a broker crashed or stalled mid-commit); tried every 10 ms.
+    pub markers_waited: u64,
+}
+
 impl Cluster {
+    /// What the transaction coordinator went through so far.
+    pub fn transaction_stats(&self) -> TransactionStats {
+        self.txn_stats
+    }
+
+    /// Notes that `broker` served `id` as its coordinator.
+    pub(super) fn note_coordinator(&mut self, id: &str, broker: i32) {
+        if let Some(e) = self.transactions.get_mut(id) {
+            if e.served_by != 0 && e.served_by != broker {
+                self.txn_stats.coordinator_moves += 1;
+            }
+            e.served_by = broker;
+        }
+    }
+
     pub(super) fn new_producer_id(&mut self) -> i64 {
         let id = self.next_producer_id;
         self.next_producer_id += 1;
@@ -225,6 +254,7 @@ impl Cluster {
         let (commit, pid, epoch) = (*commit, entry.producer_id, entry.epoch);
         let mut markers = markers.clone();
         let mut wrote = false;
+        let mut waited = 0;
         for ((topic, index), state) in markers.iter_mut() {
             let leader_up = |leader: i32| self.is_up(leader) && !self.is_stalled(leader);
             let Some(p) = self
@@ -246,7 +276,11 @@ impl Cluster {
                     *state = MarkerState::Unwritten;
                 }
             }
-            if *state == MarkerState::Unwritten && p.leader >= 0 && leader_up(p.leader) {
+            let writable = p.leader >= 0 && leader_up(p.leader);
+            if *state == MarkerState::Unwritten && !writable {
+                waited += 1;
+            }
+            if *state == MarkerState::Unwritten && writable {
                 let offset = p.log_end_offset();
                 let Ok(bytes) = marker_bytes(offset, pid, epoch, p.leader_epoch, commit) else {
                     continue;
@@ -273,6 +307,7 @@ impl Cluster {
                 }
             }
         }
+        self.txn_stats.markers_waited += waited;
         if wrote {
             self.schedule_replication();
             self.data_version += 1;

@@ -89,6 +89,7 @@ pub(super) fn init_producer_id(
                     groups: Default::default(),
                     last_ended: None,
                     bumped_by_end: false,
+                    served_by: broker,
                 },
             );
             InitProducerIdResponse {

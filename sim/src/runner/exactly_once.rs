@@ -68,6 +68,11 @@ pub struct TransactionCounts {
     pub zombies: u64,
     /// Transactions ended with KIP-890's second protocol.
     pub second_protocol: u64,
+    /// Times a transactional id's coordinator moved to another broker.
+    pub coordinator_moves: u64,
+    /// Marker writes that found no leader (a broker down mid-commit),
+    /// counted per attempt.
+    pub markers_waited: u64,
 }
 
 /// The exactly-once run's settings and bookkeeping.
@@ -363,6 +368,9 @@ impl Simulation {
                 counts.committed += t.committed;
             }
         }
+        let stats = self.cluster.transaction_stats();
+        counts.coordinator_moves = stats.coordinator_moves;
+        counts.markers_waited = stats.markers_waited;
         for t in self.cluster.ended_transactions() {
             counts.second_protocol += u64::from(t.second_protocol);
             match (t.committed, t.reason) {
