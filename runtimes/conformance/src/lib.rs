@@ -15,6 +15,7 @@ mod consumer;
 mod consumer_faults;
 mod group_members;
 mod group_offsets;
+pub mod log_capture;
 mod mock;
 mod producer;
 mod producer_faults;

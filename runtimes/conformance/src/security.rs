@@ -666,3 +666,41 @@ pub async fn peers_read_what_kafkite_wrote_over_sasl_ssl<R: Runtime + Default>(
         assert_eq!(values, expected, "{what}: {client} read");
     }
 }
+
+/// Logins with every mechanism over SASL_SSL, records produced and read
+/// back, all with every `tracing` event captured at TRACE: the capture
+/// holds the logins' requests, and no password, token or record payload.
+/// Must run in a process of its own (it installs the subscriber).
+pub async fn secrets_and_payloads_stay_out_of_the_logs<R: Runtime + Default>(kafka: &SecureKafka) {
+    let logs = crate::log_capture::capture_every_log();
+    for mechanism in Mechanism::ALL {
+        round_trips_over_sasl::<R>(kafka, Listener::SaslSsl, mechanism).await;
+    }
+    let text = logs.text();
+    // The capture works: the logins and the records' requests are in it.
+    for expected in ["SaslAuthenticate", "Produce", "Fetch"] {
+        assert!(
+            text.contains(expected),
+            "no {expected} request in the {} bytes captured",
+            text.len()
+        );
+    }
+    let forbidden = [
+        ("alice's password", ALICE_PASSWORD.to_string()),
+        ("the admin's password", ADMIN_PASSWORD.to_string()),
+        // An unsecured JWS token starts with the base64 of `{"`.
+        ("an OAUTHBEARER token", "eyJ".to_string()),
+        ("a record value", "value 1 over SASL_SSL".to_string()),
+        ("a record key", "key-17".to_string()),
+    ];
+    for (what, text_of) in forbidden {
+        if let Some(at) = text.find(&text_of) {
+            let line = text[..at].rsplit('\n').next().unwrap_or_default();
+            panic!("{what} is in the logs, after: {line:?}");
+        }
+    }
+    eprintln!(
+        "{} bytes of TRACE logs over four SASL_SSL logins and round trips: no secret, no payload",
+        text.len()
+    );
+}
