@@ -19,9 +19,11 @@ const SETTLE_LIMIT: Duration = Duration::from_secs(60);
 
 const PARTITIONS: i32 = 4;
 
-/// Short timeouts, so that a member that is gone is noticed quickly (and
-/// brokers with a small maximum session timeout accept it).
-pub(crate) fn member_config(group: &str) -> GroupConsumerConfig {
+/// The suites' group member: short session (10 s) and heartbeat (500 ms)
+/// times, within every release's `group.min.session.timeout.ms` (6 s) and
+/// maximum, so a member whose connection died is noticed soon; fetches
+/// that wait at most 100 ms; auto-commit every 500 ms.
+pub fn member_config(group: &str) -> GroupConsumerConfig {
     let mut config = GroupConsumerConfig::new(group);
     config.group = GroupConfig::new(group)
         .with_session_timeout(Duration::from_secs(10))

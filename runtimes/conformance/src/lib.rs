@@ -34,7 +34,7 @@ pub use consumer::{
 pub use consumer_faults::envelope_consumer_survives_leader_move_and_broker_restart;
 pub use group_members::{
     an_idle_member_wakes_only_for_its_timers, group_members_split_partitions_and_take_over,
-    member_without_auto_commit_closes_while_owning_partitions,
+    member_config, member_without_auto_commit_closes_while_owning_partitions,
 };
 pub use group_offsets::{
     commits_and_fetches_offsets_with_metadata,

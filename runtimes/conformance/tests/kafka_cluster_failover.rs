@@ -21,10 +21,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use kafkite_conformance::member_config;
 use kafkite_smol::{
-    Acks, ClientConfig, DeliveryFuture, FetchConfig, GroupConfig, GroupConsumer,
-    GroupConsumerConfig, GroupMessage, GroupOffsets, NewTopic, OffsetSpec, ProduceError, Producer,
-    ProducerConfig, ProducerRecord, Session,
+    Acks, ClientConfig, DeliveryFuture, GroupConsumer, GroupMessage, GroupOffsets, NewTopic,
+    OffsetSpec, ProduceError, Producer, ProducerConfig, ProducerRecord, Session,
 };
 use kafkite_testkit::cluster::KafkaCluster;
 use kafkite_testkit::{java_read_back, unique_name};
@@ -464,22 +464,6 @@ async fn member_until(
         within("GroupConsumer::close", group_limit() * 2, member.close()).await;
         return report;
     }
-}
-
-/// Short session and heartbeat times, so a member whose broker connection
-/// died is noticed, and auto-commit every 500 ms.
-fn member_config(group: &str) -> GroupConsumerConfig {
-    let mut config = GroupConsumerConfig::new(group);
-    config.group = GroupConfig::new(group)
-        .with_session_timeout(Duration::from_secs(10))
-        .with_heartbeat_interval(Duration::from_millis(500))
-        .with_rebalance_timeout(Duration::from_secs(20));
-    config.fetch = FetchConfig {
-        max_wait: Duration::from_millis(100),
-        ..FetchConfig::default()
-    };
-    config.auto_commit = Some(Duration::from_millis(500));
-    config
 }
 
 /// Reads the group's committed offsets twice a second until

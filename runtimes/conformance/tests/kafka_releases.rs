@@ -39,11 +39,11 @@ use kafkite::client::RequestError;
 use kafkite::consumer::group::GroupError;
 use kafkite::producer::Message;
 use kafkite::protocol::ApiKey;
+use kafkite_conformance::member_config;
 use kafkite_smol::{
     Acks, ApiVersionTable, ClientConfig, Compression, Consumer, Error, ExplicitProducer,
-    FetchConfig, GroupConfig, GroupConsumer, GroupConsumerConfig, GroupMessage, GroupOffsets,
-    NewTopic, OffsetAndMetadata, OffsetMaster, OffsetSpec, Producer, ProducerConfig,
-    ProducerRecord, Session,
+    GroupConsumer, GroupMessage, GroupOffsets, NewTopic, OffsetAndMetadata, OffsetMaster,
+    OffsetSpec, Producer, ProducerConfig, ProducerRecord, Session,
 };
 use kafkite_testkit::release::{
     legacy_read_back, predates_api_versions, selected_releases, KafkaRelease,
@@ -681,22 +681,6 @@ async fn connect(kafka: &KafkaRelease) -> Session {
 /// (a rebalance waits for every member to rejoin, up to the session
 /// timeout for one that left without saying so).
 const GROUP_SETTLE_LIMIT: Duration = Duration::from_secs(45);
-
-/// Short session and heartbeat times, within every release's
-/// `group.min.session.timeout.ms` (6 s) and maximum; frequent auto-commits.
-fn member_config(group: &str) -> GroupConsumerConfig {
-    let mut config = GroupConsumerConfig::new(group);
-    config.group = GroupConfig::new(group)
-        .with_session_timeout(Duration::from_secs(10))
-        .with_heartbeat_interval(Duration::from_millis(500))
-        .with_rebalance_timeout(Duration::from_secs(20));
-    config.fetch = FetchConfig {
-        max_wait: Duration::from_millis(100),
-        ..FetchConfig::default()
-    };
-    config.auto_commit = Some(Duration::from_millis(500));
-    config
-}
 
 /// The member's next message or error; no message within `limit` fails
 /// the scenario (a hang), as does a stream that ends.

@@ -329,32 +329,6 @@ impl Simulation {
         }
     }
 
-    /// Settled: the input producer is done and the reader has read the
-    /// output of every acknowledged input record.
-    pub(super) fn exactly_once_done(&self) -> bool {
-        let mut acked = BTreeSet::new();
-        let mut read = BTreeSet::new();
-        for a in &self.actors {
-            match &a.role {
-                Role::Producer(p) => {
-                    if !p.finished() {
-                        return false;
-                    }
-                    for (i, o) in &p.outcomes {
-                        if matches!(o, Outcome::Acked { .. }) {
-                            acked.insert(format!("o{}", ProducerApp::value(*i)));
-                        }
-                    }
-                }
-                Role::Consumer(c) => {
-                    read.extend(c.delivered.iter().map(|(_, _, v, _)| v.clone()));
-                }
-                _ => {}
-            }
-        }
-        acked.is_subset(&read)
-    }
-
     /// The exactly-once invariants, and the run's transaction counts.
     pub(super) fn check_exactly_once(&self) -> (Vec<Violation>, TransactionCounts) {
         let mut violations = Vec::new();

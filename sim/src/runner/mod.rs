@@ -326,11 +326,11 @@ impl Simulation {
     }
 
     /// Whether the run has settled: every record has an outcome and every
-    /// acknowledged one reached a consumer.
+    /// acknowledged one (an exactly-once run: its output) reached a
+    /// consumer.
     fn done(&self) -> bool {
-        if self.eos.is_some() {
-            return self.exactly_once_done();
-        }
+        // An exactly-once run's consumer reads the outputs ("o" + input).
+        let prefix = if self.eos.is_some() { "o" } else { "" };
         let mut acked = std::collections::BTreeSet::new();
         let mut delivered = std::collections::BTreeSet::new();
         for a in &self.actors {
@@ -341,7 +341,7 @@ impl Simulation {
                     }
                     for (i, o) in &p.outcomes {
                         if matches!(o, Outcome::Acked { .. }) {
-                            acked.insert(ProducerApp::value(*i));
+                            acked.insert(format!("{prefix}{}", ProducerApp::value(*i)));
                         }
                     }
                 }

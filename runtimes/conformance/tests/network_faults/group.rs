@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use kafkite_smol::{
-    DeliveryFuture, FetchConfig, GroupConfig, GroupConsumer, GroupConsumerConfig, GroupMessage,
-    GroupOffsets, Producer, ProducerConfig, ProducerRecord, Session,
+    DeliveryFuture, GroupConsumer, GroupConsumerConfig, GroupMessage, GroupOffsets, Producer,
+    ProducerConfig, ProducerRecord, Session,
 };
 use kafkite_testkit::unique_name;
 use smol::stream::StreamExt;
@@ -285,16 +285,8 @@ impl Member {
 /// is noticed soon; fetches that wait at most 100 ms, so there is always
 /// traffic to cut; auto-commit every 500 ms.
 fn member_config(group: &str) -> GroupConsumerConfig {
-    let mut config = GroupConsumerConfig::new(group);
-    config.group = GroupConfig::new(group)
-        .with_session_timeout(Duration::from_secs(15))
-        .with_heartbeat_interval(Duration::from_millis(500))
-        .with_rebalance_timeout(Duration::from_secs(20));
-    config.fetch = FetchConfig {
-        max_wait: Duration::from_millis(100),
-        ..FetchConfig::default()
-    };
-    config.auto_commit = Some(Duration::from_millis(500));
+    let mut config = kafkite_conformance::member_config(group);
+    config.group = config.group.with_session_timeout(Duration::from_secs(15));
     config
 }
 
