@@ -316,6 +316,15 @@ impl Engine {
         self.client.is_closed()
     }
 
+    /// A producer, to read its state (no pump, unlike
+    /// [`Engine::producer`]).
+    pub fn producer_state(&self, handle: ProducerHandle) -> Option<&ProducerMachine> {
+        match self.parts.get(&Slot(handle.0)) {
+            Some(Part::Producer(p)) => Some(p),
+            _ => None,
+        }
+    }
+
     /// A group consumer, to read its state.
     pub fn consumer_state(&self, handle: ConsumerHandle) -> Option<&GroupConsumerMachine> {
         match self.parts.get(&Slot(handle.0)) {

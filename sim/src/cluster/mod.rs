@@ -143,8 +143,6 @@ pub struct Cluster {
     groups: BTreeMap<String, Group>,
     /// The transaction coordinator's state, by transactional id.
     transactions: BTreeMap<String, transactions::TxnEntry>,
-    /// Why each transaction being ended is ended.
-    ending_reasons: BTreeMap<String, &'static str>,
     ended_txns: Vec<EndedTransaction>,
     txn_stats: TransactionStats,
     next_producer_id: i64,
@@ -187,7 +185,6 @@ impl Cluster {
             topics: BTreeMap::new(),
             groups: BTreeMap::new(),
             transactions: BTreeMap::new(),
-            ending_reasons: BTreeMap::new(),
             ended_txns: Vec::new(),
             txn_stats: TransactionStats::default(),
             next_producer_id: 1000,

@@ -33,6 +33,8 @@ pub(super) enum MarkerState {
     Unwritten,
     /// Appended to the leader's log at this offset, not yet replicated.
     Written { offset: i64 },
+    /// Replicated (or its topic went away: nothing to mark).
+    Counted,
 }
 
 /// Where a transactional id's transaction is.
@@ -45,6 +47,8 @@ pub(super) enum TxnPhase {
     /// Committing or aborting: markers going out from `due_ms` on.
     Ending {
         commit: bool,
+        /// Why: "commit", "abort", "fenced" or "timed out".
+        reason: &'static str,
         due_ms: u64,
         markers: BTreeMap<(String, i32), MarkerState>,
     },
@@ -188,10 +192,10 @@ impl Cluster {
             .collect();
         entry.phase = TxnPhase::Ending {
             commit,
+            reason,
             due_ms: now + MARKER_DELAY_MS,
             markers,
         };
-        self.ending_reasons.insert(id.to_string(), reason);
     }
 
     /// Aborts open transactions that outlived their timeout, bumping the
@@ -246,24 +250,31 @@ impl Cluster {
             return;
         };
         let TxnPhase::Ending {
-            commit, markers, ..
+            commit,
+            reason,
+            markers,
+            ..
         } = &entry.phase
         else {
             return;
         };
-        let (commit, pid, epoch) = (*commit, entry.producer_id, entry.epoch);
+        let (commit, reason, pid, epoch) = (*commit, *reason, entry.producer_id, entry.epoch);
         let mut markers = markers.clone();
         let mut wrote = false;
-        let mut waited = 0;
+        // Leaders that can take a marker: up and not stalled.
+        let writable: Vec<i32> = self
+            .brokers
+            .iter()
+            .filter(|(_, b)| b.up && !b.stalled)
+            .map(|(id, _)| *id)
+            .collect();
         for ((topic, index), state) in markers.iter_mut() {
-            let leader_up = |leader: i32| self.is_up(leader) && !self.is_stalled(leader);
             let Some(p) = self
                 .topics
-                .get(topic)
-                .and_then(|t| t.partitions.get(usize::try_from(*index).ok()?))
+                .get_mut(topic)
+                .and_then(|t| t.partitions.get_mut(usize::try_from(*index).ok()?))
             else {
-                // The topic went away: nothing to mark.
-                *state = MarkerState::Written { offset: -1 };
+                *state = MarkerState::Counted;
                 continue;
             };
             if let MarkerState::Written { offset } = *state {
@@ -272,72 +283,56 @@ impl Cluster {
                         && b.producer_id == pid
                         && matches!(b.kind, BatchKind::Marker { .. })
                 });
-                if !still_there && offset >= 0 {
-                    *state = MarkerState::Unwritten;
-                }
-            }
-            let writable = p.leader >= 0 && leader_up(p.leader);
-            if *state == MarkerState::Unwritten && !writable {
-                waited += 1;
-            }
-            if *state == MarkerState::Unwritten && writable {
-                let offset = p.log_end_offset();
-                let Ok(bytes) = marker_bytes(offset, pid, epoch, p.leader_epoch, commit) else {
-                    continue;
+                *state = match (still_there, p.high_watermark > offset) {
+                    (false, _) => MarkerState::Unwritten,
+                    (true, true) => MarkerState::Counted,
+                    (true, false) => MarkerState::Written { offset },
                 };
-                let marker = StoredBatch {
-                    base_offset: offset,
-                    last_offset: offset,
-                    bytes,
-                    producer_id: pid,
-                    producer_epoch: epoch,
-                    base_sequence: -1,
-                    max_timestamp: -1,
-                    kind: BatchKind::Marker { committed: commit },
-                };
-                if let Some(p) = self
-                    .topics
-                    .get_mut(topic)
-                    .and_then(|t| t.partitions.get_mut(usize::try_from(*index).ok()?))
-                {
-                    p.append(marker);
-                    p.advance_high_watermark();
-                    *state = MarkerState::Written { offset };
-                    wrote = true;
-                }
             }
+            if *state != MarkerState::Unwritten {
+                continue;
+            }
+            if !writable.contains(&p.leader) {
+                self.txn_stats.markers_waited += 1;
+                continue;
+            }
+            let offset = p.log_end_offset();
+            let Ok(bytes) = marker_bytes(offset, pid, epoch, p.leader_epoch, commit) else {
+                continue;
+            };
+            p.append(StoredBatch {
+                base_offset: offset,
+                last_offset: offset,
+                bytes,
+                producer_id: pid,
+                producer_epoch: epoch,
+                base_sequence: -1,
+                max_timestamp: -1,
+                kind: BatchKind::Marker { committed: commit },
+            });
+            p.advance_high_watermark();
+            *state = MarkerState::Written { offset };
+            wrote = true;
         }
-        self.txn_stats.markers_waited += waited;
         if wrote {
             self.schedule_replication();
             self.data_version += 1;
         }
-        let counted = |(topic, index): &(String, i32), state: &MarkerState| match *state {
-            MarkerState::Unwritten => false,
-            MarkerState::Written { offset } => {
-                offset < 0
-                    || self
-                        .topics
-                        .get(topic)
-                        .and_then(|t| t.partitions.get(usize::try_from(*index).ok()?))
-                        .is_some_and(|p| p.high_watermark > offset)
-            }
-        };
-        let done = markers.iter().all(|(tp, s)| counted(tp, s));
+        let done = markers.values().all(|s| *s == MarkerState::Counted);
         if let Some(TxnPhase::Ending { markers: m, .. }) =
             self.transactions.get_mut(id).map(|e| &mut e.phase)
         {
             *m = markers;
         }
         if done {
-            self.complete(id, commit, now);
+            self.complete(id, commit, reason, now);
         }
     }
 
     /// Every marker counts: the offsets the transaction carried become
     /// the groups' committed offsets (or are dropped), and the id is free
     /// for its next transaction.
-    fn complete(&mut self, id: &str, commit: bool, now: u64) {
+    fn complete(&mut self, id: &str, commit: bool, reason: &'static str, now: u64) {
         let Some(entry) = self.transactions.get_mut(id) else {
             return;
         };
@@ -359,7 +354,6 @@ impl Cluster {
                 group.offsets.extend(pending);
             }
         }
-        let reason = self.ending_reasons.remove(id).unwrap_or("abort");
         self.ended_txns.push(EndedTransaction {
             transactional_id: id.to_string(),
             producer_id: pid,

@@ -241,8 +241,10 @@ impl ProducerSlots {
         if let ProducerEvent::Transaction { token, result } = event {
             // Answered with the protocol the operation leaves in force.
             if let Some(reply) = slot.transactions.remove(&token) {
-                let protocol = engine.producer(handle, now, |p, _| p.transaction_protocol());
-                reply.send((result, protocol.flatten()));
+                let protocol = engine
+                    .producer_state(handle)
+                    .and_then(|p| p.transaction_protocol());
+                reply.send((result, protocol));
             }
             return;
         }
